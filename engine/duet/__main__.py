@@ -1,0 +1,3 @@
+from duet.cli import main
+
+raise SystemExit(main())

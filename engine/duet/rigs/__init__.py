@@ -1,0 +1,1 @@
+"""The open FLAME-compatible heads: joint layout, forward kinematics, meshes (see rigs/ and docs/)."""
