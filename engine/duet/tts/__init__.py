@@ -1,0 +1,115 @@
+"""Speech with exact phone timings from three offline synthesizers: espeak-ng, flite, festival.
+
+``synthesize(text, "espeak:en-us+m3")`` -> Speech at 16 kHz whose ``phonemes`` are
+(start_s, end_s, phone) in Duet's common inventory (duet.data.phonemes), covering the audio.
+Five voices are reserved for independent evaluation and are refused everywhere (RESERVED).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+
+import numpy as np
+
+from duet.errors import DuetError
+
+SR = 16000
+ENGINES = ("espeak", "flite", "festival")
+RESERVED = frozenset({"flite:awb", "flite:awb_time", "flite:slt",
+                      "festival:ked_diphone", "festival:cmu_us_slt_arctic_hts"})
+
+
+
+@dataclass
+class Speech:
+    """Mono float32 samples at ``sr`` and the phones that cover them, in seconds."""
+
+    samples: np.ndarray
+    sr: int
+    phonemes: list[tuple[float, float, str]]
+    voice: str = ""
+    text: str = ""
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sr
+
+
+def parse_voice(voice: str) -> tuple[str, str]:
+    """"engine:name" -> (engine, name); refuses reserved and malformed voices."""
+    engine, sep, name = voice.partition(":")
+    if not sep or engine not in ENGINES or not name:
+        raise DuetError(f"voice {voice!r}: expected ENGINE:NAME with ENGINE one of {', '.join(ENGINES)}")
+    if f"{engine}:{name}" in RESERVED:
+        raise DuetError(f"voice {voice!r} is reserved for independent evaluation and cannot be used")
+    return engine, name
+
+
+def synthesize(text: str, voice: str, rate: float = 1.0, pitch: float = 1.0) -> Speech:
+    """Speak ``text`` with ``voice``; ``rate`` > 1 is faster, ``pitch`` scales the voice's mean F0."""
+    engine, name = parse_voice(voice)
+    text = " ".join(str(text).split())
+    if not text:
+        raise DuetError("nothing to say: the text is empty")
+    if not (0.4 <= rate <= 2.5) or not (0.5 <= pitch <= 2.0):
+        raise DuetError(f"rate {rate} / pitch {pitch} out of range (rate 0.4-2.5, pitch 0.5-2.0)")
+    if engine == "espeak":
+        from duet.tts import espeak as backend
+    elif engine == "flite":
+        from duet.tts import flite as backend
+    else:
+        from duet.tts import festival as backend
+    samples, sr, phones = backend.synth(text, name, rate, pitch)
+    return _finish(samples, sr, phones, f"{engine}:{name}", text)
+
+
+def voices(engine: str | None = None) -> list[str]:
+    """The usable voices installed here ("engine:name"), never a reserved one."""
+    if engine is not None and engine not in ENGINES:
+        raise DuetError(f"unknown speech engine {engine!r} (one of {', '.join(ENGINES)})")
+    out: list[str] = []
+    if engine in (None, "espeak"):
+        from duet.tts import espeak
+        out += [f"espeak:{v}" for v in espeak.installed()]
+    if engine in (None, "flite") and shutil.which("flite"):
+        from duet.tts import flite
+        out += [f"flite:{v}" for v in flite.installed()]
+    if engine in (None, "festival") and shutil.which("festival"):
+        from duet.tts import festival
+        out += [f"festival:{v}" for v in festival.installed()]
+    return [v for v in out if v not in RESERVED]
+
+
+def _finish(samples: np.ndarray, sr: int, phones: list[tuple[float, float, str]], voice: str, text: str) -> Speech:
+    """Resample to 16 kHz, merge repeated silences, and make the phones tile [0, duration] exactly."""
+    x = np.asarray(samples, np.float32)
+    if sr != SR:
+        from math import gcd
+
+        from scipy.signal import resample_poly
+        g = gcd(SR, sr)
+        x = resample_poly(x, SR // g, sr // g).astype(np.float32)
+    duration = len(x) / SR
+    tiled: list[tuple[float, float, str]] = []
+    t = 0.0
+    for start, end, phone in phones:
+        start, end = max(start, t), min(end, duration)
+        if end <= start + 1e-6:
+            continue
+        if start > t + 1e-6:
+            _append(tiled, t, start, "sil")
+        _append(tiled, start, end, phone)
+        t = end
+    if duration > t + 1e-6:
+        _append(tiled, t, duration, "sil")
+    elif tiled:
+        tiled[-1] = (tiled[-1][0], duration, tiled[-1][2])
+    return Speech(samples=x, sr=SR, phonemes=tiled, voice=voice, text=text)
+
+
+def _append(phones: list, start: float, end: float, phone: str) -> None:
+    if phones and phone == "sil" and phones[-1][2] == "sil":
+        phones[-1] = (phones[-1][0], end, "sil")
+    else:
+        phones.append((start, end, phone))
