@@ -1,0 +1,1 @@
+"""Audio front end: loading, features at 25 fps, speaking masks."""

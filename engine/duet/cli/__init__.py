@@ -1,0 +1,81 @@
+"""The ``duet`` command: a table of subcommands, each imported only when it runs.
+
+Each entry names a module under ``duet.cli`` with ``add_arguments(parser)`` and ``run(args) -> int``,
+or ``None`` with the issue that will bring it. ``duet --help`` imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from duet import __version__
+from duet.errors import DuetError, NotYetAvailable
+
+# name: (module or None, one-line help, what brings it when module is None)
+COMMANDS: dict[str, tuple[str | None, str, str]] = {
+    "generate": ("duet.cli.generate", "audio (+ prompt) -> DyadicMotion .npz", ""),
+    "bake": (None, "DyadicMotion -> .blend (+ .glb, .fbx, Live Link CSV)", "baking into Blender (issue 4)"),
+    "run": ("duet.cli.run", "generate + bake in one go (or from a prompt alone)", ""),
+    "demo": ("duet.cli.demo", "the quickstart demo: two people talking -> .blend, .glb, preview video", ""),
+    "layout": (None, "scene prompt -> where the two heads are", "the language layer (issue 9)"),
+    "dialogue": (None, "scene prompt -> script, speech audio and exact timings", "the language layer (issue 9)"),
+    "batch": (None, "generate + bake many clips from a manifest, resumable", "baking into Blender (issue 4)"),
+    "serve": (None, "the local engine service the Blender add-on talks to", "the engine service (issue 10)"),
+    "train": (None, "train the dual-stream diffusion model", "the model (issue 7)"),
+    "eval": (None, "measure motion against ground truth and baselines", "the evaluation suite (issue 8)"),
+    "data": (None, "make the synthetic conversation corpus", "the synthetic corpus (issue 5)"),
+    "render": (None, "render Gaussian avatars from a DyadicMotion", "the Gaussian renderer (issue 11)"),
+    "addon": (None, "build the Blender extension zip", "the Blender add-on (issue 10)"),
+    "rig": (None, "build and picture the open heads", "the open heads (issue 3)"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name:<{width}}  {help_}" for name, (_, help_, _) in COMMANDS.items()]
+    p = argparse.ArgumentParser(
+        prog="duet",
+        description="Animate two people talking: audio or a scene prompt -> two animated heads in Blender.",
+        epilog="commands:\n" + "\n".join(lines) + "\n\n'duet COMMAND --help' explains each one.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"duet {__version__}")
+    p.add_argument("command", nargs="?", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    top = _top_parser()
+    if not argv or argv[0] not in COMMANDS:
+        if argv and not argv[0].startswith("-"):
+            top.print_usage(sys.stderr)
+            print(f"duet: error: unknown command '{argv[0]}' (see 'duet --help')", file=sys.stderr)
+            return 2
+        top.parse_args(argv)
+        top.print_help()
+        return 0
+    name = argv[0]
+    module_name, help_, pending = COMMANDS[name]
+    try:
+        if module_name is None:
+            raise NotYetAvailable(f"'duet {name}' is not available yet: {pending} has not landed")
+        module = importlib.import_module(module_name)
+        parser = argparse.ArgumentParser(prog=f"duet {name}", description=help_)
+        module.add_arguments(parser)
+        args = parser.parse_args(argv[1:])
+        return int(module.run(args) or 0)
+    except DuetError as e:
+        print(f"duet {name}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"duet {name}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug, not bad input: still one line unless asked for the traceback
+        if os.environ.get("DUET_DEBUG"):
+            raise
+        print(f"duet {name}: internal error: {type(e).__name__}: {e} (set DUET_DEBUG=1 for details)",
+              file=sys.stderr)
+        return 3

@@ -1,0 +1,48 @@
+"""duet generate AUDIO [--audio-b B] [--prompt P] ... -o OUT.npz"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_request_arguments(p: argparse.ArgumentParser, audio_required: bool = True) -> None:
+    """The options every audio -> motion command shares (generate, run)."""
+    from duet.pipeline import ENGINES, INPUT_SHAPES
+
+    p.add_argument("audio", nargs=None if audio_required else "?",
+                   help="the conversation: a mono mix, a stereo file (one voice per channel) or person A's track")
+    p.add_argument("--audio-b", help="person B's own track (then AUDIO is person A's)")
+    p.add_argument("--prompt", default="", help="a sentence about the scene, e.g. 'whispering on a park bench'")
+    p.add_argument("--emotion", help="overall emotion (e.g. happy, angry, neutral)")
+    p.add_argument("--relation", help="social relation of the two (e.g. friends, colleagues, parent-child)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same motion)")
+    p.add_argument("--engine", default="baseline", choices=ENGINES, help="which animator to use")
+    p.add_argument("--input-shape", default="auto", choices=INPUT_SHAPES,
+                   help="how to read AUDIO (auto: stereo with different channels = one voice each)")
+    p.add_argument("--first-speaker", default="A", choices=("A", "B"),
+                   help="who speaks first (default A)")
+
+
+def request_from(args):
+    from duet.pipeline import Request
+
+    return Request(audio=args.audio, audio_b=args.audio_b, prompt=args.prompt, emotion=args.emotion,
+                   relation=args.relation, seed=args.seed, engine=args.engine,
+                   input_shape=args.input_shape, first_speaker=args.first_speaker)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_request_arguments(p)
+    p.add_argument("-o", "--output", required=True, help="where to write the DyadicMotion (.npz)")
+
+
+def run(args) -> int:
+    import sys
+
+    from duet.pipeline import generate, output_path
+
+    out = output_path(args.output, ".npz")
+    motion = generate(request_from(args))
+    motion.save(out)
+    print(f"wrote {out} ({motion.n_frames} frames, {motion.duration:.1f} s)", file=sys.stderr)
+    return 0

@@ -1,0 +1,53 @@
+"""Writing outputs so that a failure never leaves a half-written file or clobbers the user's work."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from duet.errors import DuetError
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, overwrite: bool = True):
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
+
+    The temporary keeps ``path``'s suffix so writers that look at extensions behave.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DuetError(f"{path}: is a folder, expected a file name")
+    if not overwrite and path.exists():
+        raise DuetError(f"{path}: exists; pass --force to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        if not tmp.exists() or tmp.stat().st_size == 0:
+            raise DuetError(f"{path}: nothing was written")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike):
+    """Like atomic_output for a folder: build it beside ``path``, then swap it in whole."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DuetError(f"{path}: exists and is not a folder")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

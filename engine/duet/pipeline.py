@@ -1,0 +1,86 @@
+"""Audio (+ prompt) -> DyadicMotion: the one path that generate, run, batch and the service share."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from duet.errors import DuetError
+
+INPUT_SHAPES = ("auto", "mono", "two-track", "stereo")
+ENGINES = ("baseline",)
+
+
+@dataclass
+class Request:
+    """What a user asks for; mirrors the ``duet generate`` options."""
+
+    audio: str
+    audio_b: str | None = None
+    prompt: str = ""
+    emotion: str | None = None
+    relation: str | None = None
+    seed: int = 0
+    engine: str = "baseline"
+    input_shape: str = "auto"
+    first_speaker: str = "A"
+    extra: dict = field(default_factory=dict)
+
+
+def load_tracks(req: Request) -> tuple[np.ndarray, str]:
+    """Load the request's audio as [C, N] at 16 kHz and decide its shape (mono, two-track, stereo)."""
+    from duet.audio.io import load_audio
+
+    a = load_audio(req.audio)
+    if req.audio_b:
+        if req.input_shape not in ("auto", "two-track"):
+            raise DuetError(f"--audio-b gives two tracks, which contradicts --input-shape {req.input_shape}")
+        b = load_audio(req.audio_b, allow_silent=True)
+        n = max(a.samples.shape[1], b.samples.shape[1])
+        pad = lambda x: np.pad(x, (0, n - len(x)))  # noqa: E731
+        return np.stack([pad(a.mono), pad(b.mono)]), "two-track"
+    shape = req.input_shape
+    if shape == "two-track":
+        raise DuetError("--input-shape two-track needs a second file (--audio-b)")
+    if a.samples.shape[0] > 2 and shape != "mono":
+        raise DuetError(f"{a.name}: {a.samples.shape[0]} channels; give a mono mix, a stereo file or two tracks")
+    if shape == "auto":
+        shape = "stereo" if a.samples.shape[0] == 2 and _channels_differ(a.samples) else "mono"
+    if shape == "stereo":
+        if a.samples.shape[0] != 2:
+            raise DuetError(f"{a.name}: --input-shape stereo needs a two-channel file")
+        return a.samples, "stereo"
+    return a.mono[None, :], "mono"
+
+
+def _channels_differ(x: np.ndarray) -> bool:
+    """True when the two channels carry different voices rather than one mix twice."""
+    l, r = x[0].astype(np.float64), x[1].astype(np.float64)
+    denom = np.sqrt(np.sum(l * l) * np.sum(r * r))
+    return denom > 0 and abs(np.sum(l * r)) / denom < 0.9
+
+
+def generate(req: Request):
+    """Run the request through the chosen engine; returns a validated DyadicMotion."""
+    from duet.baseline import DEFAULT_LAYOUT, animate
+
+    if req.engine not in ENGINES:
+        raise DuetError(f"unknown engine '{req.engine}' (choose from {', '.join(ENGINES)})")
+    if req.first_speaker not in ("A", "B"):
+        raise DuetError("--first-speaker must be A or B")
+    tracks, shape = load_tracks(req)
+    names = [Path(req.audio).name] + ([Path(req.audio_b).name] if req.audio_b else [])
+    meta = {"prompt": req.prompt, "audio": names, "emotion": req.emotion, "relation": req.relation}
+    motion = animate(tracks, shape, layout=DEFAULT_LAYOUT, seed=req.seed, meta=meta,
+                     first_speaker=req.first_speaker)
+    return motion.validate()
+
+
+def output_path(path: str, suffix: str) -> Path:
+    p = Path(os.path.expanduser(path))
+    if p.suffix.lower() != suffix:
+        raise DuetError(f"{p}: output must end in {suffix}")
+    return p

@@ -1,0 +1,46 @@
+import subprocess
+import sys
+
+import pytest
+
+from conftest import run_duet
+from duet.cli import COMMANDS
+
+DESIGN_COMMANDS = {"generate", "bake", "run", "layout", "dialogue", "batch", "serve", "train", "eval",
+                   "data", "render", "addon"}
+
+
+def test_every_design_command_exists():
+    assert DESIGN_COMMANDS <= set(COMMANDS)
+    r = run_duet("--help")
+    assert r.rc == 0
+    for name in DESIGN_COMMANDS:
+        assert f"  {name} " in r.out
+
+
+def test_help_imports_nothing_heavy():
+    code = ("import sys, duet.cli, contextlib, io\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+            "    duet.cli.main(['--help'])\n"
+            "heavy = {'numpy', 'torch', 'bpy', 'scipy', 'librosa'} & set(sys.modules)\n"
+            "print(sorted(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", sorted(n for n, (mod, _, _) in COMMANDS.items() if mod is None))
+def test_pending_commands_say_so_and_exit_2(name):
+    r = run_duet(name)
+    assert r.rc == 2
+    assert "is not available yet" in r.err and "issue" in r.err
+    assert len(r.err.strip().splitlines()) == 1
+
+
+def test_unknown_command():
+    r = run_duet("frobnicate")
+    assert r.rc == 2 and "unknown command 'frobnicate'" in r.err
+
+
+def test_output_suffix_is_checked(tmp_path, conversation):
+    r = run_duet("generate", conversation.mix, "-o", tmp_path / "out.blend")
+    assert r.rc == 1 and "must end in .npz" in r.err
