@@ -1,0 +1,323 @@
+"""Speaking masks m_A, m_B at 25 fps from a mono mix, two tracks, or a stereo file.
+
+Two tracks / stereo: WebRTC voice activity per channel, a level gate against the other channel's
+bleed, then gap filling. Mono: voice activity on the mix, then two-speaker diarization: voice
+prints (MFCC + pitch statistics) of short speech pieces clustered into two voices, refined frame by
+frame with one Gaussian per voice plus a third Gaussian for the two speaking at once, trained on
+sums of the clip's own single-voice audio, and decoded with a sticky Viterbi path. Person A is the
+first to speak unless the caller says otherwise, and the assignment holds over the whole clip.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from duet.audio import features as F
+from duet.errors import DuetError
+
+MODES = ("mono", "two-track", "stereo")
+HOP = F.HOP
+GAP_S = 0.30  # pauses shorter than this inside a turn still count as speaking
+MIN_RUN_S = 0.10  # speech blips shorter than this are dropped
+BLEED_DB = 15.0  # a channel this much quieter than the other while the other talks is bleed
+N_MFCC = 19
+
+
+def speaking_masks(tracks: np.ndarray, mode: str, first_speaker: int | None = None) -> np.ndarray:
+    """[C, N] samples at 16 kHz -> [2, N // 640] speaking probabilities in [0, 1].
+
+    mode: "mono" (C = 1, both voices mixed; several channels are averaged), "two-track" or
+    "stereo" (C = 2, one voice per channel). Row 0 is person A. first_speaker picks A: for
+    two-track/stereo the channel index that is A; for mono 0 = the first voice heard, 1 = the
+    other one. None (default): whoever speaks first is A.
+    """
+    x = np.asarray(tracks, np.float32)
+    if x.ndim == 1:
+        x = x[None]
+    if mode not in MODES:
+        raise DuetError(f"unknown audio shape '{mode}' (expected one of: {', '.join(MODES)})")
+    if x.ndim != 2 or x.shape[1] < HOP:
+        raise DuetError(f"audio of shape {tuple(x.shape)} is too short for one 40 ms frame")
+    if not np.all(np.isfinite(x)):
+        raise DuetError("the audio holds invalid (NaN or infinite) samples")
+    if mode != "mono" and x.shape[0] != 2:
+        raise DuetError(f"{mode} input needs exactly 2 channels, got {x.shape[0]}")
+    if first_speaker not in (None, 0, 1):
+        raise DuetError(f"first_speaker must be 0, 1 or None, got {first_speaker!r}")
+    if mode == "mono":
+        masks = diarize(x.mean(0))
+    else:
+        masks = _per_track(x)
+    order = _first_to_speak(masks)
+    if first_speaker == 1:
+        order = order[::-1]
+    if mode != "mono" and first_speaker is not None:
+        order = [first_speaker, 1 - first_speaker]
+    return soften(masks[order])
+
+
+def masks_from_turns(turns, n_frames: int) -> np.ndarray:
+    """Exact masks from known timings: turns = [(person "A"|"B", start_s, end_s), ...] -> [2, T].
+
+    Frame k is speaking when its centre, (k + 0.5) / 25 s, lies inside a turn.
+    """
+    masks = np.zeros((2, n_frames), np.float32)
+    centres = (np.arange(n_frames) + 0.5) / F.FPS
+    for person, start, end in turns:
+        if person not in ("A", "B"):
+            raise DuetError(f"turn speaker must be 'A' or 'B', got {person!r}")
+        masks["AB".index(person), (centres >= start) & (centres < end)] = 1.0
+    return masks
+
+
+def soften(masks: np.ndarray) -> np.ndarray:
+    """Binary [2, T] -> soft probabilities: ramps of one frame either side of each edge."""
+    m = masks.astype(np.float32)
+    if m.shape[1] < 3:
+        return m
+    pad = np.pad(m, ((0, 0), (1, 1)), mode="edge")
+    soft = 0.25 * pad[:, :-2] + 0.5 * pad[:, 1:-1] + 0.25 * pad[:, 2:]
+    return np.where(m > 0.5, np.maximum(soft, 0.75), np.minimum(soft, 0.25)).astype(np.float32)
+
+
+def voice_activity(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[N] -> (soft speech fraction per 25 fps frame [T], frame level dB after normalization [T]).
+
+    WebRTC VAD (mode 2) on 10 ms frames of the level-normalized signal, gated by energy so low
+    noise that WebRTC lets through does not count.
+    """
+    import webrtcvad
+
+    gain = 10 ** (F.loudness_gain_db(x) / 20)
+    y = np.clip(x * gain, -1, 1)
+    n = len(y) // HOP
+    pcm = (y[: n * HOP] * 32767).astype("<i2")
+    vad = webrtcvad.Vad(2)
+    sub = F.SUB
+    raw = pcm.tobytes()
+    flags = np.fromiter((vad.is_speech(raw[2 * i: 2 * (i + sub)], F.SR) for i in range(0, n * HOP, sub)),
+                        bool, count=n * 4)
+    db = F.frame_db(y)
+    frac = flags.reshape(n, 4).mean(1) * (db > F.TARGET_DBFS - 35)
+    return frac.astype(np.float32), db
+
+
+def clean(active: np.ndarray, gap_s: float = GAP_S, min_run_s: float = MIN_RUN_S) -> np.ndarray:
+    """Fill pauses shorter than gap_s between speech, then drop runs shorter than min_run_s."""
+    a = active.astype(bool).copy()
+    for value, limit in ((False, gap_s), (True, min_run_s)):
+        for s, e in _runs(a == value):
+            inner = s > 0 and e < len(a) if not value else True
+            if inner and (e - s) < limit * F.FPS:
+                a[s:e] = not value
+    return a
+
+
+def _runs(b: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of each run of True."""
+    d = np.diff(np.concatenate([[0], b.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+
+
+def _per_track(x: np.ndarray) -> np.ndarray:
+    frac0, db0 = voice_activity(x[0])
+    frac1, db1 = voice_activity(x[1])
+    # levels before per-track normalization decide bleed: compare raw frame levels
+    raw0, raw1 = F.frame_db(x[0]), F.frame_db(x[1])
+    act0, act1 = frac0 >= 0.5, frac1 >= 0.5
+    keep0 = act0 & ~(act1 & (raw0 < raw1 - BLEED_DB))
+    keep1 = act1 & ~(act0 & (raw1 < raw0 - BLEED_DB))
+    return np.stack([clean(keep0), clean(keep1)]).astype(np.float32)
+
+
+def _first_to_speak(masks: np.ndarray) -> list[int]:
+    firsts = [np.flatnonzero(m > 0.5)[0] if (m > 0.5).any() else len(m) for m in masks]
+    return [0, 1] if firsts[0] <= firsts[1] else [1, 0]
+
+
+# ---- mono diarization ---------------------------------------------------------------------------
+
+SEGMENT_FRAMES = 75  # speech runs are cut into pieces of at most 3 s before clustering
+SWITCH_PENALTY = 12.0  # log-likelihood cost of changing who speaks between adjacent speech frames
+LL_SCALE = 0.3  # frames overlap in content; scale their log-likelihoods down before summing
+ONE_VOICE_DISTANCE = 1.2  # voice-print distance (in pooled std) below which there is one voice
+
+
+def diarize(mix: np.ndarray) -> np.ndarray:
+    """Mono [N] -> binary [2, T] masks in order of the clustering (caller orders A/B)."""
+    x = np.asarray(mix, np.float32)
+    frac, _ = voice_activity(x)
+    speech = clean(frac >= 0.5)
+    n = len(speech)
+    masks = np.zeros((2, n), np.float32)
+    if speech.sum() < 5:
+        return masks
+    feats = voice_features(x)
+    vec = _frame_vectors(feats)
+    floor = vec[speech].var(0) * 0.05 + 1e-3
+    labels = _cluster_segments(vec, speech, floor)
+    if labels is None:  # one voice only
+        masks[0] = speech
+        return masks
+    states = _refine(x, vec, speech, labels, floor)
+    masks[0] = speech & ((states == 0) | (states == 2))
+    masks[1] = speech & ((states == 1) | (states == 2))
+    return np.stack([clean(masks[0], gap_s=0.12), clean(masks[1], gap_s=0.12)]).astype(np.float32)
+
+
+def voice_features(x: np.ndarray) -> np.ndarray:
+    """Per-frame voice descriptor [T, N_MFCC + 2]: mean MFCC 1..19 of the frame, log pitch, voicing."""
+    gain = np.float32(10 ** (F.loudness_gain_db(x) / 20))
+    y = x * gain
+    n = len(y) // HOP
+    out = np.zeros((n, N_MFCC + 2), np.float32)
+    for a in range(0, n, F.CHUNK_FRAMES):
+        b = min(n, a + F.CHUNK_FRAMES)
+        mel = F.log_mel(y, a, b)
+        mfcc = (mel @ _dct())[:, 1: N_MFCC + 1]
+        out[a:b, :N_MFCC] = mfcc.reshape(b - a, 4, N_MFCC).mean(1)
+        f0, voicing = F.pitch(y, a, b)
+        out[a:b, N_MFCC] = np.where(f0 > 0, np.log2(np.maximum(f0, 1) / 150.0), 0.0)
+        out[a:b, N_MFCC + 1] = voicing
+    return out
+
+
+def _dct() -> np.ndarray:
+    k = np.arange(F.N_MELS)
+    return np.cos(np.pi / F.N_MELS * (k[:, None] + 0.5) * k[None, :]).astype(np.float32)
+
+
+def _segments(speech: np.ndarray) -> list[tuple[int, int]]:
+    """Speech runs, long ones cut into equal pieces of at most SEGMENT_FRAMES."""
+    out = []
+    for s, e in _runs(speech):
+        k = max(1, int(np.ceil((e - s) / SEGMENT_FRAMES)))
+        cuts = np.linspace(s, e, k + 1).astype(int)
+        out += [(int(cuts[i]), int(cuts[i + 1])) for i in range(k)]
+    return out
+
+
+def _cluster_segments(vec: np.ndarray, speech: np.ndarray, floor: np.ndarray) -> np.ndarray | None:
+    """Agglomerative clustering of speech segments by generalized likelihood ratio of diagonal
+    Gaussians, merged greedily down to two voices; per-frame labels 0/1 (-1 outside speech), or
+    None when the two final voices are too alike to be two people."""
+    segs = _segments(speech)
+    if len(segs) < 2:
+        return None
+    stats = [np.stack([np.full(vec.shape[1], b - a, np.float64), vec[a:b].sum(0), (vec[a:b] ** 2).sum(0)])
+             for a, b in segs]
+    members = [[i] for i in range(len(segs))]
+
+    def cost(st):
+        n, s1, s2 = st
+        m = s1 / n
+        return n[0] * np.log(np.maximum(s2 / n - m * m, 0) + floor).sum()
+
+    own = [cost(st) for st in stats]
+    pair = np.full((len(stats), len(stats)), np.inf)
+    for i in range(len(stats)):
+        for j in range(i + 1, len(stats)):
+            pair[i, j] = cost(stats[i] + stats[j]) - own[i] - own[j]
+    alive = list(range(len(stats)))
+    while len(alive) > 2:
+        sub = pair[np.ix_(alive, alive)]
+        i, j = np.unravel_index(np.argmin(sub), sub.shape)
+        i, j = alive[i], alive[j]
+        stats[i] = stats[i] + stats[j]
+        own[i] = cost(stats[i])
+        members[i] += members[j]
+        alive.remove(j)
+        pair[j, :] = pair[:, j] = np.inf
+        for k in alive:
+            if k != i:
+                lo, hi = min(i, k), max(i, k)
+                pair[lo, hi] = cost(stats[i] + stats[k]) - own[i] - own[k]
+    labels = np.full(len(speech), -1, np.int64)
+    for lab, k in enumerate(alive):
+        for m in members[k]:
+            a, b = segs[m]
+            labels[a:b] = lab
+    if _too_alike(vec, labels):
+        return None
+    return labels
+
+
+def _too_alike(vec: np.ndarray, labels: np.ndarray) -> bool:
+    """One voice only: the two clusters' means differ by little compared with the spread inside."""
+    groups = [vec[labels == k] for k in (0, 1)]
+    if min(len(g) for g in groups) < 5:
+        return True
+    pooled = np.sqrt(0.5 * (groups[0].var(0) + groups[1].var(0))) + 1e-6
+    return float(np.linalg.norm((groups[0].mean(0) - groups[1].mean(0)) / pooled)) < ONE_VOICE_DISTANCE
+
+
+class _Gauss:
+    """A full-covariance Gaussian over frame descriptors, regularized for short clips."""
+
+    def __init__(self, data: np.ndarray, floor: np.ndarray):
+        self.mu = data.mean(0)
+        cov = np.cov(data, rowvar=False) if len(data) > 1 else np.zeros((data.shape[1],) * 2)
+        cov = cov + np.diag(floor)
+        sign, self.logdet = np.linalg.slogdet(cov)
+        self.prec = np.linalg.inv(cov)
+
+    def loglik(self, data: np.ndarray) -> np.ndarray:
+        d = data - self.mu
+        return -0.5 * (np.einsum("ij,jk,ik->i", d, self.prec, d) + self.logdet)
+
+
+def _frame_vectors(feats: np.ndarray) -> np.ndarray:
+    """Per-frame vectors for the Gaussians: MFCCs plus pitch (weighted up, it separates voices)."""
+    voiced = feats[:, N_MFCC + 1:] > 0.5
+    return np.concatenate([feats[:, :N_MFCC], feats[:, N_MFCC:N_MFCC + 1] * 6 * voiced,
+                           feats[:, N_MFCC + 1:] * 2], 1)
+
+
+def _refine(x: np.ndarray, vec: np.ndarray, speech: np.ndarray, labels: np.ndarray,
+            floor: np.ndarray) -> np.ndarray:
+    """Three-state (A, B, both) Viterbi over speech frames with per-voice Gaussians; [T] states."""
+    idx = np.flatnonzero(speech)
+    states = labels.copy()
+    for _ in range(3):
+        singles = [idx[states[idx] == k] for k in (0, 1)]
+        if min(len(s) for s in singles) < 10:
+            break
+        models = [_Gauss(vec[s], floor) for s in singles]
+        models.append(_Gauss(_overlap_vectors(x, singles), floor))
+        ll = np.stack([m.loglik(vec[idx]) for m in models], 1) * LL_SCALE
+        gaps = np.diff(idx) > 1
+        path = _viterbi(ll, gaps)
+        new = np.full(len(speech), -1, np.int64)
+        new[idx] = path
+        if np.array_equal(new, states):
+            break
+        states = new
+    return states
+
+
+def _overlap_vectors(x: np.ndarray, singles: list[np.ndarray]) -> np.ndarray:
+    """Descriptors of both voices at once: the clip's own A frames summed with its B frames."""
+    n = min(len(singles[0]), len(singles[1]), 750)
+    rng = np.random.default_rng(0)
+    picks = [np.sort(rng.choice(s, n, replace=False)) for s in singles]
+    clips = [np.concatenate([x[k * HOP:(k + 1) * HOP] for k in p]) for p in picks]
+    total = clips[0] + clips[1]
+    return _frame_vectors(voice_features(total))
+
+
+def _viterbi(ll: np.ndarray, gaps: np.ndarray) -> np.ndarray:
+    """Best state path under ll [n, S] with SWITCH_PENALTY per change (a quarter across pauses)."""
+    n, s = ll.shape
+    back = np.zeros((n, s), np.int64)
+    score = ll[0].copy()
+    stay = np.eye(s, dtype=bool)
+    for t in range(1, n):
+        pen = SWITCH_PENALTY * (0.25 if gaps[t - 1] else 1.0)
+        trans = score[:, None] - np.where(stay, 0.0, pen)
+        back[t] = trans.argmax(0)
+        score = trans.max(0) + ll[t]
+    path = np.zeros(n, np.int64)
+    path[-1] = score.argmax()
+    for t in range(n - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path
