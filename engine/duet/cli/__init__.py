@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str | None, str, str]] = {
     "batch": (None, "generate + bake many clips from a manifest, resumable", "baking into Blender (issue 4)"),
     "serve": (None, "the local engine service the Blender add-on talks to", "the engine service (issue 10)"),
     "train": (None, "train the dual-stream diffusion model", "the model (issue 7)"),
-    "eval": (None, "measure motion against ground truth and baselines", "the evaluation suite (issue 8)"),
+    "eval": ("duet.cli.eval", "measure motion against ground truth and baselines", ""),
     "data": (None, "make the synthetic conversation corpus", "the synthetic corpus (issue 5)"),
     "render": (None, "render Gaussian avatars from a DyadicMotion", "the Gaussian renderer (issue 11)"),
     "addon": (None, "build the Blender extension zip", "the Blender add-on (issue 10)"),

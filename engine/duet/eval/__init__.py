@@ -1,0 +1,1 @@
+"""Evaluation: measure the front end and the motion against ground truth and baselines."""
