@@ -1,0 +1,1 @@
+"""Everything that touches Blender (numpy + bpy only; never torch): keying, scenes, exports, preview."""

@@ -1,0 +1,311 @@
+"""Key a DyadicMotion onto two heads in Blender: one action per head, written in bulk.
+
+Each head gets one layered action ("Duet A", "Duet B") with a slot for the armature (bone rotations
+and the root's location) and one slot per shape-key block of its meshes. Keys go in through
+``keyframe_points.add`` + ``foreach_set`` with linear interpolation, never a per-key insert loop.
+
+A joint rotation R (axis-angle in the conversation frame) becomes, on a bone whose rest orientation
+in armature space is B, the pose rotation B^T C R C^T B (C: conversation -> Blender axes). With
+that, any bone roll or direction reproduces the FLAME joint chain, so the same code keys the open
+heads and a user's own rig.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from duet.arkit import JOINT_CHANNELS, canonical, channels_from_joints
+from duet.blender import compat
+from duet.errors import DuetError
+from duet.frames import axis_angle, conv_to_blender, rotmat
+from duet.motion import JOINTS, PERSONS, DyadicMotion
+
+DUET_TAG = "duet_person"  # custom property marking Duet's own actions (a re-bake replaces only these)
+BONE_NAMES = {  # joint -> accepted bone names, compared with arkit.canonical
+    "global": ("root", "global"),
+    "neck": ("neck",),
+    "jaw": ("jaw",),
+    "eye_L": ("eye_L", "LeftEye"),
+    "eye_R": ("eye_R", "RightEye"),
+}
+PLACEMENTS = ("absolute", "keep")
+C = conv_to_blender(np.eye(3)).T  # conversation -> Blender axes as a matrix: v_blender = C v
+
+
+@dataclass
+class Mapping:
+    """User overrides: motion channel -> shape key name and joint -> bone name (None skips it)."""
+
+    shape_keys: dict[str, str | None] = field(default_factory=dict)
+    bones: dict[str, str | None] = field(default_factory=dict)
+
+
+def load_mapping(path: str | os.PathLike) -> Mapping:
+    """Read a mapping file: JSON ``{"shape_keys": {channel: key}, "bones": {joint: bone}}``."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DuetError(f"{path}: no such mapping file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DuetError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict) or set(data) - {"shape_keys", "bones"}:
+        raise DuetError(f"{path}: expected an object with 'shape_keys' and/or 'bones'")
+    for section in ("shape_keys", "bones"):
+        table = data.get(section, {})
+        if not isinstance(table, dict) or not all(isinstance(v, (str, type(None))) for v in table.values()):
+            raise DuetError(f"{path}: '{section}' must map names to a name or null")
+    bad = set(data.get("bones", {})) - set(JOINTS)
+    if bad:
+        raise DuetError(f"{path}: unknown joint(s) {sorted(bad)} in 'bones'; joints are {list(JOINTS)}")
+    return Mapping(dict(data.get("shape_keys", {})), dict(data.get("bones", {})))
+
+
+@dataclass
+class BakeReport:
+    """What one head received, for the user: the action and what could not be matched."""
+
+    person: str
+    head: str
+    action: str
+    keyed_channels: list[str]
+    unmatched_channels: list[str]
+    bones: dict[str, str]
+    unmatched_joints: list[str]
+    derived_channels: list[str]
+    kept_actions: list[str]
+
+    def lines(self) -> list[str]:
+        out = [f"{self.person} -> {self.head}: action '{self.action}', {len(self.keyed_channels)} shape-key "
+               f"channels, bones {', '.join(f'{j}={b}' for j, b in self.bones.items()) or 'none'}"]
+        if self.derived_channels:
+            out.append(f"{self.person}: derived from the joints: {', '.join(self.derived_channels)}")
+        if self.unmatched_channels:
+            out.append(f"{self.person}: {len(self.unmatched_channels)} channel(s) have no shape key: "
+                       f"{', '.join(self.unmatched_channels)}")
+        if self.unmatched_joints:
+            out.append(f"{self.person}: joint(s) with no bone (motion dropped): {', '.join(self.unmatched_joints)}")
+        for name in self.kept_actions:
+            out.append(f"{self.person}: previous action '{name}' kept in an NLA track")
+        return out
+
+
+def head_parts(head) -> tuple[object | None, list]:
+    """(armature or None, meshes with shape keys) of a head given as its armature or its mesh."""
+    if head.type == "ARMATURE":
+        armature = head
+        meshes = [o for o in head.children_recursive if o.type == "MESH"]
+    elif head.type == "MESH":
+        armature = head.parent if head.parent and head.parent.type == "ARMATURE" else None
+        meshes = [head]
+    else:
+        raise DuetError(f"'{head.name}' is a {head.type.lower()}, expected an armature or a mesh")
+    meshes = [m for m in meshes if m.data.shape_keys is not None]
+    if armature is None and not meshes:
+        raise DuetError(f"'{head.name}' has neither bones nor shape keys to animate")
+    return armature, meshes
+
+
+def match_bones(bone_names, mapping: Mapping) -> dict[str, str]:
+    """joint -> bone name: the mapping first, then the standard names compared canonically."""
+    by_key = {}
+    for name in bone_names:
+        by_key.setdefault(canonical(name), name)
+    out = {}
+    for joint in JOINTS:
+        if joint in mapping.bones:
+            target = mapping.bones[joint]
+            if target is not None:
+                if target not in bone_names:
+                    raise DuetError(f"mapping: bone '{target}' (for {joint}) is not in the armature")
+                out[joint] = target
+            continue
+        for candidate in BONE_NAMES[joint]:
+            if canonical(candidate) in by_key:
+                out[joint] = by_key[canonical(candidate)]
+                break
+    return out
+
+
+def match_shape_keys(key_names, channels, mapping: Mapping) -> dict[str, str]:
+    """channel -> shape key name, ignoring case and _L/_R vs Left/Right; the mapping wins."""
+    by_key = {}
+    for name in key_names:
+        by_key.setdefault(canonical(name), name)
+    out = {}
+    for ch in channels:
+        if ch in mapping.shape_keys:
+            target = mapping.shape_keys[ch]
+            if target is not None and target in key_names:
+                out[ch] = target
+            continue
+        if canonical(ch) in by_key:
+            out[ch] = by_key[canonical(ch)]
+    return out
+
+
+def bone_quaternions(rest: np.ndarray, aa: np.ndarray) -> np.ndarray:
+    """Pose quaternions [T,4] (w,x,y,z) for joint rotations ``aa`` [T,3] on a bone with rest orientation
+    ``rest`` (3x3, armature space): the rotation B^T C R C^T B keeps R's angle and turns its axis."""
+    aa = np.asarray(aa, np.float64)
+    theta = np.linalg.norm(aa, axis=-1, keepdims=True)
+    axis = (aa / np.where(theta < 1e-12, 1.0, theta)) @ C.T @ rest  # rows: B^T C axis
+    q = np.concatenate([np.cos(theta / 2), np.sin(theta / 2) * axis], -1)
+    # Keep neighbouring quaternions in one hemisphere so interpolation takes the short way.
+    flips = np.cumsum(np.r_[0, np.sum(q[1:] * q[:-1], -1) < 0]) % 2
+    return np.where(flips[:, None] == 1, -q, q)
+
+
+def relative_to_first(aa: np.ndarray, transl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Root rotation and translation relative to frame 0, in the person's own (frame-0) axes."""
+    r = rotmat(aa)
+    r0t = r[0].T
+    return axis_angle(r0t @ r), (np.asarray(transl, np.float64) - transl[0]) @ r0t.T
+
+
+def _key(channelbag, data_path: str, values: np.ndarray, frames: np.ndarray, group: str) -> None:
+    """One F-curve per component of ``values`` [T] or [T,K], written in bulk, linear."""
+    values = np.asarray(values, np.float32).reshape(len(frames), -1)
+    co = np.empty((len(frames), 2), np.float32)
+    co[:, 0] = frames
+    linear = np.full(len(frames), bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value,
+                     np.int32)
+    for i in range(values.shape[1]):
+        fc = channelbag.fcurves.new(data_path, index=i, group_name=group)
+        fc.keyframe_points.add(len(frames))
+        co[:, 1] = values[:, i]
+        fc.keyframe_points.foreach_set("co", co.ravel())
+        fc.keyframe_points.foreach_set("interpolation", linear)
+        fc.update()
+
+
+def _euler(quats: np.ndarray, order: str) -> np.ndarray:
+    """Quaternions -> continuous Euler angles in ``order`` (for user bones kept in an Euler mode)."""
+    from mathutils import Quaternion
+
+    out, prev = np.empty((len(quats), 3)), None
+    for i, q in enumerate(quats):
+        e = Quaternion(q).to_euler(order, prev) if prev is not None else Quaternion(q).to_euler(order)
+        out[i] = e
+        prev = e
+    return out
+
+
+def _assign(id_block, action, slot, kept: list[str]) -> None:
+    """Make ``action``/``slot`` active on ``id_block``; a user's previous action moves to an NLA track."""
+    ad = id_block.animation_data or id_block.animation_data_create()
+    prev = ad.action
+    if prev is not None and prev is not action and DUET_TAG not in prev:
+        prev_slot = ad.action_slot
+        prev.use_fake_user = True
+        track = ad.nla_tracks.new()
+        track.name = f"Before Duet: {prev.name}"[:63]
+        ad.action = None
+        strip = track.strips.new(prev.name, int(prev.frame_range[0]), prev)
+        if prev_slot is not None and hasattr(strip, "action_slot"):
+            strip.action_slot = prev_slot
+        kept.append(prev.name)
+    ad.action = action
+    ad.action_slot = slot
+
+
+def bake_person(motion: DyadicMotion, person: str, head, mapping: Mapping | None = None,
+                placement: str = "absolute", frame_start: int = 1) -> BakeReport:
+    """Key ``person``'s motion onto ``head`` (armature or mesh) and return what was matched.
+
+    placement "absolute": the root follows the motion's conversation-frame translation and rotation
+    (the open heads). "keep": the head stays where the user put it and moves relative to frame 0.
+    """
+    if placement not in PLACEMENTS:
+        raise ValueError(f"placement must be one of {PLACEMENTS}")
+    mapping = mapping or Mapping()
+    p = motion.person(person)
+    armature, meshes = head_parts(head)
+    frames = np.arange(motion.n_frames, dtype=np.float32) + frame_start
+    old = {ad.action for ad in _anim_datas(armature, meshes) if ad is not None and ad.action is not None
+           and DUET_TAG in ad.action}
+
+    action = bpy.data.actions.new(f"Duet {person}")
+    action[DUET_TAG] = person
+    kept: list[str] = []
+
+    bones: dict[str, str] = {}
+    if armature is not None:
+        bones = match_bones([b.name for b in armature.data.bones], mapping)
+        slot = action.slots.new(id_type="OBJECT", name=armature.name)
+        bag = compat.channelbag(action, slot)
+        poses = dict(p.poses)
+        transl = np.asarray(p.transl, np.float64)
+        if placement == "keep":
+            poses["global"], transl = relative_to_first(poses["global"], transl)
+        for joint, bone_name in bones.items():
+            rest = np.array(armature.data.bones[bone_name].matrix_local.to_3x3())
+            pb = armature.pose.bones[bone_name]
+            quats = bone_quaternions(rest, poses[joint])
+            base = f'pose.bones["{bpy.utils.escape_identifier(bone_name)}"]'
+            if pb.rotation_mode in ("QUATERNION", "AXIS_ANGLE"):
+                pb.rotation_mode = "QUATERNION"
+                _key(bag, f"{base}.rotation_quaternion", quats, frames, bone_name)
+            else:
+                _key(bag, f"{base}.rotation_euler", _euler(quats, pb.rotation_mode), frames, bone_name)
+            if joint == "global":
+                _key(bag, f"{base}.location", (transl @ C.T) @ rest, frames, bone_name)
+        _assign(armature, action, slot, kept)
+    unmatched_joints = [j for j in JOINTS if j not in bones] if armature is not None else list(JOINTS)
+
+    # The engine carries jaw opening and gaze in joints; rigs without those bones get ARKit channels.
+    derived = channels_from_joints(p.poses)
+    derived = {ch: v for joint, names in JOINT_CHANNELS.items() if joint not in bones
+               for ch, v in derived.items() if ch in names}
+    channels = {name: p.expr[:, i] for i, name in enumerate(motion.expr_names)}
+    keyed: set[str] = set()
+    used_derived: set[str] = set()
+    for mesh in meshes:
+        key = mesh.data.shape_keys
+        names = [kb.name for kb in key.key_blocks[1:]]  # the first block is the basis
+        matched = match_shape_keys(names, list(channels) + [d for d in derived if d not in channels], mapping)
+        if not matched:
+            continue
+        slot = action.slots.new(id_type="KEY", name=f"{mesh.name} shape keys"[:63])
+        bag = compat.channelbag(action, slot)
+        for ch, key_name in matched.items():
+            values = channels.get(ch, 0.0)
+            if ch in derived:
+                values = np.asarray(values, np.float32) + derived[ch]
+                used_derived.add(ch)
+            values = np.broadcast_to(np.asarray(values, np.float32), frames.shape)
+            kb = key.key_blocks[key_name]
+            kb.slider_min = max(-10.0, min(kb.slider_min, float(values.min())))
+            kb.slider_max = min(10.0, max(kb.slider_max, float(values.max())))
+            _key(bag, f'key_blocks["{bpy.utils.escape_identifier(key_name)}"].value', values, frames, "Shape keys")
+            keyed.add(ch)
+        _assign(key, action, slot, kept)
+
+    for stale in old:
+        if stale.users == 0:
+            bpy.data.actions.remove(stale)
+    return BakeReport(person=person, head=head.name, action=action.name,
+                      keyed_channels=sorted(keyed & set(channels)),
+                      unmatched_channels=[c for c in channels if c not in keyed],
+                      bones=bones, unmatched_joints=unmatched_joints, derived_channels=sorted(used_derived),
+                      kept_actions=kept)
+
+
+def _anim_datas(armature, meshes):
+    ids = ([armature] if armature is not None else []) + [m.data.shape_keys for m in meshes]
+    return [i.animation_data for i in ids]
+
+
+def bake_motion(motion: DyadicMotion, head_a, head_b, mapping: Mapping | None = None,
+                placement: str = "absolute", frame_start: int = 1) -> dict[str, BakeReport]:
+    """Key both people onto existing heads in the open scene (the add-on's entry point)."""
+    if head_a == head_b:
+        raise DuetError("heads A and B must be two different objects")
+    return {person: bake_person(motion, person, head, mapping, placement, frame_start)
+            for person, head in zip(PERSONS, (head_a, head_b))}

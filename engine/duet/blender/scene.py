@@ -1,0 +1,104 @@
+"""The baked scene around the heads: timing, the conversation audio, a camera on both heads, lights."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import bpy
+import numpy as np
+from mathutils import Vector
+
+from duet.blender import compat
+from duet.errors import DuetError
+from duet.frames import conv_to_blender
+from duet.motion import PERSONS, DyadicMotion
+from duet.rigs.kinematics import eye_midpoint
+
+
+def set_timing(scene, motion: DyadicMotion, frame_start: int = 1) -> None:
+    """Scene fps = motion fps (fractional rates through fps_base); frame_start is t = 0."""
+    rate = max(1, round(motion.fps))
+    scene.render.fps = rate
+    scene.render.fps_base = rate / motion.fps
+    scene.frame_start = frame_start
+    scene.frame_end = frame_start + motion.n_frames - 1
+    scene.frame_set(frame_start)
+
+
+def add_audio(scene, paths, frame_start: int = 1, pack: bool = True) -> list:
+    """One sound strip per file (a mix, or one track per person), packed so the .blend travels alone."""
+    made = []
+    for channel, path in enumerate(paths, start=1):
+        path = Path(path)
+        if not path.is_file():
+            raise DuetError(f"{path}: no such audio file")
+        strip = compat.strips(scene).new_sound(path.stem, str(path.resolve()), channel, frame_start)
+        if strip.sound is None or strip.frame_final_duration <= 1:
+            raise DuetError(f"{path}: Blender could not read this audio file")
+        if pack:
+            strip.sound.pack()
+        made.append(strip)
+    return made
+
+
+def head_centres(motion: DyadicMotion) -> np.ndarray:
+    """[2,3] mean eye midpoints of A and B in Blender coordinates."""
+    return np.stack([conv_to_blender(eye_midpoint(motion.person(p).poses, motion.person(p).transl).mean(0))
+                     for p in PERSONS])
+
+
+def add_camera(scene, motion: DyadicMotion, lens_mm: float = 50.0, margin: float = 0.35):
+    """A camera square to the line between the heads, on the conversation's +Z side, framing both."""
+    a, b = head_centres(motion)
+    mid = (a + b) / 2
+    across = b - a
+    across[2] = 0
+    width = float(np.linalg.norm(across))
+    across = across / width if width > 1e-6 else np.array([1.0, 0.0, 0.0])
+    toward = np.cross(across, [0.0, 0.0, 1.0])  # horizontal, perpendicular to the heads' line
+    if toward @ conv_to_blender([0.0, 0.0, 1.0]) < 0:
+        toward = -toward
+    cam_data = bpy.data.cameras.new("Duet camera")
+    cam_data.lens = lens_mm
+    half_fov = np.arctan(cam_data.sensor_width / (2 * lens_mm))
+    distance = (width / 2 + margin) / np.tan(half_fov)
+    cam = bpy.data.objects.new("Duet camera", cam_data)
+    scene.collection.objects.link(cam)
+    cam.location = Vector(mid + toward * distance + np.array([0.0, 0.0, 0.05]))
+    cam.rotation_mode = "QUATERNION"
+    cam.rotation_quaternion = (Vector(mid) - cam.location).to_track_quat("-Z", "Y")
+    scene.camera = cam
+    return cam
+
+
+def add_lights(scene, motion: DyadicMotion) -> list:
+    """A soft key light above the camera side and a dim sun for fill."""
+    a, b = head_centres(motion)
+    mid = (a + b) / 2
+    key_data = bpy.data.lights.new("Duet key light", "AREA")
+    key_data.energy = 60.0
+    key_data.size = 1.0
+    key = bpy.data.objects.new("Duet key light", key_data)
+    key.location = Vector(mid + conv_to_blender([0.4, 0.8, 1.5]))
+    key.rotation_mode = "QUATERNION"
+    key.rotation_quaternion = (Vector(mid) - key.location).to_track_quat("-Z", "Y")
+    sun_data = bpy.data.lights.new("Duet fill", "SUN")
+    sun_data.energy = 1.5
+    sun = bpy.data.objects.new("Duet fill", sun_data)
+    sun.rotation_euler = (0.9, 0.0, 2.6)
+    for ob in (key, sun):
+        scene.collection.objects.link(ob)
+    return [key, sun]
+
+
+def audio_paths(motion: DyadicMotion, audio, base: str | os.PathLike | None = None) -> list[Path]:
+    """The audio to put in the sequencer: ``audio`` if given, else the file names in the motion's meta
+    found next to ``base`` (the motion file's folder); missing names are skipped."""
+    if audio:
+        return [Path(a) for a in ([audio] if isinstance(audio, (str, os.PathLike)) else audio)]
+    names = motion.meta.get("audio", [])
+    names = [names] if isinstance(names, str) else list(names.values()) if isinstance(names, dict) else names
+    if base is None:
+        return []
+    return [Path(base) / n for n in names if isinstance(n, str) and (Path(base) / n).is_file()]
