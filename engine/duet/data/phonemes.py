@@ -85,6 +85,6 @@ def from_espeak(phone: str) -> str:
     for key in (name.rstrip("#-/0123456789;:[]<>^!"), name[:2], name[:1]):
         if key in _ESPEAK:
             return _ESPEAK[key]
-    if name.startswith("_") or not name:
-        return "sil"
+    if name.startswith("_") or not any(ch.isalnum() or ch == "@" for ch in name):
+        return "sil"  # pauses and bare stress/length marks
     raise KeyError(f"unknown espeak-ng phoneme {phone!r}")

@@ -64,6 +64,19 @@ def synthesize(text: str, voice: str, rate: float = 1.0, pitch: float = 1.0) -> 
     return _finish(samples, sr, phones, f"{engine}:{name}", text)
 
 
+def synthesize_many(texts: list[str], voice: str, rate: float = 1.0, pitch: float = 1.0) -> list[Speech]:
+    """Several texts with one voice; festival speaks them all from one process (its start-up is slow)."""
+    engine, name = parse_voice(voice)
+    texts = [" ".join(str(t).split()) for t in texts]
+    if engine != "festival" or not texts or not all(texts):
+        return [synthesize(t, voice, rate, pitch) for t in texts]
+    if not (0.4 <= rate <= 2.5) or not (0.5 <= pitch <= 2.0):
+        raise DuetError(f"rate {rate} / pitch {pitch} out of range (rate 0.4-2.5, pitch 0.5-2.0)")
+    from duet.tts import festival
+    return [_finish(x, sr, ph, f"{engine}:{name}", t)
+            for t, (x, sr, ph) in zip(texts, festival.synth_many(texts, name, rate, pitch))]
+
+
 def voices(engine: str | None = None) -> list[str]:
     """The usable voices installed here ("engine:name"), never a reserved one."""
     if engine is not None and engine not in ENGINES:

@@ -1,0 +1,34 @@
+"""``duet data synth --hours H --seed S -o DIR``: make (or resume) the synthetic conversation corpus."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def add_arguments(parser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    s = sub.add_parser("synth", help="synthesize conversations with ground-truth motion (resumable)")
+    s.add_argument("--hours", type=float, default=1.0, help="hours of conversation to make (default 1)")
+    s.add_argument("--seed", type=int, default=0, help="the corpus is a pure function of seed and hours")
+    s.add_argument("-o", "--out", required=True, help="corpus folder (rerun the same command to resume)")
+    s.add_argument("-j", "--workers", type=int, default=os.cpu_count() or 1, help="parallel workers")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    v = sub.add_parser("voices", help="list the usable voices and the split each belongs to")
+    v.add_argument("--engine", choices=("espeak", "flite", "festival"))
+
+
+def run(args) -> int:
+    from duet.data import corpus
+
+    if args.action == "voices":
+        from duet.tts import voices
+        for v in voices(args.engine):
+            print(f"{v}\t{corpus.voice_split(v)}")
+        return 0
+    from duet.cli.progress import Progress
+    with Progress("data synth", quiet=args.quiet) as p:
+        c = corpus.synth(args.out, args.hours, seed=args.seed, workers=args.workers, progress=p.update)
+    counts = ", ".join(f"{len(c.ids(s))} {s}" for s in corpus.SPLITS)
+    print(f"{args.out}: {c.hours():.2f} h in {len(c.ids())} clips ({counts})", file=sys.stderr)
+    return 0
