@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str | None, str, str]] = {
     "serve": (None, "the local engine service the Blender add-on talks to", "the engine service (issue 10)"),
     "train": (None, "train the dual-stream diffusion model", "the model (issue 7)"),
     "eval": ("duet.cli.eval", "measure motion against ground truth and baselines", ""),
-    "data": (None, "make the synthetic conversation corpus", "the synthetic corpus (issue 5)"),
+    "data": ("duet.cli.data", "make the synthetic conversation corpus", ""),
     "render": (None, "render Gaussian avatars from a DyadicMotion", "the Gaussian renderer (issue 11)"),
     "addon": (None, "build the Blender extension zip", "the Blender add-on (issue 10)"),
     "rig": (None, "build and picture the open heads", "the open heads (issue 3)"),
