@@ -1,0 +1,42 @@
+"""The emotion and social-relation vocabularies, one name per idea across code, files and UI."""
+
+from __future__ import annotations
+
+import re
+
+from duet.errors import DuetError
+
+# MEAD's eight categories (the set EAT and Warm Chat condition on), neutral first so id 0 is calm.
+EMOTIONS = ("neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted", "contempt")
+
+# RSATalker's taxonomy: blood / non-blood x equal / non-equal.
+RELATIONS = ("blood-equal", "blood-non-equal", "non-blood-equal", "non-blood-non-equal")
+
+_ALIASES = {"happiness": "happy", "joy": "happy", "joyful": "happy", "excited": "happy", "glad": "happy",
+            "sadness": "sad", "anger": "angry", "mad": "angry", "annoyed": "angry", "frustrated": "angry",
+            "surprise": "surprised", "fear": "fearful", "afraid": "fearful", "scared": "fearful",
+            "anxious": "fearful", "disgust": "disgusted", "calm": "neutral", "contemptuous": "contempt"}
+
+
+def emotion_id(label: str) -> int:
+    """The id of an emotion label (aliases such as 'joy' or 'anger' accepted); DuetError otherwise."""
+    name = _ALIASES.get(str(label).strip().lower(), str(label).strip().lower())
+    if name not in EMOTIONS:
+        raise DuetError(f"unknown emotion '{label}' (choose from {', '.join(EMOTIONS)})")
+    return EMOTIONS.index(name)
+
+
+_BLOOD = r"\b(mother|father|mom|mum|dad|parent|son|daughter|child|brother|sister|sibling|twin|grand\w*|" \
+         r"aunt|uncle|niece|nephew|cousin|family)s?\b"
+_UNEQUAL = r"\b(mother|father|mom|mum|dad|parent|son|daughter|child|grand\w*|aunt|uncle|niece|nephew|boss|" \
+           r"employee|manager|subordinate|teacher|student|pupil|doctor|patient|nurse|officer|driver|" \
+           r"interview\w*|candidate|customer|cashier|shopkeeper|waiter|lecturer|coach|player|king|servant|" \
+           r"toddler|kid)s?\b"
+
+
+def relation_from_text(text: str) -> str:
+    """The social relation a scene describes, by its words; unknown pairs count as non-blood equals."""
+    t = text.lower()
+    blood = re.search(_BLOOD, t) is not None
+    unequal = re.search(_UNEQUAL, t) is not None
+    return f"{'blood' if blood else 'non-blood'}-{'non-equal' if unequal else 'equal'}"
