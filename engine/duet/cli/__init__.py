@@ -23,12 +23,12 @@ COMMANDS: dict[str, tuple[str | None, str, str]] = {
     "layout": (None, "scene prompt -> where the two heads are", "the language layer (issue 9)"),
     "dialogue": (None, "scene prompt -> script, speech audio and exact timings", "the language layer (issue 9)"),
     "batch": (None, "generate + bake many clips from a manifest, resumable", "baking into Blender (issue 4)"),
-    "serve": (None, "the local engine service the Blender add-on talks to", "the engine service (issue 10)"),
+    "serve": ("duet.cli.serve", "the local engine service the Blender add-on talks to", ""),
     "train": (None, "train the dual-stream diffusion model", "the model (issue 7)"),
     "eval": ("duet.cli.eval", "measure motion against ground truth and baselines", ""),
     "data": ("duet.cli.data", "make the synthetic conversation corpus", ""),
     "render": (None, "render Gaussian avatars from a DyadicMotion", "the Gaussian renderer (issue 11)"),
-    "addon": (None, "build the Blender extension zip", "the Blender add-on (issue 10)"),
+    "addon": ("duet.cli.addon", "build the Blender extension zip", ""),
     "rig": (None, "build and picture the open heads", "the open heads (issue 3)"),
 }
 

@@ -1,0 +1,22 @@
+"""The one shim for Blender API differences the UI meets between 4.2 and 5.0."""
+
+import bpy
+
+
+def online_access() -> bool:
+    """Blender's "Allow Online Access" (4.2+); older versions have no such switch."""
+    return getattr(bpy.app, "online_access", True)
+
+
+def progress_bar(layout, factor: float, text: str) -> None:
+    """A progress bar (``layout.progress`` since 4.0), else a plain label."""
+    if hasattr(layout, "progress"):
+        layout.progress(factor=factor, type="BAR", text=text)
+    else:
+        layout.label(text=f"{text} {100 * factor:.0f}%")
+
+
+def set_poll_message(cls, message: str) -> None:
+    """Tell the user why a button is greyed out (tooltip of a disabled operator)."""
+    if hasattr(cls, "poll_message_set"):
+        cls.poll_message_set(message)

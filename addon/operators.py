@@ -1,0 +1,465 @@
+"""The panel's actions. Long work (Generate, Install Engine) runs in the background: a modal timer
+polls it, the panel shows a progress bar, Esc cancels. Scripts and tests call the same operators
+with EXEC_DEFAULT, which runs the same job to completion without the modal loop.
+"""
+
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import bpy
+
+from . import compat, preferences
+
+STRIPS_KEY = "duet_strips"  # scene property: names of the sound strips Duet added
+_RUNNING = []  # jobs in flight, so unregister can stop them
+
+
+def stop_all():
+    for job in list(_RUNNING):
+        job.cancel()
+    _RUNNING.clear()
+
+
+def settings(context):
+    return context.scene.duet
+
+
+def heads_blocker(s) -> str | None:
+    if s.head_a is None or s.head_b is None:
+        return "Pick heads A and B, or press Add Head Pair"
+    if s.head_a == s.head_b:
+        return "Heads A and B must be two different rigs"
+    return None
+
+
+def generate_blocker(context) -> str | None:
+    """Why Generate cannot run now, in words for the user; None when it can."""
+    s = settings(context)
+    if s.running:
+        return "A job is running (Esc cancels it)"
+    reason = heads_blocker(s)
+    if reason:
+        return reason
+    if s.audio_mode == "PROMPT":
+        return "Writing the dialogue from the prompt needs the language layer, which this engine lacks"
+    if not s.audio:
+        return "Choose the conversation audio"
+    if not Path(bpy.path.abspath(s.audio)).is_file():
+        return "The audio file does not exist"
+    if s.audio_mode == "TRACKS" and not (s.audio_b and Path(bpy.path.abspath(s.audio_b)).is_file()):
+        return "Choose person B's track"
+    prefs = preferences.get(context)
+    if prefs.engine_mode == "SUBPROCESS" and not Path(bpy.path.abspath(prefs.python)).is_file():
+        return "Set the engine's Python in the add-on preferences (or Install Engine there)"
+    if prefs.engine_mode == "SERVICE" and not prefs.server_url:
+        return "Set the service URL in the add-on preferences"
+    return None
+
+
+def job_spec(s) -> dict:
+    """The engine job for the panel's settings (see duet.service.worker)."""
+    shape = {"MIX": "mono", "TRACKS": "two-track", "STEREO": "stereo"}[s.audio_mode]
+    spec = {"audio": bpy.path.abspath(s.audio), "prompt": s.prompt, "seed": s.seed, "input_shape": shape,
+            "emotion": None if s.emotion == "AUTO" else s.emotion,
+            "relation": None if s.relation == "AUTO" else s.relation}
+    if s.audio_mode == "TRACKS":
+        spec["audio_b"] = bpy.path.abspath(s.audio_b)
+    return spec
+
+
+def motion_output(context) -> str:
+    """Where the new motion goes: beside the saved .blend, else in a temporary folder."""
+    folder = Path(bpy.path.abspath("//duet")) if bpy.data.filepath else Path(tempfile.gettempdir()) / "duet"
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder / f"{bpy.path.clean_name(context.scene.name)}-{time.strftime('%Y%m%d-%H%M%S')}.npz")
+
+
+def start_job(context, spec: dict, output: str):
+    from duet.service.client import ServiceJob, SubprocessJob
+
+    prefs = preferences.get(context)
+    if prefs.engine_mode == "SERVICE":
+        return ServiceJob(prefs.server_url, prefs.token, spec, output)
+    return SubprocessJob(bpy.path.abspath(prefs.python), spec, output, env=prefs.engine_env())
+
+
+def audio_files(s) -> list[str]:
+    files = [bpy.path.abspath(s.audio)]
+    if s.audio_mode == "TRACKS":
+        files.append(bpy.path.abspath(s.audio_b))
+    return files
+
+
+def remove_duet_strips(scene) -> None:
+    from duet.blender import compat as bcompat
+
+    names = set(scene.get(STRIPS_KEY, []))
+    if names and scene.sequence_editor:
+        strips = bcompat.strips(scene)
+        for strip in [st for st in strips if st.name in names]:
+            strips.remove(strip)
+    scene[STRIPS_KEY] = []
+
+
+def apply_motion(context, motion_path: str, audio: list[str]) -> str:
+    """Key the motion onto the two heads (duet.blender, as 'duet bake'), add the audio, set the timing."""
+    from duet.blender import bake, scene as scene_setup
+    from duet.motion import DyadicMotion
+
+    s, scene = settings(context), context.scene
+    motion = DyadicMotion.load(motion_path)
+    scene_setup.set_timing(scene, motion, frame_start=scene.frame_start)
+    reports = bake.bake_motion(motion, s.head_a, s.head_b, placement=s.placement, scene=scene)
+    remove_duet_strips(scene)
+    if audio:
+        strips = scene_setup.add_audio(scene, audio, frame_start=scene.frame_start, pack=False)
+        scene[STRIPS_KEY] = [st.name for st in strips]
+    scene.frame_set(scene.frame_start)
+    s.motion_file = motion_path
+    unmatched = sorted({c for r in reports.values() for c in r.unmatched_channels})
+    note = f"; {len(unmatched)} channels had no shape key" if unmatched else ""
+    return f"Keyed {motion.n_frames} frames ({motion.duration:.1f} s) on both heads{note}"
+
+
+def say(s, message: str, error: bool = False) -> None:
+    s.message, s.message_is_error = message, error
+
+
+def redraw(context) -> None:
+    for window in context.window_manager.windows:
+        for area in window.screen.areas:
+            if area.type == "VIEW_3D":
+                area.tag_redraw()
+
+
+class DUET_OT_generate(bpy.types.Operator):
+    """Animate both heads from the audio (runs in the background; Esc cancels)"""
+
+    bl_idname = "duet.generate"
+    bl_label = "Generate"
+    bl_options = {"REGISTER", "UNDO"}
+
+    timeout: bpy.props.FloatProperty(default=600.0, options={"HIDDEN", "SKIP_SAVE"})
+
+    @classmethod
+    def poll(cls, context):
+        reason = generate_blocker(context)
+        if reason:
+            compat.set_poll_message(cls, reason)
+        return reason is None
+
+    def _start(self, context) -> bool:
+        from duet.service.client import EngineError
+
+        s = settings(context)
+        try:
+            self.job = start_job(context, job_spec(s), motion_output(context))
+        except EngineError as e:
+            self.report({"ERROR"}, str(e))
+            say(s, str(e), error=True)
+            return False
+        _RUNNING.append(self.job)
+        s.running, s.progress, s.stage = True, 0.0, "starting"
+        say(s, "")
+        return True
+
+    def _finish(self, context, status) -> set:
+        s = settings(context)
+        s.running, s.progress, s.stage = False, status.fraction, status.stage
+        if self.job in _RUNNING:
+            _RUNNING.remove(self.job)
+        if status.state == "cancelled":
+            say(s, "Generate cancelled")
+            self.report({"WARNING"}, "Generate cancelled")
+            return {"CANCELLED"}
+        if status.state != "done":
+            say(s, f"Generate failed: {status.error}", error=True)
+            self.report({"ERROR"}, f"Generate failed: {status.error}")
+            return {"CANCELLED"}
+        from duet.errors import DuetError
+
+        try:
+            message = apply_motion(context, status.motion, audio_files(s))
+        except DuetError as e:
+            say(s, str(e), error=True)
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        say(s, message)
+        self.report({"INFO"}, message)
+        return {"FINISHED"}
+
+    def execute(self, context):
+        if not self._start(context):
+            return {"CANCELLED"}
+        try:
+            status = self.job.wait(self.timeout)
+        except TimeoutError:
+            self.job.cancel()
+            status = self.job.wait(10)
+        return self._finish(context, status)
+
+    def invoke(self, context, event):
+        if not self._start(context):
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.progress_begin(0, 100)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        if event.type == "ESC" and event.value == "PRESS":
+            self.job.cancel()
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        status = self.job.poll()
+        s = settings(context)
+        s.progress, s.stage = status.fraction, status.stage
+        context.window_manager.progress_update(int(100 * status.fraction))
+        redraw(context)
+        if not status.finished:
+            return {"PASS_THROUGH"}
+        context.window_manager.event_timer_remove(self._timer)
+        context.window_manager.progress_end()
+        result = self._finish(context, status)
+        redraw(context)
+        return result
+
+
+class DUET_OT_add_head_pair(bpy.types.Operator):
+    """Add Duet's two open heads (A and B) to the scene and pick them"""
+
+    bl_idname = "duet.add_head_pair"
+    bl_label = "Add Head Pair"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        from duet.blender import rig
+
+        s = settings(context)
+        collection = bpy.data.collections.new("Duet heads")
+        context.scene.collection.children.link(collection)
+        s.head_a = rig.build_head("A", collection=collection)
+        s.head_b = rig.build_head("B", collection=collection)
+        say(s, "Added heads A and B")
+        return {"FINISHED"}
+
+
+class DUET_OT_bake_file(bpy.types.Operator):
+    """Key a DyadicMotion file (.npz) onto the two heads"""
+
+    bl_idname = "duet.bake_file"
+    bl_label = "Bake From File"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        s = settings(context)
+        reason = heads_blocker(s) or (None if s.motion_file else "Choose a motion file (.npz)")
+        if reason:
+            compat.set_poll_message(cls, reason)
+        return reason is None
+
+    def execute(self, context):
+        from duet.errors import DuetError
+
+        s = settings(context)
+        path = bpy.path.abspath(s.motion_file)
+        audio = [a for a in audio_files(s) if Path(a).is_file()] if s.audio and s.audio_mode != "PROMPT" else []
+        try:
+            message = apply_motion(context, path, audio)
+        except DuetError as e:
+            say(s, str(e), error=True)
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        say(s, message)
+        self.report({"INFO"}, message)
+        return {"FINISHED"}
+
+
+class DUET_OT_clear(bpy.types.Operator):
+    """Remove Duet's animation and sound strips; the heads go back to rest"""
+
+    bl_idname = "duet.clear"
+    bl_label = "Clear"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        reason = heads_blocker(settings(context))
+        if reason:
+            compat.set_poll_message(cls, reason)
+        return reason is None
+
+    def execute(self, context):
+        from duet.blender import bake
+
+        s = settings(context)
+        for head in (s.head_a, s.head_b):
+            armature, meshes = bake.head_parts(head)
+            ids = ([armature] if armature else []) + [m.data.shape_keys for m in meshes]
+            for block in ids:
+                ad = block.animation_data
+                if ad and ad.action and bake.DUET_TAG in ad.action:
+                    action, ad.action = ad.action, None
+                    if action.users == 0:
+                        bpy.data.actions.remove(action)
+            if armature:
+                for pb in armature.pose.bones:
+                    pb.location = (0, 0, 0)
+                    pb.rotation_quaternion = (1, 0, 0, 0)
+                    pb.rotation_euler = (0, 0, 0)
+            for mesh in meshes:
+                for kb in mesh.data.shape_keys.key_blocks[1:]:
+                    kb.value = 0.0
+        remove_duet_strips(context.scene)
+        say(s, "Cleared Duet's animation")
+        return {"FINISHED"}
+
+
+class DUET_OT_export(bpy.types.Operator):
+    """Export the animated heads (GLB, FBX) or the motion as Live Link Face CSV"""
+
+    bl_idname = "duet.export"
+    bl_label = "Export"
+
+    @classmethod
+    def poll(cls, context):
+        s = settings(context)
+        reason = None
+        if not s.export_path:
+            reason = "Choose where to export"
+        elif s.export_format == "LIVELINK" and not s.motion_file:
+            reason = "Live Link needs a motion: Generate or Bake From File first"
+        if reason:
+            compat.set_poll_message(cls, reason)
+        return reason is None
+
+    def execute(self, context):
+        from duet.blender import export
+        from duet.errors import DuetError
+        from duet.files import atomic_output
+
+        s = settings(context)
+        path = Path(bpy.path.abspath(s.export_path))
+        try:
+            if s.export_format == "LIVELINK":
+                from duet.livelink import write_csv
+                from duet.motion import DyadicMotion
+
+                motion = DyadicMotion.load(bpy.path.abspath(s.motion_file))
+                for person in ("A", "B"):
+                    with atomic_output(path / f"{person}.csv") as tmp:
+                        write_csv(motion, person, tmp)
+            else:
+                suffix = ".glb" if s.export_format == "GLB" else ".fbx"
+                path = path if path.suffix.lower() == suffix else path.with_suffix(suffix)
+                with atomic_output(path) as tmp:
+                    (export.write_glb if suffix == ".glb" else export.write_fbx)(tmp)
+        except DuetError as e:
+            say(s, str(e), error=True)
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        say(s, f"Exported {path}")
+        self.report({"INFO"}, f"Exported {path}")
+        return {"FINISHED"}
+
+
+class DUET_OT_render_avatars(bpy.types.Operator):
+    """Render Gaussian avatars bound to the heads (needs the Gaussian renderer in the engine)"""
+
+    bl_idname = "duet.render_avatars"
+    bl_label = "Render Gaussian Avatars"
+
+    @classmethod
+    def poll(cls, context):
+        compat.set_poll_message(cls, "Gaussian avatars are not available in this version of Duet")
+        return False
+
+    def execute(self, context):
+        return {"CANCELLED"}
+
+
+class DUET_OT_check_engine(bpy.types.Operator):
+    """Ask the engine service for its version"""
+
+    bl_idname = "duet.check_engine"
+    bl_label = "Check Connection"
+
+    def execute(self, context):
+        from duet.service.client import EngineError, request
+
+        prefs = preferences.get(context)
+        try:
+            v = request(prefs.server_url.rstrip("/") + "/version", prefs.token, timeout=5)
+        except EngineError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Duet engine {v['duet']} at {prefs.server_url}")
+        return {"FINISHED"}
+
+
+class DUET_OT_install_engine(bpy.types.Operator):
+    """Create a virtual environment with the Duet engine and use it for Generate (downloads packages)"""
+
+    bl_idname = "duet.install_engine"
+    bl_label = "Install Engine"
+
+    @classmethod
+    def poll(cls, context):
+        prefs = preferences.get(context)
+        reason = None
+        if not compat.online_access():
+            reason = "Installing downloads packages: allow online access in Preferences > System"
+        elif not prefs.venv:
+            reason = "Choose the environment folder"
+        if reason:
+            compat.set_poll_message(cls, reason)
+        return reason is None
+
+    def invoke(self, context, event):
+        from .engine_setup import install_commands
+
+        prefs = preferences.get(context)
+        self.venv = bpy.path.abspath(prefs.venv)
+        self.commands = install_commands(self.venv, prefs.source)
+        self.proc = None
+        self.log = Path(tempfile.gettempdir()) / "duet-install.log"
+        self._timer = context.window_manager.event_timer_add(0.5, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        self.report({"INFO"}, f"Installing the Duet engine into {self.venv} (log: {self.log})")
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        if event.type == "ESC" and self.proc:
+            self.proc.terminate()
+            return self._end(context, "Install cancelled", "WARNING")
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        if self.proc is not None:
+            rc = self.proc.poll()
+            if rc is None:
+                return {"PASS_THROUGH"}
+            if rc != 0:
+                return self._end(context, f"Install failed (exit {rc}); see {self.log}", "ERROR")
+        if not self.commands:
+            from .engine_setup import venv_python
+
+            preferences.get(context).python = venv_python(self.venv)
+            return self._end(context, "Engine installed", "INFO")
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen(self.commands.pop(0), stdout=log, stderr=subprocess.STDOUT,
+                                         env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+        return {"PASS_THROUGH"}
+
+    def _end(self, context, message, level):
+        context.window_manager.event_timer_remove(self._timer)
+        self.report({level}, message)
+        return {"FINISHED"} if level == "INFO" else {"CANCELLED"}
+
+
+CLASSES = (DUET_OT_generate, DUET_OT_add_head_pair, DUET_OT_bake_file, DUET_OT_clear, DUET_OT_export,
+           DUET_OT_render_avatars, DUET_OT_check_engine, DUET_OT_install_engine)

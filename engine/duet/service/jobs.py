@@ -1,0 +1,184 @@
+"""A job: a generate request run in stages (load audio, generate, write) with progress and cancel.
+
+``run_job`` is the one path shared by the HTTP service and the subprocess worker. ``JobQueue`` runs
+jobs one at a time in a worker thread, so the engine (and its model) lives once in the service.
+"""
+
+from __future__ import annotations
+
+import collections
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from duet.errors import DuetError
+
+STATES = ("queued", "running", "done", "failed", "cancelled")
+FINISHED = ("done", "failed", "cancelled")
+# the request fields a client may set; everything else in a job spec is refused
+OPTION_FIELDS = ("prompt", "emotion", "relation", "seed", "engine", "input_shape", "first_speaker")
+
+
+class Cancelled(Exception):
+    """Raised at a stage boundary once a job has been asked to stop."""
+
+
+def request_from_spec(spec: dict):
+    """A pipeline Request from a job spec: ``audio``, optional ``audio_b`` and OPTION_FIELDS."""
+    from duet.pipeline import Request
+
+    unknown = sorted(set(spec) - {"audio", "audio_b", *OPTION_FIELDS})
+    if unknown:
+        raise DuetError(f"unknown job field(s): {', '.join(unknown)}")
+    if not isinstance(spec.get("audio"), str) or not spec["audio"]:
+        raise DuetError("a job needs 'audio', the path of an audio file")
+    kwargs = {k: spec[k] for k in OPTION_FIELDS if spec.get(k) is not None}
+    return Request(audio=spec["audio"], audio_b=spec.get("audio_b") or None, **kwargs)
+
+
+def check_audio(req, max_seconds: float) -> float:
+    """Load the request's audio once to refuse bad or too-long files early; returns the duration."""
+    from duet.audio.io import load_audio
+
+    seconds = load_audio(req.audio, max_seconds=max_seconds).duration
+    if req.audio_b:
+        seconds = max(seconds, load_audio(req.audio_b, max_seconds=max_seconds, allow_silent=True).duration)
+    return seconds
+
+
+def run_job(req, output: Path, progress: Callable[[str, float], None], max_seconds: float) -> Path:
+    """Load and check the audio, generate, write the DyadicMotion to ``output`` (atomically)."""
+    from duet.pipeline import generate
+
+    progress("loading audio", 0.05)
+    check_audio(req, max_seconds)
+    progress("generating", 0.2)
+    motion = generate(req)
+    progress("writing", 0.9)
+    motion.save(output)
+    progress("done", 1.0)
+    return output
+
+
+@dataclass
+class Job:
+    id: str
+    request: object
+    state: str = "queued"
+    stage: str = "queued"
+    fraction: float = 0.0
+    error: str | None = None
+    motion: Path | None = None
+    created: float = field(default_factory=time.time)
+    files: Path | None = None  # the job's own folder (uploads, result), removed when the job is forgotten
+    cancel_requested: bool = False
+
+    def public(self, position: int | None = None) -> dict:
+        out = {"id": self.id, "state": self.state, "stage": self.stage, "fraction": round(self.fraction, 4),
+               "error": self.error}
+        if position is not None:
+            out["queue_position"] = position
+        return out
+
+
+class JobQueue:
+    """Jobs run in submission order by ``workers`` threads; finished jobs are kept up to ``keep``."""
+
+    def __init__(self, workdir: Path, max_seconds: float, workers: int = 1, max_queued: int = 16,
+                 keep: int = 64):
+        self.workdir, self.max_seconds = Path(workdir), max_seconds
+        self.max_queued, self.keep = max_queued, keep
+        self.jobs: dict[str, Job] = collections.OrderedDict()
+        self._pending: collections.deque[str] = collections.deque()
+        self._lock = threading.Condition()
+        self._stopping = False
+        self._threads = [threading.Thread(target=self._work, name=f"duet-job-{i}", daemon=True)
+                         for i in range(workers)]
+        for t in self._threads:
+            t.start()
+
+    def new_folder(self) -> tuple[str, Path]:
+        job_id = uuid.uuid4().hex
+        folder = self.workdir / job_id
+        folder.mkdir(parents=True)
+        return job_id, folder
+
+    def submit(self, request, job_id: str | None = None, folder: Path | None = None) -> Job:
+        with self._lock:
+            if len(self._pending) >= self.max_queued:
+                raise QueueFull(f"{len(self._pending)} jobs are already waiting; try again later")
+            if job_id is None:
+                job_id, folder = self.new_folder()
+            job = Job(id=job_id, request=request, files=folder)
+            self.jobs[job_id] = job
+            self._pending.append(job_id)
+            self._forget_old()
+            self._lock.notify()
+            return job
+
+    def get(self, job_id: str) -> Job | None:
+        return self.jobs.get(job_id)
+
+    def position(self, job: Job) -> int | None:
+        with self._lock:
+            return self._pending.index(job.id) if job.id in self._pending else None
+
+    def cancel(self, job: Job) -> None:
+        with self._lock:
+            if job.state == "queued":
+                self._pending.remove(job.id)
+                job.state, job.stage = "cancelled", "cancelled"
+            elif job.state == "running":
+                job.cancel_requested = True
+
+    def close(self) -> None:
+        with self._lock:
+            self._stopping = True
+            self._lock.notify_all()
+        for t in self._threads:
+            t.join(timeout=30)
+
+    def _forget_old(self) -> None:
+        finished = [j for j in self.jobs.values() if j.state in FINISHED]
+        for job in finished[: max(0, len(finished) - self.keep)]:
+            del self.jobs[job.id]
+            if job.files:
+                shutil.rmtree(job.files, ignore_errors=True)
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not self._pending and not self._stopping:
+                    self._lock.wait()
+                if self._stopping:
+                    return
+                job = self.jobs[self._pending.popleft()]
+                job.state, job.stage = "running", "starting"
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        def progress(stage: str, fraction: float) -> None:
+            if job.cancel_requested:
+                raise Cancelled
+            job.stage, job.fraction = stage, fraction
+
+        try:
+            output = job.files / "motion.npz"
+            run_job(job.request, output, progress, self.max_seconds)
+            if job.cancel_requested:
+                raise Cancelled
+            job.motion, job.state = output, "done"
+        except Cancelled:
+            job.state, job.stage = "cancelled", "cancelled"
+        except DuetError as e:
+            job.state, job.error = "failed", str(e)
+        except Exception as e:  # an engine bug: the job fails, the service stays up
+            job.state, job.error = "failed", f"internal error: {type(e).__name__}: {e}"
+
+
+class QueueFull(DuetError):
+    """Too many jobs waiting."""

@@ -1,0 +1,56 @@
+"""One job in a subprocess: ``python -m duet.service.worker`` reads a JSON job on stdin and writes
+JSON lines on stdout, for add-on users who run the engine without a service.
+
+In:  {"audio": PATH, "audio_b": PATH|null, "output": PATH.npz, "max_audio_seconds": S, ...options}
+Out: {"stage": "generating", "fraction": 0.2} ... then {"done": true, "motion": PATH}
+     or {"error": "one line"} (exit status 1). Stop the job by terminating the process: the
+     output is written atomically, so nothing half-written is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def main() -> int:
+    # protocol lines go to the real stdout; anything a library prints goes to stderr
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    sys.stdout = sys.stderr
+
+    def say(**msg) -> None:
+        out.write(json.dumps(msg) + "\n")
+        out.flush()
+
+    from duet.errors import DuetError
+
+    try:
+        try:
+            spec = json.loads(sys.stdin.read())
+        except json.JSONDecodeError as e:
+            raise DuetError(f"the job is not valid JSON ({e.msg})") from None
+        if not isinstance(spec, dict):
+            raise DuetError("the job must be a JSON object")
+        from duet.audio.io import MAX_SECONDS
+        from duet.service.jobs import request_from_spec, run_job
+
+        output = spec.pop("output", None)
+        max_seconds = float(spec.pop("max_audio_seconds", MAX_SECONDS))
+        if not isinstance(output, str) or not output.endswith(".npz"):
+            raise DuetError("the job needs 'output', a path ending in .npz")
+        req = request_from_spec(spec)
+        path = run_job(req, Path(output), lambda stage, f: say(stage=stage, fraction=f), max_seconds)
+        say(done=True, motion=str(path))
+        return 0
+    except DuetError as e:
+        say(error=str(e))
+        return 1
+    except Exception as e:  # an engine bug still ends in one protocol line
+        say(error=f"internal error: {type(e).__name__}: {e}")
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
