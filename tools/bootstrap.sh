@@ -25,7 +25,9 @@ fi
 py="${PYTHON:-python3.11}"
 command -v "$py" >/dev/null || py=python3
 if [ ! -x .venv/bin/python ]; then say "creating .venv"; "$py" -m venv .venv; fi
-pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+pip=(quiet_pip .venv/bin/python -m pip install -q --disable-pip-version-check)
+# This machine's pip config names index folders that may not exist; hide only those warnings.
+quiet_pip() { "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
 # The CPU torch pin first: an unpinned torch would pull several GB of CUDA packages.
 .venv/bin/python -c "import torch" 2>/dev/null || { say "installing torch 2.13.0 (CPU)"; "${pip[@]}" torch==2.13.0; }
 say "installing duet with all extras"

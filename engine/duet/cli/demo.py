@@ -1,0 +1,31 @@
+"""duet demo [-o DIR]: the quickstart. A written and spoken two-person dialogue becomes a baked
+.blend, a .glb and a preview video of both heads."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+PROMPT = "two old friends arguing about football across a kitchen table"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", default="out", help="folder for demo.blend, demo.glb, demo.mp4")
+    p.add_argument("--prompt", default=PROMPT, help="the scene to write, speak and animate")
+    p.add_argument("--seed", type=int, default=1)
+
+
+def run(args) -> int:
+    from duet.blender.preview import render_preview
+    from duet.cli.run import produce, speak_dialogue
+    from duet.pipeline import Request
+
+    folder = Path(args.output)
+    folder.mkdir(parents=True, exist_ok=True)
+    a, b = speak_dialogue(args.prompt, folder / "dialogue", args.seed)
+    req = Request(audio=a, audio_b=b, prompt=args.prompt, seed=args.seed)
+    produce(req, folder / "demo.blend", glb=folder / "demo.glb", motion_path=folder / "demo.npz")
+    render_preview(folder / "demo.blend", folder / "demo.mp4")
+    print(f"demo ready: {folder / 'demo.blend'}, {folder / 'demo.glb'}, {folder / 'demo.mp4'}", file=sys.stderr)
+    return 0

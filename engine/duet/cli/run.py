@@ -1,0 +1,67 @@
+"""duet run [AUDIO] [... as generate] -o OUT.blend [--glb F] [--fbx F] [--livelink DIR]
+
+Generate + bake in one go. With only --prompt, the dialogue is written and spoken first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from duet.cli.generate import add_request_arguments, request_from
+from duet.errors import DuetError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_request_arguments(p, audio_required=False)
+    add_output_arguments(p)
+
+
+def add_output_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", required=True, help="the baked Blender scene (.blend)")
+    p.add_argument("--glb", help="also export glTF binary (.glb)")
+    p.add_argument("--fbx", help="also export FBX (.fbx)")
+    p.add_argument("--livelink", help="also write ARKit Live Link Face CSVs into this folder")
+    p.add_argument("--motion", help="where to keep the DyadicMotion (default: beside the .blend)")
+
+
+def run(args) -> int:
+    from duet.pipeline import output_path
+
+    out = output_path(args.output, ".blend")
+    for flag, suffix in (("glb", ".glb"), ("fbx", ".fbx")):
+        if getattr(args, flag):
+            output_path(getattr(args, flag), suffix)
+    if not args.audio:
+        if not args.prompt:
+            raise DuetError("give an audio file, or --prompt to write and speak the dialogue first")
+        args.audio, args.audio_b = speak_dialogue(args.prompt, out.with_name(out.stem + "-dialogue"), args.seed)
+    produce(request_from(args), out, glb=args.glb, fbx=args.fbx, livelink=args.livelink,
+            motion_path=args.motion or out.with_suffix(".npz"))
+    return 0
+
+
+def speak_dialogue(prompt: str, folder: Path, seed: int) -> tuple[str, str]:
+    """Write and speak a dialogue for ``prompt`` into ``folder``; return the two speakers' tracks."""
+    from duet import dialogue
+
+    script = dialogue.write(prompt, seed=seed)
+    dialogue.speak(script, folder)
+    print(f"wrote the dialogue to {folder}", file=sys.stderr)
+    return str(folder / "a.wav"), str(folder / "b.wav")
+
+
+def produce(req, out: Path, glb=None, fbx=None, livelink=None, motion_path=None):
+    """Generate the motion for ``req`` and bake it (the core of run, demo and batch)."""
+    from duet.blender.bake import bake_to_file
+    from duet.pipeline import generate
+
+    motion = generate(req)
+    if motion_path:
+        motion.save(motion_path)
+    audio = [req.audio] + ([req.audio_b] if req.audio_b else [])
+    bake_to_file(motion, out, audio=audio, glb=glb, fbx=fbx, livelink_dir=livelink)
+    written = [str(x) for x in (out, glb, fbx, livelink) if x]
+    print("wrote " + ", ".join(written), file=sys.stderr)
+    return motion
