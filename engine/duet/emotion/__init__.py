@@ -1,7 +1,7 @@
 """Emotion over the conversation: labels, social relations, a text classifier and the talking tree.
 
-- ``EMOTIONS``: the emotion labels (MEAD's eight, neutral first); ids are indices into it.
-- ``RELATIONS``: the social relation taxonomy of RSATalker, blood/non-blood x equal/non-equal.
+- ``EMOTIONS``: the emotion labels (MEAD's categories, neutral first; the corpus's tuple); ids are indices into it.
+- ``RELATIONS``: the social relation taxonomy of RSATalker (blood/non-blood x equal/unequal).
 - ``classify(text)``: an offline distribution over EMOTIONS (a lexicon with negation and intensity).
 - ``TalkingTree`` (Warm Chat, section 3.2): one speak node and one listen node per turn; the current
   emotion of each is Eq. 10's depth-weighted vote over the history.

@@ -6,16 +6,18 @@ import re
 
 from duet.errors import DuetError
 
-# MEAD's eight categories (the set EAT and Warm Chat condition on), neutral first so id 0 is calm.
-EMOTIONS = ("neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted", "contempt")
+# MEAD's categories without contempt, neutral first so id 0 is calm. The same tuple as the corpus
+# (duet.data.animator.EMOTIONS), so ids mean the same thing in training and at inference.
+EMOTIONS = ("neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted")
 
-# RSATalker's taxonomy: blood / non-blood x equal / non-equal.
-RELATIONS = ("blood-equal", "blood-non-equal", "non-blood-equal", "non-blood-non-equal")
+# RSATalker's taxonomy, blood / non-blood x equal / non-equal, spelled as the corpus spells it.
+RELATIONS = ("blood-equal", "blood-unequal", "nonblood-equal", "nonblood-unequal")
 
 _ALIASES = {"happiness": "happy", "joy": "happy", "joyful": "happy", "excited": "happy", "glad": "happy",
             "sadness": "sad", "anger": "angry", "mad": "angry", "annoyed": "angry", "frustrated": "angry",
             "surprise": "surprised", "fear": "fearful", "afraid": "fearful", "scared": "fearful",
-            "anxious": "fearful", "disgust": "disgusted", "calm": "neutral", "contemptuous": "contempt"}
+            "anxious": "fearful", "disgust": "disgusted", "calm": "neutral", "contempt": "disgusted",
+            "contemptuous": "disgusted"}
 
 
 def emotion_id(label: str) -> int:
@@ -39,4 +41,4 @@ def relation_from_text(text: str) -> str:
     t = text.lower()
     blood = re.search(_BLOOD, t) is not None
     unequal = re.search(_UNEQUAL, t) is not None
-    return f"{'blood' if blood else 'non-blood'}-{'non-equal' if unequal else 'equal'}"
+    return f"{'blood' if blood else 'nonblood'}-{'unequal' if unequal else 'equal'}"

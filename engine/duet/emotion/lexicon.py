@@ -23,21 +23,21 @@ _WORDS = {
                  "incredible shocked can't believe huh",
     "fearful": "afraid scared fear worried worry nervous anxious panic terrified frightened dangerous risk "
                "careful threat",
-    "disgusted": "gross disgusting yuck eww revolting nasty vile filthy sickening rotten smells stinks",
-    "contempt": "pathetic whatever obviously clearly amateur beneath joke laughable typical please spare",
+    "disgusted": "gross disgusting yuck eww revolting nasty vile filthy sickening rotten smells stinks pathetic "
+                 "laughable",
 }
 _LEXICON: dict[str, str] = {}
 for _emotion, _words in _WORDS.items():
     for _w in _words.split():
         _LEXICON.setdefault(_w, _emotion)
 _PHRASES = [("no way", "surprised"), ("can't believe", "surprised"), ("fed up", "angry"), ("how dare", "angry"),
-            ("shut up", "angry"), ("thank you", "happy"), ("spare me", "contempt")]
+            ("shut up", "angry"), ("thank you", "happy")]
 _NEGATIONS = {"not", "no", "never", "don't", "didn't", "isn't", "wasn't", "aren't", "can't", "won't", "hardly"}
 _INTENSIFIERS = {"very": 1.6, "so": 1.5, "really": 1.4, "absolutely": 1.7, "totally": 1.5, "extremely": 1.8,
                  "completely": 1.5, "utterly": 1.7}
 # A negated feeling leans to its opposite rather than vanishing.
 _FLIP = {"happy": "sad", "sad": "neutral", "angry": "neutral", "fearful": "neutral", "surprised": "neutral",
-         "disgusted": "neutral", "contempt": "neutral"}
+         "disgusted": "neutral"}
 NEUTRAL_PRIOR = 0.8  # evidence a line with no emotional words carries for "neutral"
 
 
