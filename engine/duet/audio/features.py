@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from duet.errors import DuetError
+
 SR = 16000
 FPS = 25
 HOP = SR // FPS  # 640 samples per frame
@@ -150,7 +152,9 @@ def _as_mono(samples: np.ndarray) -> np.ndarray:
     if x.ndim == 2:
         x = x.mean(0)
     if x.ndim != 1:
-        raise ValueError(f"expected samples [N] or [C, N], got shape {x.shape}")
+        raise DuetError(f"expected audio samples of shape [N] or [C, N], got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise DuetError("the audio holds invalid (NaN or infinite) samples")
     return x
 
 

@@ -1,0 +1,132 @@
+"""Speaking masks from each input shape, on real espeak-ng speech with exact turn timings."""
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import espeak, run_duet
+from duet.audio.io import load_audio, save_wav
+from duet.audio.masks import masks_from_turns, speaking_masks
+from duet.errors import DuetError
+from duet.eval.masks import f1, first_speaker_order, shape_input
+
+SR = 16000
+
+
+def _truth(conversation, n_frames):
+    """Exact masks: each line from its first to its last audible sample (espeak pads lines with silence)."""
+    tracks = _tracks(conversation)
+    trimmed = []
+    for who, start, end in conversation.turns:
+        x = tracks["AB".index(who), int(start * SR): int(end * SR)]
+        loud = np.flatnonzero(np.abs(x) > 1e-3)
+        trimmed.append((who, start + loud[0] / SR, start + (loud[-1] + 1) / SR))
+    return masks_from_turns(trimmed, n_frames)
+
+
+def _tracks(conversation):
+    return np.stack([load_audio(conversation.a).mono, load_audio(conversation.b).mono])
+
+
+def test_exact_masks_from_turns():
+    m = masks_from_turns([("A", 0.0, 0.1), ("B", 0.1, 0.3), ("A", 0.25, 0.3)], 10)
+    assert m[0].tolist() == [1, 1, 0, 0, 0, 0, 1, 0, 0, 0]  # frame centres 0.02, 0.06, ... 0.38
+    assert m[1].tolist() == [0, 0, 1, 1, 1, 1, 1, 0, 0, 0]
+
+
+def test_two_track(conversation):
+    tracks = _tracks(conversation)
+    m = speaking_masks(tracks, "two-track")
+    assert m.shape == (2, tracks.shape[1] // 640) and m.dtype == np.float32
+    assert m.min() >= 0 and m.max() <= 1
+    assert f1(m, _truth(conversation, m.shape[1])) >= 0.95
+
+
+def test_stereo_file_with_crosstalk(conversation, tmp_path):
+    stereo = shape_input(_tracks(conversation), None, "stereo")  # each channel hears the other at -20 dB
+    save_wav(tmp_path / "s.wav", stereo)
+    audio = load_audio(tmp_path / "s.wav")
+    assert audio.samples.shape[0] == 2
+    m = speaking_masks(audio.samples, "stereo")
+    assert f1(m, _truth(conversation, m.shape[1])) >= 0.95
+
+
+def test_mono_mix(conversation):
+    mix = load_audio(conversation.mix).samples
+    m = speaking_masks(mix, "mono")
+    assert f1(m, _truth(conversation, m.shape[1])) >= 0.85
+
+
+def test_first_to_speak_is_a_unless_told(conversation):
+    tracks = _tracks(conversation)[::-1].copy()  # channel 0 now holds B, who speaks second
+    ref = _truth(conversation, tracks.shape[1] // 640)
+    assert f1(speaking_masks(tracks, "two-track"), ref) >= 0.95
+    told = speaking_masks(tracks, "two-track", first_speaker=0)  # channel 0 is A, whatever the order
+    assert f1(told, ref[::-1]) >= 0.95
+    mix = load_audio(conversation.mix).samples
+    assert f1(speaking_masks(mix, "mono", first_speaker=1), ref[::-1]) >= 0.85
+
+
+def test_silence_in_one_track(conversation):
+    tracks = _tracks(conversation)
+    tracks[1] = 0.0
+    m = speaking_masks(tracks, "two-track")
+    ref = _truth(conversation, m.shape[1])
+    assert m[1].max() == 0.0
+    assert f1(m[:1], ref[:1]) >= 0.95
+
+
+def test_one_person_never_speaks_in_a_mono_mix(tmp_path):
+    parts = [espeak(t, "en-us+m3", tmp_path / f"{i}.wav") for i, t in enumerate(
+        ["Good morning, everyone.", "Today we talk about the weather.", "It will rain, then clear up."])]
+    gap = np.zeros(int(0.5 * SR), np.float32)
+    x = np.concatenate([gap] + [np.concatenate([p, gap]) for p in parts])
+    m = speaking_masks(x[None], "mono")
+    voiced = speaking_masks(np.stack([x, np.zeros_like(x)]), "two-track")
+    assert m[1].max() < 0.5
+    assert f1(m, voiced) >= 0.95
+
+
+def test_noise_only_track_is_not_speech():
+    rng = np.random.default_rng(1)
+    noise = (0.003 * rng.standard_normal(SR * 3)).astype(np.float32)
+    m = speaking_masks(np.stack([noise, np.zeros_like(noise)]), "two-track")
+    assert (m > 0.5).mean() < 0.05
+
+
+@pytest.mark.parametrize("rate,channels", [(8000, 1), (22050, 2), (44100, 1), (48000, 2)])
+def test_sample_rates_and_channels(conversation, tmp_path, rate, channels):
+    """Files at other rates/channel counts load to 16 kHz and give the same masks."""
+    out = tmp_path / f"mix_{rate}_{channels}.wav"
+    subprocess.run(["sox", str(conversation.mix), "-r", str(rate), "-c", str(channels), str(out)], check=True)
+    audio = load_audio(out)
+    assert audio.sr == SR and audio.samples.shape[0] == channels
+    m = speaking_masks(audio.samples, "mono")  # several channels of one mix are averaged
+    assert f1(m, _truth(conversation, m.shape[1])) >= 0.85
+
+
+def test_bad_input_is_refused_clearly():
+    x = np.zeros((2, SR), np.float32)
+    with pytest.raises(DuetError, match="exactly 2 channels"):
+        speaking_masks(x[:1], "two-track")
+    with pytest.raises(DuetError, match="unknown audio shape"):
+        speaking_masks(x, "quad")
+    with pytest.raises(DuetError, match="too short"):
+        speaking_masks(x[:, :100], "stereo")
+    bad = x.copy()
+    bad[0, 5] = np.nan
+    with pytest.raises(DuetError, match="NaN"):
+        speaking_masks(bad, "two-track")
+    with pytest.raises(DuetError, match="first_speaker"):
+        speaking_masks(x, "two-track", first_speaker=2)
+
+
+def test_eval_orders_reference_by_first_speaker():
+    ref = np.array([[0, 0, 1, 1], [1, 1, 0, 0]], np.float32)
+    assert first_speaker_order(ref)[0].tolist() == [1, 1, 0, 0]
+
+
+def test_eval_masks_cli_refuses_missing_corpus(tmp_path):
+    r = run_duet("eval", "masks", "--corpus", tmp_path / "none")
+    assert r.rc == 1 and "no such corpus folder" in r.err and "Traceback" not in r.err
