@@ -87,7 +87,7 @@ def create_app(config: ServiceConfig):
     from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse
-    from pydantic import BaseModel, ConfigDict, Field
+    from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
     from duet.motion import FORMAT_VERSION
     from duet.pipeline import ENGINES, INPUT_SHAPES
@@ -203,8 +203,12 @@ def create_app(config: ServiceConfig):
                       options: str = Form("{}", description="JSON object of Options")) -> dict:
         try:
             opts = Options.model_validate(json.loads(options)).model_dump()
-        except (json.JSONDecodeError, ValueError) as e:
-            raise HTTPException(422, f"options: {str(e).splitlines()[0]}") from None
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise HTTPException(422, f"options: {where}: {first['msg']}") from None
+        except json.JSONDecodeError as e:
+            raise HTTPException(422, f"options: not valid JSON ({e.msg})") from None
         job_id, folder = queue.new_folder()
         spec = dict(opts)
         for key, upload in (("audio", audio), ("audio_b", audio_b)):
