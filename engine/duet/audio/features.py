@@ -72,8 +72,10 @@ def log_mel(x: np.ndarray, a: int, b: int) -> np.ndarray:
     frame centre.
     """
     centres = np.arange(a * HOP, b * HOP, SUB) + SUB // 2
+    from scipy import fft
+
     windows = _windows(x, centres, WIN)
-    spec = np.fft.rfft(windows * _hann(WIN), n=N_FFT)
+    spec = fft.rfft(windows * _hann(WIN), n=N_FFT)  # single precision: half the time of numpy's
     power = spec.real ** 2 + spec.imag ** 2
     return np.log10(power @ _mel_basis() + 1e-10).astype(np.float32)
 
@@ -83,11 +85,13 @@ def pitch(x: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
     tau_min, tau_max = int(SR / F0_MAX), int(SR / F0_MIN)
     length = YIN_W + tau_max
     centres = np.arange(a, b) * HOP + HOP // 2
-    w = _windows(x, centres, length).astype(np.float64)
+    from scipy import fft
+
+    w = _windows(x, centres, length)
     n_fft = 1 << int(np.ceil(np.log2(length)))
-    lag = np.fft.irfft(np.conj(np.fft.rfft(w[:, :YIN_W], n_fft)) * np.fft.rfft(w, n_fft), n_fft)
+    lag = fft.irfft(np.conj(fft.rfft(w[:, :YIN_W], n_fft)) * fft.rfft(w, n_fft), n_fft).astype(np.float64)
     r = lag[:, : tau_max + 1]  # r[t] = sum_j<W x[j] x[j + t]
-    sq = np.concatenate([np.zeros((len(w), 1)), np.cumsum(w * w, axis=1)], axis=1)
+    sq = np.concatenate([np.zeros((len(w), 1)), np.cumsum(w.astype(np.float64) ** 2, axis=1)], axis=1)
     taus = np.arange(tau_max + 1)
     e_shift = sq[:, taus + YIN_W] - sq[:, taus]  # energy of x[t : t + W]
     d = r[:, :1] + e_shift - 2 * r

@@ -287,12 +287,15 @@ def _refine(x: np.ndarray, vec: np.ndarray, speech: np.ndarray, labels: np.ndarr
     """Three-state (A, B, both) Viterbi over speech frames with per-voice Gaussians; [T] states."""
     idx = np.flatnonzero(speech)
     states = labels.copy()
+    both = None
     for _ in range(3):
         singles = [idx[states[idx] == k] for k in (0, 1)]
         if min(len(s) for s in singles) < 10:
             break
         models = [_Gauss(vec[s], floor) for s in singles]
-        models.append(_Gauss(_overlap_vectors(x, singles), floor))
+        if both is None:  # the overlap model comes from the first split; refits barely move it
+            both = _Gauss(_overlap_vectors(x, singles), floor)
+        models.append(both)
         ll = np.stack([m.loglik(vec[idx]) for m in models], 1) * LL_SCALE
         gaps = np.diff(idx) > 1
         path = _viterbi(ll, gaps)

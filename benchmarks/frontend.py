@@ -1,0 +1,73 @@
+"""Front-end speed: features and speaking masks for 60 s of real two-voice speech (target <= 1 s).
+
+Run: .venv/bin/python benchmarks/frontend.py  — builds a 60 s espeak-ng dialogue, then times each
+stage side by side (best of 3 after one warm-up call) and prints the ratio to the 1 s budget.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SR = 16000
+SECONDS = 60
+LINES = ["Did you see the game last night? It was unbelievable.", "I missed it, I was working late again.",
+         "You have to watch the replay, really.", "Maybe this weekend, if the weather is bad.",
+         "It is supposed to rain on Saturday.", "Then it is settled, replay and pizza."]
+
+
+def dialogue() -> np.ndarray:
+    """[2, 60 s] tracks: two espeak-ng voices taking turns with short pauses."""
+    from duet.audio.io import load_audio
+
+    tracks = np.zeros((2, SECONDS * SR), np.float32)
+    t, i = int(0.3 * SR), 0
+    with tempfile.TemporaryDirectory() as d:
+        while t < SECONDS * SR:
+            voice = ("en-us+m3", "en-us+f4")[i % 2]
+            path = Path(d) / f"{i % len(LINES)}_{i % 2}.wav"
+            if not path.exists():
+                subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), LINES[i % len(LINES)]], check=True)
+            x = load_audio(path).mono[: SECONDS * SR - t]
+            tracks[i % 2, t: t + len(x)] = x
+            t += len(x) + int(0.4 * SR)
+            i += 1
+    return tracks
+
+
+def best_of(fn, repeats: int = 3) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> int:
+    from duet.audio import features
+    from duet.audio.masks import speaking_masks
+
+    tracks = dialogue()
+    mix = 0.5 * tracks.sum(0)
+    rows = [
+        ("features", best_of(lambda: features.compute(mix))),
+        ("masks two-track", best_of(lambda: speaking_masks(tracks, "two-track"))),
+        ("masks mono", best_of(lambda: speaking_masks(mix[None], "mono"))),
+    ]
+    rows.append(("features + masks two-track", rows[0][1] + rows[1][1]))
+    rows.append(("features + masks mono", rows[0][1] + rows[2][1]))
+    print(f"{SECONDS} s of audio, {features.FEATURE_DIM} features/frame")
+    for name, sec in rows:
+        print(f"{name:<28} {sec:6.3f} s   {sec / 1.0:5.2f} x budget   {SECONDS / sec:6.0f} x real time")
+    return 0 if max(sec for _, sec in rows) <= 1.0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
