@@ -1,0 +1,54 @@
+"""``duet train``: train the dual-stream diffusion model on a corpus (resumable), or ship weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from duet.errors import DuetError
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--corpus", default="data/corpus", help="corpus folder (made by 'duet data synth')")
+    p.add_argument("--out", default="data/train", help="checkpoint folder; training resumes from it")
+    p.add_argument("--steps", type=int, default=None, help="stage-1 steps (default from the config)")
+    p.add_argument("--stage2-steps", type=int, default=None, help="stage-2 (lip fine-tuning) steps")
+    p.add_argument("--batch", type=int, default=None, help="windows per step and process")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="CPU threads for torch per process (0: torch's default)")
+    p.add_argument("--no-cross-attention", action="store_true", help="train the single-stream ablation")
+    p.add_argument("--ship", metavar="BUNDLE", help="instead of training: copy BUNDLE (fp16) into the "
+                   "package as the shipped weights")
+
+
+def run(args) -> int:
+    from duet.model.config import TrainConfig
+
+    if args.ship:
+        return _ship(Path(args.ship))
+    if not (Path(args.corpus) / "manifest.json").is_file():
+        raise DuetError(f"{args.corpus}: not a Duet corpus (make one with 'duet data synth')")
+    tc = TrainConfig(corpus=args.corpus, out=args.out, seed=args.seed, threads=args.threads)
+    if args.steps is not None:
+        tc.stage1_steps = args.steps
+    if args.stage2_steps is not None:
+        tc.stage2_steps = args.stage2_steps
+    if args.batch is not None:
+        tc.batch = args.batch
+    if tc.stage1_steps < 0 or tc.stage2_steps < 0 or tc.batch < 1:
+        raise DuetError("--steps and --stage2-steps must be >= 0 and --batch >= 1")
+    tc.model.cross_attention = not args.no_cross_attention
+    tc.model.window = tc.window
+    from duet.train.loop import train
+
+    path = train(tc)
+    print(f"model bundle: {path}")
+    return 0
+
+
+def _ship(src: Path) -> int:
+    from duet.model import bundle
+
+    b = bundle.load(src)
+    dst = bundle.save(bundle.SHIPPED, b.net, b.cfg, b.mean, b.std, {**b.meta, "id": "duet-dual"}, half=True)
+    print(f"shipped {src} -> {dst} ({dst.stat().st_size / 1e6:.1f} MB)")
+    return 0

@@ -1,0 +1,63 @@
+"""Model bundles: network weights + motion statistics + the ModelConfig, saved together so a
+checkpoint is always sampled with the configuration it was trained with (torch)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from duet.errors import DuetError
+from duet.model.config import ModelConfig
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+SHIPPED = WEIGHTS_DIR / "duet-dual.pt"
+
+
+class Bundle:
+    """A ready-to-sample model: ``net`` (eval mode), standardization ``mean``/``std``, ``cfg``, ``meta``."""
+
+    def __init__(self, net, cfg: ModelConfig, mean: np.ndarray, std: np.ndarray, meta: dict):
+        self.net, self.cfg, self.mean, self.std, self.meta = net, cfg, mean, std, meta
+
+    @property
+    def model_id(self) -> str:
+        return str(self.meta.get("id", "duet-dual"))
+
+
+def save(path: str | Path, net, cfg: ModelConfig, mean, std, meta: dict, half: bool = True) -> Path:
+    """Write the bundle and its config as JSON beside it (atomically)."""
+    import torch
+
+    from duet.files import atomic_output
+
+    path = Path(path)
+    state = {k: (v.half() if half and v.is_floating_point() else v).clone() for k, v in net.state_dict().items()}
+    payload = {"config": cfg.to_dict(), "state": state, "mean": np.asarray(mean, np.float32),
+               "std": np.asarray(std, np.float32), "meta": meta}
+    with atomic_output(path) as tmp:
+        torch.save(payload, tmp)
+    with atomic_output(path.with_suffix(".json")) as tmp:
+        tmp.write_text(json.dumps({"config": cfg.to_dict(), "meta": meta}, indent=1))
+    return path
+
+
+def load(path: str | Path | None = None) -> Bundle:
+    """Load a bundle (default: the shipped weights) as float32 in eval mode."""
+    import torch
+
+    from duet.model.network import DualStreamUNet
+
+    path = Path(path) if path else SHIPPED
+    if not path.is_file():
+        raise DuetError(f"{path}: no model weights there (train with 'duet train' or use --engine baseline)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+        cfg = ModelConfig.from_dict(payload["config"])
+        net = DualStreamUNet(cfg)
+        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state"].items()})
+    except (KeyError, RuntimeError, EOFError, OSError) as e:
+        raise DuetError(f"{path}: not a Duet model bundle ({type(e).__name__})") from None
+    net.eval()
+    return Bundle(net, cfg, np.asarray(payload["mean"]), np.asarray(payload["std"]), dict(payload.get("meta", {})))

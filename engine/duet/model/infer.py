@@ -1,0 +1,118 @@
+"""Sampling the dual-stream model for a whole conversation: audio features and speaking masks,
+overlapping windows sampled together (DDIM + classifier-free guidance), stitched with the Gaussian
+boundary blend, unpacked into a DyadicMotion placed at the layout (torch + numpy)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from duet.errors import DuetError
+from duet.model.packing import layout_features, unpack
+from duet.model.windows import chain_offsets, stitch, window_starts
+from duet.motion import DyadicMotion
+
+DEFAULT_LAYOUT = {"A": (-0.5, 1.6, 0.0), "B": (0.5, 1.6, 0.0)}
+_loaded: dict = {}
+
+
+def _bundle(weights):
+    from duet.model import bundle
+
+    key = str(weights or bundle.SHIPPED)
+    if key not in _loaded:
+        _loaded[key] = bundle.load(weights)
+    return _loaded[key]
+
+
+def _labels(value, vocab: tuple[str, ...], what: str) -> list[int]:
+    """None, one label, or {"A": ..., "B": ...} -> ids for A and B (0 = neutral/unknown)."""
+    if value is None:
+        return [0, 0]
+    per = value if isinstance(value, dict) else {"A": value, "B": value}
+    out = []
+    for p in ("A", "B"):
+        v = per.get(p)
+        if v is None:
+            out.append(0)
+        elif v in vocab:
+            out.append(vocab.index(v))
+        else:
+            raise DuetError(f"unknown {what} {v!r} (one of: {', '.join(vocab)})")
+    return out
+
+
+def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidance: float, steps: int):
+    """Standardized x0 for a batch of windows: [N, 2, L, D] (all windows in one batch)."""
+    import torch
+
+    from duet.model.diffusion import ddim_sample, guided
+
+    net, cfg = b.net, b.cfg
+    n, length = audio.shape[0], audio.shape[1]
+    t = torch.from_numpy
+    cond = (t(audio), t(masks), t(layout), t(emotion), t(relation))
+
+    def denoise(x_t, lsnr, drop):
+        k = x_t.shape[0] // n
+        rep = [c.repeat((k,) + (1,) * (c.dim() - 1)) for c in cond]
+        return net(x_t, lsnr, *rep, drop)
+
+    gen = torch.Generator().manual_seed(int(seed))
+    with torch.inference_mode():
+        x = ddim_sample(guided(denoise, guidance), (n, 2, length, cfg.motion_dim), steps, gen,
+                        cfg.logsnr_min, cfg.logsnr_max)
+    return x.numpy()
+
+
+def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None, emotion=None,
+             relation: str | None = None, seed: int = 0, guidance: float | None = None,
+             steps: int | None = None, masks: np.ndarray | None = None, weights=None,
+             features: np.ndarray | None = None) -> DyadicMotion:
+    """Animate a conversation with the learned model.
+
+    tracks [C, N] float32 at 16 kHz ("mono": the mix; "two-track"/"stereo": one voice per channel);
+    layout {"A": [x,y,z], "B": [x,y,z]} eye midpoints in the conversation frame; emotion: a label or
+    {"A": label, "B": label}; relation: a social-relation label. masks [2, T] overrides the speaking
+    masks (e.g. exact ones from a script). The model always hears the mono mix of the channels.
+    """
+    from duet.audio.features import HOP, compute
+    from duet.audio.masks import speaking_masks
+
+    b = _bundle(weights)
+    cfg = b.cfg
+    x = np.asarray(tracks, np.float32)
+    x = x[None] if x.ndim == 1 else x
+    if x.ndim != 2 or x.shape[1] < 2 * HOP:
+        raise DuetError("audio is too short to animate (need at least two 40 ms frames)")
+    feats = compute(x.mean(0)) if features is None else np.asarray(features, np.float32)
+    m = speaking_masks(x, mode) if masks is None else np.asarray(masks, np.float32)
+    n_frames = min(len(feats), m.shape[1])
+    feats, m = feats[:n_frames], m[:, :n_frames]
+    layout = {p: np.asarray((layout or DEFAULT_LAYOUT)[p], np.float64) for p in ("A", "B")}
+    if np.linalg.norm(layout["A"] - layout["B"]) < 0.1:
+        raise DuetError("the layout puts the two heads less than 10 cm apart")
+    emo = _labels(emotion, cfg.emotions, "emotion")
+    rel = _labels(relation, cfg.relations, "relation")[0]
+
+    length = min(cfg.window, n_frames + (n_frames % 2))  # the U-Net halves time once: keep it even
+    starts = window_starts(n_frames, length, cfg.blend)
+    pad = max(0, starts[-1] + length - n_frames)
+    feats_p = np.concatenate([feats, np.repeat(feats[-1:], pad, 0)]) if pad else feats
+    m_p = np.concatenate([m, np.repeat(m[:, -1:], pad, 1)], 1) if pad else m
+    audio = np.stack([feats_p[s: s + length] for s in starts]).astype(np.float32)
+    win_masks = np.stack([m_p[:, s: s + length] for s in starts]).astype(np.float32)
+    lay = np.repeat(layout_features(layout)[None], len(starts), 0)
+    emos = np.tile(np.asarray(emo, np.int64)[None, :, None], (len(starts), 1, length))
+    rels = np.full(len(starts), rel, np.int64)
+    z = sample_windows(b, audio, win_masks, lay, emos, rels, seed,
+                       cfg.guidance if guidance is None else float(guidance), steps or cfg.steps)
+    raw = z.transpose(0, 2, 1, 3) * b.std + b.mean                               # [N, L, 2, D]
+    raw = chain_offsets(raw, starts, slice(-3, None))
+    seq = stitch(raw, starts, n_frames, cfg.blend)
+    meta = {"model": b.model_id, "seed": int(seed), "layout": {p: [float(v) for v in layout[p]] for p in layout},
+            "guidance": cfg.guidance if guidance is None else float(guidance)}
+    if emotion is not None:
+        meta["emotions"] = {p: cfg.emotions[i] for p, i in zip("AB", emo)}
+    if relation is not None:
+        meta["relation"] = relation
+    return unpack(seq, layout, cfg.expr_names, speaking=m, fps=cfg.fps, meta=meta).validate()

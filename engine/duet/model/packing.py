@@ -1,0 +1,96 @@
+"""Motion vectors for the model and back: one [T, D] row block per person, layout-free (numpy).
+
+Per person x = [expression (E ARKit channels), global, neck, jaw, eye_L, eye_R (axis-angle), translation
+delta (3)]. The global rotation and the translation delta are expressed in the person's *facing
+frame*: the yaw that turns them towards the partner's eyes at the first frame. A model trained on
+these never has to learn the layout's yaw; the layout reaches it as conditioning instead:
+[own eye height, partner's eye midpoint relative to own, in the own facing frame] (4 numbers).
+Jaw opening lives in the jaw joint and gaze in the eye joints (ARKit jawOpen / eyeLook* stay 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from duet.arkit import ARKIT_52
+from duet.frames import axis_angle, facing_yaw, rotmat, yaw
+from duet.motion import DyadicMotion, JOINTS, PERSONS, PersonMotion
+from duet.rigs.kinematics import eye_midpoint
+
+JOINT_SLICES = {j: slice(3 * i, 3 * i + 3) for i, j in enumerate(JOINTS)}
+ZERO_CHANNELS = ("jawOpen", "eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight",
+                 "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight")
+
+
+def heads_at(motion: DyadicMotion, frame: int = 0) -> dict[str, np.ndarray]:
+    """Each person's eye midpoint (conversation frame) at ``frame``: the layout the clip starts from."""
+    out = {}
+    for p in PERSONS:
+        m = motion.person(p)
+        poses = {j: m.poses[j][frame] for j in JOINTS}
+        out[p] = eye_midpoint(poses, m.transl[frame])
+    return out
+
+
+def facing(heads: dict) -> dict[str, np.ndarray]:
+    """Rotation matrix of each person's facing frame (yaw towards the partner's eyes)."""
+    h = {p: np.asarray(heads[p], np.float64) for p in PERSONS}
+    return {p: rotmat(yaw(facing_yaw(h[p], h[q]))) for p, q in (("A", "B"), ("B", "A"))}
+
+
+def layout_features(heads: dict) -> np.ndarray:
+    """[2, 4] per person: own eye height, partner's eye midpoint minus own, in the own facing frame."""
+    face = facing(heads)
+    rows = []
+    for p, q in (("A", "B"), ("B", "A")):
+        rel = face[p].T @ (np.asarray(heads[q], np.float64) - np.asarray(heads[p], np.float64))
+        rows.append([float(heads[p][1]), *rel])
+    return np.asarray(rows, np.float32)
+
+
+def pack(motion: DyadicMotion, expr_names=ARKIT_52) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """DyadicMotion -> (x [T, 2, D] float32, heads at frame 0). Channels follow ``expr_names``."""
+    heads = heads_at(motion)
+    face = facing(heads)
+    index = {n: i for i, n in enumerate(motion.expr_names)}
+    missing = [n for n in expr_names if n not in index]
+    if missing:
+        raise ValueError(f"motion lacks expression channels {missing[:3]}")
+    cols = [index[n] for n in expr_names]
+    people = []
+    for p in PERSONS:
+        m = motion.person(p)
+        rots = [m.poses[j].astype(np.float64) for j in JOINTS]
+        rots[0] = axis_angle(face[p].T @ rotmat(rots[0]))
+        delta = (m.transl - m.transl[0]).astype(np.float64) @ face[p]  # rows: face^T (t - t0)
+        people.append(np.concatenate([m.expr[:, cols], *rots, delta], axis=1))
+    return np.stack(people, axis=1).astype(np.float32), heads
+
+
+def unpack(x: np.ndarray, heads: dict, expr_names=ARKIT_52, speaking: np.ndarray | None = None,
+           fps: float = 25.0, meta: dict | None = None) -> DyadicMotion:
+    """x [T, 2, D] + first-frame eye midpoints -> DyadicMotion (absolute, conversation frame).
+
+    The first-frame translation puts each person's eye midpoint exactly at ``heads[p]``.
+    """
+    x = np.asarray(x, np.float64)
+    n_frames, e = x.shape[0], len(expr_names)
+    face = facing(heads)
+    zero = [i for i, n in enumerate(expr_names) if n in ZERO_CHANNELS]
+    people = []
+    for i, p in enumerate(PERSONS):
+        xp = x[:, i]
+        expr = np.clip(xp[:, :e], 0.0, 1.0)
+        expr[:, zero] = 0.0
+        rot = xp[:, e: e + 15]
+        poses = {j: rot[:, JOINT_SLICES[j]].copy() for j in JOINTS}
+        poses["global"] = axis_angle(face[p] @ rotmat(poses["global"]))
+        first = {j: poses[j][0] for j in JOINTS}
+        t0 = np.asarray(heads[p], np.float64) - eye_midpoint(first, np.zeros(3))
+        transl = t0 + xp[:, e + 15: e + 18] @ face[p].T
+        spk = np.zeros(n_frames) if speaking is None else np.clip(speaking[i][:n_frames], 0.0, 1.0)
+        people.append(PersonMotion(expr=expr.astype(np.float32),
+                                   poses={j: v.astype(np.float32) for j, v in poses.items()},
+                                   transl=transl.astype(np.float32), speaking=spk.astype(np.float32),
+                                   betas=np.zeros(10, np.float32)))
+    return DyadicMotion(A=people[0], B=people[1], expr_names=tuple(expr_names), fps=fps, meta=dict(meta or {}))

@@ -1,0 +1,166 @@
+"""Training windows from the corpus: each clip is prepared once (motion vectors, audio features,
+masks, labels, bilabial frames) and cached under the corpus folder, then windows are cropped from
+memory (numpy; torch only in ``batch``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from duet.data import phonemes as ph
+from duet.model.config import ModelConfig
+from duet.model.packing import layout_features, pack
+from duet.motion import JOINTS, PERSONS
+from duet.rigs.kinematics import eye_midpoint
+
+CACHE_VERSION = 1
+FPS = 25.0
+
+
+def emotion_ids(turns, n_frames: int, vocab: tuple[str, ...]) -> np.ndarray:
+    """[2, T] per person: the label of their own most recent turn (0, neutral, before their first)."""
+    out = np.zeros((2, n_frames), np.int64)
+    index = {e: i for i, e in enumerate(vocab)}
+    starts = np.arange(n_frames) / FPS
+    for turn in sorted(turns, key=lambda t: t.start):
+        row = PERSONS.index(turn.speaker)
+        out[row, starts >= turn.start] = index.get(turn.emotion, 0)
+    return out
+
+
+def bilabial_frames(phonemes: dict, n_frames: int) -> np.ndarray:
+    """[2, T] bool: frames whose centre lies inside the person's m/b/p."""
+    out = np.zeros((2, n_frames), bool)
+    centres = (np.arange(n_frames) + 0.5) / FPS
+    for i, p in enumerate(PERSONS):
+        for start, end, phone in phonemes.get(p, []):
+            if phone in ph.BILABIAL:
+                out[i, (centres >= start) & (centres < end)] = True
+    return out
+
+
+def prepare(clip, cfg: ModelConfig) -> dict[str, np.ndarray]:
+    """Everything a training window needs from one corpus clip, frame-aligned at 25 fps."""
+    from duet.audio.features import compute
+    from duet.audio.masks import speaking_masks
+
+    x, _ = pack(clip.motion, cfg.expr_names)
+    feats = compute(clip.mix)
+    try:
+        predicted = speaking_masks(clip.mix[None], "mono")
+    except Exception:  # diarization can give up on odd clips; the exact masks stand in
+        predicted = clip.masks
+    n = min(len(x), len(feats), clip.masks.shape[1], predicted.shape[1])
+    heads = np.stack([eye_midpoint({j: clip.motion.person(p).poses[j] for j in JOINTS},
+                                   clip.motion.person(p).transl) for p in PERSONS], 1)  # [T, 2, 3]
+    layouts = np.stack([layout_features({"A": heads[k, 0], "B": heads[k, 1]}) for k in range(n)])
+    relation = cfg.relations.index(clip.relation) if clip.relation in cfg.relations else 0
+    return {"x": x[:n], "audio": feats[:n], "masks": clip.masks[:, :n].astype(np.float32),
+            "masks_pred": predicted[:, :n].astype(np.float32), "layout": layouts.astype(np.float32),
+            "emotion": emotion_ids(clip.turns, n, cfg.emotions), "relation": np.int64(relation),
+            "bilabial": bilabial_frames(clip.phonemes, n)}
+
+
+def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=None) -> list[dict]:
+    """Prepared clips of a split, computed once and cached in <corpus>/model-cache/."""
+    from duet.data.corpus import open_corpus
+    from duet.files import atomic_output
+
+    corpus = open_corpus(corpus_dir)
+    cache = Path(corpus_dir) / "model-cache"
+    cache.mkdir(exist_ok=True)
+    key = json.dumps([CACHE_VERSION, list(cfg.expr_names), list(cfg.emotions), list(cfg.relations)])
+    out = []
+    ids = corpus.ids(split)
+    for k, cid in enumerate(ids):
+        path = cache / f"{cid}.npz"
+        item = None
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as z:
+                if str(z["key"]) == key:
+                    item = {name: z[name] for name in z.files if name != "key"}
+        if item is None:
+            item = prepare(corpus.load(cid), cfg)
+            with atomic_output(path) as tmp:
+                with open(tmp, "wb") as f:
+                    np.savez(f, key=np.asarray(key), **item)
+        item["id"] = cid
+        out.append(item)
+        if progress:
+            progress((k + 1) / len(ids), f"{split} clip {k + 1}/{len(ids)}")
+    return out
+
+
+def vocabularies() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Emotion and relation labels, neutral/unknown first (id 0 is what unknown labels map to)."""
+    from duet.data.animator import EMOTIONS, RELATIONS
+
+    return tuple(EMOTIONS), ("unknown", *RELATIONS)
+
+
+@dataclass
+class Stats:
+    """Per-dimension mean and std of the motion vector: the model works on standardized values."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def of(cls, clips: list[dict], n_expr: int) -> "Stats":
+        rows = []
+        for c in clips:
+            x = c["x"].copy()
+            x[..., -3:] -= x[:1, :, -3:]
+            rows.append(x.reshape(-1, x.shape[-1]))
+        allx = np.concatenate(rows)
+        mean, std = allx.mean(0), allx.std(0)
+        floor = np.full_like(std, 0.02)
+        floor[-3:] = 0.002  # metres
+        mean[-3:] = 0.0  # deltas start at zero by definition
+        return cls(mean=mean.astype(np.float32), std=np.maximum(std, floor).astype(np.float32))
+
+
+class Windows:
+    """Random training windows of ``length`` frames, sampled in proportion to clip length."""
+
+    def __init__(self, clips: list[dict], length: int, stats: Stats, seed: int):
+        self.clips = [c for c in clips if len(c["x"]) >= length]
+        if not self.clips:
+            raise ValueError(f"no clip has {length} frames")
+        self.length, self.stats = length, stats
+        sizes = np.array([len(c["x"]) - length + 1 for c in self.clips], np.float64)
+        self.p = sizes / sizes.sum()
+        self.rng = np.random.default_rng(seed)
+        e = self.clips[0]["x"].shape[-1] - 18
+        rot_var = np.array([c["x"][..., e: e + 6].var(0).sum() for c in self.clips])  # global + neck
+        self.busy = (rot_var >= np.quantile(rot_var, 0.8)).astype(np.float32)  # top 20% head motion
+
+    def sample(self, n: int) -> dict[str, np.ndarray]:
+        picks = self.rng.choice(len(self.clips), size=n, p=self.p)
+        items = [self.window(self.clips[i], self.busy[i]) for i in picks]
+        return {k: np.stack([it[k] for it in items]) for k in items[0]}
+
+    def window(self, c: dict, busy: float) -> dict[str, np.ndarray]:
+        rng, length = self.rng, self.length
+        s = int(rng.integers(0, len(c["x"]) - length + 1))
+        x = c["x"][s: s + length].copy()
+        x[..., -3:] -= x[:1, :, -3:]
+        masks = (c["masks_pred"] if rng.random() < 0.5 else c["masks"])[:, s: s + length]
+        out = {"x": ((x - self.stats.mean) / self.stats.std).transpose(1, 0, 2), "audio": c["audio"][s: s + length],
+               "masks": masks, "layout": c["layout"][s], "emotion": c["emotion"][:, s: s + length],
+               "relation": c["relation"], "bilabial": c["bilabial"][:, s: s + length],
+               "speaking": c["masks"][:, s: s + length],
+               "busy_head": np.float32(busy)}
+        if rng.random() < 0.5:  # who is "A" carries no meaning: swap the people
+            for k in ("x", "masks", "layout", "emotion", "bilabial", "speaking"):
+                out[k] = out[k][::-1].copy()
+        return out
+
+
+def to_torch(batch: dict[str, np.ndarray]):
+    import torch
+
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}

@@ -1,0 +1,78 @@
+"""Training losses (torch): weighted L2 on expression (1), rotation (8), translation (1), velocity (1),
+the eye-gaze cosine loss (5, boosted on busy-head windows) and explicit weight on lip closures.
+
+All L2 terms work on standardized motion (each dimension divided by its corpus std), so small but
+visible channels (a lip press) count as much as large ones. Gaze and closure use physical values.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from duet.model.config import ModelConfig, TrainConfig
+
+LIP_JAW_PREFIXES = ("mouth", "jaw")
+
+
+def lip_jaw_dims(cfg: ModelConfig) -> list[int]:
+    """Motion-vector dimensions of lip and jaw articulation: mouth*/jaw* channels and the jaw joint."""
+    e = cfg.n_expr
+    chans = [i for i, n in enumerate(cfg.expr_names) if n.startswith(LIP_JAW_PREFIXES)]
+    return chans + [e + 6, e + 7, e + 8]  # jaw is the third joint (global, neck, jaw, ...)
+
+
+def rotmat(aa):
+    """Axis-angle [..., 3] -> rotation matrices [..., 3, 3] (Rodrigues; smooth at zero)."""
+    theta2 = (aa * aa).sum(-1, keepdim=True)
+    theta = torch.sqrt(theta2 + 1e-12)
+    k = aa / theta
+    x, y, z = k.unbind(-1)
+    zero = torch.zeros_like(x)
+    kmat = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(*aa.shape[:-1], 3, 3)
+    s, c = torch.sin(theta)[..., None], torch.cos(theta)[..., None]
+    eye = torch.eye(3, dtype=aa.dtype).expand_as(kmat)
+    return eye + s * kmat + (1 - c) * (kmat @ kmat)
+
+
+def gaze_direction(raw, n_expr: int):
+    """Mean forward vector of both eyes in the facing frame: R_global R_neck R_eye (0, 0, 1)."""
+    rot = raw[..., n_expr: n_expr + 15].reshape(*raw.shape[:-1], 5, 3)
+    head = rotmat(rot[..., 0, :]) @ rotmat(rot[..., 1, :])
+    fwd = [(head @ rotmat(rot[..., i, :]))[..., :, 2] for i in (3, 4)]
+    return (fwd[0] + fwd[1]) / 2
+
+
+def motion_loss(pred, target, batch, cfg: ModelConfig, tc: TrainConfig, mean, std, lips_only=None):
+    """Total loss and its parts. pred/target: standardized [B, 2, T, D]; ``lips_only`` [B] bool marks
+    windows trained only on the speaking person's lip/jaw channels (stage 2)."""
+    b, _, t, d = pred.shape
+    e = cfg.n_expr
+    lips = torch.zeros(d, dtype=torch.bool)
+    lips[lip_jaw_dims(cfg)] = True
+
+    weight = torch.ones(b, 2, t, d)
+    if lips_only is not None and lips_only.any():
+        speaker = (batch["speaking"] > 0.5)[..., None] & lips  # [B, 2, T, D]
+        weight = torch.where(lips_only[:, None, None, None], speaker.float(), weight)
+    closure = batch["bilabial"][..., None] & (batch["speaking"] > 0.5)[..., None] & lips
+    weight = weight * (1 + tc.w_closure * closure.float())
+
+    err = (pred - target) ** 2
+    norm = weight.sum().clamp(min=1.0) / d
+    parts = {"expr": (err * weight)[..., :e].sum() / norm,
+             "rot": (err * weight)[..., e: e + 15].sum() / norm,
+             "transl": (err * weight)[..., e + 15:].sum() / norm}
+    recon = parts["expr"] * tc.w_expr + parts["rot"] * tc.w_rot + parts["transl"] * tc.w_transl
+
+    vel_w = weight[:, :, 1:] * weight[:, :, :-1]
+    vel_err = ((pred[:, :, 1:] - pred[:, :, :-1]) - (target[:, :, 1:] - target[:, :, :-1])) ** 2
+    parts["vel"] = (vel_err * vel_w).sum() / (vel_w.sum().clamp(min=1.0) / d)
+
+    raw_p, raw_t = pred * std + mean, target * std + mean
+    cos = torch.nn.functional.cosine_similarity(gaze_direction(raw_p, e), gaze_direction(raw_t, e), dim=-1)
+    gaze_w = 1 + tc.gaze_boost * batch["busy_head"].float()
+    if lips_only is not None:
+        gaze_w = gaze_w * (~lips_only).float()
+    parts["gaze"] = ((1 - cos).mean(dim=(1, 2)) * gaze_w).sum() / gaze_w.sum().clamp(min=1.0)
+    total = recon + tc.w_vel * parts["vel"] + tc.w_gaze * parts["gaze"]
+    return total, {k: float(v) for k, v in parts.items()}
