@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str | None, str, str]] = {
     "dialogue": (None, "scene prompt -> script, speech audio and exact timings", "the language layer (issue 9)"),
     "batch": (None, "generate + bake many clips from a manifest, resumable", "baking into Blender (issue 4)"),
     "serve": ("duet.cli.serve", "the local engine service the Blender add-on talks to", ""),
-    "train": (None, "train the dual-stream diffusion model", "the model (issue 7)"),
+    "train": ("duet.cli.train", "train the dual-stream diffusion model", ""),
     "eval": ("duet.cli.eval", "measure motion against ground truth and baselines", ""),
     "data": ("duet.cli.data", "make the synthetic conversation corpus", ""),
     "render": (None, "render Gaussian avatars from a DyadicMotion", "the Gaussian renderer (issue 11)"),
