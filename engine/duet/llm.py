@@ -76,9 +76,12 @@ def chat(messages: list[dict], *, temperature: float, max_tokens: int, cfg: Sett
         raise LLMError("could not connect to the endpoint") from None
     except openai.OpenAIError as e:
         raise LLMError(_scrub(f"endpoint error: {type(e).__name__}", cfg)) from None
-    if not getattr(reply, "choices", None):
-        raise LLMError("the endpoint returned no choices")
-    message = reply.choices[0].message
+    except ValueError:  # the body was not JSON at all
+        raise BadAnswer("the endpoint's reply is not a chat completion (invalid JSON)") from None
+    try:
+        message = reply.choices[0].message
+    except (AttributeError, IndexError, TypeError):
+        raise BadAnswer("the endpoint's reply has no choices") from None
     if getattr(message, "refusal", None):
         raise LLMError("the model refused: " + _one_line(message.refusal, 80))
     text = message.content or ""

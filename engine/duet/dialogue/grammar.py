@@ -112,8 +112,8 @@ PROSODY = {  # emotion -> (rate, pitch, energy)
 PEOPLE = {  # words in the prompt -> two descriptions (first is A)
     r"old friends?": ("an old friend, loud and stubborn", "an old friend, dry and sarcastic"),
     r"couple|husband|wife|partner": ("one half of a couple, warm and quick", "the other half, calm and teasing"),
-    r"mother|mum|mom": ("a mother, patient but firm", "her grown-up child, restless"),
-    r"father|dad": ("a father, gruff and kind", "his grown-up child, thoughtful"),
+    r"mother|mum|mom": ("a mother, patient but firm", "a grown-up child, restless"),
+    r"father|dad": ("a father, gruff and kind", "a grown-up child, thoughtful"),
     r"boss|manager": ("a manager, brisk and busy", "an employee, careful and polite"),
     r"sisters": ("an older sister, bossy", "a younger sister, cheeky"),
     r"brothers": ("an older brother, bossy", "a younger brother, cheeky"),
