@@ -1,0 +1,220 @@
+"""The Blender add-on: built by `duet addon build`, installed into the bpy wheel from the zip (a fresh
+process per test, a temporary extensions repository), then driven through its operators against a
+real engine subprocess and a real `duet serve` on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_duet
+from test_service import serve
+
+pytestmark = pytest.mark.blender
+
+PRELUDE = r'''
+import json, os, sys
+ENGINE = os.path.join(ROOT, "engine")
+sys.path[:] = [p for p in sys.path if os.path.abspath(p) != ENGINE]  # use the copy bundled in the zip
+import bpy
+repo = bpy.context.preferences.extensions.repos.new(name="Test", module="duet_test",
+                                                    custom_directory=os.path.join(TMP, "repo"), source="USER")
+assert bpy.ops.extensions.package_install_files(filepath=ZIP, repo="duet_test", enable_on_install=True) == {"FINISHED"}
+ADDON = "bl_ext.duet_test.duet"
+prefs = bpy.context.preferences.addons[ADDON].preferences
+import duet
+assert duet.__file__.startswith(os.path.join(TMP, "repo")), duet.__file__
+s = bpy.context.scene.duet
+scene = bpy.context.scene
+out = {}
+
+def keyed(head):
+    """Per bone: the max angle (rad) the keyed animation reaches; plus the frames keyed."""
+    import numpy as np
+    angles = {b.name: [] for b in head.pose.bones}
+    for f in range(scene.frame_start, scene.frame_end + 1, 2):
+        scene.frame_set(f)
+        for b in head.pose.bones:
+            angles[b.name].append(b.rotation_quaternion.angle)
+    return {k: float(np.max(v)) for k, v in angles.items()}
+'''
+
+
+def blender(code: str, tmp_path: Path, zip_path: Path, timeout: float = 300) -> dict:
+    """Run PRELUDE + code in a fresh Python with bpy; the script's last stdout line is JSON."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    head = f"ROOT = {str(ROOT)!r}\nTMP = {str(tmp_path)!r}\nZIP = {str(zip_path)!r}\nPYTHON = {sys.executable!r}\n"
+    env = {**os.environ, "BLENDER_USER_CONFIG": str(tmp_path / "config"),
+           "BLENDER_USER_SCRIPTS": str(tmp_path / "scripts"), "BLENDER_USER_EXTENSIONS": str(tmp_path / "ext")}
+    p = subprocess.run([sys.executable, "-c", head + PRELUDE + code + "\nprint(json.dumps(out))"],
+                       capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp_path)
+    assert p.returncode == 0, f"blender script failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def addon_zip(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("addon")
+    r = run_duet("addon", "build", "-o", out, timeout=120)
+    assert r.rc == 0, r.err
+    path = Path(r.out.strip())
+    assert path == out / "duet-0.1.0.zip" and path.is_file()
+    return path
+
+
+def test_zip_holds_addon_manifest_and_only_pure_duet(addon_zip):
+    import tomllib
+
+    with zipfile.ZipFile(addon_zip) as z:
+        names = set(z.namelist())
+        manifest = tomllib.loads(z.read("blender_manifest.toml").decode())
+    assert {"__init__.py", "operators.py", "panel.py", "preferences.py", "properties.py", "compat.py"} <= names
+    assert {"vendor/duet/motion.py", "vendor/duet/blender/bake.py", "vendor/duet/service/client.py"} <= names
+    for heavy in ("vendor/duet/pipeline.py", "vendor/duet/baseline.py", "vendor/duet/service/app.py",
+                  "vendor/duet/model/network.py"):
+        assert heavy not in names
+    assert not any("torch" in n or n.endswith(".whl") for n in names)
+    assert manifest["id"] == "duet" and len(manifest["tagline"]) < 64 and manifest["tagline"][-1].isalnum()
+    assert set(manifest["permissions"]) == {"files", "network"}
+    assert manifest["blender_version_min"] == "4.2.0" and manifest["license"] == ["SPDX:GPL-3.0-or-later"]
+
+
+def test_manifest_rules_and_bundled_imports():
+    from duet import addon_build
+
+    good = {"schema_version": "1.0.0", "id": "duet", "version": addon_build.__version__, "name": "Duet",
+            "tagline": "Two people talking", "maintainer": "x", "type": "add-on",
+            "blender_version_min": "4.2.0", "license": ["SPDX:GPL-3.0-or-later"],
+            "permissions": {"files": "Read audio"}}
+    assert addon_build.check_manifest(good) == []
+    assert any("tagline" in p for p in addon_build.check_manifest({**good, "tagline": "Two people talking."}))
+    assert any("tagline" in p for p in addon_build.check_manifest({**good, "tagline": "x" * 64}))
+    assert any("license" in p for p in addon_build.check_manifest({**good, "license": "GPL"}))
+    assert any("permission" in p for p in addon_build.check_manifest({**good, "permissions": {"files": "Read."}}))
+    assert any("version" in p for p in addon_build.check_manifest({**good, "version": "9.9.9"}))
+    assert addon_build.bundled_imports(addon_build.bundled_files()) == []
+    heavy = addon_build.PACKAGE / "pipeline.py"  # imports the audio front end: not bundleable
+    assert any("duet.audio" in p for p in addon_build.bundled_imports([heavy]))
+
+
+GENERATE = r'''
+from pathlib import Path
+out["blockers"] = [bpy.ops.duet.generate.poll()]
+assert bpy.ops.duet.add_head_pair() == {"FINISHED"}
+a, b = s.head_a, s.head_b
+out["people"] = [a.get("duet_person"), b.get("duet_person")]
+out["blocker_no_audio"] = __import__(ADDON + ".operators", fromlist=["x"]).generate_blocker(bpy.context)
+s.audio = AUDIO
+s.prompt = "two friends chatting in a cafe"
+out["can_generate"] = bpy.ops.duet.generate.poll()
+result = bpy.ops.duet.generate()
+out["result"] = sorted(result)
+out["message"], out["error"] = s.message, s.message_is_error
+out["fps"] = scene.render.fps / scene.render.fps_base
+out["range"] = [scene.frame_start, scene.frame_end]
+out["strips"] = [(st.name, st.frame_final_duration) for st in scene.sequence_editor.strips]
+out["actions"] = [a.animation_data.action.name, b.animation_data.action.name]
+from duet.motion import DyadicMotion
+m = DyadicMotion.load(s.motion_file)
+out["n_frames"] = m.n_frames
+out["motion_fps"] = m.fps
+# the jaw follows the speaker: compare the keyed jaw at A's and B's busiest frames with the motion
+import numpy as np
+fa = int(np.argmax(m.A.poses["jaw"][:, 0]))
+scene.frame_set(scene.frame_start + fa)
+out["jaw_A_keyed"] = a.pose.bones["jaw"].rotation_quaternion.angle
+out["jaw_A_motion"] = float(np.linalg.norm(m.A.poses["jaw"][fa]))
+out["keyed_A"] = keyed(a)
+out["keyed_B"] = keyed(b)
+'''
+
+
+def test_generate_with_engine_subprocess(addon_zip, conversation, tmp_path):
+    code = f"AUDIO = {str(conversation.mix)!r}\nprefs.engine_mode = 'SUBPROCESS'\nprefs.python = PYTHON\n" + GENERATE + r'''
+assert bpy.ops.duet.clear() == {"FINISHED"}
+out["after_clear"] = [a.animation_data.action is None, len(list(scene.sequence_editor.strips))]
+scene.frame_set(scene.frame_start + fa)
+out["jaw_after_clear"] = a.pose.bones["jaw"].rotation_quaternion.angle
+'''
+    r = blender(code, tmp_path, addon_zip)
+    assert r["blockers"] == [False] and "audio" in r["blocker_no_audio"]
+    assert r["people"] == ["A", "B"]
+    assert r["can_generate"] and r["result"] == ["FINISHED"] and not r["error"], r["message"]
+    assert r["fps"] == r["motion_fps"] == 25
+    assert r["range"] == [1, r["n_frames"]]
+    assert abs(r["n_frames"] / 25 - conversation.seconds) < 0.1
+    assert [name for name, _ in r["strips"]] == ["mix"] and abs(r["strips"][0][1] - r["n_frames"]) <= 2
+    assert r["actions"] == ["Duet A", "Duet B"]
+    assert r["jaw_A_motion"] > 0.1 and abs(r["jaw_A_keyed"] - r["jaw_A_motion"]) < 0.02
+    for person in ("A", "B"):  # both speak, so both jaws open; heads and eyes move
+        keyed = r[f"keyed_{person}"]
+        assert keyed["jaw"] > 0.1 and keyed["neck"] > 0.01 and keyed["eye_L"] > 0.01, keyed
+    assert r["after_clear"] == [True, 0] and r["jaw_after_clear"] < 1e-6
+
+
+def test_generate_with_duet_serve(addon_zip, conversation, tmp_path):
+    with serve() as url:
+        code = (f"AUDIO = {str(conversation.mix)!r}\nprefs.engine_mode = 'SERVICE'\nprefs.server_url = {url!r}\n"
+                + GENERATE)
+        r = blender(code, tmp_path, addon_zip)
+    assert r["result"] == ["FINISHED"] and not r["error"], r["message"]
+    assert r["range"] == [1, r["n_frames"]] and abs(r["n_frames"] / 25 - conversation.seconds) < 0.1
+    assert r["jaw_A_motion"] > 0.1 and abs(r["jaw_A_keyed"] - r["jaw_A_motion"]) < 0.02
+    assert r["keyed_B"]["jaw"] > 0.1
+
+
+def test_errors_show_in_the_ui_and_bake_from_file(addon_zip, conversation, tmp_path):
+    motion = tmp_path / "given.npz"
+    assert run_duet("generate", conversation.mix, "--seed", "4", "-o", motion, timeout=120).rc == 0
+    code = f"AUDIO = {str(conversation.mix)!r}\nMOTION = {str(motion)!r}\n" + r'''
+ops = __import__(ADDON + ".operators", fromlist=["x"])
+assert bpy.ops.duet.add_head_pair() == {"FINISHED"}
+prefs.engine_mode = "SUBPROCESS"
+prefs.python = os.path.join(TMP, "no-python")
+s.audio = AUDIO
+out["no_python"] = ops.generate_blocker(bpy.context)
+prefs.python = PYTHON
+bad = os.path.join(TMP, "notes.wav")
+open(bad, "w").write("not audio")
+s.audio = bad
+try:
+    bpy.ops.duet.generate()
+except RuntimeError as e:   # an operator's ERROR report raises in scripts
+    out["raised"] = str(e)
+out["bad_audio"] = [s.message, s.message_is_error, s.running]
+s.audio_mode = "PROMPT"
+out["prompt_blocker"] = ops.generate_blocker(bpy.context)
+s.audio_mode = "MIX"
+s.audio = AUDIO
+s.motion_file = MOTION
+assert bpy.ops.duet.bake_file() == {"FINISHED"}
+out["baked"] = [s.head_a.animation_data.action.name, scene.frame_end, [st.name for st in scene.sequence_editor.strips]]
+s.export_format = "GLB"
+s.export_path = os.path.join(TMP, "pair.glb")
+assert bpy.ops.duet.export() == {"FINISHED"}
+s.export_format = "LIVELINK"
+s.export_path = os.path.join(TMP, "livelink")
+assert bpy.ops.duet.export() == {"FINISHED"}
+out["render_poll"] = bpy.ops.duet.render_avatars.poll()
+'''
+    r = blender(code, tmp_path, addon_zip)
+    assert "Python" in r["no_python"]
+    assert "notes.wav" in r["raised"] and "decode" in r["raised"]
+    msg, is_error, running = r["bad_audio"]
+    assert is_error and "notes.wav" in msg and not running
+    assert "prompt" in r["prompt_blocker"]
+    from duet.motion import DyadicMotion
+
+    n = DyadicMotion.load(motion).n_frames
+    assert r["baked"] == ["Duet A", n, ["mix"]]
+    glb = (tmp_path / "pair.glb").read_bytes()
+    assert glb[:4] == b"glTF" and len(glb) > 100_000
+    rows = (tmp_path / "livelink" / "A.csv").read_text().splitlines()
+    assert len(rows) == n + 1 and rows[0].startswith("Timecode")
+    assert r["render_poll"] is False
