@@ -12,6 +12,7 @@ heads and a user's own rig.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ import numpy as np
 
 from duet.arkit import JOINT_CHANNELS, canonical, channels_from_joints
 from duet.blender import compat
-from duet.errors import DuetError
+from duet.errors import DuetError, NotYetAvailable
+from duet.files import atomic_output
 from duet.frames import axis_angle, conv_to_blender, rotmat
 from duet.motion import JOINTS, PERSONS, DyadicMotion
 
@@ -46,8 +48,12 @@ class Mapping:
     bones: dict[str, str | None] = field(default_factory=dict)
 
 
-def load_mapping(path: str | os.PathLike) -> Mapping:
-    """Read a mapping file: JSON ``{"shape_keys": {channel: key}, "bones": {joint: bone}}``."""
+def load_mapping(path: str | os.PathLike) -> dict[str, Mapping]:
+    """Read a mapping file -> {"A": Mapping, "B": Mapping}.
+
+    JSON: ``{"shape_keys": {channel: key}, "bones": {joint: bone}}`` for both heads, optionally with
+    ``"A": {...}`` / ``"B": {...}`` of the same form for one head (those entries win).
+    """
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -55,16 +61,27 @@ def load_mapping(path: str | os.PathLike) -> Mapping:
         raise DuetError(f"{path}: no such mapping file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DuetError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(data, dict) or set(data) - {"shape_keys", "bones"}:
-        raise DuetError(f"{path}: expected an object with 'shape_keys' and/or 'bones'")
-    for section in ("shape_keys", "bones"):
-        table = data.get(section, {})
-        if not isinstance(table, dict) or not all(isinstance(v, (str, type(None))) for v in table.values()):
-            raise DuetError(f"{path}: '{section}' must map names to a name or null")
-    bad = set(data.get("bones", {})) - set(JOINTS)
-    if bad:
-        raise DuetError(f"{path}: unknown joint(s) {sorted(bad)} in 'bones'; joints are {list(JOINTS)}")
-    return Mapping(dict(data.get("shape_keys", {})), dict(data.get("bones", {})))
+
+    def section(obj, where) -> Mapping:
+        if not isinstance(obj, dict) or set(obj) - {"shape_keys", "bones"}:
+            raise DuetError(f"{path}: {where} must be an object with 'shape_keys' and/or 'bones'")
+        for name in ("shape_keys", "bones"):
+            table = obj.get(name, {})
+            if not isinstance(table, dict) or not all(isinstance(v, (str, type(None))) for v in table.values()):
+                raise DuetError(f"{path}: {where}'{name}' must map names to a name or null")
+        bad = set(obj.get("bones", {})) - set(JOINTS)
+        if bad:
+            raise DuetError(f"{path}: unknown joint(s) {sorted(bad)} in 'bones'; joints are {list(JOINTS)}")
+        return Mapping(dict(obj.get("shape_keys", {})), dict(obj.get("bones", {})))
+
+    if not isinstance(data, dict):
+        raise DuetError(f"{path}: expected a JSON object")
+    shared = section({k: v for k, v in data.items() if k not in PERSONS}, "the file ")
+    out = {}
+    for person in PERSONS:
+        own = section(data.get(person, {}), f"'{person}' ")
+        out[person] = Mapping({**shared.shape_keys, **own.shape_keys}, {**shared.bones, **own.bones})
+    return out
 
 
 @dataclass
@@ -121,9 +138,7 @@ def match_bones(bone_names, mapping: Mapping) -> dict[str, str]:
     for joint in JOINTS:
         if joint in mapping.bones:
             target = mapping.bones[joint]
-            if target is not None:
-                if target not in bone_names:
-                    raise DuetError(f"mapping: bone '{target}' (for {joint}) is not in the armature")
+            if target is not None and target in bone_names:
                 out[joint] = target
             continue
         for candidate in BONE_NAMES[joint]:
@@ -216,18 +231,20 @@ def _assign(id_block, action, slot, kept: list[str]) -> None:
 
 
 def bake_person(motion: DyadicMotion, person: str, head, mapping: Mapping | None = None,
-                placement: str = "absolute", frame_start: int = 1) -> BakeReport:
+                placement: str = "absolute", frame_start: float = 1, frame_step: float = 1.0) -> BakeReport:
     """Key ``person``'s motion onto ``head`` (armature or mesh) and return what was matched.
 
     placement "absolute": the root follows the motion's conversation-frame translation and rotation
     (the open heads). "keep": the head stays where the user put it and moves relative to frame 0.
+    Motion frame i lands on scene frame ``frame_start + i * frame_step`` (a step other than 1 keeps
+    a user's scene at its own fps).
     """
     if placement not in PLACEMENTS:
         raise ValueError(f"placement must be one of {PLACEMENTS}")
     mapping = mapping or Mapping()
     p = motion.person(person)
     armature, meshes = head_parts(head)
-    frames = np.arange(motion.n_frames, dtype=np.float32) + frame_start
+    frames = (frame_start + frame_step * np.arange(motion.n_frames)).astype(np.float32)
     old = {ad.action for ad in _anim_datas(armature, meshes) if ad is not None and ad.action is not None
            and DUET_TAG in ad.action}
 
@@ -290,6 +307,7 @@ def bake_person(motion: DyadicMotion, person: str, head, mapping: Mapping | None
     for stale in old:
         if stale.users == 0:
             bpy.data.actions.remove(stale)
+    action.name = f"Duet {person}"  # takes the plain name back once a replaced action is gone
     return BakeReport(person=person, head=head.name, action=action.name,
                       keyed_channels=sorted(keyed & set(channels)),
                       unmatched_channels=[c for c in channels if c not in keyed],
@@ -302,10 +320,141 @@ def _anim_datas(armature, meshes):
     return [i.animation_data for i in ids]
 
 
-def bake_motion(motion: DyadicMotion, head_a, head_b, mapping: Mapping | None = None,
-                placement: str = "absolute", frame_start: int = 1) -> dict[str, BakeReport]:
-    """Key both people onto existing heads in the open scene (the add-on's entry point)."""
+def bake_motion(motion: DyadicMotion, head_a, head_b, mapping: dict[str, Mapping] | None = None,
+                placement: str = "absolute", scene=None) -> dict[str, BakeReport]:
+    """Key both people onto existing heads in ``scene`` (default: the open one; the add-on's entry point).
+
+    Keys start at the scene's frame_start and follow its fps; the frame range grows to fit the motion.
+    """
     if head_a == head_b:
         raise DuetError("heads A and B must be two different objects")
-    return {person: bake_person(motion, person, head, mapping, placement, frame_start)
-            for person, head in zip(PERSONS, (head_a, head_b))}
+    scene = scene or bpy.context.scene
+    step = scene.render.fps / scene.render.fps_base / motion.fps
+    mapping = mapping or {}
+    reports = {person: bake_person(motion, person, head, mapping.get(person), placement, scene.frame_start, step)
+               for person, head in zip(PERSONS, (head_a, head_b))}
+    scene.frame_end = max(scene.frame_end, int(np.ceil(scene.frame_start + step * (motion.n_frames - 1))))
+    return reports
+
+
+def _default_head(person: str, motion: DyadicMotion):
+    try:
+        from duet.blender import rig
+    except ImportError:
+        raise NotYetAvailable("the default heads (duet.blender.rig, the rigs issue) have not landed; "
+                              "use --into with your own scene") from None
+    return rig.build_head(person=person, betas=motion.person(person).betas)
+
+
+def _outputs(stack, out_blend, glb, fbx, livelink_dir) -> dict[str, Path]:
+    """Temporary paths for every requested output; each moves into place only if the whole bake succeeds."""
+    temps = {"blend": stack.enter_context(atomic_output(out_blend))}
+    if glb:
+        temps["glb"] = stack.enter_context(atomic_output(glb))
+    if fbx:
+        temps["fbx"] = stack.enter_context(atomic_output(fbx))
+    if livelink_dir:
+        livelink_dir = Path(livelink_dir)
+        if livelink_dir.exists() and not livelink_dir.is_dir():
+            raise DuetError(f"{livelink_dir}: exists and is not a folder")
+        for person in PERSONS:
+            temps[f"livelink_{person}"] = stack.enter_context(atomic_output(livelink_dir / f"{person}.csv"))
+    return temps
+
+
+def _write(motion: DyadicMotion, temps: dict[str, Path], progress) -> None:
+    from duet.blender import export
+    from duet.livelink import write_csv
+
+    progress(0.7, "saving the .blend")
+    bpy.ops.wm.save_as_mainfile(filepath=str(temps["blend"]), copy=True, compress=True)
+    if "glb" in temps:
+        progress(0.75, "exporting GLB")
+        export.write_glb(temps["glb"])
+    if "fbx" in temps:
+        progress(0.85, "exporting FBX")
+        export.write_fbx(temps["fbx"])
+    for person in PERSONS:
+        if f"livelink_{person}" in temps:
+            write_csv(motion, person, temps[f"livelink_{person}"])
+
+
+def _no_progress(fraction: float, note: str = "") -> None:
+    pass
+
+
+def _fresh_session() -> None:
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.context.preferences.filepaths.save_version = 0  # no .blend1 beside the outputs
+
+
+def bake_to_file(motion: DyadicMotion, out_blend, audio=(), glb=None, fbx=None, livelink_dir=None,
+                 progress=None) -> dict[str, BakeReport]:
+    """New scene with both open heads keyed, the audio as sound strips, a camera and lights; saved to
+    ``out_blend`` with optional GLB, FBX and Live Link CSVs. All outputs appear together or not at all."""
+    from duet.blender import scene as scene_setup
+
+    progress = progress or _no_progress
+    audio = [Path(a) for a in audio]
+    for a in audio:
+        if not a.is_file():
+            raise DuetError(f"{a}: no such audio file")
+    with contextlib.ExitStack() as stack:
+        temps = _outputs(stack, out_blend, glb, fbx, livelink_dir)
+        _fresh_session()
+        scene = bpy.context.scene
+        scene.name = "Duet"
+        scene_setup.set_timing(scene, motion)
+        progress(0.05, "building the heads")
+        heads = [_default_head(p, motion) for p in PERSONS]
+        progress(0.3, "keying")
+        reports = bake_motion(motion, *heads, placement="absolute", scene=scene)
+        scene_setup.add_audio(scene, audio)
+        scene_setup.add_camera(scene, motion)
+        scene_setup.add_lights(scene, motion)
+        scene["duet_meta"] = json.dumps(motion.meta, sort_keys=True)
+        scene.frame_set(scene.frame_start)
+        _write(motion, temps, progress)
+    return reports
+
+
+def bake_into_file(motion: DyadicMotion, scene_blend, head_a: str, head_b: str, out_blend,
+                   mapping: dict[str, Mapping] | None = None, audio=(), glb=None, fbx=None, livelink_dir=None,
+                   progress=None) -> dict[str, BakeReport]:
+    """Bake onto the user's own characters in ``scene_blend`` and save the result as ``out_blend``.
+
+    The heads keep their place (motion relative to the first frame); the user's previous actions stay
+    in NLA tracks; a re-bake replaces only Duet's own actions. The input file is never modified
+    unless ``out_blend`` is the same path, and then only by a complete, atomic replacement.
+    """
+    from duet.blender import scene as scene_setup
+
+    progress = progress or _no_progress
+    scene_blend = Path(scene_blend)
+    if not scene_blend.is_file():
+        raise DuetError(f"{scene_blend}: no such .blend file")
+    audio = [Path(a) for a in audio]
+    for a in audio:
+        if not a.is_file():
+            raise DuetError(f"{a}: no such audio file")
+    with contextlib.ExitStack() as stack:
+        temps = _outputs(stack, out_blend, glb, fbx, livelink_dir)
+        _fresh_session()
+        try:
+            bpy.ops.wm.open_mainfile(filepath=str(scene_blend), load_ui=False)
+        except RuntimeError as e:
+            raise DuetError(f"{scene_blend}: Blender could not open it ({str(e).strip().splitlines()[-1]})") from None
+        bpy.context.preferences.filepaths.save_version = 0
+        heads = []
+        for label, name in (("--head-a", head_a), ("--head-b", head_b)):
+            ob = bpy.data.objects.get(name)
+            if ob is None:
+                raise DuetError(f"{scene_blend}: no object named '{name}' ({label})")
+            heads.append(ob)
+        scene = bpy.context.scene
+        progress(0.3, "keying")
+        reports = bake_motion(motion, *heads, mapping=mapping, placement="keep", scene=scene)
+        if audio:
+            scene_setup.add_audio(scene, audio, frame_start=scene.frame_start)
+        _write(motion, temps, progress)
+    return reports

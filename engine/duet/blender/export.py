@@ -17,16 +17,26 @@ from duet.files import atomic_output
 
 def export_glb(path: str | os.PathLike) -> None:
     with atomic_output(path) as tmp:
-        bpy.ops.export_scene.gltf(
-            filepath=str(tmp), export_format="GLB", export_animations=True, export_animation_mode="ACTIONS",
-            export_morph=True, export_morph_animation=True, export_force_sampling=True,
-            export_frame_range=True, export_cameras=False, export_lights=False, export_apply=False,
-            export_yup=True)
+        write_glb(tmp)
 
 
 def export_fbx(path: str | os.PathLike) -> None:
     with atomic_output(path) as tmp:
-        bpy.ops.export_scene.fbx(
-            filepath=str(tmp), object_types={"ARMATURE", "MESH"}, bake_anim=True,
-            bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False, add_leaf_bones=False,
-            bake_anim_simplify_factor=0.0, use_mesh_modifiers=False)
+        write_fbx(tmp)
+
+
+def write_glb(path: str | os.PathLike) -> None:
+    """Write the open scene as GLB straight to ``path`` (callers make it atomic)."""
+    bpy.ops.export_scene.gltf(
+        filepath=str(path), export_format="GLB", export_animations=True, export_animation_mode="ACTIONS",
+        export_morph=True, export_morph_animation=True, export_force_sampling=True,
+        export_frame_range=True, export_anim_slide_to_zero=True, export_cameras=False, export_lights=False, export_apply=False,
+        export_yup=True)
+
+
+def write_fbx(path: str | os.PathLike) -> None:
+    """Write the open scene's armatures and meshes as FBX straight to ``path``."""
+    bpy.ops.export_scene.fbx(
+        filepath=str(path), object_types={"ARMATURE", "MESH"}, bake_anim=True,
+        bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False, add_leaf_bones=False,
+        bake_anim_simplify_factor=0.0, use_mesh_modifiers=False)
