@@ -17,7 +17,7 @@ from duet.errors import DuetError, NotYetAvailable
 # name: (module or None, one-line help, what brings it when module is None)
 COMMANDS: dict[str, tuple[str | None, str, str]] = {
     "generate": ("duet.cli.generate", "audio (+ prompt) -> DyadicMotion .npz", ""),
-    "bake": (None, "DyadicMotion -> .blend (+ .glb, .fbx, Live Link CSV)", "baking into Blender (issue 4)"),
+    "bake": ("duet.cli.bake", "DyadicMotion -> .blend (+ .glb, .fbx, Live Link CSV)", ""),
     "run": ("duet.cli.run", "generate + bake in one go (or from a prompt alone)", ""),
     "demo": ("duet.cli.demo", "the quickstart demo: two people talking -> .blend, .glb, preview video", ""),
     "layout": (None, "scene prompt -> where the two heads are", "the language layer (issue 9)"),
