@@ -55,16 +55,105 @@ def _open_corpus(folder: str):
     return open_corpus(folder)
 
 
+def _report_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("output", nargs="?", default="docs/RESULTS.md", help="markdown page to write (default: docs/RESULTS.md)")
+    _run_arguments(p)
+    p.add_argument("--layout-results", default="docs/layout-results.md",
+                   help="layout evaluation page to include (default: docs/layout-results.md)")
+
+
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", default="data/corpus", help="corpus folder (default: data/corpus)")
+    p.add_argument("--split", default="test", help="which split to score (default: test)")
+    p.add_argument("--clips", type=int, default=20, help="score the first N clips of the split (default: 20)")
+    p.add_argument("--all", action="store_true", help="score every clip of the split")
+    p.add_argument("--shape", default="all", choices=["mono", "two-track", "stereo", "all"],
+                   help="input shape (default: all three)")
+    p.add_argument("--rhubarb", help="folder of Rhubarb Lip Sync JSON cue files, CLIPID_A.json and CLIPID_B.json")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _report_run(args) -> int:
+    from duet.eval import report
+
+    results = _evaluate(args)
+    path = report.write(results, args.output, _command(args), args.layout_results)
+    print(f"wrote {path} and {path.with_suffix('')}/")
+    return 0
+
+
+def _command(args) -> str:
+    """The exact command that reproduces the page, with every setting spelled out."""
+    import shlex
+
+    parts = ["duet", "eval", "report", args.output, "--corpus", args.corpus, "--split", args.split]
+    parts += ["--all"] if args.all else ["--clips", str(args.clips)]
+    parts += ["--shape", args.shape, "--seed", str(args.seed)]
+    if args.rhubarb:
+        parts += ["--rhubarb", args.rhubarb]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _evaluate(args) -> dict:
+    from duet.cli.progress import Progress
+    from duet.eval.masks import SHAPES
+    from duet.eval.runner import evaluate
+
+    if args.clips < 1:
+        raise DuetError("--clips must be at least 1")
+    rhubarb = None
+    if args.rhubarb:
+        rhubarb = Path(args.rhubarb)
+        if not rhubarb.is_dir():
+            raise DuetError(f"{rhubarb}: no such folder of Rhubarb cue files")
+    corpus = _open_corpus(args.corpus)
+    shapes = SHAPES if args.shape == "all" else (args.shape,)
+    with Progress(f"eval ({args.split})") as p:
+        return evaluate(corpus, args.split, None if args.all else args.clips, shapes, seed=args.seed,
+                        rhubarb=rhubarb, progress=p.update)
+
+
+def _metrics_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("motion", help="DyadicMotion .npz to score")
+    p.add_argument("--truth", required=True, help="ground-truth DyadicMotion .npz (same fps and length)")
+    p.add_argument("--json", dest="json_out", help="also write the numbers to this JSON file")
+
+
+def _metrics_run(args) -> int:
+    from duet.eval.runner import score_motion
+    from duet.motion import DyadicMotion
+
+    numbers = score_motion(DyadicMotion.load(args.motion), DyadicMotion.load(args.truth))
+    for key, value in numbers.items():
+        print(f"{key:<28} {value:.6g}")
+    if args.json_out:
+        from duet.files import atomic_output
+
+        with atomic_output(args.json_out) as tmp:
+            Path(tmp).write_text(json.dumps(numbers, indent=2))
+    return 0
+
+
 SUBCOMMANDS = {
     "masks": (_masks_arguments, _masks_run, "frame F1 of speaking masks for mono, two-track and stereo input"),
+    "report": (_report_arguments, _report_run,
+               "every method x metric on the test split -> markdown tables and plots (docs/RESULTS.md)"),
+    "metrics": (_metrics_arguments, _metrics_run, "score one DyadicMotion against a ground-truth one"),
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
+    parser.add_argument("--report", metavar="PAGE", help="same as 'duet eval report PAGE'")
+    sub = parser.add_subparsers(dest="what", metavar="WHAT")
     for name, (add, _, help_) in SUBCOMMANDS.items():
         add(sub.add_parser(name, help=help_, description=help_))
 
 
 def run(args) -> int:
-    return SUBCOMMANDS[args.what][1](args)
+    if args.what is not None:
+        return SUBCOMMANDS[args.what][1](args)
+    if args.report is None:
+        raise DuetError("say what to evaluate: " + ", ".join(SUBCOMMANDS) + " (or --report PAGE)")
+    parser = argparse.ArgumentParser(prog="duet eval --report")
+    _report_arguments(parser)
+    return _report_run(parser.parse_args([args.report]))

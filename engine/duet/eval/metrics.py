@@ -224,18 +224,20 @@ def region_values(person, expr_names) -> dict[str, np.ndarray]:
     }
 
 
-def expr_like(motion, names) -> np.ndarray:
-    """[T, len(names)] ``motion``'s expression per person re-ordered to ``names`` (canonical name
-    match, missing channels 0), so methods on different channel orders compare channel for channel."""
+def reorder(expr: np.ndarray, names, target) -> np.ndarray:
+    """[T, len(target)] channels of ``expr`` (named ``names``) re-ordered to ``target`` by canonical
+    name (duet.arkit.canonical); channels it lacks are 0."""
     from duet.arkit import canonical
 
-    have = {canonical(n): i for i, n in enumerate(motion.expr_names)}
-    out = {}
-    for p in ("A", "B"):
-        e = motion.person(p).expr
-        out[p] = np.stack([e[:, have[canonical(n)]] if canonical(n) in have else np.zeros(len(e))
-                           for n in names], 1)
-    return out
+    have = {canonical(n): i for i, n in enumerate(names)}
+    return np.stack([expr[:, have[canonical(n)]] if canonical(n) in have else np.zeros(len(expr))
+                     for n in target], 1)
+
+
+def expr_like(motion, names) -> dict[str, np.ndarray]:
+    """Each person's expression re-ordered to ``names``, so methods on different channel orders
+    compare channel for channel."""
+    return {p: reorder(motion.person(p).expr, motion.expr_names, names) for p in ("A", "B")}
 
 
 def parameter_mse(pred, truth) -> dict[str, dict[str, float]]:
@@ -279,7 +281,8 @@ def frechet_distance(x: np.ndarray, y: np.ndarray) -> float:
     |mu_x - mu_y|^2 + tr(S_x + S_y - 2 (S_x S_y)^(1/2)), sample covariances (N-1 denominator)."""
     mx, my = x.mean(0), y.mean(0)
     sx, sy = np.atleast_2d(np.cov(x, rowvar=False)), np.atleast_2d(np.cov(y, rowvar=False))
-    return float(np.sum((mx - my) ** 2) + np.trace(sx) + np.trace(sy) - 2 * _trace_sqrt_product(sx, sy))
+    d = np.sum((mx - my) ** 2) + np.trace(sx) + np.trace(sy) - 2 * _trace_sqrt_product(sx, sy)
+    return float(max(d, 0.0))  # rounding can dip below the true minimum 0
 
 
 def _trace_sqrt_product(a: np.ndarray, b: np.ndarray) -> float:
