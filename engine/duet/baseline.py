@@ -18,7 +18,7 @@ from duet.rigs import kinematics
 FPS = 25
 HOP = 16000 // FPS  # samples per frame at 16 kHz
 JAW_MAX = 0.25  # radians of jaw opening at full loudness
-DEFAULT_LAYOUT = {"A": (-0.5, 1.6, 0.0), "B": (0.5, 1.6, 0.0)}
+DEFAULT_LAYOUT = {"A": (0.0, 1.6, -0.5), "B": (0.0, 1.6, 0.5)}  # standing face to face (duet.layout)
 
 
 def frame_rms_db(x: np.ndarray, n_frames: int) -> np.ndarray:

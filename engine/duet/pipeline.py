@@ -65,7 +65,7 @@ def _channels_differ(x: np.ndarray) -> bool:
 
 def generate(req: Request):
     """Run the request through the chosen engine; returns a validated DyadicMotion."""
-    from duet.baseline import DEFAULT_LAYOUT, animate
+    from duet.baseline import animate
 
     if req.engine not in ENGINES:
         raise DuetError(f"unknown engine '{req.engine}' (choose from {', '.join(ENGINES)})")
@@ -73,10 +73,27 @@ def generate(req: Request):
         raise DuetError("--first-speaker must be A or B")
     tracks, shape = load_tracks(req)
     names = [Path(req.audio).name] + ([Path(req.audio_b).name] if req.audio_b else [])
-    meta = {"prompt": req.prompt, "audio": names, "emotion": req.emotion, "relation": req.relation}
-    motion = animate(tracks, shape, layout=DEFAULT_LAYOUT, seed=req.seed, meta=meta,
+    layout, source = scene_layout(req.prompt)
+    meta = {"prompt": req.prompt, "audio": names, "emotion": req.emotion, "relation": req.relation,
+            "layout_source": source}
+    motion = animate(tracks, shape, layout=layout, seed=req.seed, meta=meta,
                      first_speaker=req.first_speaker)
     return motion.validate()
+
+
+def scene_layout(prompt: str) -> tuple[dict, str]:
+    """Where the two heads are for ``prompt`` (a default face-to-face layout without one)."""
+    from duet.baseline import DEFAULT_LAYOUT
+
+    if not prompt.strip():
+        return DEFAULT_LAYOUT, "default"
+    from duet.layout import predict
+
+    layout = predict(prompt)
+    if layout.reason:
+        import sys
+        print(f"layout: {layout.reason}; using the offline layout", file=sys.stderr)
+    return layout.as_dict(), layout.source
 
 
 def output_path(path: str, suffix: str) -> Path:
