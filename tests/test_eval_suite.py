@@ -183,3 +183,21 @@ def test_duet_eval_report_on_a_missing_corpus_writes_nothing(tmp_path):
     assert not page.exists() and not (tmp_path / "RESULTS").exists()
     r = run_duet("eval")
     assert r.rc == 1 and "say what to evaluate" in r.err
+
+
+def test_pooling_divides_summed_counts_and_time_per_audio_second():
+    from duet.eval.metrics import Count
+
+    t = runner.Tally()
+    t.count("bilabial_closure", Count(1, 1))
+    t.count("bilabial_closure", Count(0, 3))      # pooled 1/4, not the mean of per-clip rates (0.5)
+    t.add("lve_mm2", 2.0)
+    t.add("lve_mm2", 4.0)
+    t.seconds, t.audio_seconds = 3.0, 12.0
+    curve = np.zeros(21)
+    curve[12] = 0.8                                  # lag +2 frames
+    t.curve, t.curves = 2 * curve, 2
+    s = t.summary(25.0)
+    assert s["bilabial_closure"] == 0.25 and s["lve_mm2"] == 3.0
+    assert s["seconds_per_audio_second"] == 0.25
+    assert s["openness_r"] == pytest.approx(0.8) and s["openness_lag_ms"] == pytest.approx(80.0)
