@@ -377,6 +377,10 @@ def _write(motion: DyadicMotion, temps: dict[str, Path], progress) -> None:
     for person in PERSONS:
         if f"livelink_{person}" in temps:
             write_csv(motion, person, temps[f"livelink_{person}"])
+    umask = os.umask(0)
+    os.umask(umask)
+    for tmp in temps.values():  # temporary files start private; outputs get the user's usual mode
+        os.chmod(tmp, 0o666 & ~umask)
 
 
 def _no_progress(fraction: float, note: str = "") -> None:
