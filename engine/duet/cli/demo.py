@@ -25,7 +25,8 @@ def run(args) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     a, b = speak_dialogue(args.prompt, folder / "dialogue", args.seed)
     req = Request(audio=a, audio_b=b, prompt=args.prompt, seed=args.seed)
-    produce(req, folder / "demo.blend", glb=folder / "demo.glb", motion_path=folder / "demo.npz")
+    produce(req, folder / "demo.blend", glb=folder / "demo.glb", motion_path=folder / "demo.npz",
+            sound=[str(folder / "dialogue" / "mix.wav")])
     render_preview(folder / "demo.blend", folder / "demo.mp4")
     print(f"demo ready: {folder / 'demo.blend'}, {folder / 'demo.glb'}, {folder / 'demo.mp4'}", file=sys.stderr)
     return 0

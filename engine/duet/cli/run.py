@@ -36,31 +36,41 @@ def run(args) -> int:
     if not args.audio:
         if not args.prompt:
             raise DuetError("give an audio file, or --prompt to write and speak the dialogue first")
-        args.audio, args.audio_b = speak_dialogue(args.prompt, out.with_name(out.stem + "-dialogue"), args.seed)
+        folder = out.with_name(out.stem + "-dialogue")
+        args.audio, args.audio_b = speak_dialogue(args.prompt, folder, args.seed)
+        sound = [str(folder / "mix.wav")]
+    else:
+        sound = None
     produce(request_from(args), out, glb=args.glb, fbx=args.fbx, livelink=args.livelink,
-            motion_path=args.motion or out.with_suffix(".npz"))
+            motion_path=args.motion or out.with_suffix(".npz"), sound=sound)
     return 0
 
 
 def speak_dialogue(prompt: str, folder: Path, seed: int) -> tuple[str, str]:
-    """Write and speak a dialogue for ``prompt`` into ``folder``; return the two speakers' tracks."""
+    """Write and speak a dialogue for ``prompt`` into ``folder`` (Duet's own output, so replaced on a
+    re-run); return the two speakers' tracks."""
     from duet import dialogue
 
     script = dialogue.write(prompt, seed=seed)
-    dialogue.speak(script, folder)
+    if script.reason:
+        print(f"dialogue: {script.reason}; using the offline writer", file=sys.stderr)
+    dialogue.speak(script, folder, force=True)
     print(f"wrote the dialogue to {folder}", file=sys.stderr)
     return str(folder / "a.wav"), str(folder / "b.wav")
 
 
-def produce(req, out: Path, glb=None, fbx=None, livelink=None, motion_path=None):
-    """Generate the motion for ``req`` and bake it (the core of run, demo and batch)."""
+def produce(req, out: Path, glb=None, fbx=None, livelink=None, motion_path=None, sound=None):
+    """Generate the motion for ``req`` and bake it (the core of run, demo and batch).
+
+    ``sound`` names the audio for the sequencer when it differs from the input tracks.
+    """
     from duet.blender.bake import bake_to_file
     from duet.pipeline import generate
 
     motion = generate(req)
     if motion_path:
         motion.save(motion_path)
-    audio = [req.audio] + ([req.audio_b] if req.audio_b else [])
+    audio = sound or [req.audio] + ([req.audio_b] if req.audio_b else [])
     bake_to_file(motion, out, audio=audio, glb=glb, fbx=fbx, livelink_dir=livelink)
     written = [str(x) for x in (out, glb, fbx, livelink) if x]
     print("wrote " + ", ".join(written), file=sys.stderr)
