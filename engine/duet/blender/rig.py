@@ -83,6 +83,7 @@ def build_from(head, person: str, name: str, collection=None, look: str = "A"):
         kb = obj.shape_key_add(name=key_name, from_mix=False)
         kb.data.foreach_set("co", conv_to_blender(head.vertices + delta).astype(np.float32).ravel())
         kb.slider_min, kb.slider_max = wide
+        kb.value = 0.0
     obj.data.shape_keys.use_relative = True
 
     for k, joint in enumerate(JOINTS):

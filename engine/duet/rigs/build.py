@@ -118,7 +118,7 @@ def poly_materials(tpl: geometry.Template, hairline: float) -> np.ndarray:
     mat[part == 4] = 5
     mat[part == 5] = 6
     eye = np.isin(part, (1, 2))
-    polar = np.nanmax(tpl.eye_polar[idx], axis=1) if np.any(eye) else None
+    polar = np.where(np.isnan(tpl.eye_polar[idx]), -1.0, tpl.eye_polar[idx]).max(1)
     mat[eye] = 7
     mat[eye & (polar < 0.56)] = 8
     mat[eye & (polar < 0.24)] = 9

@@ -84,7 +84,7 @@ def arkit_deltas(tpl: Template, jaw_weight: np.ndarray) -> np.ndarray:
         keys[f"eyeBlink{lr}"] = _lid_move(v, skin, s, upper_to=1.0, lower_rise=0.0012)
         keys[f"eyeWide{lr}"] = _lid_move(v, skin, s, upper_to=0.0, upper_shift=0.0022)
         squint = _lid_move(v, skin, s, upper_to=0.0, upper_shift=-0.0012, lower_rise=0.0022)
-        under = _bump(v, (sx * 0.034, 0.168, 0.07), (0.02, 0.012, 0.02)) * skin
+        under = _bump(v, (sx * 0.034, 0.172, 0.07), (0.018, 0.010, 0.02)) * skin
         squint[:, 1] += 0.0015 * under
         keys[f"eyeSquint{lr}"] = squint
         # Eye looks (for ARKit-only consumers; the engine turns the eye joints instead).
@@ -115,7 +115,7 @@ def arkit_deltas(tpl: Template, jaw_weight: np.ndarray) -> np.ndarray:
         keys[f"mouthLowerDown{lr}"] = lower[:, None] * np.array([0, -0.0055, 0.0005])
         keys[f"mouthUpperUp{lr}"] = upper[:, None] * np.array([0, 0.0050, 0.0005])
         keys[f"cheekSquint{lr}"] = (_bump(v, (sx * 0.04, 0.168, 0.066), (0.024, 0.016, 0.024)) * skin)[:, None] \
-            * np.array([0, 0.0028, 0.001])
+            * np.array([0, 0.0038, 0.0012])
         sneer = _bump(v, (sx * 0.012, 0.152, 0.095), (0.014, 0.02, 0.02)) * skin
         sneer_brow = _bump(v, (sx * 0.012, 0.205, 0.083), (0.014, 0.012, 0.02)) * skin
         keys[f"noseSneer{lr}"] = sneer[:, None] * np.array([sx * 0.0008, 0.003, 0.0004]) \
@@ -151,8 +151,9 @@ def arkit_deltas(tpl: Template, jaw_weight: np.ndarray) -> np.ndarray:
     keys["mouthRight"] = lips[:, None] * np.array([-0.008, 0, 0])
     roll_lo = core * lo
     roll_up = core * up
-    keys["mouthRollLower"] = roll_lo[:, None] * np.array([0, 0.0015, -0.0045])
-    keys["mouthRollUpper"] = roll_up[:, None] * np.array([0, -0.0015, -0.0045])
+    for key, w in (("mouthRollLower", roll_lo), ("mouthRollUpper", roll_up)):
+        # Rolling in: the lip turns over its inner edge, so its surface folds back towards the mouth line.
+        keys[key] = np.stack([np.zeros_like(w), -0.45 * (y - MOUTH_Y) * w, -0.0045 * w], -1)
     chin = _bump(v, (0, 0.094, 0.085), (0.03, 0.03, 0.035)) * skin
     keys["mouthShrugLower"] = (lips * lo + chin)[:, None].clip(0, 1) * np.array([0, 0.0035, 0.002])
     keys["mouthShrugUpper"] = (lips * up)[:, None] * np.array([0, 0.003, 0.001])

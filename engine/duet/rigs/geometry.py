@@ -278,15 +278,15 @@ def build_template() -> Template:
     loop_sign = [0] + [1] * len(mouth_cols) + [0] + [-1] * len(mouth_cols)
     loop_pts = np.array([verts[i] for i in loop])
     z_front = float(grid[mouth_row, mouth_cols, 2].max())
-    depth = [0.002, 0.006, 0.020, 0.036, 0.046]
-    opening = [0.005, 0.013, 0.016, 0.014, 0.007]
-    xscale = [0.97, 0.95, 0.90, 0.70, 0.40]
+    depth = [0.002, 0.006, 0.020, 0.038, 0.054]
+    opening = [0.005, 0.013, 0.016, 0.015, 0.009]
+    xscale = [0.97, 0.95, 0.92, 0.80, 0.55]
     prev = loop
     width = np.abs(loop_pts[:, 0]).max()
     for d, o, s in zip(depth, opening, xscale):
         ring = []
         for p, sg in zip(loop_pts, loop_sign):
-            profile = np.sqrt(max(0.0, 1 - (p[0] / (width * 1.02)) ** 2))
+            profile = np.sqrt(max(0.0, 1 - (p[0] / (width * 1.02)) ** 4))
             ring.append(len(verts))
             verts.append([p[0] * s, MOUTH_Y + sg * o * profile, p[2] - d])
             row_of.append(-1)
@@ -326,7 +326,7 @@ def build_template() -> Template:
     add(vs, ps, 4, _box_uv(vs, 0.5), sg=1)
     vs, ps = _bent_box(0.0165, arch(0.0100), MOUTH_Y - 0.0085, MOUTH_Y + 0.0002, 0.0035)
     add(vs, ps, 4, _box_uv(vs, 0.625), sg=-1)
-    vs, ps, _, uv = _uv_sphere((0, MOUTH_Y - 0.0078, z_front - 0.037), (0.0155, 0.0048, 0.021), 16, 10)
+    vs, ps, _, uv = _uv_sphere((0, MOUTH_Y - 0.0078, z_front - 0.034), (0.0150, 0.0048, 0.018), 16, 10)
     add(vs, ps, 5, uv * 0.12 + [0.755, 0.005], sg=-1)
 
     v = np.array(verts, np.float64)
@@ -357,7 +357,7 @@ def _poly_uvs(tpl: Template, phi, n_rows, part_uv):
     v = tpl.vertices
     uv = np.zeros((len(v), 2))
     n_skin = int(np.sum(tpl.vertex_part == 0))
-    ang = np.arctan2(v[:, 0], v[:, 2])
+    ang = np.arctan2(v[:, 0], v[:, 2] - AXIS_Z)
     row = np.where(tpl.grid_row >= 0, tpl.grid_row, np.where(v[:, 1] > 0.1, -1, n_rows))
     uv[:, 0] = (ang + np.pi) / (2 * np.pi)
     uv[:, 1] = 1 - (row + 1) / (n_rows + 1) * 0.72
@@ -368,8 +368,14 @@ def _poly_uvs(tpl: Template, phi, n_rows, part_uv):
     puv = uv[np.maximum(tpl.polys, 0)]
     on_skin = np.all(np.where(tpl.polys >= 0, tpl.polys < n_skin, True), axis=1) & ~np.any(bag[tpl.polys], 1)
     u = puv[..., 0]
-    wrap = on_skin & (np.ptp(np.where(tpl.polys >= 0, u, u[:, :1]), axis=1) > 0.5)
+    # The crown and neck-cap fans: the pole takes the u of its triangle's other corners.
+    pole = on_skin[:, None] & (tpl.grid_row[tpl.polys] < 0) & (tpl.polys >= 0) & (tpl.vertex_part[tpl.polys] == 0)
+    real = (tpl.polys >= 0) & ~pole
+    span = np.where(real, u, -np.inf).max(1) - np.where(real, u, np.inf).min(1)
+    wrap = on_skin & (span > 0.5)
     puv[wrap, :, 0] = np.where(u[wrap] < 0.5, u[wrap] + 1, u[wrap])
+    for f, k in zip(*np.nonzero(pole)):
+        puv[f, k, 0] = puv[f, [c for c in range(3) if c != k], 0].mean()
     puv[on_skin, :, 0] *= 0.98
     puv[tpl.polys < 0] = 0
     return puv

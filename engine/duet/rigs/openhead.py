@@ -105,7 +105,7 @@ def load(person: str | None = "A", betas=None) -> Head:
     head = Head(
         name=person if person is not None else "custom", basis="arkit", vertices=verts,
         faces=a["faces"], polys=a["polys"], expr_names=ARKIT_52,
-        expr_deltas=a["expr_deltas"].astype(np.float64), weights=a["weights"].astype(np.float64),
+        expr_deltas=a["expr_deltas"].astype(np.float64), weights=_normalized(a["weights"]),
         joints=kinematics.REST_JOINTS.copy(), lip_upper_mid=a["lip_upper_mid"],
         lip_lower_mid=a["lip_lower_mid"], uv=a["uv"], vertex_part=a["vertex_part"],
         poly_material=material, betas=b)
@@ -114,6 +114,11 @@ def load(person: str | None = "A", betas=None) -> Head:
     opened = forward(jaw, np.zeros((1, 0)), {"jaw": np.array([[JAW_OPEN_RAD, 0, 0]])}, np.zeros((1, 3)))[0]
     head.expr_deltas[ARKIT_52.index("jawOpen")] = opened - verts
     return head
+
+
+def _normalized(w):
+    w = np.asarray(w, np.float64)
+    return w / w.sum(1, keepdims=True)
 
 
 JAW_OPEN_RAD = 0.35
