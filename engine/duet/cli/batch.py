@@ -1,0 +1,205 @@
+"""duet batch MANIFEST [-j N]: generate + bake many clips, resumable, failures summarised.
+
+MANIFEST is JSON (a list of clips, or {"clips": [...]}) or CSV with a header row. Each clip has:
+``id`` (default: its row number), the input: ``audio`` [+ ``audio_b``] and/or ``prompt`` (then
+``duet run``), or ``motion`` (an existing .npz; then ``duet bake``), options ``emotion``,
+``relation``, ``seed``, ``engine``, and outputs ``blend`` (default OUT/<id>.blend), ``glb``,
+``fbx``, ``livelink``. Relative paths are relative to the manifest's folder.
+
+Progress and resumption live in MANIFEST's folder: ``<stem>.batch/state.json`` records finished
+clips with a fingerprint of their settings (a changed clip runs again), ``<stem>.batch/<id>.log``
+keeps each clip's messages, and ``<stem>.batch/failures.json`` lists the clips that failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from duet.errors import DuetError
+
+INPUTS = ("audio", "audio_b", "prompt", "motion")
+OPTIONS = ("emotion", "relation", "seed", "engine")
+OUTPUTS = ("blend", "glb", "fbx", "livelink")
+FIELDS = ("id", *INPUTS, *OPTIONS, *OUTPUTS)
+PATHS = ("audio", "audio_b", "motion", "blend", "glb", "fbx", "livelink")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("manifest", help="JSON or CSV list of clips (see 'duet batch --help' above)")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="clips to run at once (worker processes)")
+    p.add_argument("--out", help="folder for clips without a 'blend' output (default: beside the manifest)")
+    p.add_argument("--retry-failed", action="store_true", help="run clips that failed last time again")
+    p.description = __doc__
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+def read_manifest(path: Path) -> list[dict]:
+    """Clips as dicts of strings (empty cells dropped), checked for unknown fields and duplicate ids."""
+    if not path.is_file():
+        raise DuetError(f"{path}: no such manifest")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".csv":
+        rows = [dict(r) for r in csv.DictReader(text.splitlines())]
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise DuetError(f"{path}: not valid JSON ({e})") from None
+        rows = data.get("clips") if isinstance(data, dict) else data
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise DuetError(f"{path}: expected a list of clips (objects), or {{\"clips\": [...]}}")
+    clips, seen = [], set()
+    for i, row in enumerate(rows, start=1):
+        clip = {k: str(v) for k, v in row.items() if v is not None and str(v).strip() != ""}
+        unknown = set(clip) - set(FIELDS)
+        if unknown:
+            raise DuetError(f"{path}: clip {i}: unknown field(s) {sorted(unknown)}; known: {', '.join(FIELDS)}")
+        clip.setdefault("id", f"clip{i:04d}")
+        if not clip["id"].replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise DuetError(f"{path}: clip {i}: id '{clip['id']}' must be letters, digits, '-', '_' or '.'")
+        if clip["id"] in seen:
+            raise DuetError(f"{path}: clip id '{clip['id']}' appears twice")
+        seen.add(clip["id"])
+        if not any(k in clip for k in ("audio", "prompt", "motion")):
+            raise DuetError(f"{path}: clip '{clip['id']}' needs audio, prompt or motion")
+        clips.append(clip)
+    if not clips:
+        raise DuetError(f"{path}: the manifest lists no clips")
+    return clips
+
+
+def resolve(clip: dict, base: Path, out: Path) -> dict:
+    """Absolute paths, and the default .blend output."""
+    c = dict(clip)
+    c.setdefault("blend", str(out / f"{c['id']}.blend"))
+    for k in PATHS:
+        if k in c:
+            c[k] = str((base / c[k]).resolve())
+    return c
+
+
+def fingerprint(clip: dict) -> str:
+    """Changes when the clip's settings or its input files change (size and modification time)."""
+    h = hashlib.sha256(json.dumps(clip, sort_keys=True).encode())
+    for k in ("audio", "audio_b", "motion"):
+        if k in clip and os.path.exists(clip[k]):
+            st = os.stat(clip[k])
+            h.update(f"{k}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def command(clip: dict) -> list[str]:
+    """The duet command line that makes this clip."""
+    if "motion" in clip and not any(k in clip for k in ("audio", "prompt")):
+        cmd = ["bake", clip["motion"]]
+        if "audio" in clip:
+            cmd += ["--audio", clip["audio"]]
+    else:
+        cmd = ["run"] + ([clip["audio"]] if "audio" in clip else [])
+        for k in ("audio_b", "prompt", "emotion", "relation", "seed", "engine", "motion"):
+            if k in clip:
+                cmd += [f"--{k.replace('_', '-')}", clip[k]]
+    cmd += ["-o", clip["blend"]]
+    for k in ("glb", "fbx", "livelink"):
+        if k in clip:
+            cmd += [f"--{k}", clip[k]]
+    return [sys.executable, "-m", "duet", *cmd]
+
+
+def outputs_exist(clip: dict) -> bool:
+    return all(os.path.exists(clip[k]) for k in OUTPUTS if k in clip)
+
+
+class State:
+    """state.json in the batch folder: clip id -> {"fingerprint", "status", "error"}; saved atomically."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / "state.json"
+        self.lock = threading.Lock()
+        try:
+            self.clips = json.loads(self.path.read_text())["clips"]
+        except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
+            self.clips = {}
+
+    def record(self, clip_id: str, entry: dict) -> None:
+        with self.lock:
+            self.clips[clip_id] = entry
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"clips": self.clips}, indent=1, sort_keys=True))
+            os.replace(tmp, self.path)
+
+
+def run_clip(clip: dict, folder: Path) -> tuple[bool, str]:
+    """Run one clip in its own process; (ok, one-line reason)."""
+    log = folder / f"{clip['id']}.log"
+    with open(log, "w") as f:
+        f.write(" ".join(command(clip)) + "\n")
+        f.flush()
+        p = subprocess.run(command(clip), stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    if p.returncode == 0 and outputs_exist(clip):
+        return True, ""
+    lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    errors = [ln for ln in lines if "error" in ln.lower()]
+    reason = (errors or lines or [f"exit code {p.returncode}"])[-1]
+    return False, reason if p.returncode else f"finished without all outputs ({reason})"
+
+
+def run(args) -> int:
+    from duet.cli.progress import Progress
+
+    manifest = Path(args.manifest)
+    if args.jobs < 1:
+        raise DuetError("-j must be at least 1")
+    clips = read_manifest(manifest)
+    base = manifest.resolve().parent
+    out = Path(args.out).resolve() if args.out else base
+    folder = base / f"{manifest.stem}.batch"
+    folder.mkdir(parents=True, exist_ok=True)
+    state = State(folder)
+    todo, skipped = [], 0
+    for raw in clips:
+        clip = resolve(raw, base, out)
+        clip["_fp"] = fingerprint({k: v for k, v in clip.items()})
+        prev = state.clips.get(clip["id"], {})
+        if prev.get("fingerprint") == clip["_fp"] and prev.get("status") == "done" and outputs_exist(clip):
+            skipped += 1
+        elif prev.get("fingerprint") == clip["_fp"] and prev.get("status") == "failed" and not args.retry_failed:
+            skipped += 1
+        else:
+            todo.append(clip)
+    failures = {cid: e["error"] for cid, e in state.clips.items()
+                if e.get("status") == "failed" and cid in {c["id"] for c in clips} and
+                cid not in {c["id"] for c in todo}}
+    print(f"[batch] {len(clips)} clips: {skipped} already handled, {len(todo)} to run with {args.jobs} "
+          f"worker(s)", file=sys.stderr)
+    done = 0
+    with Progress("batch") as progress, ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {pool.submit(run_clip, {k: v for k, v in c.items() if k != "_fp"}, folder): c for c in todo}
+        for fut in as_completed(futures):
+            clip = futures[fut]
+            try:
+                ok, reason = fut.result()
+            except OSError as e:
+                ok, reason = False, f"could not start: {e}"
+            done += 1
+            state.record(clip["id"], {"fingerprint": clip["_fp"], "status": "done" if ok else "failed",
+                                      "error": reason})
+            if not ok:
+                failures[clip["id"]] = reason
+                print(f"[batch] {clip['id']} failed: {reason}", file=sys.stderr)
+            progress.update(done / max(1, len(todo)), f"{done}/{len(todo)} clips, {len(failures)} failed")
+    (folder / "failures.json").write_text(json.dumps(failures, indent=1, sort_keys=True))
+    if failures:
+        raise DuetError(f"{len(failures)} of {len(clips)} clips failed; see {folder / 'failures.json'} "
+                        f"and the logs there")
+    print(f"{len(clips)} clips done", file=sys.stdout)
+    return 0
