@@ -22,14 +22,14 @@ COMMANDS: dict[str, tuple[str | None, str, str]] = {
     "demo": ("duet.cli.demo", "the quickstart demo: two people talking -> .blend, .glb, preview video", ""),
     "layout": ("duet.cli.layout", "scene prompt -> where the two heads are", ""),
     "dialogue": ("duet.cli.dialogue", "scene prompt -> script, speech audio and exact timings", ""),
-    "batch": (None, "generate + bake many clips from a manifest, resumable", "baking into Blender (issue 4)"),
+    "batch": ("duet.cli.batch", "generate + bake many clips from a manifest, resumable", ""),
     "serve": ("duet.cli.serve", "the local engine service the Blender add-on talks to", ""),
     "train": ("duet.cli.train", "train the dual-stream diffusion model", ""),
     "eval": ("duet.cli.eval", "measure motion against ground truth and baselines", ""),
     "data": ("duet.cli.data", "make the synthetic conversation corpus", ""),
     "render": (None, "render Gaussian avatars from a DyadicMotion", "the Gaussian renderer (issue 11)"),
     "addon": ("duet.cli.addon", "build the Blender extension zip", ""),
-    "rig": ("duet.cli.rig", "build and picture the open heads", ""),
+    "rig": (None, "build and picture the open heads", "the open heads (issue 3)"),
 }
 
 
