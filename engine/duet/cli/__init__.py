@@ -29,7 +29,7 @@ COMMANDS: dict[str, tuple[str | None, str, str]] = {
     "data": ("duet.cli.data", "make the synthetic conversation corpus", ""),
     "render": (None, "render Gaussian avatars from a DyadicMotion", "the Gaussian renderer (issue 11)"),
     "addon": ("duet.cli.addon", "build the Blender extension zip", ""),
-    "rig": (None, "build and picture the open heads", "the open heads (issue 3)"),
+    "rig": ("duet.cli.rig", "build and picture the open heads", ""),
 }
 
 
