@@ -37,7 +37,7 @@ class DUET_PT_main(bpy.types.Panel):
         box.label(text="Conversation", icon="SOUND")
         box.prop(s, "audio_mode")
         if s.audio_mode != "PROMPT":
-            box.prop(s, "audio", text="Track A" if s.audio_mode == "TRACKS" else "Audio")
+            box.prop(s, "audio", text="Track A" if s.audio_mode == "TRACKS" else "File")
         if s.audio_mode == "TRACKS":
             box.prop(s, "audio_b")
         box.prop(s, "prompt")
@@ -63,7 +63,7 @@ class DUET_PT_main(bpy.types.Panel):
         box.prop(s, "export_format")
         box.prop(s, "export_path")
         box.operator("duet.export", icon="EXPORT")
-        _button(layout, "duet.render_avatars", "Gaussian avatars: not in this version", icon="RENDER_ANIMATION")
+        _button(layout, "duet.render_avatars", "Not in this version", icon="RENDER_ANIMATION")
 
 
 CLASSES = (DUET_PT_main,)

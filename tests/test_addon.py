@@ -202,6 +202,8 @@ s.export_format = "LIVELINK"
 s.export_path = os.path.join(TMP, "livelink")
 assert bpy.ops.duet.export() == {"FINISHED"}
 out["render_poll"] = bpy.ops.duet.render_avatars.poll()
+out["undoable"] = {n: "UNDO" in getattr(bpy.types, n).bl_options for n in
+                   ("DUET_OT_generate", "DUET_OT_add_head_pair", "DUET_OT_bake_file", "DUET_OT_clear")}
 '''
     r = blender(code, tmp_path, addon_zip)
     assert "Python" in r["no_python"]
@@ -218,3 +220,4 @@ out["render_poll"] = bpy.ops.duet.render_avatars.poll()
     rows = (tmp_path / "livelink" / "A.csv").read_text().splitlines()
     assert len(rows) == n + 1 and rows[0].startswith("Timecode")
     assert r["render_poll"] is False
+    assert all(r["undoable"].values()), r["undoable"]  # the undo stack itself needs a window
