@@ -139,7 +139,6 @@ def animate(tracks: np.ndarray, mode: str, layout: dict | None = None, seed: int
         lo, hi = (np.percentile(speech, 5), np.percentile(speech, 95)) if speech.size > 5 else (-60.0, -20.0)
         level = np.clip((db - lo) / max(hi - lo, 1e-3), 0.0, 1.0) * masks[i]
         person.poses["jaw"][:, 0] = JAW_MAX * _smooth(level, 3) ** 0.8
-        person.expr[:, INDEX["mouthClose"]] = 0.15 * (1 - masks[i])
         blink = _blinks(rng, n_frames)
         person.expr[:, INDEX["eyeBlinkLeft"]] = blink
         person.expr[:, INDEX["eyeBlinkRight"]] = blink

@@ -27,6 +27,7 @@ class Request:
     engine: str = "baseline"
     input_shape: str = "auto"
     first_speaker: str = "A"
+    layout: dict | None = None  # {"A": [x,y,z], "B": [x,y,z]}; predicted from the prompt when absent
     extra: dict = field(default_factory=dict)
 
 
@@ -73,7 +74,7 @@ def generate(req: Request):
         raise DuetError("--first-speaker must be A or B")
     tracks, shape = load_tracks(req)
     names = [Path(req.audio).name] + ([Path(req.audio_b).name] if req.audio_b else [])
-    layout, source = scene_layout(req.prompt)
+    layout, source = (req.layout, "given") if req.layout else scene_layout(req.prompt)
     meta = {"prompt": req.prompt, "audio": names, "emotion": req.emotion, "relation": req.relation,
             "layout_source": source}
     motion = animate(tracks, shape, layout=layout, seed=req.seed, meta=meta,

@@ -101,7 +101,7 @@ def _model(engine: str):
                 b = Path(d) / "b.wav"
                 save_wav(b, audio[1])
             req = Request(audio=str(a), audio_b=str(b) if b else None, engine=engine, input_shape=shape,
-                          seed=ctx["seed"], first_speaker=_first(clip), extra={"layout": clip.layout})
+                          seed=ctx["seed"], first_speaker=_first(clip), layout=clip.layout)
             return generate(req)
     return run
 
