@@ -110,3 +110,18 @@ def test_livelink_beside_the_scene(scene_bake):
         with open(d / "ll" / f"{person}.csv", newline="") as f:
             rows = list(csv.reader(f))
         assert rows[0][:2] == ["Timecode", "BlendShapeCount"] and len(rows) == motion.n_frames + 1
+
+
+def test_preview_video_has_both_streams(scene_bake):
+    d, _ = scene_bake
+    run_blender(f"""
+from duet.blender.preview import render_preview
+render_preview({str(d / 'scene.blend')!r}, {str(d / 'preview.mp4')!r}, size=(320, 180), seconds=1.0)
+print(json.dumps({{"ok": True}}))
+""")
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,width,height,nb_frames",
+                            "-of", "json", str(d / "preview.mp4")], capture_output=True, text=True, check=True)
+    streams = {s["codec_type"]: s for s in json.loads(probe.stdout)["streams"]}
+    assert set(streams) == {"video", "audio"}
+    assert (streams["video"]["width"], streams["video"]["height"]) == (320, 180)
+    assert int(streams["video"]["nb_frames"]) == 25

@@ -24,3 +24,10 @@ def eevee_engine() -> str:
     """EEVEE's render engine id: 'BLENDER_EEVEE_NEXT' in 4.2-4.5, 'BLENDER_EEVEE' again from 5.0."""
     return "BLENDER_EEVEE" if VERSION >= (5, 0, 0) else "BLENDER_EEVEE_NEXT"
 
+
+
+def set_video_output(image_settings) -> None:
+    """Write a movie through FFmpeg: 5.0 first switches the media type from images to video."""
+    if hasattr(image_settings, "media_type"):
+        image_settings.media_type = "VIDEO"
+    image_settings.file_format = "FFMPEG"
