@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
+import pickle
 import threading
 from pathlib import Path
 
@@ -71,18 +73,41 @@ class _Engine:
         return 0
 
     def speak(self, text: str, voice: str, rate: float, pitch: float):
+        """Synthesize in a forked child: the library carries state from one utterance to the next,
+        so every utterance starts from the same freshly initialised state and is reproducible."""
         with self.lock:
-            if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
-                raise DuetError(f"espeak-ng has no voice {voice!r}")
-            self.lib.espeak_SetParameter(_RATE, int(round(_DEFAULT_WPM * rate)), 0)
-            self.lib.espeak_SetParameter(_PITCH, int(np.clip(round(50 * pitch), 0, 99)), 0)
-            self._chunks, self._events = [], []
-            data = text.encode("utf-8")
-            if self.lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, 0, None, None) != 0:
-                raise DuetError(f"espeak-ng could not speak {text[:40]!r}")
-            self.lib.espeak_Synchronize()
-            samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
-            return samples, list(self._events)
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # child: speak, send the result, leave without running any cleanup
+                code = 0
+                try:
+                    payload = pickle.dumps(self._speak_here(text, voice, rate, pitch))
+                except BaseException as e:  # noqa: BLE001 - carried to the parent and raised there
+                    payload, code = pickle.dumps(DuetError(str(e))), 1
+                with os.fdopen(w, "wb") as f:
+                    f.write(payload)
+                os._exit(code)
+            os.close(w)
+            with os.fdopen(r, "rb") as f:
+                data = f.read()
+            os.waitpid(pid, 0)
+        result = pickle.loads(data) if data else DuetError("espeak-ng crashed")
+        if isinstance(result, DuetError):
+            raise result
+        return result
+
+    def _speak_here(self, text: str, voice: str, rate: float, pitch: float):
+        if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise DuetError(f"espeak-ng has no voice {voice!r}")
+        self.lib.espeak_SetParameter(_RATE, int(round(_DEFAULT_WPM * rate)), 0)
+        self.lib.espeak_SetParameter(_PITCH, int(np.clip(round(50 * pitch), 0, 99)), 0)
+        self._chunks, self._events = [], []
+        data = text.encode("utf-8")
+        if self.lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, 0, None, None) != 0:
+            raise DuetError(f"espeak-ng could not speak {text[:40]!r}")
+        self.lib.espeak_Synchronize()
+        samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
+        return samples, list(self._events)
 
 
 _engine: _Engine | None = None

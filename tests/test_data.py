@@ -1,0 +1,207 @@
+"""The synthetic corpus: exact masks and timings, closed lips on m/b/p, gaze on the partner's eyes,
+determinism by seed, splits that keep test voices and sentences out of train, resumable synthesis."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from duet import tts
+from duet.data import phonemes as ph
+from duet.data.animator import animate
+from duet.data.conversation import Turn, assemble
+from duet.data.corpus import make_clip, open_corpus, synth, voice_split
+from duet.data.layouts import KINDS, sample_layout
+from duet.errors import DuetError
+from duet.rigs.kinematics import REST_JOINTS, eye_midpoint, forward, gaze
+
+FPS = 25.0
+LIP_REST = np.array([0.0, 0.121, 0.09])  # where the lips meet at rest (rig frame)
+
+
+@pytest.fixture(scope="module")
+def conv():
+    a = tts.synthesize("Did you see my mom at the market? It was a big mess.", "espeak:en-us+m3")
+    b = tts.synthesize("Maybe. Ah, the poor man, what a bad problem.", "flite:kal16")
+    c = tts.synthesize("uh-huh", "festival:kal_diphone")
+    return assemble([Turn("A", a, at=0.3), Turn("B", b, at=0.3 + a.duration + 0.4),
+                     Turn("B", c, at=1.2, kind="backchannel")], fps=FPS)
+
+
+def _frames_in(phones, fps=FPS):
+    return [int(round((a + b) / 2 * fps)) for a, b, _ in phones]
+
+
+def test_masks_are_exact_and_tracks_hold_only_their_speaker(conv):
+    mix, tracks, masks, timings = conv
+    n = int(np.floor(timings.duration * FPS + 1e-9))
+    assert masks.shape == (2, n) and tracks.shape == (2, len(mix)) and np.array_equal(mix, tracks.sum(0))
+    for i, p in enumerate("AB"):
+        t = np.arange(n) / FPS
+        want = np.zeros(n)
+        for a, b in timings.speech_spans(p):
+            want[(t >= a) & (t < b)] = 1
+        assert np.array_equal(masks[i], want)
+        speech = [(a, b) for a, b, x in timings.phonemes[p] if x != "sil"]
+        # every frame inside a non-silent phone is speaking; every speaking frame is near speech
+        for k in _frames_in([(a, b, None) for a, b in speech]):
+            assert masks[i, min(k, n - 1)] == 1
+        placed = np.zeros(len(mix), bool)
+        for turn in timings.turns:
+            if turn.speaker == p:
+                placed[int(round(turn.start * 16000)):int(round(turn.end * 16000))] = True
+        assert np.all(tracks[i, ~placed] == 0.0)
+    back = next(t for t in timings.turns if t.kind == "backchannel")
+    said = [(a, b, q) for a, b, q in timings.phonemes["B"] if q != "sil" and back.start <= a < back.end]
+    assert said and all(masks[1, k] == 1 for k in _frames_in(said))
+    assert np.any((masks[0] == 1) & (masks[1] == 1)), "the backchannel overlaps A's turn"
+
+
+def test_conversation_timings_line_up_with_track_energy(conv):
+    _, tracks, _, timings = conv
+    for i, p in enumerate("AB"):
+        x = tracks[i]
+        rms = lambda a, b: float(np.sqrt(np.mean(x[int(a * 16000):int(b * 16000)] ** 2)))  # noqa: E731
+        vowels = [(a, b) for a, b, q in timings.phonemes[p] if ph.is_vowel(q)]
+        loud = max(rms(a, b) for a, b in vowels)
+        assert np.mean([rms(a, b) > 0.08 * loud for a, b in vowels]) >= 0.9
+        for a, b, q in timings.phonemes[p]:
+            if q == "sil" and b - a > 0.3:
+                assert rms(a + 0.03, b - 0.03) < 0.03 * loud
+
+
+def test_one_person_cannot_say_two_things_at_once():
+    s = tts.synthesize("hello there", "espeak:en-us")
+    with pytest.raises(DuetError, match="at once"):
+        assemble([Turn("A", s, at=0.0), Turn("A", s, at=0.2)])
+
+
+def _lip_gap(person):
+    """Distance between the upper lip (carried by the head) and the lower lip (carried by the jaw)."""
+    rot, pos = forward(person.poses, person.transl)
+    upper = pos[:, 1] + np.einsum("tij,j->ti", rot[:, 1], LIP_REST - REST_JOINTS[1])
+    lower = pos[:, 2] + np.einsum("tij,j->ti", rot[:, 2], LIP_REST - REST_JOINTS[2])
+    return np.linalg.norm(upper - lower, axis=-1)
+
+
+def test_bilabials_close_the_lips_and_open_vowels_open_them(conv):
+    _, tracks, _, timings = conv
+    m = animate(timings, {"A": [-0.6, 1.6, 0.0], "B": [0.6, 1.6, 0.0]}, tracks=tracks)
+    from duet.arkit import INDEX
+    for p in "AB":
+        person = m.person(p)
+        gap = _lip_gap(person)
+        bil = [(a, b, q) for a, b, q in timings.phonemes[p] if q in ph.BILABIAL]
+        opn = [(a, b, q) for a, b, q in timings.phonemes[p] if q in ph.OPEN_VOWELS and b - a > 0.08]
+        assert len(bil) >= 3 and len(opn) >= 3
+        kb, ko = _frames_in(bil), _frames_in(opn)
+        assert gap[kb].max() < 0.0005, "lips must touch at m/b/p"
+        assert np.median(gap[ko]) > 0.006, "open vowels open the mouth"
+        for ch in ("mouthLowerDownLeft", "mouthUpperUpLeft", "mouthFunnel"):
+            assert person.expr[kb, INDEX[ch]].max() < 0.02
+        assert person.expr[kb, INDEX["mouthPressLeft"]].min() > 0.2
+        # the mouth rests shut while its owner is silent for long
+        quiet = [(a, b, q) for a, b, q in timings.phonemes[p] if q == "sil" and b - a > 1.0]
+        for a, b, _ in quiet:
+            assert gap[int((a + 0.5) * FPS):int((b - 0.5) * FPS)].max() < 0.002
+
+
+@pytest.mark.parametrize("kind_seed", range(16))
+def test_fixating_gaze_points_at_the_partners_eyes(conv, kind_seed):
+    _, _, _, timings = conv
+    rng = np.random.default_rng(kind_seed)
+    layout = sample_layout(rng, "nonblood-equal")
+    m = animate(timings, layout, seed=kind_seed)
+    for p, q in (("A", "B"), ("B", "A")):
+        me, other = m.person(p), m.person(q)
+        centres, dirs = gaze(me.poses, me.transl)
+        target = eye_midpoint(other.poses, other.transl)
+        to = target[:, None] - centres
+        to /= np.linalg.norm(to, axis=-1, keepdims=True)
+        err = np.degrees(np.arccos(np.clip((to * dirs).sum(-1), -1, 1))).max(1)
+        fix = np.zeros(m.n_frames, bool)
+        for a, b in m.meta["gaze_on_partner"][p]:
+            fix[a:b] = True
+        assert fix.mean() > 0.5
+        assert err[fix].max() < 2.0, (layout["kind"], err[fix].max())
+        if (~fix).any():
+            assert np.median(err[~fix]) > 5.0  # aversions really look away
+        assert np.degrees(np.abs(me.poses["eye_L"]).max()) < 40  # the head does most of the turning
+
+
+def test_layouts_cover_every_kind_and_sensible_distances():
+    rng = np.random.default_rng(0)
+    seen = {}
+    for _ in range(400):
+        lay = sample_layout(rng)
+        d = np.linalg.norm(np.subtract(lay["A"], lay["B"]))
+        seen.setdefault(lay["kind"], []).append(d)
+        assert 1.0 < lay["A"][1] < 1.8 and 1.0 < lay["B"][1] < 1.8
+    assert set(seen) == set(KINDS)
+    assert max(seen["whispering"]) < 0.5 and min(seen["across_room"]) > 2.0
+
+
+def test_clips_are_deterministic_by_seed():
+    a, b, c = make_clip(7, 3), make_clip(7, 3), make_clip(8, 3)
+    assert np.array_equal(a["mix"], b["mix"]) and np.array_equal(a["tracks"], b["tracks"])
+    for k, v in a["motion"].to_arrays().items():
+        assert np.array_equal(v, b["motion"].to_arrays()[k]), k
+    assert a["labels"] == b["labels"]
+    assert a["labels"]["sentences"] != c["labels"]["sentences"]
+
+
+def test_voice_splits_keep_test_voices_out_of_train():
+    split = {v: voice_split(v) for v in tts.voices()}
+    assert {"train", "val", "test"} == set(split.values())
+    for engine in ("espeak", "flite"):
+        assert any(s == "test" for v, s in split.items() if v.startswith(engine))
+        assert any(s == "train" for v, s in split.items() if v.startswith(engine))
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus") / "c"
+    return synth(folder, hours=0.05, seed=1, workers=2)
+
+
+def test_corpus_round_trip_and_splits(small_corpus):
+    c = small_corpus
+    assert c.hours() >= 0.05 and c.ids("test") and c.ids("train")
+    train_voices, train_sents = set(), set()
+    for cid in c.ids("train"):
+        clip = c.load(cid)
+        train_voices |= set(clip.voices.values())
+        train_sents |= set(clip.labels["sentences"])
+    for cid in c.ids("test") + c.ids("val"):
+        clip = c.load(cid)
+        assert not set(clip.voices.values()) & train_voices
+        assert not set(clip.labels["sentences"]) & train_sents
+    clip = c.load(c.ids("train")[0])
+    T = clip.motion.n_frames
+    assert clip.sr == 16000 and clip.tracks.shape == (2, len(clip.mix)) and clip.masks.shape == (2, T)
+    assert np.array_equal(clip.masks[0], clip.motion.A.speaking)
+    assert abs(len(clip.mix) / 16000 - T / 25) < 0.04
+    assert clip.relation in ("blood-equal", "blood-unequal", "nonblood-equal", "nonblood-unequal")
+    assert any(t.kind == "backchannel" for cid in c.ids() for t in c.load(cid).turns)
+
+
+def test_corpus_resumes_without_redoing_work(small_corpus):
+    folder = small_corpus.folder
+    stamps = {p.name: p.stat().st_mtime_ns for p in (folder / "clips").iterdir()}
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").unlink()
+    again = synth(folder, hours=0.05, seed=1, workers=1)
+    assert {p.name: p.stat().st_mtime_ns for p in (folder / "clips").iterdir()} == stamps
+    assert again.manifest["clips"] == manifest["clips"]
+
+
+def test_cli_refuses_a_folder_that_is_not_a_corpus(tmp_path):
+    (tmp_path / "precious.txt").write_text("my work")
+    run = subprocess.run([sys.executable, "-m", "duet", "data", "synth", "--hours", "0.01", "-o", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "not a Duet corpus" in run.stderr and "Traceback" not in run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious.txt"]
+    with pytest.raises(DuetError, match="no manifest"):
+        open_corpus(tmp_path)
