@@ -169,7 +169,7 @@ _ROUGH = {"skin": 0.48, "hair": 0.65, "brow": 0.7, "lip": 0.38, "mouth": 0.9, "t
 def _materials(mesh, head, look):
     from duet.rigs.openhead import LOOKS, MATERIALS
 
-    colours = {**_COLOURS, **{k: v for k, v in LOOKS[look].items() if k != "hairline"}}
+    colours = {**_COLOURS, **{k: v for k, v in LOOKS[look].items() if k != "brows"}}
     colours["brow"] = tuple(0.8 * c for c in colours["hair"])
     for m in MATERIALS:
         name = f"Duet {look} {m}"

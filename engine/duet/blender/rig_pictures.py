@@ -13,6 +13,7 @@ from duet.arkit import ARKIT_52
 from duet.blender import rig
 
 SPACING = 0.22
+VIEW_HEIGHT = 0.30  # metres of head shown, crown to upper neck
 
 
 @dataclass
@@ -36,7 +37,7 @@ def render_row(cells: list[Cell], path: Path, height_px: int = 300, samples: int
         for name, value in cell.expr.items():
             mesh.data.shape_keys.key_blocks[ARKIT_52[ARKIT_52.index(name)]].value = value
         rig.set_pose(arm, {j: np.array([v]) for j, v in cell.poses.items()})
-        _caption(cell.label, (k * SPACING, -0.12, 0.0))
+        _caption(cell.label, (k * SPACING, -0.12, 0.045))
     width = SPACING * len(cells)
     _camera(scene, width, (len(cells) - 1) * SPACING / 2)
     _lights(scene, (len(cells) - 1) * SPACING / 2)
@@ -45,7 +46,7 @@ def render_row(cells: list[Cell], path: Path, height_px: int = 300, samples: int
     scene.cycles.samples = samples
     scene.cycles.use_denoising = True
     scene.render.resolution_y = height_px
-    scene.render.resolution_x = int(round(height_px * width / 0.36))
+    scene.render.resolution_x = int(round(height_px * width / VIEW_HEIGHT))
     scene.render.image_settings.file_format = "PNG"
     scene.view_settings.view_transform = "AgX"
     scene.render.filepath = str(path)
@@ -74,7 +75,7 @@ def _camera(scene, width, cx):
     cam.type = "ORTHO"
     cam.ortho_scale = width
     obj = bpy.data.objects.new("camera", cam)
-    obj.location = (cx, -1.5, 0.17)
+    obj.location = (cx, -1.5, 0.185)
     obj.rotation_euler = (math.pi / 2, 0, 0)
     scene.collection.objects.link(obj)
     scene.camera = obj

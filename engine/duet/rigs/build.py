@@ -44,6 +44,7 @@ def skin_weights(tpl: geometry.Template) -> np.ndarray:
     for k in (1, 2):
         w[part == k] = 0
         w[part == k, 2 + k] = 1
+    w[part == 6] = [0, 1, 0, 0, 0]  # hair rides on the skull
     return w
 
 
@@ -86,11 +87,16 @@ def identity_basis(tpl: geometry.Template) -> np.ndarray:
     radial = np.stack([x, np.zeros_like(x), z - geometry.AXIS_Z], -1)
     radial /= np.maximum(np.linalg.norm(radial, axis=1, keepdims=True), 1e-9)
     d[:, :, 9] = radial * (0.006 * neck_ring)[:, None]
+    # Hair follows the scalp under it.
+    hair = np.nonzero(tpl.vertex_part == 6)[0]
+    scalp = np.nonzero((tpl.vertex_part == 0) & (y > 0.1))[0]
+    nearest = scalp[np.argmin(((v[hair, None] - v[None, scalp]) ** 2).sum(-1), axis=1)]
+    d[hair] = d[nearest]
     return d
 
 
-def poly_materials(tpl: geometry.Template, hairline: float) -> np.ndarray:
-    """[P] material index per polygon (see openhead.MATERIALS); ``hairline`` 0..1 picks the hair style."""
+def poly_materials(tpl: geometry.Template, brows: float) -> np.ndarray:
+    """[P] material index per polygon (see openhead.MATERIALS); ``brows`` 0..1 picks the eyebrows' style."""
     mat = np.zeros(len(tpl.polys), np.int8)
     v = tpl.vertices
     idx = np.where(tpl.polys >= 0, tpl.polys, tpl.polys[:, :1])
@@ -98,18 +104,15 @@ def poly_materials(tpl: geometry.Template, hairline: float) -> np.ndarray:
     part = tpl.vertex_part[idx[:, 0]]
     x, y, z = c.T
     ang = np.abs(np.arctan2(x, z))
-    # Hair: a cap whose edge runs across the forehead, above the ears and down the back of the head.
-    front = 0.252 - 0.006 * hairline + 0.004 * np.cos(6 * ang)
-    side = 0.205 - 0.025 * hairline
-    back = 0.120 - 0.03 * hairline
-    edge = np.where(ang < 0.9, front + (side - front) * smoothstep(0.5, 0.9, ang),
-                    side + (back - side) * smoothstep(1.6, 2.6, ang))
+    # The scalp under the hair shell takes the hair's colour, so no skin shows through at its thin edge.
+    edge = np.interp(ang, *zip(*geometry.HAIRLINE)) + 0.003
     ear = (np.abs(x) > 0.06) & (np.abs(y - 0.185) < 0.03) & (np.abs(z + 0.014) < 0.022)
     mat[(part == 0) & (y > edge) & ~ear] = 1
+    mat[part == 6] = 1
     for s in (0, 1):
         dx, dy = eye_frame(c, s)
-        arc = 0.0165 + 0.0032 * (1 - ((dx - 0.003) / 0.019) ** 2) - 0.0015 * hairline * (dx > 0.008)
-        thick = 0.0024 - 0.0005 * hairline - 0.0008 * np.clip(dx / 0.02, 0, 1)
+        arc = 0.0165 + 0.0032 * (1 - ((dx - 0.003) / 0.019) ** 2) - 0.0015 * brows * (dx > 0.008)
+        thick = 0.0036 - 0.0008 * brows - 0.0014 * np.clip(dx / 0.02, 0, 1)
         brow = (np.abs(dy - arc) < thick) & (dx > -0.016) & (dx < 0.021) & (z > 0.06)
         mat[(part == 0) & brow] = 2
     lip = (lips_sdf(c) < 0.0012) & (np.abs(x) < MOUTH_HALF_WIDTH + 0.002)

@@ -20,11 +20,12 @@ LID_RADIUS = 0.0138      # eyelid skin rests just outside the eyeball
 MOUTH_Y = 0.121          # height of the lips' meeting line
 MOUTH_HALF_WIDTH = 0.024
 AXIS_Z = -0.012          # the rings' centre line
+NECK_Z = -0.020          # the neck's centre line, set back under the skull
 CROWN_Y = 0.235          # above: rows fan over the crown from one centre; below: horizontal rings
 NECK_BOTTOM = -0.03
 N_COLS = 112
 
-PARTS = ("skin", "eye_L", "eye_R", "mouth", "teeth", "tongue")
+PARTS = ("skin", "eye_L", "eye_R", "mouth", "teeth", "tongue", "hair")
 MATERIALS = ("skin", "hair", "brow", "lip", "mouth", "teeth", "tongue", "sclera", "iris", "pupil")
 
 
@@ -60,12 +61,15 @@ def head_sdf(p):
     """Negative inside the head: cranium, face, jaw, neck, nose, cheekbones, brow, lips, ears."""
     d = _ellipsoid(p, (0, 0.205, -0.012), (0.073, 0.097, 0.100))
     d = _smin(d, _ellipsoid(p, (0, 0.150, 0.020), (0.060, 0.082, 0.072)), 0.02)
-    d = _smin(d, _ellipsoid(p, (0, 0.106, 0.026), (0.047, 0.040, 0.062)), 0.018)
-    d = _smin(d, _capsule(p, (0, -0.2, AXIS_Z), (0, 0.15, AXIS_Z - 0.01), 0.050), 0.03)
-    nose = _capsule(p, (0, 0.193, 0.083), (0, 0.152, 0.106), 0.0062)
-    nose = _smin(nose, _ellipsoid(p, (0, 0.147, 0.104), (0.0105, 0.0095, 0.0105)), 0.004)
+    d = _smin(d, _ellipsoid(p, (0, 0.110, 0.022), (0.049, 0.036, 0.064)), 0.014)
+    d = _smin(d, _ellipsoid(p, (0, 0.089, 0.070), (0.019, 0.014, 0.015)), 0.010)  # chin
+    for s in (-1, 1):  # the jawline, from below the ear to the chin
+        d = _smin(d, _capsule(p, (s * 0.047, 0.118, -0.006), (s * 0.016, 0.086, 0.070), 0.011), 0.012)
+    d = _smin(d, _capsule(p, (0, -0.2, NECK_Z), (0, 0.14, NECK_Z - 0.004), 0.044), 0.016)
+    nose = _capsule(p, (0, 0.193, 0.083), (0, 0.152, 0.106), 0.0056)
+    nose = _smin(nose, _ellipsoid(p, (0, 0.147, 0.104), (0.0095, 0.0092, 0.0100)), 0.004)
     for s in (-1, 1):
-        nose = _smin(nose, _ellipsoid(p, (s * 0.0135, 0.1435, 0.0935), (0.0080, 0.0070, 0.0085)), 0.004)
+        nose = _smin(nose, _ellipsoid(p, (s * 0.0122, 0.1438, 0.0935), (0.0070, 0.0064, 0.0078)), 0.004)
     d = _smin(d, nose, 0.007)
     for s in (-1, 1):
         d = _smin(d, _ellipsoid(p, (s * 0.046, 0.170, 0.052), (0.022, 0.016, 0.022)), 0.015)
@@ -265,7 +269,7 @@ def build_template() -> Template:
             k = (j + 1) % N_COLS
             polys.append([below_idx[i, j], below_idx[i, k], grid_idx[i + 1, k], grid_idx[i + 1, j]])
     bottom = len(verts)
-    verts.append([0.0, NECK_BOTTOM, AXIS_Z])
+    verts.append([0.0, NECK_BOTTOM, float(grid[-1, :, 2].mean())])
     row_of.append(-1)
     side.append(-1)
     for j in range(N_COLS):
@@ -329,11 +333,14 @@ def build_template() -> Template:
     vs, ps, _, uv = _uv_sphere((0, MOUTH_Y - 0.0078, z_front - 0.034), (0.0150, 0.0048, 0.018), 16, 10)
     add(vs, ps, 5, uv * 0.12 + [0.755, 0.005], sg=-1)
 
+    vs, ps, uv = _hair(grid, rows, phi)
+    add(vs, ps, 6, uv)
+
     v = np.array(verts, np.float64)
     v[:n_skin] = _shape_eye_region(v[:n_skin])
     polys = _orient(np.array(polys), v)
 
-    mid = np.argsort(np.abs(grid[mouth_row, mouth_cols, 0]))[:3]
+    mid = np.abs(grid[mouth_row, mouth_cols, 0]) < 0.005
     tpl = Template(
         vertices=v, polys=polys, poly_uv=np.zeros((len(polys), 4, 2)),
         vertex_part=np.array(parts, np.int8), lip_side=np.array(side, np.int8),
@@ -343,6 +350,59 @@ def build_template() -> Template:
         eye_polar=np.array(polar, np.float64))
     tpl.poly_uv = _poly_uvs(tpl, phi, n_rows, uvs)
     return tpl
+
+
+HAIRLINE = ((0.0, 0.252), (0.45, 0.250), (0.8, 0.237), (1.1, 0.226), (1.35, 0.222), (1.75, 0.222),
+            (2.2, 0.170), (2.6, 0.132), (np.pi, 0.126))  # (angle from the front, height) along the hair's edge
+
+
+def _hair(grid, rows, phi, n_rows=12, step=2):
+    """A closed hair shell over the scalp: thick at the crown, thin at a smooth hairline."""
+    cols = np.arange(0, len(phi), step)
+    edge = np.interp(np.abs(phi[cols]), *zip(*HAIRLINE))
+    origins = np.array([o for o, _ in rows])
+    elev = np.array([e for _, e in rows])
+    outer, inner = [], []
+    for jj, j in enumerate(cols):
+        heights = grid[:, j, 1]
+        r_end = np.interp(-edge[jj], -heights, np.arange(len(rows)))  # fractional row at the hairline
+        for s in np.linspace(0, 1, n_rows + 1)[1:]:
+            r = r_end * s ** 0.85
+            k = min(int(r), len(rows) - 2)
+            f = r - k
+            o = origins[k] * (1 - f) + origins[k + 1] * f
+            e = elev[k] * (1 - f) + elev[k + 1] * f
+            d = np.array([np.cos(e) * np.sin(phi[j]), np.sin(e), np.cos(e) * np.cos(phi[j])])
+            p = _raycast(o[None], d[None])[0]
+            n = _normal(p)
+            thick = 0.0009 + 0.0075 * (1 - s ** 2.5)
+            outer.append(p + n * thick)
+            inner.append(p - n * 0.0006)
+    top = _raycast(np.array([[0.0, CROWN_Y, AXIS_Z]]), np.array([[0.0, 1.0, 0.0]]))[0]
+    nc = len(cols)
+    outer = np.array(outer).reshape(nc, n_rows, 3).transpose(1, 0, 2)
+    inner = np.array(inner).reshape(nc, n_rows, 3).transpose(1, 0, 2)
+    verts = np.vstack([[top + [0, 0.0084, 0]], outer.reshape(-1, 3), [top - [0, 0.0006, 0]], inner.reshape(-1, 3)])
+    o_idx = 1 + np.arange(n_rows * nc).reshape(n_rows, nc)
+    i_idx = o_idx + n_rows * nc + 1
+    polys = []
+    for j in range(nc):
+        k = (j + 1) % nc
+        polys.append([0, o_idx[0, k], o_idx[0, j], -1])
+        polys.append([n_rows * nc + 1, i_idx[0, j], i_idx[0, k], -1])
+        for r in range(n_rows - 1):
+            polys.append([o_idx[r, j], o_idx[r, k], o_idx[r + 1, k], o_idx[r + 1, j]])
+            polys.append([i_idx[r, k], i_idx[r, j], i_idx[r + 1, j], i_idx[r + 1, k]])
+        polys.append([o_idx[-1, j], o_idx[-1, k], i_idx[-1, k], i_idx[-1, j]])
+    u = np.concatenate([[0.5], np.tile((phi[cols] + np.pi) / (2 * np.pi), n_rows)])
+    w = np.concatenate([[1.0], np.repeat(1 - np.linspace(0, 1, n_rows + 1)[1:], nc)])
+    uv = np.tile(np.stack([0.88 + 0.115 * u, 0.005 + 0.24 * w], -1), (2, 1))
+    return verts, np.array(polys), uv
+
+
+def _normal(p, h=1e-4):
+    g = np.array([head_sdf(p + dp) - head_sdf(p - dp) for dp in np.eye(3) * h])
+    return g / np.linalg.norm(g)
 
 
 def _box_uv(vs, u0):

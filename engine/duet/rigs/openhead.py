@@ -20,7 +20,7 @@ from duet.motion import JOINTS
 from duet.rigs import kinematics
 
 ASSET = Path(__file__).resolve().parents[3] / "rigs" / "openhead.npz"
-PARTS = ("skin", "eye_L", "eye_R", "mouth", "teeth", "tongue")
+PARTS = ("skin", "eye_L", "eye_R", "mouth", "teeth", "tongue", "hair")
 MATERIALS = ("skin", "hair", "brow", "lip", "mouth", "teeth", "tongue", "sclera", "iris", "pupil")
 BETA_NAMES = ("head_width", "head_length", "head_height", "jaw_width", "nose_size",
               "cheek_fullness", "brow_height", "chin_length", "lip_fullness", "neck_width")
@@ -31,10 +31,10 @@ IDENTITIES = {
 }
 # Per-person looks (linear RGB) used by the Blender builder and the renders.
 LOOKS = {
-    "A": {"skin": (0.62, 0.40, 0.30), "hair": (0.045, 0.028, 0.018), "lip": (0.50, 0.22, 0.20),
-          "iris": (0.10, 0.20, 0.32), "hairline": 0.0},
-    "B": {"skin": (0.36, 0.20, 0.12), "hair": (0.012, 0.010, 0.010), "lip": (0.30, 0.11, 0.10),
-          "iris": (0.12, 0.06, 0.02), "hairline": 1.0},
+    "A": {"skin": (0.46, 0.28, 0.19), "hair": (0.045, 0.028, 0.018), "lip": (0.50, 0.22, 0.20),
+          "iris": (0.10, 0.20, 0.32), "brows": 0.0},
+    "B": {"skin": (0.20, 0.105, 0.06), "hair": (0.012, 0.010, 0.010), "lip": (0.30, 0.11, 0.10),
+          "iris": (0.12, 0.06, 0.02), "brows": 1.0},
 }
 
 
