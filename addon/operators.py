@@ -43,15 +43,18 @@ def generate_blocker(context) -> str | None:
     reason = heads_blocker(s)
     if reason:
         return reason
-    if s.audio_mode == "PROMPT":
-        return "Writing the dialogue from the prompt needs the language layer, which this engine lacks"
-    if not s.audio:
-        return "Choose the conversation audio"
-    if not Path(bpy.path.abspath(s.audio)).is_file():
-        return "The audio file does not exist"
-    if s.audio_mode == "TRACKS" and not (s.audio_b and Path(bpy.path.abspath(s.audio_b)).is_file()):
-        return "Choose person B's track"
     prefs = preferences.get(context)
+    if s.audio_mode == "PROMPT":
+        if not s.prompt.strip():
+            return "Describe the scene: the dialogue is written from the prompt"
+        if prefs.engine_mode == "SERVICE":
+            return "Writing the dialogue from the prompt needs the subprocess engine"
+    elif not s.audio:
+        return "Choose the conversation audio"
+    elif not Path(bpy.path.abspath(s.audio)).is_file():
+        return "The audio file does not exist"
+    elif s.audio_mode == "TRACKS" and not (s.audio_b and Path(bpy.path.abspath(s.audio_b)).is_file()):
+        return "Choose person B's track"
     if prefs.engine_mode == "SUBPROCESS" and not Path(bpy.path.abspath(prefs.python)).is_file():
         return "Set the engine's Python in the add-on preferences (or Install Engine there)"
     if prefs.engine_mode == "SERVICE" and not prefs.server_url:
@@ -61,10 +64,12 @@ def generate_blocker(context) -> str | None:
 
 def job_spec(s) -> dict:
     """The engine job for the panel's settings (see duet.service.worker)."""
-    shape = {"MIX": "mono", "TRACKS": "two-track", "STEREO": "stereo"}[s.audio_mode]
-    spec = {"audio": bpy.path.abspath(s.audio), "prompt": s.prompt, "seed": s.seed, "input_shape": shape,
-            "emotion": None if s.emotion == "AUTO" else s.emotion,
+    spec = {"prompt": s.prompt, "seed": s.seed, "emotion": None if s.emotion == "AUTO" else s.emotion,
             "relation": None if s.relation == "AUTO" else s.relation}
+    if s.audio_mode == "PROMPT":
+        return {**spec, "write_dialogue": True}
+    shape = {"MIX": "mono", "TRACKS": "two-track", "STEREO": "stereo"}[s.audio_mode]
+    spec.update(audio=bpy.path.abspath(s.audio), input_shape=shape)
     if s.audio_mode == "TRACKS":
         spec["audio_b"] = bpy.path.abspath(s.audio_b)
     return spec
@@ -87,6 +92,8 @@ def start_job(context, spec: dict, output: str):
 
 
 def audio_files(s) -> list[str]:
+    if s.audio_mode == "PROMPT":
+        return []
     files = [bpy.path.abspath(s.audio)]
     if s.audio_mode == "TRACKS":
         files.append(bpy.path.abspath(s.audio_b))
@@ -182,7 +189,7 @@ class DUET_OT_generate(bpy.types.Operator):
         from duet.errors import DuetError
 
         try:
-            message = apply_motion(context, status.motion, audio_files(s))
+            message = apply_motion(context, status.motion, list(status.audio) or audio_files(s))
         except DuetError as e:
             say(s, str(e), error=True)
             self.report({"ERROR"}, str(e))
@@ -268,7 +275,7 @@ class DUET_OT_bake_file(bpy.types.Operator):
 
         s = settings(context)
         path = bpy.path.abspath(s.motion_file)
-        audio = [a for a in audio_files(s) if Path(a).is_file()] if s.audio and s.audio_mode != "PROMPT" else []
+        audio = [a for a in audio_files(s) if Path(a).is_file()] if s.audio else []
         try:
             message = apply_motion(context, path, audio)
         except DuetError as e:

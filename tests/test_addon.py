@@ -221,3 +221,28 @@ out["undoable"] = {n: "UNDO" in getattr(bpy.types, n).bl_options for n in
     assert len(rows) == n + 1 and rows[0].startswith("Timecode")
     assert r["render_poll"] is False
     assert all(r["undoable"].values()), r["undoable"]  # the undo stack itself needs a window
+
+
+@pytest.mark.slow
+def test_generate_from_prompt_alone(addon_zip, tmp_path):
+    code = r'''
+prefs.engine_mode = "SUBPROCESS"
+prefs.python = PYTHON
+assert bpy.ops.duet.add_head_pair() == {"FINISHED"}
+s.audio_mode = "PROMPT"
+out["blocker_empty"] = __import__(ADDON + ".operators", fromlist=["x"]).generate_blocker(bpy.context)
+s.prompt = "two colleagues argue about a deadline at the office"
+out["result"] = sorted(bpy.ops.duet.generate())
+out["message"] = s.message
+out["range"] = [scene.frame_start, scene.frame_end]
+out["strips"] = [(st.name, st.frame_final_duration) for st in scene.sequence_editor.strips]
+out["keyed_A"], out["keyed_B"] = keyed(s.head_a), keyed(s.head_b)
+out["motion"] = s.motion_file
+'''
+    r = blender(code, tmp_path, addon_zip)
+    assert "Describe the scene" in r["blocker_empty"]
+    assert r["result"] == ["FINISHED"], r["message"]
+    n = r["range"][1]
+    assert n > 50 and [name for name, _ in r["strips"]] == ["mix"] and abs(r["strips"][0][1] - n) <= 2
+    assert r["keyed_A"]["jaw"] > 0.1 and r["keyed_B"]["jaw"] > 0.1
+    assert (Path(r["motion"]).parent / (Path(r["motion"]).stem + "-dialogue") / "mix.wav").is_file()

@@ -248,6 +248,17 @@ def test_worker_protocol(conversation, tmp_path):
     assert lines[-1] == {"done": True, "motion": str(out)}
     assert abs(DyadicMotion.load(out).duration - conversation.seconds) < 0.1
 
+    spoken = tmp_path / "spoken.npz"
+    job = {"write_dialogue": True, "prompt": "two friends plan a picnic", "seed": 1, "output": str(spoken)}
+    p = subprocess.run([sys.executable, "-m", "duet.service.worker"], input=json.dumps(job),
+                       capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0, p.stdout + p.stderr
+    lines = [json.loads(ln) for ln in p.stdout.splitlines()]
+    assert lines[0]["stage"] == "writing the dialogue"
+    assert lines[-1]["audio"] == [str(tmp_path / "spoken-dialogue" / "mix.wav")]
+    m = DyadicMotion.load(spoken)
+    assert m.A.speaking.max() > 0.5 and m.B.speaking.max() > 0.5  # both people talk
+
     bad = tmp_path / "bad.npz"
     p = subprocess.run([sys.executable, "-m", "duet.service.worker"],
                        input=json.dumps({"audio": str(tmp_path / "missing.wav"), "output": str(bad)}),

@@ -29,6 +29,7 @@ class Status:
     fraction: float = 0.0
     error: str | None = None
     motion: str | None = None
+    audio: tuple[str, ...] = ()  # audio the engine made (a spoken dialogue), to play with the motion
 
     @property
     def finished(self) -> bool:
@@ -101,7 +102,8 @@ class SubprocessJob(_Job):
         if self._cancel.is_set():
             self._set(state="cancelled", stage="cancelled")
         elif last and last.get("done"):
-            self._set(state="done", stage="done", fraction=1.0, motion=last["motion"])
+            self._set(state="done", stage="done", fraction=1.0, motion=last["motion"],
+                      audio=tuple(last.get("audio", ())))
         elif last and "error" in last:
             self._set(state="failed", error=last["error"])
         else:

@@ -2,7 +2,9 @@
 JSON lines on stdout, for add-on users who run the engine without a service.
 
 In:  {"audio": PATH, "audio_b": PATH|null, "output": PATH.npz, "max_audio_seconds": S, ...options}
-Out: {"stage": "generating", "fraction": 0.2} ... then {"done": true, "motion": PATH}
+     or, without audio, {"write_dialogue": true, "prompt": P, ...}: the dialogue is written and spoken
+     first (beside the output, in OUTPUT-dialogue/) and "audio" in the last line names its mix.
+Out: {"stage": "generating", "fraction": 0.2} ... then {"done": true, "motion": PATH, "audio": [...]?}
      or {"error": "one line"} (exit status 1). Stop the job by terminating the process: the
      output is written atomically, so nothing half-written is left.
 """
@@ -13,6 +15,20 @@ import json
 import os
 import sys
 from pathlib import Path
+
+
+def write_dialogue(spec: dict, output: Path, say) -> list[str]:
+    """Prompt only: write and speak the dialogue beside the output; the job then animates its two tracks."""
+    from duet.cli.run import speak_dialogue
+    from duet.errors import DuetError
+
+    if spec.get("audio") or not spec.get("prompt"):
+        raise DuetError("'write_dialogue' needs a prompt and no audio")
+    say(stage="writing the dialogue", fraction=0.01)
+    folder = output.with_name(output.stem + "-dialogue")
+    spec["audio"], spec["audio_b"] = speak_dialogue(spec["prompt"], folder, int(spec.get("seed") or 0))
+    spec["input_shape"] = "two-track"
+    return [str(folder / "mix.wav")]
 
 
 def main() -> int:
@@ -40,9 +56,12 @@ def main() -> int:
         max_seconds = float(spec.pop("max_audio_seconds", MAX_SECONDS))
         if not isinstance(output, str) or not output.endswith(".npz"):
             raise DuetError("the job needs 'output', a path ending in .npz")
+        audio = []
+        if spec.pop("write_dialogue", False):
+            audio = write_dialogue(spec, Path(output), say)
         req = request_from_spec(spec)
         path = run_job(req, Path(output), lambda stage, f: say(stage=stage, fraction=f), max_seconds)
-        say(done=True, motion=str(path))
+        say(done=True, motion=str(path), **({"audio": audio} if audio else {}))
         return 0
     except DuetError as e:
         say(error=str(e))
