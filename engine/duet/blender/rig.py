@@ -57,6 +57,18 @@ def build_head(person: str = "A", betas=None, name: str | None = None, collectio
     return build_from(head, person, name or f"Duet {person}", collection, look)
 
 
+def build_flame(path, person: str = "A", betas=None, n_expr: int = 100, name: str | None = None, collection=None):
+    """Build a user's FLAME model (basis ``flame``: its expression components as shape keys) as person's head.
+
+    Blender's armature cannot carry FLAME's pose correctives or its expression-dependent joints, so
+    the Blender head equals ``openhead.forward`` of the same head without those two terms.
+    """
+    from duet.rigs import flame
+
+    head = flame.load(path, betas=betas, n_expr=n_expr, person=person)
+    return build_from(head, person, name or f"Duet {person} (FLAME)", collection)
+
+
 def build_from(head, person: str, name: str, collection=None, look: str = "A"):
     """Build any ``duet.rigs`` Head (open or FLAME) in Blender; returns the armature object."""
     collection = collection or bpy.context.scene.collection
@@ -69,7 +81,7 @@ def build_from(head, person: str, name: str, collection=None, look: str = "A"):
     mesh = bpy.data.meshes.new(f"{name} mesh")
     mesh.from_pydata(verts.tolist(), [], faces)
     mesh.update()
-    corner_uv = np.concatenate([head.uv[i, : len(f)] for i, f in enumerate(faces)])
+    corner_uv = np.concatenate([head.uv[i, : len(f)] for i, f in enumerate(faces)]) if faces else np.zeros((0, 2))
     mesh.uv_layers.new(name="UVMap").data.foreach_set("uv", corner_uv.astype(np.float32).ravel())
     mesh.polygons.foreach_set("use_smooth", np.ones(len(faces), bool))
     _materials(mesh, head, look)

@@ -17,6 +17,7 @@ import numpy as np
 from duet.arkit import ARKIT_52
 from duet.errors import DuetError
 from duet.motion import JOINTS
+from duet.frames import rotmat
 from duet.rigs import kinematics
 
 ASSET = Path(__file__).resolve().parents[3] / "rigs" / "openhead.npz"
@@ -57,7 +58,8 @@ class Head:
     vertex_part: np.ndarray         # [V] index into PARTS
     poly_material: np.ndarray       # [P] index into MATERIALS
     betas: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    posedirs: np.ndarray | None = None  # FLAME pose correctives [36,V,3], absent on the open heads
+    posedirs: np.ndarray | None = None           # FLAME pose correctives [36,V,3]; None on the open heads
+    expr_joint_deltas: np.ndarray | None = None  # FLAME joints move with expression [E,5,3]; None on the open heads
 
     @property
     def face_material(self) -> np.ndarray:
@@ -144,17 +146,33 @@ def forward(head: Head, expr, poses: dict, transl, chunk: int = 64) -> np.ndarra
     out = np.empty((n, len(head.vertices), 3), np.float64)
     for s in range(0, n, chunk):
         sl = slice(s, min(n, s + chunk))
-        pose = {j: full[j][sl] for j in JOINTS}
+        local = np.stack([rotmat(full[j][sl]) for j in JOINTS], 1)            # [t,5,3,3]
         v = head.vertices + np.einsum("te,evc->tvc", expr[sl], head.expr_deltas[:e])
-        rot, pos = kinematics.forward(pose, np.zeros((sl.stop - sl.start, 3)), head.joints)
+        joints = np.broadcast_to(head.joints, (len(local), 5, 3))
+        if head.expr_joint_deltas is not None:
+            joints = joints + np.einsum("te,ejc->tjc", expr[sl], head.expr_joint_deltas[:e])
         if head.posedirs is not None:
-            feat = (rot[:, 1:] - np.eye(3)).reshape(len(rot), -1)  # FLAME: (R - I) of the non-root joints
+            feat = (local[:, 1:] - np.eye(3)).reshape(len(local), -1)  # FLAME: (R - I) of the non-root joints
             v = v + np.einsum("tp,pvc->tvc", feat, head.posedirs)
-        shift = pos - np.einsum("tjab,jb->tja", rot, head.joints)           # [t,5,3]
+        rot, pos = _chain(local, joints)
+        shift = pos - np.einsum("tjab,tjb->tja", rot, joints)               # [t,5,3]
         a = np.einsum("vj,tjab->tvab", head.weights, rot)
         b = np.einsum("vj,tja->tva", head.weights, shift)
         out[sl] = np.einsum("tvab,tvb->tva", a, v) + b + transl[sl, None, :]
     return out
+
+
+def _chain(local, joints):
+    """World rotations and positions of the joints (FLAME's tree) for local rotations [t,5,3,3], rest joints [t,5,3]."""
+    rot = np.empty_like(local)
+    pos = np.empty_like(joints)
+    for i, parent in enumerate(kinematics.PARENTS):
+        if parent < 0:
+            rot[:, i], pos[:, i] = local[:, i], joints[:, i]
+        else:
+            rot[:, i] = rot[:, parent] @ local[:, i]
+            pos[:, i] = pos[:, parent] + np.einsum("tab,tb->ta", rot[:, parent], joints[:, i] - joints[:, parent])
+    return rot, pos
 
 
 def lip_gap(head: Head, vertices: np.ndarray) -> np.ndarray:
