@@ -101,6 +101,8 @@ def test_manifest_rules_and_bundled_imports():
     assert addon_build.bundled_imports(addon_build.bundled_files()) == []
     heavy = addon_build.PACKAGE / "pipeline.py"  # imports the audio front end: not bundleable
     assert any("duet.audio" in p for p in addon_build.bundled_imports([heavy]))
+    network = addon_build.PACKAGE / "model" / "network.py"  # torch at import time
+    assert any("imports torch" in p for p in addon_build.bundled_imports([network]))
 
 
 GENERATE = r'''
