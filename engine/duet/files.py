@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
@@ -30,9 +31,22 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = True):
         yield tmp
         if not tmp.exists() or tmp.stat().st_size == 0:
             raise DuetError(f"{path}: nothing was written")
+        usual_mode(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@functools.cache
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def usual_mode(path: Path) -> None:
+    """Temporary files and folders start private (0600/0700); outputs get the user's usual mode."""
+    path.chmod((0o777 if path.is_dir() else 0o666) & ~_umask())
 
 
 @contextlib.contextmanager
@@ -45,6 +59,7 @@ def atomic_folder(path: str | os.PathLike):
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
     try:
         yield tmp
+        usual_mode(tmp)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)

@@ -24,7 +24,7 @@ import numpy as np
 from duet.arkit import JOINT_CHANNELS, canonical, channels_from_joints
 from duet.blender import compat
 from duet.errors import DuetError, NotYetAvailable
-from duet.files import atomic_output
+from duet.files import atomic_output, usual_mode
 from duet.frames import axis_angle, conv_to_blender, rotmat
 from duet.motion import JOINTS, PERSONS, DyadicMotion
 
@@ -377,10 +377,8 @@ def _write(motion: DyadicMotion, temps: dict[str, Path], progress) -> None:
     for person in PERSONS:
         if f"livelink_{person}" in temps:
             write_csv(motion, person, temps[f"livelink_{person}"])
-    umask = os.umask(0)
-    os.umask(umask)
-    for tmp in temps.values():  # temporary files start private; outputs get the user's usual mode
-        os.chmod(tmp, 0o666 & ~umask)
+    for tmp in temps.values():
+        usual_mode(Path(tmp))
 
 
 def _no_progress(fraction: float, note: str = "") -> None:

@@ -1,17 +1,21 @@
 """A small preview video of a baked scene: both heads, the conversation audio muxed in.
 
-Cycles on the CPU at one sample and no bounces: it runs headless everywhere (EEVEE and Workbench
-need a GPU context the bpy wheel may not have). Blender's own FFmpeg output writes H.264 + AAC.
+Cycles on the CPU at two samples and no bounces, subsurface scattering off (it is what makes low
+sample counts grainy): it runs headless everywhere (EEVEE and Workbench need a GPU context the bpy
+wheel may not have). Blender's own FFmpeg output writes H.264 + AAC.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from pathlib import Path
 
 import bpy
 
 from duet.blender import compat
+from duet.cli.progress import Progress
 from duet.errors import DuetError
 from duet.files import atomic_output
 
@@ -33,7 +37,7 @@ def render_preview(blend_or_scene, out_mp4: str | os.PathLike, size=(480, 270), 
     saved = (scene.frame_end, render.engine, render.filepath)
     render.engine = "CYCLES"
     scene.cycles.device = "CPU"
-    scene.cycles.samples = 1
+    scene.cycles.samples = 2
     scene.cycles.use_denoising = False
     scene.cycles.max_bounces = 0
     render.resolution_x, render.resolution_y = size
@@ -46,10 +50,41 @@ def render_preview(blend_or_scene, out_mp4: str | os.PathLike, size=(480, 270), 
     render.ffmpeg.codec = "H264"
     render.ffmpeg.audio_codec = "AAC"
     render.use_file_extension = False
+    subsurface = [(n.inputs["Subsurface Weight"], n.inputs["Subsurface Weight"].default_value)
+                  for m in bpy.data.materials if m.node_tree for n in m.node_tree.nodes
+                  if n.type == "BSDF_PRINCIPLED"]
     try:
-        with atomic_output(out_mp4) as tmp:
+        for socket, _ in subsurface:
+            socket.default_value = 0.0
+        with atomic_output(out_mp4) as tmp, Progress("preview") as progress, _quiet_stdout():
             render.filepath = str(tmp)
-            bpy.ops.render.render(animation=True, scene=scene.name)
+            first, count = scene.frame_start, scene.frame_end - scene.frame_start + 1
+
+            def frame_done(sc, *_):
+                progress.update((sc.frame_current - first + 1) / count, f"frame {sc.frame_current - first + 1}/{count}")
+
+            bpy.app.handlers.render_write.append(frame_done)
+            try:
+                bpy.ops.render.render(animation=True, scene=scene.name)
+            finally:
+                bpy.app.handlers.render_write.remove(frame_done)
     finally:
         scene.frame_end, render.engine, render.filepath = saved
+        for socket, value in subsurface:
+            socket.default_value = value
     return out_mp4
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Blender's renderer logs every frame on the process's stdout; keep the terminal readable."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)

@@ -48,7 +48,7 @@ def head_centres(motion: DyadicMotion) -> np.ndarray:
                      for p in PERSONS])
 
 
-def add_camera(scene, motion: DyadicMotion, lens_mm: float = 50.0, margin: float = 0.35):
+def add_camera(scene, motion: DyadicMotion, lens_mm: float = 50.0, margin: float = 0.22):
     """A camera square to the line between the heads, on the conversation's +Z side, framing both."""
     a, b = head_centres(motion)
     mid = (a + b) / 2
@@ -73,23 +73,43 @@ def add_camera(scene, motion: DyadicMotion, lens_mm: float = 50.0, margin: float
 
 
 def add_lights(scene, motion: DyadicMotion) -> list:
-    """A soft key light above the camera side and a dim sun for fill."""
+    """Three sun lamps (key, fill, rim) and a grey backdrop seen only by the camera.
+
+    Suns and a camera-only backdrop are noise-free at one or two samples, which keeps previews fast.
+    """
     a, b = head_centres(motion)
-    mid = (a + b) / 2
-    key_data = bpy.data.lights.new("Duet key light", "AREA")
-    key_data.energy = 60.0
-    key_data.size = 1.0
-    key = bpy.data.objects.new("Duet key light", key_data)
-    key.location = Vector(mid + conv_to_blender([0.4, 0.8, 1.5]))
-    key.rotation_mode = "QUATERNION"
-    key.rotation_quaternion = (Vector(mid) - key.location).to_track_quat("-Z", "Y")
-    sun_data = bpy.data.lights.new("Duet fill", "SUN")
-    sun_data.energy = 1.5
-    sun = bpy.data.objects.new("Duet fill", sun_data)
-    sun.rotation_euler = (0.9, 0.0, 2.6)
-    for ob in (key, sun):
-        scene.collection.objects.link(ob)
-    return [key, sun]
+    across = np.arctan2(*(b - a)[:2][::-1])  # heading of the A->B line in Blender's XY plane
+    lamps = []
+    for name, energy, tilt, turn in (("Duet key", 3.5, 50, -70), ("Duet fill", 1.2, 70, 110),
+                                     ("Duet rim", 2.0, 120, 0)):
+        data = bpy.data.lights.new(name, "SUN")
+        data.energy = energy
+        data.angle = np.radians(2.0)
+        lamp = bpy.data.objects.new(name, data)
+        lamp.rotation_euler = (np.radians(tilt), 0.0, np.radians(turn) + across)
+        scene.collection.objects.link(lamp)
+        lamps.append(lamp)
+    scene.world = _backdrop_world()
+    return lamps
+
+
+def _backdrop_world(colour=(0.25, 0.26, 0.28)):
+    world = bpy.data.worlds.new("Duet backdrop")
+    world.use_nodes = True
+    nodes, links = world.node_tree.nodes, world.node_tree.links
+    nodes.clear()
+    seen = nodes.new("ShaderNodeBackground")
+    seen.inputs["Color"].default_value = (*colour, 1.0)
+    unlit = nodes.new("ShaderNodeBackground")
+    unlit.inputs["Color"].default_value = (0.0, 0.0, 0.0, 1.0)
+    path = nodes.new("ShaderNodeLightPath")
+    mix = nodes.new("ShaderNodeMixShader")
+    out = nodes.new("ShaderNodeOutputWorld")
+    links.new(path.outputs["Is Camera Ray"], mix.inputs[0])
+    links.new(unlit.outputs[0], mix.inputs[1])
+    links.new(seen.outputs[0], mix.inputs[2])
+    links.new(mix.outputs[0], out.inputs["Surface"])
+    return world
 
 
 def audio_paths(motion: DyadicMotion, audio, base: str | os.PathLike | None = None) -> list[Path]:

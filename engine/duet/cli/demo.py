@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+PREVIEW_SECONDS = 12.0  # the .blend holds the whole conversation; the video is a quick look
 PROMPT = "two old friends arguing about football across a kitchen table"
 
 
@@ -27,6 +28,6 @@ def run(args) -> int:
     req = Request(audio=a, audio_b=b, prompt=args.prompt, seed=args.seed)
     produce(req, folder / "demo.blend", glb=folder / "demo.glb", motion_path=folder / "demo.npz",
             sound=[str(folder / "dialogue" / "mix.wav")])
-    render_preview(folder / "demo.blend", folder / "demo.mp4")
+    render_preview(folder / "demo.blend", folder / "demo.mp4", seconds=PREVIEW_SECONDS)
     print(f"demo ready: {folder / 'demo.blend'}, {folder / 'demo.glb'}, {folder / 'demo.mp4'}", file=sys.stderr)
     return 0

@@ -9,7 +9,6 @@ Placement, masks and phone times come from duet.data.conversation.assemble, so t
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -65,14 +64,7 @@ def speak(data: dict, out_dir: Path, force: bool = False) -> Path:
         progress.update(n / (n + 1), "writing")
         with atomic_folder(out_dir) as tmp:
             _write(tmp, conv, data, dropped, SR)
-            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; a user's folder should not be
     return out_dir
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _pause_near(phonemes, t: float) -> float:
