@@ -85,21 +85,24 @@ def test_bilabials_close_the_lips_and_open_vowels_open_them(conv):
     m = animate(timings, {"A": [-0.6, 1.6, 0.0], "B": [0.6, 1.6, 0.0]}, tracks=tracks)
     for p in "AB":
         person, head = m.person(p), openhead.load(p)
-        gap = openhead.lip_gap(head, openhead.forward(head, person.expr, person.poses, person.transl))
+        gap = np.full(m.n_frames, np.nan)
+        k = np.flatnonzero((person.speaking > 0) | (np.arange(m.n_frames) % 3 == 0))  # skinning is costly
+        gap[k] = openhead.lip_gap(head, openhead.forward(head, person.expr[k], {j: v[k] for j, v in person.poses.items()},
+                                                         person.transl[k]))
         bil = [(a, b, q) for a, b, q in timings.phonemes[p] if q in ph.BILABIAL]
         opn = [(a, b, q) for a, b, q in timings.phonemes[p] if q in ph.OPEN_VOWELS and b - a > 0.08]
         assert len(bil) >= 3 and len(opn) >= 3
         kb, ko = _frames_in(bil), _frames_in(opn)
-        ref = np.percentile(gap[person.speaking > 0], 95)
+        ref = np.nanpercentile(gap[person.speaking > 0], 95)
         assert ref > 0.006, "speech opens the mouth by several millimetres"
         assert gap[kb].max() < min(0.0015, 0.25 * ref), "lips must touch at m/b/p"
         assert np.median(gap[ko]) > 0.6 * ref, "open vowels open the mouth"
         assert person.expr[kb, INDEX["mouthPressLeft"]].min() > 0.2
         # the mouth rests shut while its owner is silent for long
-        quiet = [(a, b, q) for a, b, q in timings.phonemes[p] if q == "sil" and b - a > 1.0]
+        quiet = [(a, b, q) for a, b, q in timings.phonemes[p] if q == "sil" and b - a > 1.2]
         assert quiet
         for a, b, _ in quiet:
-            assert gap[int((a + 0.5) * FPS):int((b - 0.5) * FPS)].max() < 0.002
+            assert np.nanmax(gap[int((a + 0.5) * FPS):int((b - 0.5) * FPS)]) < 0.002
 
 
 @pytest.mark.parametrize("kind_seed", range(16))
