@@ -67,13 +67,14 @@ def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidan
 def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None, emotion=None,
              relation: str | None = None, seed: int = 0, guidance: float | None = None,
              steps: int | None = None, masks: np.ndarray | None = None, weights=None,
-             features: np.ndarray | None = None) -> DyadicMotion:
+             features: np.ndarray | None = None, first_speaker: str | None = None) -> DyadicMotion:
     """Animate a conversation with the learned model.
 
     tracks [C, N] float32 at 16 kHz ("mono": the mix; "two-track"/"stereo": one voice per channel);
     layout {"A": [x,y,z], "B": [x,y,z]} eye midpoints in the conversation frame; emotion: a label or
     {"A": label, "B": label}; relation: a social-relation label. masks [2, T] overrides the speaking
-    masks (e.g. exact ones from a script). The model always hears the mono mix of the channels.
+    masks (e.g. exact ones from a script); first_speaker "A"/"B" says which voice is A (default:
+    whoever speaks first). The model always hears the mono mix of the channels.
     """
     from duet.audio.features import HOP, compute
     from duet.audio.masks import speaking_masks
@@ -85,7 +86,10 @@ def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None,
     if x.ndim != 2 or x.shape[1] < 2 * HOP:
         raise DuetError("audio is too short to animate (need at least two 40 ms frames)")
     feats = compute(x.mean(0)) if features is None else np.asarray(features, np.float32)
-    m = speaking_masks(x, mode) if masks is None else np.asarray(masks, np.float32)
+    if first_speaker not in (None, "A", "B"):
+        raise DuetError(f"first_speaker must be 'A' or 'B', got {first_speaker!r}")
+    first = None if first_speaker is None else "AB".index(first_speaker)
+    m = speaking_masks(x, mode, first) if masks is None else np.asarray(masks, np.float32)
     n_frames = min(len(feats), m.shape[1])
     feats, m = feats[:n_frames], m[:, :n_frames]
     layout = {p: np.asarray((layout or DEFAULT_LAYOUT)[p], np.float64) for p in ("A", "B")}

@@ -1,0 +1,234 @@
+"""The dual-stream model's parts: schedule, DDIM, CFG, symmetry, packing, windows, generate."""
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from duet.model.config import ModelConfig  # noqa: E402
+from duet.model.diffusion import alpha_sigma, ddim_sample, guided, logsnr  # noqa: E402
+from duet.model.network import DualStreamUNet  # noqa: E402
+from duet.model.packing import heads_at, layout_features, pack, unpack  # noqa: E402
+from duet.model.windows import blend_weights, chain_offsets, half_gaussian, stitch, window_starts  # noqa: E402
+
+SMALL = ModelConfig(channels=(16, 32), cond_dim=16, role_dim=4, emotion_dim=4, relation_dim=2, heads=2,
+                    emotions=("neutral", "happy"), relations=("unknown", "friends"), window=40, blend=4)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One torch thread: on a shared 2-core machine, two threads contending run many times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _inputs(cfg, b=2, t=40, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return dict(x=torch.randn(b, 2, t, cfg.motion_dim, generator=g), lsnr=torch.randn(b, generator=g),
+                audio=torch.randn(b, t, cfg.audio_dim, generator=g), masks=torch.rand(b, 2, t, generator=g),
+                layout=torch.randn(b, 2, 4, generator=g), emotion=torch.randint(0, 2, (b, 2, t), generator=g),
+                relation=torch.randint(0, 2, (b,), generator=g), drop=torch.zeros(b, dtype=torch.bool))
+
+
+def _randomized(cfg, seed=0):
+    torch.manual_seed(seed)
+    net = DualStreamUNet(cfg)
+    with torch.no_grad():  # zero-initialized layers would hide asymmetries: perturb everything
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    return net.eval()
+
+
+def test_logsnr_cosine_endpoints_and_monotone():
+    t = torch.linspace(0, 1, 101)
+    ls = logsnr(t, -15.0, 15.0)
+    assert float(ls[0]) == pytest.approx(15.0, abs=1e-3)
+    assert float(ls[-1]) == pytest.approx(-15.0, abs=1e-3)
+    assert torch.all(ls[1:] < ls[:-1])
+    a, s = alpha_sigma(ls)
+    assert torch.allclose(a ** 2 + s ** 2, torch.ones_like(a), atol=1e-6)
+    # the middle of the cosine schedule is logSNR 0 (alpha = sigma) for symmetric endpoints
+    assert float(logsnr(torch.tensor(0.5))) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_ddim_is_deterministic_by_seed_and_exact_for_a_perfect_denoiser():
+    target = torch.linspace(-1, 1, 30).reshape(1, 30)
+
+    def f(x, lsnr):
+        return target.expand_as(x) + 0 * x
+
+    out1 = ddim_sample(f, (3, 30), 8, torch.Generator().manual_seed(5))
+    out2 = ddim_sample(f, (3, 30), 8, torch.Generator().manual_seed(5))
+    assert torch.equal(out1, out2)
+    assert torch.allclose(out1, target.expand(3, 30), atol=1e-6)
+
+    def g(x, lsnr):  # depends on the noise: seeds must matter
+        return 0.5 * x
+
+    a = ddim_sample(g, (2, 10), 8, torch.Generator().manual_seed(1))
+    b = ddim_sample(g, (2, 10), 8, torch.Generator().manual_seed(1))
+    c = ddim_sample(g, (2, 10), 8, torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and not torch.allclose(a, c)
+
+
+def test_cfg_scale_one_is_the_conditional_model_and_two_extrapolates():
+    def denoise(x, lsnr, drop):
+        return torch.where(drop[:, None], torch.zeros_like(x), torch.ones_like(x)) + x
+
+    x, ls = torch.randn(4, 3), torch.zeros(4)
+    assert torch.equal(guided(denoise, 1.0)(x, ls), x + 1)
+    assert torch.allclose(guided(denoise, 2.5)(x, ls), x + 2.5)
+    assert torch.allclose(guided(denoise, 0.0)(x, ls), x)
+
+
+def test_swapping_people_swaps_outputs_exactly():
+    net = _randomized(SMALL)
+    inp = _inputs(SMALL)
+    with torch.no_grad():
+        y = net(**inp)
+        swapped = dict(inp, x=inp["x"].flip(1), masks=inp["masks"].flip(1), layout=inp["layout"].flip(1),
+                       emotion=inp["emotion"].flip(1))
+        y_sw = net(**swapped)
+    assert torch.allclose(y_sw, y.flip(1), atol=1e-5)
+    assert not torch.allclose(y[:, 0], y[:, 1], atol=1e-3)
+
+
+def test_cross_attention_lets_a_see_b_and_the_ablation_does_not():
+    inp = _inputs(SMALL)
+    changed = inp["x"].clone()
+    changed[:, 1] += 3.0  # change only B's noisy motion
+    for cross, expect_change in ((True, True), (False, False)):
+        cfg = ModelConfig(**{**SMALL.to_dict(), "cross_attention": cross})
+        net = _randomized(cfg)
+        with torch.no_grad():
+            a0 = net(**inp)[:, 0]
+            a1 = net(**dict(inp, x=changed))[:, 0]
+        assert (not torch.allclose(a0, a1, atol=1e-4)) == expect_change
+
+
+def test_audio_drop_changes_prediction_and_timestep_matters():
+    net = _randomized(SMALL)
+    inp = _inputs(SMALL)
+    with torch.no_grad():
+        y = net(**inp)
+        y_drop = net(**dict(inp, drop=torch.ones(2, dtype=torch.bool)))
+        y_t = net(**dict(inp, lsnr=inp["lsnr"] + 3))
+    assert not torch.allclose(y, y_drop, atol=1e-4)
+    assert not torch.allclose(y, y_t, atol=1e-4)
+
+
+def _motion(n=60, seed=0):
+    from duet.data.animator import animate
+    from duet.data.conversation import TimedTurn, Timings
+
+    phones = {"A": [(0.1, 0.3, "m"), (0.3, 0.6, "aa"), (0.6, 0.8, "p")], "B": [(1.2, 1.5, "ow"), (1.5, 1.9, "b")]}
+    timings = Timings(duration=n / 25, turns=[TimedTurn("A", 0.1, 0.8, "ma"), TimedTurn("B", 1.2, 1.9, "ob")],
+                      phonemes=phones)
+    return animate(timings, {"A": [-0.4, 1.6, 0.3], "B": [0.5, 1.5, -0.2]}, seed=seed)
+
+
+def test_pack_unpack_round_trip_is_exact():
+    m = _motion()
+    x, heads = pack(m)
+    assert x.shape == (m.n_frames, 2, ModelConfig().motion_dim)
+    assert np.allclose(x[0, :, -3:], 0.0)  # translation is a delta from the first frame
+    back = unpack(x, heads, speaking=np.stack([m.A.speaking, m.B.speaking]))
+    for p in "AB":
+        a, b = m.person(p), back.person(p)
+        assert np.allclose(a.transl, b.transl, atol=1e-5)
+        for j in a.poses:
+            assert np.allclose(a.poses[j], b.poses[j], atol=1e-5), j
+        assert np.allclose(a.expr, b.expr, atol=1e-6)
+    assert all(np.allclose(heads_at(back)[p], heads[p], atol=1e-5) for p in "AB")
+
+
+def test_packing_is_relative_to_facing_the_partner():
+    # the same conversation rotated about the vertical axis packs to the same vectors
+    from duet.frames import axis_angle, rotmat, yaw
+
+    m = _motion()
+    x, heads = pack(m)
+    r = rotmat(yaw(0.7))
+    for p in "AB":
+        pm = m.person(p)
+        pm.poses["global"] = axis_angle(r @ rotmat(pm.poses["global"])).astype(np.float32)
+        pm.transl = (pm.transl @ r.T).astype(np.float32)
+    x2, heads2 = pack(m)
+    assert np.allclose(x, x2, atol=1e-4)
+    assert np.allclose(layout_features(heads), layout_features(heads2), atol=1e-5)
+    lay = layout_features(heads)
+    assert lay[0, 1] == pytest.approx(0.0, abs=1e-9) and lay[0, 3] > 0  # partner straight ahead
+
+
+def test_boundary_blend_weights_sum_to_one_and_are_half_at_the_boundary():
+    starts = window_starts(1500, 250, 10)
+    assert starts[0] == 0 and starts[-1] == 1250
+    assert all(b - a <= 230 for a, b in zip(starts, starts[1:]))
+    w = blend_weights(starts, 250, 1500, 10)
+    assert np.allclose(w.sum(0), 1.0)
+    for i, s in enumerate(starts):  # no window contributes outside itself
+        assert np.all(w[i, :s] == 0) and np.all(w[i, s + 250:] == 0)
+    a = half_gaussian(10)
+    assert a[0] == 0.5 and a[-1] < 0.02 and np.all(np.diff(a) < 0)
+    assert math.isclose(a[3], 0.5 * math.exp(-9 / (2 * (10 / 3) ** 2)))
+    boundary = (starts[1] + 250) // 2 + 0  # first overlap is [230, 250): boundary at 240
+    assert w[0, 239] == pytest.approx(0.5) and w[1, 239] == pytest.approx(0.5)
+    assert w[0, 240] == pytest.approx(0.5) and w[0, 229] == 1.0 and w[1, 250] == 1.0
+    del boundary
+
+
+def test_stitch_applies_identical_weights_to_both_people():
+    starts = window_starts(100, 40, 4)
+    rng = np.random.default_rng(0)
+    win = rng.normal(size=(len(starts), 40, 2, 5))
+    out = stitch(win, starts, 100, 4)
+    w = blend_weights(starts, 40, 100, 4)
+    for f in (0, 35, 50, 99):
+        want = sum(w[i, f] * win[i, f - s] for i, s in enumerate(starts) if s <= f < s + 40)
+        assert np.allclose(out[f], want)
+    same = np.repeat(win[:, :, :1], 2, axis=2)  # both people identical -> stitched identical
+    st = stitch(same, starts, 100, 4)
+    assert np.array_equal(st[:, 0], st[:, 1])
+    const = np.ones((len(starts), 40, 2, 5)) * 7
+    assert np.allclose(stitch(const, starts, 100, 4), 7)
+
+
+def test_chain_offsets_make_window_deltas_continuous():
+    starts = [0, 30]
+    win = np.zeros((2, 40, 2, 3))
+    win[0, :, :, :] = np.arange(40)[:, None, None] * 0.01  # drifting 1 cm per frame
+    win[1, :, :, :] = np.arange(40)[:, None, None] * 0.01  # window 2 starts its delta again at 0
+    out = chain_offsets(win, starts, slice(-3, None))
+    assert np.allclose(out[1, 0], out[0, 30])
+    assert np.allclose(out[1, 9], 0.39)
+
+
+def test_generate_end_to_end_with_a_small_untrained_bundle(tmp_path):
+    from duet.model import bundle, generate
+
+    net = _randomized(SMALL)
+    path = bundle.save(tmp_path / "m.pt", net, SMALL, np.zeros(SMALL.motion_dim), np.full(SMALL.motion_dim, 0.1),
+                       {"id": "tiny"})
+    assert path.with_suffix(".json").is_file()
+    rng = np.random.default_rng(0)
+    audio = (rng.normal(size=(1, 16000 * 3)) * 0.05).astype(np.float32)  # 75 frames -> 3 windows of 40
+    masks = np.zeros((2, 75), np.float32)
+    masks[0, :40] = 1
+    layout = {"A": [-0.4, 1.6, 0.0], "B": [0.4, 1.6, 0.0]}
+    m1 = generate(audio, "mono", layout=layout, masks=masks, seed=3, weights=path, emotion="happy")
+    m2 = generate(audio, "mono", layout=layout, masks=masks, seed=3, weights=path, emotion="happy")
+    m3 = generate(audio, "mono", layout=layout, masks=masks, seed=4, weights=path, emotion="happy")
+    assert m1.n_frames == 75 and m1.meta["model"] == "tiny" and m1.meta["emotions"]["A"] == "happy"
+    assert np.array_equal(m1.A.expr, m2.A.expr) and not np.allclose(m1.A.expr, m3.A.expr)
+    assert np.array_equal(m1.A.speaking, masks[0])
+    assert np.allclose(heads_at(m1)["A"], layout["A"], atol=1e-5)
+    assert np.allclose(heads_at(m1)["B"], layout["B"], atol=1e-5)
+    from duet.errors import DuetError
+    with pytest.raises(DuetError, match="unknown emotion"):
+        generate(audio, "mono", layout=layout, masks=masks, weights=path, emotion="bored")
+    with pytest.raises(DuetError, match="no model weights"):
+        generate(audio, "mono", weights=tmp_path / "missing.pt")

@@ -1,0 +1,127 @@
+"""Training: losses, a tiny overfit run whose loss must fall, windows, and resume from a checkpoint."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from duet.model.config import ModelConfig, TrainConfig  # noqa: E402
+from duet.model.network import DualStreamUNet  # noqa: E402
+from duet.train.dataset import Stats, Windows, bilabial_frames, emotion_ids, to_torch  # noqa: E402
+from duet.train.losses import gaze_direction, lip_jaw_dims, motion_loss, rotmat  # noqa: E402
+from duet.train.loop import train_step  # noqa: E402
+
+SMALL = ModelConfig(channels=(16, 32), cond_dim=16, role_dim=4, emotion_dim=4, relation_dim=2, heads=2,
+                    emotions=("neutral", "happy"), relations=("unknown", "friends"), window=40, blend=4)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One torch thread: on a shared 2-core machine, two threads contending run many times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _clip(n=120, seed=0):
+    """A synthetic prepared clip: mouth channels follow an 'audio' envelope of the speaker."""
+    rng = np.random.default_rng(seed)
+    d = SMALL.motion_dim
+    env = (np.sin(np.arange(n) / 3.0) > 0).astype(np.float32)
+    masks = np.zeros((2, n), np.float32)
+    masks[0, : n // 2], masks[1, n // 2:] = 1, 1
+    x = np.zeros((n, 2, d), np.float32)
+    jaw = SMALL.n_expr + 6
+    for i in range(2):
+        x[:, i, jaw] = 0.3 * env * masks[i]
+    x[..., :5] = rng.normal(size=(n, 2, 5)) * 0.05
+    audio = np.zeros((n, SMALL.audio_dim), np.float32)
+    audio[:, 0] = env
+    return {"x": x, "audio": audio, "masks": masks, "masks_pred": masks, "layout": np.zeros((n, 2, 4), np.float32),
+            "emotion": np.zeros((2, n), np.int64), "relation": np.int64(0), "bilabial": np.zeros((2, n), bool)}
+
+
+def test_rotmat_matches_numpy_and_gaze_looks_forward_at_rest():
+    from duet.frames import rotmat as np_rotmat
+
+    aa = np.random.default_rng(0).normal(size=(10, 3)) * 0.7
+    assert np.allclose(rotmat(torch.tensor(aa)).numpy(), np_rotmat(aa), atol=1e-6)
+    raw = torch.zeros(1, SMALL.motion_dim, dtype=torch.float64)
+    assert torch.allclose(gaze_direction(raw, SMALL.n_expr), torch.tensor([[0.0, 0.0, 1.0]], dtype=torch.float64))
+    raw[0, SMALL.n_expr + 9] = 0.3  # left eye looks down (positive X rotation)
+    assert float(gaze_direction(raw, SMALL.n_expr)[0, 1]) < 0
+
+
+def test_lip_jaw_dims_are_mouth_jaw_channels_and_the_jaw_joint():
+    dims = lip_jaw_dims(SMALL)
+    names = [SMALL.expr_names[i] for i in dims if i < SMALL.n_expr]
+    assert "mouthClose" in names and "jawOpen" in names and "eyeBlinkLeft" not in names
+    assert SMALL.n_expr + 6 in dims and SMALL.n_expr + 3 not in dims  # jaw joint, not the neck
+
+
+def test_labels_per_frame():
+    from duet.data.conversation import TimedTurn
+
+    turns = [TimedTurn("A", 0.0, 1.0, "hi", emotion="happy"), TimedTurn("B", 1.2, 2.0, "yo", emotion="sad")]
+    ids = emotion_ids(turns, 75, ("neutral", "happy", "sad"))
+    assert ids[0, 0] == 1 and ids[0, 74] == 1 and ids[1, 25] == 0 and ids[1, 40] == 2
+    bil = bilabial_frames({"A": [(0.0, 0.1, "m"), (0.1, 0.3, "aa")], "B": []}, 10)
+    assert bil[0].tolist() == [True, True] + [False] * 8  # frame centres 0.02, 0.06 s lie inside the m
+    assert not bil[1].any()
+
+
+def test_closure_frames_weigh_more_and_stage2_sees_only_the_speakers_lips():
+    tc = TrainConfig(model=SMALL)
+    b, t, d = 1, 10, SMALL.motion_dim
+    target = torch.zeros(b, 2, t, d)
+    batch = {"speaking": torch.zeros(b, 2, t), "bilabial": torch.zeros(b, 2, t, dtype=torch.bool),
+             "busy_head": torch.zeros(b)}
+    batch["speaking"][:, 0] = 1
+    mouth = SMALL.expr_names.index("mouthClose")
+    pred = target.clone()
+    pred[0, 0, 3, mouth] = 1.0  # one wrong lip value of the speaker
+    mean, std = torch.zeros(d), torch.ones(d)
+    plain, _ = motion_loss(pred, target, batch, SMALL, tc, mean, std)
+    batch["bilabial"][0, 0, 3] = True
+    closure, _ = motion_loss(pred, target, batch, SMALL, tc, mean, std)
+    assert float(closure) > 5 * float(plain)
+    brow = torch.zeros_like(pred)
+    brow[0, 1, 3, SMALL.expr_names.index("browInnerUp")] = 1.0  # the listener's brow
+    lips_only = torch.tensor([True])
+    assert float(motion_loss(brow, target, batch, SMALL, tc, mean, std, lips_only)[0]) == 0.0
+    assert float(motion_loss(brow, target, batch, SMALL, tc, mean, std)[0]) > 0.0
+
+
+def test_windows_swap_people_consistently():
+    clip = _clip()
+    stats = Stats.of([clip], SMALL.n_expr)
+    w = Windows([clip], 40, stats, seed=0)
+    batch = w.sample(16)
+    assert batch["x"].shape == (16, 2, 40, SMALL.motion_dim)
+    jaw = SMALL.n_expr + 6
+    raw_jaw = batch["x"][..., jaw] * stats.std[jaw] + stats.mean[jaw]
+    # jaw only ever moves for the person whose mask says speaking, whichever side they are on
+    assert np.all((raw_jaw > 0.05) <= (batch["speaking"] > 0.5))
+    assert np.allclose(batch["x"][:, :, 0, -3:], 0.0)  # translation deltas start at zero
+
+
+def test_loss_falls_on_a_tiny_overfit_set():
+    torch.manual_seed(0)
+    clip = _clip()
+    stats = Stats.of([clip], SMALL.n_expr)
+    w = Windows([clip], 40, stats, seed=0)
+    tc = TrainConfig(model=SMALL, cond_drop=0.0)
+    net = DualStreamUNet(SMALL)
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3)
+    gen = torch.Generator().manual_seed(0)
+    mean, std = torch.from_numpy(stats.mean), torch.from_numpy(stats.std)
+    fixed = to_torch(w.sample(8))
+    losses = []
+    for _ in range(60):
+        loss, _ = train_step(net, fixed, tc, mean, std, gen)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:5])
