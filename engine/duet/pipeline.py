@@ -64,21 +64,30 @@ def _channels_differ(x: np.ndarray) -> bool:
     return denom > 0 and abs(np.sum(l * r)) / denom < 0.9
 
 
-def generate(req: Request):
-    """Run the request through the chosen engine; returns a validated DyadicMotion."""
+def generate(req: Request, progress=None):
+    """Run the request through the chosen engine; returns a validated DyadicMotion.
+
+    ``progress(stage, fraction)`` is called between stages and inside long ones; a callback that
+    raises (e.g. to cancel a job) stops the work there.
+    """
+    progress = progress or (lambda stage, fraction: None)
     from duet.baseline import animate
 
     if req.engine not in ENGINES:
         raise DuetError(f"unknown engine '{req.engine}' (choose from {', '.join(ENGINES)})")
     if req.first_speaker not in ("A", "B"):
         raise DuetError("--first-speaker must be A or B")
+    progress("loading audio", 0.0)
     tracks, shape = load_tracks(req)
+    progress("placing the heads", 0.1)
     names = [Path(req.audio).name] + ([Path(req.audio_b).name] if req.audio_b else [])
     layout, source = (req.layout, "given") if req.layout else scene_layout(req.prompt)
     meta = {"prompt": req.prompt, "audio": names, "emotion": req.emotion, "relation": req.relation,
             "layout_source": source}
+    progress("generating", 0.2)
     motion = animate(tracks, shape, layout=layout, seed=req.seed, meta=meta,
                      first_speaker=req.first_speaker)
+    progress("generating", 1.0)
     return motion.validate()
 
 

@@ -56,8 +56,7 @@ def run_job(req, output: Path, progress: Callable[[str, float], None], max_secon
 
     progress("loading audio", 0.05)
     check_audio(req, max_seconds)
-    progress("generating", 0.2)
-    motion = generate(req)
+    motion = generate(req, progress=lambda stage, f: progress(stage, 0.1 + 0.8 * f))
     progress("writing", 0.9)
     motion.save(output)
     progress("done", 1.0)
