@@ -37,7 +37,7 @@ def render_row(cells: list[Cell], path: Path, height_px: int = 300, samples: int
         for name, value in cell.expr.items():
             mesh.data.shape_keys.key_blocks[ARKIT_52[ARKIT_52.index(name)]].value = value
         rig.set_pose(arm, {j: np.array([v]) for j, v in cell.poses.items()})
-        _caption(cell.label, (k * SPACING, -0.12, 0.045))
+        _caption(cell.label, (k * SPACING, -0.14, 0.05))
     width = SPACING * len(cells)
     _camera(scene, width, (len(cells) - 1) * SPACING / 2)
     _lights(scene, (len(cells) - 1) * SPACING / 2)
@@ -55,19 +55,37 @@ def render_row(cells: list[Cell], path: Path, height_px: int = 300, samples: int
 
 
 def _caption(text, at):
+    """Dark text on a light card, so captions read over necks and background alike."""
+    x, y, z = at
+    card = bpy.data.meshes.new(f"card {text}")
+    w, h = 0.95 * SPACING / 2, 0.012
+    card.from_pydata([(x - w, y + 0.004, z - h), (x + w, y + 0.004, z - h), (x + w, y + 0.004, z + h),
+                      (x - w, y + 0.004, z + h)], [], [(0, 1, 2, 3)])
+    card.materials.append(_flat(f"card {text}", (0.85, 0.85, 0.85)))
+    bpy.context.scene.collection.objects.link(bpy.data.objects.new(f"card {text}", card))
     curve = bpy.data.curves.new(f"caption {text}", "FONT")
     curve.body = text
-    curve.size = 0.018
+    curve.size = 0.016
     curve.align_x = "CENTER"
+    curve.align_y = "CENTER"
+    curve.materials.append(_flat(f"caption {text}", (0.02, 0.02, 0.025)))
     obj = bpy.data.objects.new(f"caption {text}", curve)
-    obj.location = at
+    obj.location = (x, y, z)
     obj.rotation_euler = (math.pi / 2, 0, 0)
-    mat = bpy.data.materials.new(f"caption {text}")
-    mat.diffuse_color = (0.02, 0.02, 0.02, 1)
-    mat.use_nodes = True
-    next(n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED").inputs["Base Color"].default_value = (0.02, 0.02, 0.025, 1)
-    curve.materials.append(mat)
     bpy.context.scene.collection.objects.link(obj)
+
+
+def _flat(name, colour):
+    """An unlit material: the same colour whatever the lights do."""
+    mat = bpy.data.materials.new(name)
+    mat.use_nodes = True
+    nodes = mat.node_tree.nodes
+    nodes.clear()
+    emit = nodes.new("ShaderNodeEmission")
+    emit.inputs["Color"].default_value = (*colour, 1)
+    out = nodes.new("ShaderNodeOutputMaterial")
+    mat.node_tree.links.new(emit.outputs["Emission"], out.inputs["Surface"])
+    return mat
 
 
 def _camera(scene, width, cx):

@@ -103,11 +103,6 @@ def poly_materials(tpl: geometry.Template, brows: float) -> np.ndarray:
     c = v[idx].mean(1)
     part = tpl.vertex_part[idx[:, 0]]
     x, y, z = c.T
-    ang = np.abs(np.arctan2(x, z))
-    # The scalp under the hair shell takes the hair's colour, so no skin shows through at its thin edge.
-    edge = np.interp(ang, *zip(*geometry.HAIRLINE)) + 0.003
-    ear = (np.abs(x) > 0.06) & (np.abs(y - 0.185) < 0.03) & (np.abs(z + 0.014) < 0.022)
-    mat[(part == 0) & (y > edge) & ~ear] = 1
     mat[part == 6] = 1
     for s in (0, 1):
         dx, dy = eye_frame(c, s)

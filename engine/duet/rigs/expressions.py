@@ -118,7 +118,7 @@ def arkit_deltas(tpl: Template, jaw_weight: np.ndarray) -> np.ndarray:
             * np.array([0, 0.0038, 0.0012])
         sneer = _bump(v, (sx * 0.012, 0.152, 0.095), (0.014, 0.02, 0.02)) * skin
         sneer_brow = _bump(v, (sx * 0.012, 0.205, 0.083), (0.014, 0.012, 0.02)) * skin
-        keys[f"noseSneer{lr}"] = sneer[:, None] * np.array([sx * 0.0008, 0.003, 0.0004]) \
+        keys[f"noseSneer{lr}"] = sneer[:, None] * np.array([sx * 0.001, 0.0042, 0.0006]) \
             + sneer_brow[:, None] * np.array([0, -0.0015, 0])
         brow = _bump(v, (sx * 0.03, 0.212, 0.076), (0.03, 0.018, 0.03)) * skin
         inner_more = 1 + 0.6 * _smoothstep(0.03, 0.01, sx * x)
@@ -144,8 +144,8 @@ def arkit_deltas(tpl: Template, jaw_weight: np.ndarray) -> np.ndarray:
     funnel[:, 2] = 0.007 * lips
     keys["mouthFunnel"] = funnel
     pucker = zero()
-    pucker[:, 0] = -x * 0.32 * lips
-    pucker[:, 2] = 0.009 * lips * _smoothstep(0.0, 1.0, lips + core)
+    pucker[:, 0] = -x * 0.42 * lips
+    pucker[:, 2] = 0.013 * lips * _smoothstep(0.0, 1.0, lips + core)
     keys["mouthPucker"] = pucker
     keys["mouthLeft"] = lips[:, None] * np.array([0.008, 0, 0])
     keys["mouthRight"] = lips[:, None] * np.array([-0.008, 0, 0])

@@ -107,8 +107,8 @@ def lid_heights(dx):
     """Upper and lower lid margins (metres above/below the eye centre) and the opening's t."""
     t = (dx - 0.0005) / 0.0140
     inside = np.clip(1 - t ** 2, 0, 1)
-    up = 0.0062 * inside ** 0.55 * (1 - 0.12 * t)
-    lo = 0.0044 * inside ** 0.7
+    up = 0.0054 * inside ** 0.55 * (1 - 0.12 * t)
+    lo = 0.0042 * inside ** 0.7
     return up, lo, t
 
 
