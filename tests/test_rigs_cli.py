@@ -15,7 +15,10 @@ def test_rig_build_reproduces_the_committed_asset(tmp_path):
     with np.load(out) as new, np.load(ASSET) as old:
         assert sorted(new.files) == sorted(old.files)
         for k in old.files:
-            np.testing.assert_array_equal(new[k], old[k], err_msg=k)
+            if old[k].dtype.kind == "f":  # the same up to floating-point noise across CPUs
+                np.testing.assert_allclose(new[k], old[k], rtol=0, atol=1e-7, err_msg=k)
+            else:
+                np.testing.assert_array_equal(new[k], old[k], err_msg=k)
 
 
 def test_rig_commands_reject_bad_input(tmp_path):

@@ -362,7 +362,7 @@ def _hair(grid, rows, phi, n_rows=12, step=2):
     edge = np.interp(np.abs(phi[cols]), *zip(*HAIRLINE))
     origins = np.array([o for o, _ in rows])
     elev = np.array([e for _, e in rows])
-    outer, inner = [], []
+    origins_, dirs_, fracs = [], [], []
     for jj, j in enumerate(cols):
         heights = grid[:, j, 1]
         r_end = np.interp(-edge[jj], -heights, np.arange(len(rows)))  # fractional row at the hairline
@@ -370,14 +370,15 @@ def _hair(grid, rows, phi, n_rows=12, step=2):
             r = r_end * s ** 0.85
             k = min(int(r), len(rows) - 2)
             f = r - k
-            o = origins[k] * (1 - f) + origins[k + 1] * f
             e = elev[k] * (1 - f) + elev[k + 1] * f
-            d = np.array([np.cos(e) * np.sin(phi[j]), np.sin(e), np.cos(e) * np.cos(phi[j])])
-            p = _raycast(o[None], d[None])[0]
-            n = _normal(p)
-            thick = 0.0009 + 0.0075 * (1 - s ** 2.5)
-            outer.append(p + n * thick)
-            inner.append(p - n * 0.0006)
+            origins_.append(origins[k] * (1 - f) + origins[k + 1] * f)
+            dirs_.append([np.cos(e) * np.sin(phi[j]), np.sin(e), np.cos(e) * np.cos(phi[j])])
+            fracs.append(s)
+    p = _raycast(np.array(origins_), np.array(dirs_))
+    n = _normal(p)
+    fracs = np.array(fracs)[:, None]
+    outer = p + n * (0.0009 + 0.0075 * (1 - fracs ** 2.5))
+    inner = p - n * 0.0006
     top = _raycast(np.array([[0.0, CROWN_Y, AXIS_Z]]), np.array([[0.0, 1.0, 0.0]]))[0]
     nc = len(cols)
     outer = np.array(outer).reshape(nc, n_rows, 3).transpose(1, 0, 2)
@@ -401,8 +402,9 @@ def _hair(grid, rows, phi, n_rows=12, step=2):
 
 
 def _normal(p, h=1e-4):
-    g = np.array([head_sdf(p + dp) - head_sdf(p - dp) for dp in np.eye(3) * h])
-    return g / np.linalg.norm(g)
+    """Unit outward normals [N,3] of head_sdf at points [N,3] (central differences)."""
+    g = np.stack([head_sdf(p + dp) - head_sdf(p - dp) for dp in np.eye(3) * h], -1)
+    return g / np.linalg.norm(g, axis=-1, keepdims=True)
 
 
 def _box_uv(vs, u0):
