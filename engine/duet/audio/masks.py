@@ -21,6 +21,7 @@ GAP_S = 0.50  # pauses shorter than this (sentence breaks) still count as speaki
 MIN_RUN_S = 0.10  # speech blips shorter than this are dropped
 BLEED_DB = 15.0  # a channel this much quieter than the other while the other talks is bleed
 N_MFCC = 19
+FLOOR_MARGIN_DB = 5.0  # speech must stand this far above the noise floor (10th percentile level)
 
 
 def speaking_masks(tracks: np.ndarray, mode: str, first_speaker: int | None = None) -> np.ndarray:
@@ -84,8 +85,8 @@ def voice_activity(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """[N] -> (soft speech fraction per 25 fps frame [T], frame level dB after normalization [T]).
 
     WebRTC VAD (mode 2) on 10 ms frames of the level-normalized signal, gated by energy: a frame
-    must be within 35 dB of the speech level and 10 dB above the noise floor (10th percentile), so
-    steady noise that WebRTC lets through does not count.
+    must be within 35 dB of the speech level and FLOOR_MARGIN_DB above the noise floor (10th
+    percentile), so steady noise that WebRTC lets through does not count.
     """
     import webrtcvad
 
@@ -100,7 +101,7 @@ def voice_activity(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                         bool, count=n * 4)
     db = F.frame_db(y)
     floor = np.percentile(db, 10) if n else 0.0
-    frac = flags.reshape(n, 4).mean(1) * (db > max(F.TARGET_DBFS - 35, floor + 10))
+    frac = flags.reshape(n, 4).mean(1) * (db > max(F.TARGET_DBFS - 35, floor + FLOOR_MARGIN_DB))
     return frac.astype(np.float32), db
 
 
@@ -276,10 +277,12 @@ class _Gauss:
 
 
 def _frame_vectors(feats: np.ndarray) -> np.ndarray:
-    """Per-frame vectors for the Gaussians: MFCCs plus pitch (weighted up, it separates voices)."""
+    """Per-frame vectors for the Gaussians: MFCCs, log pitch (0 where unvoiced), voicing.
+
+    No column weights: Gaussians with fitted (co)variances are blind to a column's scale (measured).
+    """
     voiced = feats[:, N_MFCC + 1:] > 0.5
-    return np.concatenate([feats[:, :N_MFCC], feats[:, N_MFCC:N_MFCC + 1] * 6 * voiced,
-                           feats[:, N_MFCC + 1:] * 2], 1)
+    return np.concatenate([feats[:, :N_MFCC], feats[:, N_MFCC:N_MFCC + 1] * voiced, feats[:, N_MFCC + 1:]], 1)
 
 
 def _refine(x: np.ndarray, vec: np.ndarray, speech: np.ndarray, labels: np.ndarray,
