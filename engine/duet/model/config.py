@@ -62,8 +62,8 @@ class TrainConfig:
     seed: int = 0
     batch: int = 8
     window: int = 200               # corpus clips are 10-28 s: every clip gives an 8 s window
-    stage1_steps: int = 1800
-    stage2_steps: int = 400
+    stage1_steps: int = 1500
+    stage2_steps: int = 350
     lr: float = 1e-3
     warmup: int = 100
     weight_decay: float = 0.01

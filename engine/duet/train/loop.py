@@ -66,15 +66,13 @@ def train(tc: TrainConfig, log=print) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "last.pt"
     resume = torch.load(ckpt_path, map_location="cpu", weights_only=False) if ckpt_path.is_file() else None
+    tc.model.emotions, tc.model.relations = vocabularies()
     if resume is not None:
         saved = TrainConfig.from_dict(resume["train_config"])
         if saved.model != tc.model or saved.corpus != tc.corpus:
             raise DuetError(f"{ckpt_path}: was trained with another model or corpus; use another --out")
         tc = TrainConfig.from_dict({**saved.to_dict(), "stage1_steps": tc.stage1_steps,
                                     "stage2_steps": tc.stage2_steps, "threads": tc.threads})
-    else:
-        emotions, relations = vocabularies()
-        tc.model.emotions, tc.model.relations = emotions, relations
     cfg = tc.model
 
     with Progress("preparing corpus", quiet=rank != 0) as p:

@@ -1,0 +1,92 @@
+"""The learned model against the baseline animator on the corpus's test split (mono mix), scored by
+duet.eval's own metric code, side by side in one run.
+
+    .venv/bin/python benchmarks/model_quality.py [--corpus data/corpus] [--weights PATH ...] [--clips N]
+
+Rows: the baseline animator, then one row per model bundle (default: the shipped weights). Columns are
+the issue-7 targets: bilabial closure rate, open-vowel rate, lip-gap/openness correlation, listener
+mouth leakage, listener eye contact, listener head motion (std of head yaw/pitch while listening,
+degrees; 0 is frozen), paired FD and the ground truth's own values for scale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+COLUMNS = (("bilabial_closure", ">=0.9"), ("open_vowel", ">=0.9"), ("openness_r", ">=0.7"),
+           ("leakage", "<=0.15"), ("eye_contact_listening", ">=0.6"), ("listener_head_deg", ">0"),
+           ("pfd_all", "low"), ("mse_lip_speaker", "low"))
+
+
+def listener_head_deg(motion, masks) -> float:
+    """Std (degrees) of each listener's head direction while listening, mean over A and B."""
+    from duet.frames import rotmat
+
+    out = []
+    for p, q in (("A", "B"), ("B", "A")):
+        m = motion.person(p)
+        listening = (masks[p] < 0.5) & (masks[q] >= 0.5)
+        if listening.sum() < 10:
+            continue
+        fwd = (rotmat(m.poses["global"]) @ rotmat(m.poses["neck"]))[..., :, 2][listening]
+        yaw, pitch = np.degrees(np.arctan2(fwd[:, 0], fwd[:, 2])), np.degrees(np.arcsin(np.clip(fwd[:, 1], -1, 1)))
+        out.append(float(np.hypot(yaw.std(), pitch.std())))
+    return float(np.mean(out)) if out else float("nan")
+
+
+def main() -> None:
+    import torch
+
+    from duet.baseline import animate
+    from duet.data.corpus import open_corpus
+    from duet.eval.baselines import first_speaker
+    from duet.eval.runner import Tally, face, pick_clips, score_clip
+    from duet.model.infer import generate
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus", default="data/corpus")
+    ap.add_argument("--weights", nargs="*", default=[None])
+    ap.add_argument("--clips", type=int, default=None, help="first N test clips (default: all)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    corpus = open_corpus(args.corpus)
+    ids = pick_clips(corpus, "test", args.clips)
+    faces = {p: face(p) for p in ("A", "B")}
+    rows = {"ground truth": None, "baseline animator": "baseline"}
+    rows.update({f"model {w or 'shipped'}": w for w in args.weights})
+    tallies = {name: Tally() for name in rows}
+    head = {name: [] for name in rows}
+    for cid in ids:
+        clip = corpus.load(cid)
+        mix = np.asarray(clip.mix, np.float32)[None]
+        masks = {p: clip.motion.person(p).speaking for p in ("A", "B")}
+        for name, how in rows.items():
+            t0 = time.perf_counter()
+            if how is None and name == "ground truth":
+                pred = clip.motion
+            elif how == "baseline":
+                pred = animate(mix, "mono", layout=clip.layout, seed=args.seed, first_speaker=first_speaker(clip))
+            else:
+                pred = generate(mix, "mono", layout=clip.layout, seed=args.seed, weights=how,
+                                first_speaker=first_speaker(clip))
+            tallies[name].seconds += time.perf_counter() - t0
+            tallies[name].audio_seconds += clip.motion.duration
+            score_clip(tallies[name], pred, clip, faces, clip.motion.fps)
+            head[name].append(listener_head_deg(pred, masks))
+        print(f"scored {cid}", flush=True)
+    print(f"\n{len(ids)} test clips, mono mix, seed {args.seed}\n")
+    print("| method | " + " | ".join(f"{c} ({t})" for c, t in COLUMNS) + " | s per audio s |")
+    print("|---" * (len(COLUMNS) + 2) + "|")
+    for name, tally in tallies.items():
+        s = tally.summary(25.0)
+        s["listener_head_deg"] = float(np.nanmean(head[name]))
+        cells = [f"{s.get(c, float('nan')):.3f}" for c, _ in COLUMNS]
+        print(f"| {name} | " + " | ".join(cells) + f" | {s.get('seconds_per_audio_second', 0):.3f} |")
+
+
+if __name__ == "__main__":
+    main()
