@@ -23,6 +23,7 @@ import numpy as np
 
 from duet.arkit import JOINT_CHANNELS, canonical, channels_from_joints
 from duet.blender import compat
+from duet.blender.logs import quiet
 from duet.errors import DuetError, NotYetAvailable
 from duet.files import atomic_output, usual_mode
 from duet.frames import axis_angle, conv_to_blender, rotmat
@@ -367,13 +368,16 @@ def _write(motion: DyadicMotion, temps: dict[str, Path], progress) -> None:
     from duet.livelink import write_csv
 
     progress(0.7, "saving the .blend")
-    bpy.ops.wm.save_as_mainfile(filepath=str(temps["blend"]), copy=True, compress=True)
+    with quiet():
+        bpy.ops.wm.save_as_mainfile(filepath=str(temps["blend"]), copy=True, compress=True)
     if "glb" in temps:
         progress(0.75, "exporting GLB")
-        export.write_glb(temps["glb"])
+        with quiet():
+            export.write_glb(temps["glb"])
     if "fbx" in temps:
         progress(0.85, "exporting FBX")
-        export.write_fbx(temps["fbx"])
+        with quiet():
+            export.write_fbx(temps["fbx"])
     for person in PERSONS:
         if f"livelink_{person}" in temps:
             write_csv(motion, person, temps[f"livelink_{person}"])

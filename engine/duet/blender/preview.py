@@ -7,14 +7,13 @@ wheel may not have). Blender's own FFmpeg output writes H.264 + AAC.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
 from pathlib import Path
 
 import bpy
 
 from duet.blender import compat
+from duet.blender.logs import quiet
 from duet.cli.progress import Progress
 from duet.errors import DuetError
 from duet.files import atomic_output
@@ -26,7 +25,8 @@ def render_preview(blend_or_scene, out_mp4: str | os.PathLike, size=(480, 270), 
         path = Path(blend_or_scene)
         if not path.is_file():
             raise DuetError(f"{path}: no such .blend file")
-        bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
+        with quiet():
+            bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
         scene = bpy.context.scene
     else:
         scene = blend_or_scene
@@ -56,7 +56,7 @@ def render_preview(blend_or_scene, out_mp4: str | os.PathLike, size=(480, 270), 
     try:
         for socket, _ in subsurface:
             socket.default_value = 0.0
-        with atomic_output(out_mp4) as tmp, Progress("preview") as progress, _quiet_stdout():
+        with atomic_output(out_mp4) as tmp, Progress("preview") as progress, quiet():
             render.filepath = str(tmp)
             first, count = scene.frame_start, scene.frame_end - scene.frame_start + 1
 
@@ -74,17 +74,3 @@ def render_preview(blend_or_scene, out_mp4: str | os.PathLike, size=(480, 270), 
             socket.default_value = value
     return out_mp4
 
-
-@contextlib.contextmanager
-def _quiet_stdout():
-    """Blender's renderer logs every frame on the process's stdout; keep the terminal readable."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)

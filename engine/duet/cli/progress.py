@@ -18,7 +18,7 @@ class Progress:
 
     def update(self, fraction: float, note: str = "") -> None:
         now = time.perf_counter()
-        if self.quiet or (now - self._last < 0.5 and fraction < 1):
+        if self.quiet or (now - self._last < 2.0 and fraction < 1):
             return
         self._last = now
         print(f"[{self.stage}] {100 * fraction:5.1f}% {note}".rstrip(), file=sys.stderr, flush=True)
