@@ -33,7 +33,7 @@ CHUNK_FRAMES = 1500  # 60 s per chunk keeps memory bounded on long clips
 
 def compute(samples: np.ndarray) -> np.ndarray:
     """[N] float32 at 16 kHz -> [N // 640, FEATURE_DIM] float32, deterministic and level-normalized."""
-    x = _as_mono(samples)
+    x = as_mono(samples)
     x = x * np.float32(10 ** (loudness_gain_db(x) / 20))
     n_frames = len(x) // HOP
     out = np.zeros((n_frames, FEATURE_DIM), np.float32)
@@ -151,7 +151,8 @@ def _windows(x: np.ndarray, centres: np.ndarray, length: int) -> np.ndarray:
     return view[centres - centres[0]]
 
 
-def _as_mono(samples: np.ndarray) -> np.ndarray:
+def as_mono(samples: np.ndarray) -> np.ndarray:
+    """[N] or [C, N] samples -> [N] float32, refusing other shapes and non-finite values."""
     x = np.asarray(samples, np.float32)
     if x.ndim == 2:
         x = x.mean(0)

@@ -30,15 +30,9 @@ _decoder = []
 
 def phone_classes(samples: np.ndarray) -> np.ndarray:
     """[N] (or [C, N], averaged) float32 at 16 kHz -> [N // 640, len(CLASSES)] float32 rows summing to 1."""
-    from duet.audio.features import loudness_gain_db
+    from duet.audio.features import as_mono, loudness_gain_db
 
-    x = np.asarray(samples, np.float32)
-    if x.ndim == 2:
-        x = x.mean(0)
-    if x.ndim != 1:
-        raise DuetError(f"expected audio samples of shape [N] or [C, N], got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise DuetError("the audio holds invalid (NaN or infinite) samples")
+    x = as_mono(samples)
     x = np.clip(x * np.float32(10 ** (loudness_gain_db(x) / 20)), -1, 1)
     n_frames = len(x) // HOP
     out = np.zeros((n_frames, len(CLASSES)), np.float32)

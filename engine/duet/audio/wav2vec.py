@@ -47,13 +47,9 @@ def wav2vec_features(samples: np.ndarray, checkpoint: str | os.PathLike) -> np.n
 
     Deterministic (inference mode, no dropout). Raises DuetError for a missing or unusable checkpoint.
     """
-    x = np.asarray(samples, np.float32)
-    if x.ndim == 2:
-        x = x.mean(0)
-    if x.ndim != 1:
-        raise DuetError(f"expected audio samples of shape [N] or [C, N], got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise DuetError("the audio holds invalid (NaN or infinite) samples")
+    from duet.audio.features import as_mono
+
+    x = as_mono(samples)
     model, do_normalize = _load(Path(checkpoint))
     if do_normalize:  # what the checkpoint's feature extractor does: zero mean, unit variance per clip
         x = (x - x.mean()) / np.sqrt(x.var() + 1e-7)
