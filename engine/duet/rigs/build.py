@@ -44,7 +44,7 @@ def skin_weights(tpl: geometry.Template) -> np.ndarray:
     for k in (1, 2):
         w[part == k] = 0
         w[part == k, 2 + k] = 1
-    w[part == 6] = [0, 1, 0, 0, 0]  # hair rides on the skull
+    w[np.isin(part, (6, 7))] = [0, 1, 0, 0, 0]  # hair and eyebrows ride on the skull
     return w
 
 
@@ -87,29 +87,30 @@ def identity_basis(tpl: geometry.Template) -> np.ndarray:
     radial = np.stack([x, np.zeros_like(x), z - geometry.AXIS_Z], -1)
     radial /= np.maximum(np.linalg.norm(radial, axis=1, keepdims=True), 1e-9)
     d[:, :, 9] = radial * (0.006 * neck_ring)[:, None]
-    # Hair follows the scalp under it.
-    hair = np.nonzero(tpl.vertex_part == 6)[0]
-    scalp = np.nonzero((tpl.vertex_part == 0) & (y > 0.1))[0]
-    nearest = scalp[np.argmin(((v[hair, None] - v[None, scalp]) ** 2).sum(-1), axis=1)]
-    d[hair] = d[nearest]
+    on, nearest = _glue(tpl)
+    d[on] = d[nearest]  # hair and eyebrows stay on the skin
     return d
 
 
-def poly_materials(tpl: geometry.Template, brows: float) -> np.ndarray:
-    """[P] material index per polygon (see openhead.MATERIALS); ``brows`` 0..1 picks the eyebrows' style."""
+def _glue(tpl: geometry.Template) -> tuple[np.ndarray, np.ndarray]:
+    """Hair and eyebrow vertices, and the skin vertex each one copies its displacements from."""
+    v = tpl.vertices
+    on = np.nonzero(np.isin(tpl.vertex_part, (6, 7)))[0]
+    skin = np.nonzero((tpl.vertex_part == 0) & (v[:, 1] > 0.1))[0]
+    nearest = skin[np.argmin(((v[on, None] - v[None, skin]) ** 2).sum(-1), axis=1)]
+    return on, nearest
+
+
+def poly_materials(tpl: geometry.Template) -> np.ndarray:
+    """[P] material index per polygon (see openhead.MATERIALS)."""
     mat = np.zeros(len(tpl.polys), np.int8)
     v = tpl.vertices
     idx = np.where(tpl.polys >= 0, tpl.polys, tpl.polys[:, :1])
     c = v[idx].mean(1)
     part = tpl.vertex_part[idx[:, 0]]
-    x, y, z = c.T
+    x = c[:, 0]
     mat[part == 6] = 1
-    for s in (0, 1):
-        dx, dy = eye_frame(c, s)
-        arc = 0.0165 + 0.0032 * (1 - ((dx - 0.003) / 0.019) ** 2) - 0.0015 * brows * (dx > 0.008)
-        thick = 0.0036 - 0.0008 * brows - 0.0014 * np.clip(dx / 0.02, 0, 1)
-        brow = (np.abs(dy - arc) < thick) & (dx > -0.016) & (dx < 0.021) & (z > 0.06)
-        mat[(part == 0) & brow] = 2
+    mat[part == 7] = 2
     lip = (lips_sdf(c) < 0.0012) & (np.abs(x) < MOUTH_HALF_WIDTH + 0.002)
     mat[(part == 0) & lip] = 3
     mat[part == 3] = 4
@@ -128,6 +129,8 @@ def build_arrays() -> dict[str, np.ndarray]:
     tpl = geometry.build_template()
     weights = skin_weights(tpl)
     deltas = expressions.arkit_deltas(tpl, weights[:, 2])
+    on, nearest = _glue(tpl)
+    deltas[:, on] = deltas[:, nearest]  # hair and eyebrows stay on the skin
     return {
         "template": tpl.vertices.astype(np.float64),
         "polys": tpl.polys.astype(np.int32),
@@ -140,7 +143,6 @@ def build_arrays() -> dict[str, np.ndarray]:
         "lip_side": tpl.lip_side.astype(np.int8),
         "lip_upper_mid": tpl.lip_upper_mid.astype(np.int32),
         "lip_lower_mid": tpl.lip_lower_mid.astype(np.int32),
-        "poly_material_A": poly_materials(tpl, 0.0),
-        "poly_material_B": poly_materials(tpl, 1.0),
+        "poly_material": poly_materials(tpl),
         "rest_joints": REST_JOINTS.astype(np.float64),
     }

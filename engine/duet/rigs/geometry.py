@@ -25,7 +25,7 @@ CROWN_Y = 0.235          # above: rows fan over the crown from one centre; below
 NECK_BOTTOM = -0.03
 N_COLS = 112
 
-PARTS = ("skin", "eye_L", "eye_R", "mouth", "teeth", "tongue", "hair")
+PARTS = ("skin", "eye_L", "eye_R", "mouth", "teeth", "tongue", "hair", "brow")
 MATERIALS = ("skin", "hair", "brow", "lip", "mouth", "teeth", "tongue", "sclera", "iris", "pupil")
 
 
@@ -338,6 +338,12 @@ def build_template() -> Template:
 
     v = np.array(verts, np.float64)
     v[:n_skin] = _shape_eye_region(v[:n_skin])
+    skin_tris = triangulate(np.array(polys))
+    skin_tris = skin_tris[np.all(skin_tris < n_skin, axis=1)]
+    for side_ in (0, 1):
+        vs, ps, uv = _brow(v, skin_tris, side_)
+        add(vs, ps, 7, uv)
+    v = np.vstack([v, np.array(verts[len(v):], np.float64)])
     polys = _orient(np.array(polys), v)
 
     mid = np.abs(grid[mouth_row, mouth_cols, 0]) < 0.005
@@ -399,6 +405,69 @@ def _hair(grid, rows, phi, n_rows=12, step=2):
     w = np.concatenate([[1.0], np.repeat(1 - np.linspace(0, 1, n_rows + 1)[1:], nc)])
     uv = np.tile(np.stack([0.88 + 0.115 * u, 0.005 + 0.24 * w], -1), (2, 1))
     return verts, np.array(polys), uv
+
+
+def _brow(v, tris, side, n=15):
+    """A thin closed eyebrow on the skin above eye ``side``: thick at the inner end, tapering outwards."""
+    c = REST_JOINTS[3 + side]
+    sign = 1.0 if side == 0 else -1.0
+    dx = np.linspace(-0.0165, 0.021, n)
+    t = (dx - dx[0]) / (dx[-1] - dx[0])
+    arc = 0.0168 + 0.0034 * (1 - ((dx - 0.003) / 0.019) ** 2)
+    half = (0.0027 - 0.0013 * t) * np.sqrt(np.clip(1 - (2 * t - 1) ** 8, 0.12, 1))
+    across = np.array([1.0, 0.0, -1.0])
+    xy = np.stack([np.broadcast_to((c[0] + sign * dx)[:, None], (n, 3)),
+                   c[1] + arc[:, None] + half[:, None] * across], -1).reshape(-1, 2)
+    surface = _project_z(xy, v, tris)
+    lift = np.tile([0.0007, 0.0012, 0.0007], n)[:, None] * [0, 0, 1]
+    top = (surface + lift).reshape(n, 3, 3)
+    bottom = (surface - [0, 0, 0.0005]).reshape(n, 3, 3)
+    verts, polys = _slab(top, bottom)
+    uv = np.concatenate([np.stack([0.755 + 0.12 * np.repeat(t, 3), 0.13 + 0.05 * np.tile([1, 0.5, 0], n)], -1)] * 2)
+    return verts, polys, uv + [0, 0.06 * side]
+
+
+def _project_z(xy, v, tris):
+    """Front-most point of the triangle mesh straight behind each (x, y): a ray along -Z (Moller-Trumbore)."""
+    a, b, c = v[tris[:, 0]], v[tris[:, 1]], v[tris[:, 2]]
+    near = (np.abs(a[:, 0, None] - xy[None, :, 0]).min(1) < 0.01) & (a[:, 2] > 0.02)
+    a, b, c = a[near], b[near], c[near]
+    origin = np.concatenate([xy, np.full((len(xy), 1), 0.3)], 1)
+    d = np.array([0.0, 0.0, -1.0])
+    e1, e2 = b - a, c - a
+    pvec = np.cross(d, e2)
+    det = np.einsum("ij,ij->i", e1, pvec)
+    ok = np.abs(det) > 1e-14
+    inv = np.where(ok, 1 / np.where(ok, det, 1), 0)
+    tvec = origin[:, None] - a[None]
+    u = np.einsum("pij,ij->pi", tvec, pvec) * inv
+    qvec = np.cross(tvec, e1[None])
+    w = np.einsum("pij,j->pi", qvec, d) * inv
+    dist = np.einsum("pij,ij->pi", qvec, e2) * inv
+    hit = ok & (u >= 0) & (w >= 0) & (u + w <= 1) & (dist > 0)
+    dist = np.where(hit, dist, np.inf).min(1)
+    if not np.all(np.isfinite(dist)):
+        raise AssertionError("an eyebrow point misses the skin")
+    return origin + dist[:, None] * d
+
+
+def _slab(top, bottom):
+    """Closed mesh between two [n, m, 3] grids: both faces plus the walls around their rim."""
+    n, m = top.shape[:2]
+    verts = np.concatenate([top.reshape(-1, 3), bottom.reshape(-1, 3)])
+    t = np.arange(n * m).reshape(n, m)
+    b = t + n * m
+    polys = []
+    for i in range(n - 1):
+        for j in range(m - 1):
+            polys.append([t[i, j], t[i + 1, j], t[i + 1, j + 1], t[i, j + 1]])
+            polys.append([b[i, j], b[i, j + 1], b[i + 1, j + 1], b[i + 1, j]])
+    rim = ([(0, j) for j in range(m)] + [(i, m - 1) for i in range(1, n)]
+           + [(n - 1, j) for j in range(m - 2, -1, -1)] + [(i, 0) for i in range(n - 2, 0, -1)])
+    for k in range(len(rim)):
+        p, q = rim[k], rim[(k + 1) % len(rim)]
+        polys.append([t[p], t[q], b[q], b[p]])
+    return verts, np.array(polys)
 
 
 def _normal(p, h=1e-4):

@@ -21,7 +21,7 @@ from duet.frames import rotmat
 from duet.rigs import kinematics
 
 ASSET = Path(__file__).resolve().parents[3] / "rigs" / "openhead.npz"
-PARTS = ("skin", "eye_L", "eye_R", "mouth", "teeth", "tongue", "hair")
+PARTS = ("skin", "eye_L", "eye_R", "mouth", "teeth", "tongue", "hair", "brow")
 MATERIALS = ("skin", "hair", "brow", "lip", "mouth", "teeth", "tongue", "sclera", "iris", "pupil")
 BETA_NAMES = ("head_width", "head_length", "head_height", "jaw_width", "nose_size",
               "cheek_fullness", "brow_height", "chin_length", "lip_fullness", "neck_width")
@@ -33,9 +33,9 @@ IDENTITIES = {
 # Per-person looks (linear RGB) used by the Blender builder and the renders.
 LOOKS = {
     "A": {"skin": (0.46, 0.28, 0.19), "hair": (0.045, 0.028, 0.018), "lip": (0.50, 0.22, 0.20),
-          "iris": (0.10, 0.20, 0.32), "brows": 0.0},
+          "iris": (0.10, 0.20, 0.32)},
     "B": {"skin": (0.20, 0.105, 0.06), "hair": (0.012, 0.010, 0.010), "lip": (0.30, 0.11, 0.10),
-          "iris": (0.12, 0.06, 0.02), "brows": 1.0},
+          "iris": (0.12, 0.06, 0.02)},
 }
 
 
@@ -102,15 +102,13 @@ def load(person: str | None = "A", betas=None) -> Head:
     b = np.zeros(n)
     b[: betas.size] = betas
     verts = a["template"] + np.einsum("vcb,b->vc", a["shapedirs"], b)
-    look = person if person in LOOKS and np.allclose(b, IDENTITIES[person]) else "A"
-    material = a["poly_material_B"] if look == "B" else a["poly_material_A"]
     head = Head(
         name=person if person is not None else "custom", basis="arkit", vertices=verts,
         faces=a["faces"], polys=a["polys"], expr_names=ARKIT_52,
         expr_deltas=a["expr_deltas"].astype(np.float64), weights=_normalized(a["weights"]),
         joints=kinematics.REST_JOINTS.copy(), lip_upper_mid=a["lip_upper_mid"],
         lip_lower_mid=a["lip_lower_mid"], uv=a["uv"], vertex_part=a["vertex_part"],
-        poly_material=material, betas=b)
+        poly_material=a["poly_material"], betas=b)
     # jawOpen is the jaw joint's own motion (jawOpen = jaw X-rotation / 0.35 rad): derive it on this identity.
     jaw = replace(head, expr_deltas=np.zeros((0, len(verts), 3)))
     opened = forward(jaw, np.zeros((1, 0)), {"jaw": np.array([[JAW_OPEN_RAD, 0, 0]])}, np.zeros((1, 3)))[0]
