@@ -62,12 +62,13 @@ class TrainConfig:
     seed: int = 0
     batch: int = 8
     window: int = 200               # corpus clips are 10-28 s: every clip gives an 8 s window
-    stage1_steps: int = 1500
-    stage2_steps: int = 350
+    stage1_steps: int = 2000
+    stage2_steps: int = 400
     lr: float = 1e-3
     warmup: int = 100
     weight_decay: float = 0.01
     cond_drop: float = 0.1          # audio dropped for classifier-free guidance
+    t_power: float = 2.0            # t = 1 - (1 - u)^p: the first DDIM step (pure noise) decides most
     w_expr: float = 1.0
     w_rot: float = 8.0
     w_transl: float = 1.0

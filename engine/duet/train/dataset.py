@@ -16,7 +16,7 @@ from duet.model.packing import layout_features, pack
 from duet.motion import JOINTS, PERSONS
 from duet.rigs.kinematics import eye_midpoint
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 FPS = 25.0
 
 
@@ -42,6 +42,12 @@ def bilabial_frames(phonemes: dict, n_frames: int) -> np.ndarray:
     return out
 
 
+def first_speaker(phonemes: dict) -> int:
+    """0 when A's first phone comes first (or together), else 1: speaking_masks' first_speaker."""
+    firsts = [min((a for a, _, phone in phonemes.get(p, []) if phone != "sil"), default=np.inf) for p in PERSONS]
+    return 0 if firsts[0] <= firsts[1] else 1
+
+
 def prepare(clip, cfg: ModelConfig) -> dict[str, np.ndarray]:
     """Everything a training window needs from one corpus clip, frame-aligned at 25 fps."""
     from duet.audio.features import compute
@@ -49,8 +55,8 @@ def prepare(clip, cfg: ModelConfig) -> dict[str, np.ndarray]:
 
     x, _ = pack(clip.motion, cfg.expr_names)
     feats = compute(clip.mix)
-    try:
-        predicted = speaking_masks(clip.mix[None], "mono")
+    try:  # as at inference, the user says which voice is A (duet generate --first-speaker)
+        predicted = speaking_masks(clip.mix[None], "mono", first_speaker(clip.phonemes))
     except Exception:  # diarization can give up on odd clips; the exact masks stand in
         predicted = clip.masks
     n = min(len(x), len(feats), clip.masks.shape[1], predicted.shape[1])

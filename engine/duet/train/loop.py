@@ -36,7 +36,7 @@ def train_step(net, batch, tc: TrainConfig, mean, std, gen, lips_only=None):
 
     x0 = batch["x"]
     b = x0.shape[0]
-    t = torch.rand(b, generator=gen)
+    t = 1 - (1 - torch.rand(b, generator=gen)) ** tc.t_power  # more windows near pure noise
     lsnr = logsnr(t, net.cfg.logsnr_min, net.cfg.logsnr_max)
     noise = torch.randn(x0.shape, generator=gen)
     drop = torch.rand(b, generator=gen) < tc.cond_drop
@@ -72,7 +72,8 @@ def train(tc: TrainConfig, log=print) -> Path:
         if saved.model != tc.model or saved.corpus != tc.corpus:
             raise DuetError(f"{ckpt_path}: was trained with another model or corpus; use another --out")
         tc = TrainConfig.from_dict({**saved.to_dict(), "stage1_steps": tc.stage1_steps,
-                                    "stage2_steps": tc.stage2_steps, "threads": tc.threads})
+                                    "stage2_steps": tc.stage2_steps, "threads": tc.threads,
+                                    "t_power": tc.t_power})
     cfg = tc.model
 
     with Progress("preparing corpus", quiet=rank != 0) as p:
