@@ -113,3 +113,25 @@ def test_blender_head_meets_the_baked_scene_contract(tmp_path):
     assert groups["eye_L"] == int(np.sum(head.weights[:, 3] > 0))
     assert len(res["materials"]) == len(openhead.MATERIALS) and res["uv"] == ["UVMap"]
     assert res["modifiers"] == [["ARMATURE", "Person B"]]
+
+
+def test_pictures_show_two_different_heads(tmp_path):
+    """A tiny render: both heads appear (skin-coloured pixels in each cell) and they differ."""
+    from PIL import Image
+
+    png = tmp_path / "row.png"
+    _blender(f"""
+import json
+from duet.blender.rig_pictures import Cell, render_row
+render_row([Cell("A", "A"), Cell("B", "B", {{"jawOpen": 1.0}})], {str(png)!r}, height_px=96, samples=2)
+json.dump({{}}, open(OUT, "w"))
+""", tmp_path)
+    img = np.asarray(Image.open(png).convert("RGB"), np.float64) / 255
+    h, w, _ = img.shape
+    assert h == 96 and abs(w - 2 * 96 * 0.22 / 0.30) <= 1
+    left, right = img[:, : w // 2], img[:, w // 2:]
+    face = slice(int(0.3 * h), int(0.7 * h))
+    for half in (left, right):
+        centre = half[face, half.shape[1] // 3: 2 * half.shape[1] // 3]
+        assert np.mean(centre[..., 0] - centre[..., 2]) > 0.05  # warm skin, not the grey background
+    assert np.abs(left[face].mean((0, 1)) - right[face].mean((0, 1))).max() > 0.03  # different people
