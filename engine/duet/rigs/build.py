@@ -8,23 +8,11 @@ from __future__ import annotations
 import numpy as np
 
 from duet.rigs import expressions, geometry
-from duet.rigs.geometry import MOUTH_HALF_WIDTH, MOUTH_Y, REST_JOINTS, eye_frame, lips_sdf
-
-
-def smoothstep(e0, e1, x):
-    """0 at e0, 1 at e1 (either order), smooth in between."""
-    t = np.clip((np.asarray(x, np.float64) - e0) / (e1 - e0), 0, 1)
-    return t * t * (3 - 2 * t)
-
-
-def bump(p, center, radius):
-    """Compactly supported falloff: 1 at ``center``, exactly 0 beyond ``radius`` (per-axis radii allowed)."""
-    d2 = np.sum(((p - np.asarray(center, np.float64)) / np.asarray(radius, np.float64)) ** 2, -1)
-    return np.clip(1 - d2, 0, 1) ** 3
+from duet.rigs.geometry import MOUTH_HALF_WIDTH, MOUTH_Y, REST_JOINTS, bump, eye_frame, lips_sdf, smoothstep
 
 
 def skin_weights(tpl: geometry.Template) -> np.ndarray:
-    """[V,5] LBS weights: neck base on global, head on neck, lower face/lip/teeth/tongue on jaw, eyeballs on the eyes."""
+    """[V,5] LBS weights: neck base on global, head on neck, chin/lower lip/teeth/tongue on jaw, eyeballs on eyes."""
     v, part, side = tpl.vertices, tpl.vertex_part, tpl.lip_side.astype(np.float64)
     x, y, z = v.T
     sharp = np.where(side < 0, 1.0, np.where(side > 0, 0.0, 0.5))

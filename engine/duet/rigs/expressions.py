@@ -11,20 +11,10 @@ import numpy as np
 
 from duet.arkit import ARKIT_52
 from duet.frames import rotmat
-from duet.rigs.geometry import (EYE_RADIUS, LID_RADIUS, MOUTH_HALF_WIDTH, MOUTH_Y, REST_JOINTS,
-                                Template, _sphere_dz, eye_frame, lid_heights, lips_sdf)
+from duet.rigs.geometry import (MOUTH_HALF_WIDTH, MOUTH_Y, REST_JOINTS, Template, _sphere_dz, bump, eye_frame,
+                                lid_heights, lips_sdf, smoothstep)
 
 EYE_LOOK_RAD = 0.5
-
-
-def _smoothstep(e0, e1, x):
-    t = np.clip((np.asarray(x, np.float64) - e0) / (e1 - e0), 0, 1)
-    return t * t * (3 - 2 * t)
-
-
-def _bump(p, center, radius):
-    d2 = np.sum(((p - np.asarray(center, np.float64)) / np.asarray(radius, np.float64)) ** 2, -1)
-    return np.clip(1 - d2, 0, 1) ** 3
 
 
 def _lid_move(v, skin, side, upper_to, lower_rise=0.0, upper_shift=0.0):
@@ -84,7 +74,7 @@ def arkit_deltas(tpl: Template, jaw_weight: np.ndarray) -> np.ndarray:
         keys[f"eyeBlink{lr}"] = _lid_move(v, skin, s, upper_to=1.0, lower_rise=0.0012)
         keys[f"eyeWide{lr}"] = _lid_move(v, skin, s, upper_to=0.0, upper_shift=0.0022)
         squint = _lid_move(v, skin, s, upper_to=0.0, upper_shift=-0.0012, lower_rise=0.0022)
-        under = _bump(v, (sx * 0.034, 0.172, 0.07), (0.018, 0.010, 0.02)) * skin
+        under = bump(v, (sx * 0.034, 0.172, 0.07), (0.018, 0.010, 0.02)) * skin
         squint[:, 1] += 0.0015 * under
         keys[f"eyeSquint{lr}"] = squint
         # Eye looks (for ARKit-only consumers; the engine turns the eye joints instead).
@@ -98,15 +88,15 @@ def arkit_deltas(tpl: Template, jaw_weight: np.ndarray) -> np.ndarray:
             keys[f"eyeLook{direction}{lr}"] = d
 
         corner = (sx * MOUTH_HALF_WIDTH, MOUTH_Y, 0.082)
-        near_corner = _bump(v, corner, (0.028, 0.026, 0.03)) * mouthish
-        half = _smoothstep(-0.004, 0.006, sx * x)
+        near_corner = bump(v, corner, (0.028, 0.026, 0.03)) * mouthish
+        half = smoothstep(-0.004, 0.006, sx * x)
         keys[f"mouthSmile{lr}"] = near_corner[:, None] * np.array([sx * 0.0055, 0.0065, -0.003])
-        cheek = _bump(v, (sx * 0.042, 0.15, 0.065), (0.022, 0.02, 0.025)) * skin
+        cheek = bump(v, (sx * 0.042, 0.15, 0.065), (0.022, 0.02, 0.025)) * skin
         keys[f"mouthSmile{lr}"] += cheek[:, None] * np.array([sx * 0.001, 0.0025, 0.0015])
         keys[f"mouthFrown{lr}"] = near_corner[:, None] * np.array([sx * 0.001, -0.006, -0.001])
         keys[f"mouthDimple{lr}"] = near_corner[:, None] * np.array([sx * 0.003, 0.0, -0.004])
         keys[f"mouthStretch{lr}"] = near_corner[:, None] * np.array([sx * 0.007, -0.0025, -0.002])
-        lips = _bump(v, (0, MOUTH_Y, 0.09), (0.04, 0.022, 0.04)) * mouthish * half
+        lips = bump(v, (0, MOUTH_Y, 0.09), (0.04, 0.022, 0.04)) * mouthish * half
         keys[f"mouthPress{lr}"] = np.zeros_like(v)
         keys[f"mouthPress{lr}"][:, 1] = -lips * (y - MOUTH_Y) * 0.35
         keys[f"mouthPress{lr}"][:, 2] = -lips * 0.0008
@@ -114,19 +104,19 @@ def arkit_deltas(tpl: Template, jaw_weight: np.ndarray) -> np.ndarray:
         upper = lips * (side > 0)
         keys[f"mouthLowerDown{lr}"] = lower[:, None] * np.array([0, -0.0055, 0.0005])
         keys[f"mouthUpperUp{lr}"] = upper[:, None] * np.array([0, 0.0050, 0.0005])
-        keys[f"cheekSquint{lr}"] = (_bump(v, (sx * 0.04, 0.168, 0.066), (0.024, 0.016, 0.024)) * skin)[:, None] \
+        keys[f"cheekSquint{lr}"] = (bump(v, (sx * 0.04, 0.168, 0.066), (0.024, 0.016, 0.024)) * skin)[:, None] \
             * np.array([0, 0.0038, 0.0012])
-        sneer = _bump(v, (sx * 0.012, 0.152, 0.095), (0.014, 0.02, 0.02)) * skin
-        sneer_brow = _bump(v, (sx * 0.012, 0.205, 0.083), (0.014, 0.012, 0.02)) * skin
+        sneer = bump(v, (sx * 0.012, 0.152, 0.095), (0.014, 0.02, 0.02)) * skin
+        sneer_brow = bump(v, (sx * 0.012, 0.205, 0.083), (0.014, 0.012, 0.02)) * skin
         keys[f"noseSneer{lr}"] = sneer[:, None] * np.array([sx * 0.001, 0.0042, 0.0006]) \
             + sneer_brow[:, None] * np.array([0, -0.0015, 0])
-        brow = _bump(v, (sx * 0.03, 0.212, 0.076), (0.03, 0.018, 0.03)) * skin
-        inner_more = 1 + 0.6 * _smoothstep(0.03, 0.01, sx * x)
+        brow = bump(v, (sx * 0.03, 0.212, 0.076), (0.03, 0.018, 0.03)) * skin
+        inner_more = 1 + 0.6 * smoothstep(0.03, 0.01, sx * x)
         keys[f"browDown{lr}"] = (brow * inner_more)[:, None] * np.array([-sx * 0.0012, -0.004, 0.0008])
-        outer = _bump(v, (sx * 0.042, 0.212, 0.066), (0.022, 0.02, 0.03)) * skin
+        outer = bump(v, (sx * 0.042, 0.212, 0.066), (0.022, 0.02, 0.03)) * skin
         keys[f"browOuterUp{lr}"] = outer[:, None] * np.array([0, 0.006, 0.0])
 
-    inner = sum(_bump(v, (sx * 0.016, 0.212, 0.083), (0.022, 0.02, 0.025)) for sx in (-1, 1))
+    inner = sum(bump(v, (sx * 0.016, 0.212, 0.083), (0.022, 0.02, 0.025)) for sx in (-1, 1))
     keys["browInnerUp"] = (np.clip(inner, 0, 1) * skin)[:, None] * np.array([0, 0.0065, 0.0])
 
     keys["jawOpen"] = zero()
@@ -134,10 +124,11 @@ def arkit_deltas(tpl: Template, jaw_weight: np.ndarray) -> np.ndarray:
     keys["jawLeft"] = jaw_weight[:, None] * np.array([0.006, 0, 0])
     keys["jawRight"] = jaw_weight[:, None] * np.array([-0.006, 0, 0])
 
-    lips = _bump(v, (0, MOUTH_Y, 0.09), (0.04, 0.024, 0.045)) * mouthish
-    core = _smoothstep(0.006, 0.0, lips_sdf(v)) * lips
+    lips = bump(v, (0, MOUTH_Y, 0.09), (0.04, 0.024, 0.045)) * mouthish
+    core = smoothstep(0.006, 0.0, lips_sdf(v)) * lips
     up, lo = side > 0, side < 0
-    keys["mouthClose"] = lips[:, None] * np.where(lo[:, None], [0, 0.010, 0.001], np.where(up[:, None], [0, -0.004, 0.0], 0.0))
+    toward = np.where(lo[:, None], [0, 0.010, 0.001], np.where(up[:, None], [0, -0.004, 0.0], 0.0))
+    keys["mouthClose"] = lips[:, None] * toward
     funnel = zero()
     funnel[:, 0] = -x * 0.18 * lips
     funnel[:, 1] = lips * np.where(up, 0.0028, np.where(lo, -0.0028, 0.0))
@@ -145,7 +136,7 @@ def arkit_deltas(tpl: Template, jaw_weight: np.ndarray) -> np.ndarray:
     keys["mouthFunnel"] = funnel
     pucker = zero()
     pucker[:, 0] = -x * 0.42 * lips
-    pucker[:, 2] = 0.013 * lips * _smoothstep(0.0, 1.0, lips + core)
+    pucker[:, 2] = 0.013 * lips * smoothstep(0.0, 1.0, lips + core)
     keys["mouthPucker"] = pucker
     keys["mouthLeft"] = lips[:, None] * np.array([0.008, 0, 0])
     keys["mouthRight"] = lips[:, None] * np.array([-0.008, 0, 0])
@@ -154,19 +145,19 @@ def arkit_deltas(tpl: Template, jaw_weight: np.ndarray) -> np.ndarray:
     for key, w in (("mouthRollLower", roll_lo), ("mouthRollUpper", roll_up)):
         # Rolling in: the lip turns over its inner edge, so its surface folds back towards the mouth line.
         keys[key] = np.stack([np.zeros_like(w), -0.45 * (y - MOUTH_Y) * w, -0.0045 * w], -1)
-    chin = _bump(v, (0, 0.094, 0.085), (0.03, 0.03, 0.035)) * skin
+    chin = bump(v, (0, 0.094, 0.085), (0.03, 0.03, 0.035)) * skin
     keys["mouthShrugLower"] = (lips * lo + chin)[:, None].clip(0, 1) * np.array([0, 0.0035, 0.002])
     keys["mouthShrugUpper"] = (lips * up)[:, None] * np.array([0, 0.003, 0.001])
 
     puff = zero()
     for sx in (-1, 1):
-        b = _bump(v, (sx * 0.045, 0.128, 0.058), (0.026, 0.026, 0.03)) * skin
+        b = bump(v, (sx * 0.045, 0.128, 0.058), (0.026, 0.026, 0.03)) * skin
         puff += b[:, None] * np.array([sx * 0.008, 0, 0.004])
     keys["cheekPuff"] = puff
 
     tongue = part == 5
     tz = z[tongue]
-    tip = _smoothstep(tz.min(), tz.max(), tz)
+    tip = smoothstep(tz.min(), tz.max(), tz)
     out = zero()
     out[tongue] = np.stack([np.zeros_like(tz), -0.004 * tip, 0.020 + 0.012 * tip], -1)
     keys["tongueOut"] = out

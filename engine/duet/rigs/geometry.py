@@ -117,9 +117,16 @@ def _sphere_dz(dx, dy, radius=LID_RADIUS):
     return np.sqrt(radius ** 2 - rho ** 2)
 
 
-def _smoothstep(e0, e1, x):
-    t = np.clip((x - e0) / (e1 - e0), 0, 1)
+def smoothstep(e0, e1, x):
+    """0 at e0, 1 at e1 (either order), smooth in between."""
+    t = np.clip((np.asarray(x, np.float64) - e0) / (e1 - e0), 0, 1)
     return t * t * (3 - 2 * t)
+
+
+def bump(p, center, radius):
+    """Compactly supported falloff: 1 at ``center``, exactly 0 beyond ``radius`` (per-axis radii allowed)."""
+    d2 = np.sum(((p - np.asarray(center, np.float64)) / np.asarray(radius, np.float64)) ** 2, -1)
+    return np.clip(1 - d2, 0, 1) ** 3
 
 
 def _shape_eye_region(v):
@@ -129,7 +136,7 @@ def _shape_eye_region(v):
         c = REST_JOINTS[3 + side]
         dx, dy = eye_frame(v, side)
         rho = np.hypot(dx, dy)
-        w = 1 - _smoothstep(0.85 * LID_RADIUS, 0.023, rho)
+        w = 1 - smoothstep(0.85 * LID_RADIUS, 0.023, rho)
         w = w * (v[:, 2] > c[2] - 0.01)
         target_z = c[2] + _sphere_dz(dx, dy)
         v[:, 2] = v[:, 2] + w * (target_z - v[:, 2])
