@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str | None, str, str]] = {
     "train": ("duet.cli.train", "train the dual-stream diffusion model", ""),
     "eval": ("duet.cli.eval", "measure motion against ground truth and baselines", ""),
     "data": ("duet.cli.data", "make the synthetic conversation corpus", ""),
-    "render": (None, "render Gaussian avatars from a DyadicMotion", "the Gaussian renderer (issue 11)"),
+    "render": ("duet.cli.render", "render Gaussian avatars from a DyadicMotion", ""),
     "addon": ("duet.cli.addon", "build the Blender extension zip", ""),
     "rig": ("duet.cli.rig", "build and picture the open heads", ""),
 }
