@@ -52,7 +52,7 @@ def build_head(person: str = "A", betas=None, name: str | None = None, collectio
 
     if betas is not None and not np.any(np.asarray(betas)):
         betas = None
-    head = openhead.load(person, betas) if betas is None else openhead.load(None, betas)
+    head = openhead.load(person, betas)
     look = person if person in openhead.LOOKS else "A"  # colours belong to the person, whatever the identity
     return build_from(head, person, name or f"Duet {person}", collection, look)
 
@@ -181,7 +181,7 @@ _ROUGH = {"skin": 0.48, "hair": 0.65, "brow": 0.7, "lip": 0.38, "mouth": 0.9, "t
 def _materials(mesh, head, look):
     from duet.rigs.openhead import LOOKS, MATERIALS
 
-    colours = {**_COLOURS, **LOOKS[look]}
+    colours = {**_COLOURS, **{k: v for k, v in LOOKS[look].items() if k != "hair_volume"}}
     colours["brow"] = tuple(0.8 * c for c in colours["hair"])
     for m in MATERIALS:
         name = f"Duet {look} {m}"

@@ -132,5 +132,6 @@ def build_arrays() -> dict[str, np.ndarray]:
         "lip_upper_mid": tpl.lip_upper_mid.astype(np.int32),
         "lip_lower_mid": tpl.lip_lower_mid.astype(np.int32),
         "poly_material": poly_materials(tpl),
+        "hair_volume": tpl.hair_volume.astype(np.float32),
         "rest_joints": REST_JOINTS.astype(np.float64),
     }

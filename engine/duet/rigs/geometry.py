@@ -209,6 +209,7 @@ class Template:
     lip_upper_mid: np.ndarray
     lip_lower_mid: np.ndarray
     eye_polar: np.ndarray       # [V] angle from the eyeball's front pole (nan off the eyes)
+    hair_volume: np.ndarray     # [V,3] direction in which a fuller haircut grows (0 off the hair)
 
 
 def _rows():
@@ -340,7 +341,8 @@ def build_template() -> Template:
     vs, ps, _, uv = _uv_sphere((0, MOUTH_Y - 0.0078, z_front - 0.034), (0.0150, 0.0048, 0.018), 16, 10)
     add(vs, ps, 5, uv * 0.12 + [0.755, 0.005], sg=-1)
 
-    vs, ps, uv = _hair(grid, rows, phi)
+    hair_start = len(verts)
+    vs, ps, uv, lift = _hair(grid, rows, phi)
     add(vs, ps, 6, uv)
 
     v = np.array(verts, np.float64)
@@ -360,7 +362,8 @@ def build_template() -> Template:
         grid_row=np.array(row_of, np.int32), mouth_row=mouth_row,
         lip_upper_mid=np.sort(grid_idx[mouth_row, mouth_cols[mid]]),
         lip_lower_mid=np.sort(below_idx[mouth_row, mouth_cols[mid]]),
-        eye_polar=np.array(polar, np.float64))
+        eye_polar=np.array(polar, np.float64), hair_volume=np.zeros((len(v), 3)))
+    tpl.hair_volume[hair_start:hair_start + len(lift)] = lift
     tpl.poly_uv = _poly_uvs(tpl, phi, n_rows, uvs)
     return tpl
 
@@ -392,6 +395,7 @@ def _hair(grid, rows, phi, n_rows=12, step=2):
     fracs = np.array(fracs)[:, None]
     outer = p + n * (0.0009 + 0.0075 * (1 - fracs ** 2.5))
     inner = p - n * 0.0006
+    volume = n * (1 - fracs ** 2)  # where fuller hair grows: most at the crown, none at the hairline
     top = _raycast(np.array([[0.0, CROWN_Y, AXIS_Z]]), np.array([[0.0, 1.0, 0.0]]))[0]
     nc = len(cols)
     outer = np.array(outer).reshape(nc, n_rows, 3).transpose(1, 0, 2)
@@ -411,7 +415,9 @@ def _hair(grid, rows, phi, n_rows=12, step=2):
     u = np.concatenate([[0.5], np.tile((phi[cols] + np.pi) / (2 * np.pi), n_rows)])
     w = np.concatenate([[1.0], np.repeat(1 - np.linspace(0, 1, n_rows + 1)[1:], nc)])
     uv = np.tile(np.stack([0.88 + 0.115 * u, 0.005 + 0.24 * w], -1), (2, 1))
-    return verts, np.array(polys), uv
+    volume = volume.reshape(nc, n_rows, 3).transpose(1, 0, 2).reshape(-1, 3)
+    lift = np.vstack([[0, 1, 0], volume, np.zeros((1 + len(volume), 3))])
+    return verts, np.array(polys), uv, lift
 
 
 def _brow(v, tris, side, n=15):

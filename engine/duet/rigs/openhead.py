@@ -30,11 +30,11 @@ IDENTITIES = {
     "A": np.array([0.7, 0.5, 0.3, 0.9, 0.8, -0.4, -0.6, 0.6, -0.5, 0.8]),
     "B": np.array([-0.8, -0.3, -0.2, -0.9, -0.7, 0.7, 0.8, -0.6, 1.0, -0.7]),
 }
-# Per-person looks (linear RGB) used by the Blender builder and the renders.
+# Per-person looks: how much fuller the haircut is (metres at the crown) and colours (linear RGB).
 LOOKS = {
-    "A": {"skin": (0.46, 0.28, 0.19), "hair": (0.045, 0.028, 0.018), "lip": (0.50, 0.22, 0.20),
+    "A": {"hair_volume": 0.0, "skin": (0.46, 0.28, 0.19), "hair": (0.045, 0.028, 0.018), "lip": (0.50, 0.22, 0.20),
           "iris": (0.10, 0.20, 0.32)},
-    "B": {"skin": (0.20, 0.105, 0.06), "hair": (0.012, 0.010, 0.010), "lip": (0.30, 0.11, 0.10),
+    "B": {"hair_volume": 0.007, "skin": (0.20, 0.105, 0.06), "hair": (0.012, 0.010, 0.010), "lip": (0.30, 0.11, 0.10),
           "iris": (0.12, 0.06, 0.02)},
 }
 
@@ -89,11 +89,14 @@ def _asset() -> dict[str, np.ndarray]:
 
 
 def load(person: str | None = "A", betas=None) -> Head:
-    """Open head for ``person`` ("A"/"B"), or for explicit identity ``betas`` (len <= 10)."""
+    """Open head for ``person`` ("A"/"B"); explicit identity ``betas`` (len <= 10) replace the person's own
+    face shape (the person still sets the haircut; ``person=None`` is the plain head)."""
     a = _asset()
+    if person is not None and person not in IDENTITIES:
+        raise DuetError(f"unknown person {person!r}; the open heads are 'A' and 'B'")
     if betas is None:
-        if person not in IDENTITIES:
-            raise DuetError(f"unknown person {person!r}; the open heads are 'A' and 'B'")
+        if person is None:
+            raise DuetError("give a person ('A' or 'B') or identity betas")
         betas = IDENTITIES[person]
     betas = np.asarray(betas, np.float64).ravel()
     n = a["shapedirs"].shape[-1]
@@ -102,6 +105,7 @@ def load(person: str | None = "A", betas=None) -> Head:
     b = np.zeros(n)
     b[: betas.size] = betas
     verts = a["template"] + np.einsum("vcb,b->vc", a["shapedirs"], b)
+    verts = verts + LOOKS.get(person, LOOKS["A"])["hair_volume"] * a["hair_volume"]
     head = Head(
         name=person if person is not None else "custom", basis="arkit", vertices=verts,
         faces=a["faces"], polys=a["polys"], expr_names=ARKIT_52,
