@@ -133,7 +133,7 @@ def test_cancel_queued_and_running(service, long_audio):
     r = httpx.post(f"{service}/jobs/{second['id']}/cancel").json()
     assert r["state"] == "cancelled"  # a queued job stops at once
     end = time.monotonic() + 60
-    while httpx.get(f"{service}/jobs/{first['id']}").json()["stage"] != "generating":
+    while httpx.get(f"{service}/jobs/{first['id']}").json()["state"] != "running":
         assert time.monotonic() < end
         time.sleep(0.05)
     httpx.post(f"{service}/jobs/{first['id']}/cancel")

@@ -24,7 +24,7 @@ from duet.files import atomic_output
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = Path(__file__).resolve().parent
 # what the add-on needs from duet: motion files, frames, ARKit names, the rigs and duet.blender, the client
-BUNDLED = ("__init__.py", "errors.py", "files.py", "motion.py", "frames.py", "arkit.py", "livelink.py",
+BUNDLED = ("__init__.py", "errors.py", "files.py", "motion.py", "frames.py", "arkit.py", "livelink.py", "progress.py",
            "rigs/*.py", "blender/*.py", "service/__init__.py", "service/client.py")
 ASSETS = ("rigs/openhead.npz",)  # found by duet.rigs.openhead at <extension>/rigs/
 ALLOWED_THIRD_PARTY = {"numpy", "bpy", "mathutils", "bpy_extras", "gpu", "aud"}

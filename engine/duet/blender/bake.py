@@ -132,37 +132,30 @@ def head_parts(head) -> tuple[object | None, list]:
 
 def match_bones(bone_names, mapping: Mapping) -> dict[str, str]:
     """joint -> bone name: the mapping first, then the standard names compared canonically."""
-    by_key = {}
-    for name in bone_names:
-        by_key.setdefault(canonical(name), name)
-    out = {}
-    for joint in JOINTS:
-        if joint in mapping.bones:
-            target = mapping.bones[joint]
-            if target is not None and target in bone_names:
-                out[joint] = target
-            continue
-        for candidate in BONE_NAMES[joint]:
-            if canonical(candidate) in by_key:
-                out[joint] = by_key[canonical(candidate)]
-                break
-    return out
+    return _match(bone_names, {j: BONE_NAMES[j] for j in JOINTS}, mapping.bones)
 
 
 def match_shape_keys(key_names, channels, mapping: Mapping) -> dict[str, str]:
     """channel -> shape key name, ignoring case and _L/_R vs Left/Right; the mapping wins."""
+    return _match(key_names, {ch: (ch,) for ch in channels}, mapping.shape_keys)
+
+
+def _match(names, wanted: dict[str, tuple[str, ...]], overrides: dict) -> dict[str, str]:
+    """item -> one of ``names``: an override (None = leave unmatched), else the first candidate
+    whose canonical form a name shares."""
     by_key = {}
-    for name in key_names:
+    for name in names:
         by_key.setdefault(canonical(name), name)
     out = {}
-    for ch in channels:
-        if ch in mapping.shape_keys:
-            target = mapping.shape_keys[ch]
-            if target is not None and target in key_names:
-                out[ch] = target
+    for item, candidates in wanted.items():
+        if item in overrides:
+            target = overrides[item]
+            if target is not None and target in names:
+                out[item] = target
             continue
-        if canonical(ch) in by_key:
-            out[ch] = by_key[canonical(ch)]
+        found = next((by_key[canonical(c)] for c in candidates if canonical(c) in by_key), None)
+        if found is not None:
+            out[item] = found
     return out
 
 

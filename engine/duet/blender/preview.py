@@ -14,7 +14,7 @@ import bpy
 
 from duet.blender import compat
 from duet.blender.logs import quiet
-from duet.cli.progress import Progress
+from duet.progress import Progress
 from duet.errors import DuetError
 from duet.files import atomic_output
 

@@ -41,7 +41,7 @@ def _stdout_to_stderr():
 
 
 def run(args) -> int:
-    from duet.cli.progress import Progress
+    from duet.progress import Progress
     from duet.motion import DyadicMotion
 
     if args.into and not (args.head_a and args.head_b):

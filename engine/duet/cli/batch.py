@@ -154,7 +154,7 @@ def run_clip(clip: dict, folder: Path) -> tuple[bool, str]:
 
 
 def run(args) -> int:
-    from duet.cli.progress import Progress
+    from duet.progress import Progress
 
     manifest = Path(args.manifest)
     if args.jobs < 1:

@@ -26,7 +26,7 @@ def run(args) -> int:
         for v in voices(args.engine):
             print(f"{v}\t{corpus.voice_split(v)}")
         return 0
-    from duet.cli.progress import Progress
+    from duet.progress import Progress
     with Progress("data synth", quiet=args.quiet) as p:
         c = corpus.synth(args.out, args.hours, seed=args.seed, workers=args.workers, progress=p.update)
     counts = ", ".join(f"{len(c.ids(s))} {s}" for s in corpus.SPLITS)

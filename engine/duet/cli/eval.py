@@ -21,7 +21,7 @@ def _masks_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _masks_run(args) -> int:
-    from duet.cli.progress import Progress
+    from duet.progress import Progress
     from duet.eval.masks import SHAPES, evaluate
 
     corpus = _open_corpus(args.corpus)
@@ -95,7 +95,7 @@ def _command(args) -> str:
 
 
 def _evaluate(args) -> dict:
-    from duet.cli.progress import Progress
+    from duet.progress import Progress
     from duet.eval.masks import SHAPES
     from duet.eval.runner import evaluate
 

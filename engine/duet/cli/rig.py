@@ -7,7 +7,7 @@ from pathlib import Path
 
 from duet.errors import DuetError
 from duet.files import atomic_output
-from duet.cli.progress import Progress
+from duet.progress import Progress
 
 # The sheets ``duet rig render`` draws: file name -> cells of (person, caption, ARKit weights, joint rotations).
 SHEETS = {

@@ -21,7 +21,7 @@ LEAD_IN = 0.3  # seconds of silence before the first line
 
 
 def speak(data: dict, out_dir: Path, force: bool = False) -> Path:
-    from duet.cli.progress import Progress
+    from duet.progress import Progress
     from duet.data.conversation import Turn, assemble
     from duet.tts import SR, synthesize
 
