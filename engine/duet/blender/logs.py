@@ -8,20 +8,22 @@ import sys
 
 
 @contextlib.contextmanager
-def quiet():
-    """Silence file descriptors 1 and 2 for the block; failures still surface as Python exceptions."""
+def quiet(stderr: bool = True):
+    """Silence stdout (and stderr) at the file-descriptor level for the block; failures still surface
+    as Python exceptions. Keep stderr open when the block reports its own progress there."""
+    fds = (1, 2) if stderr else (1,)
     sys.stdout.flush()
     sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
+    saved = [os.dup(fd) for fd in fds]
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
+        for fd in fds:
+            os.dup2(devnull, fd)
         yield
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
+        for fd, copy in zip(fds, saved):
+            os.dup2(copy, fd)
         for fd in (*saved, devnull):
             os.close(fd)

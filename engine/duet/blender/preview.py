@@ -1,12 +1,13 @@
 """A small preview video of a baked scene: both heads, the conversation audio muxed in.
 
-Cycles on the CPU at two samples and no bounces, subsurface scattering off (it is what makes low
-sample counts grainy): it runs headless everywhere (EEVEE and Workbench need a GPU context the bpy
-wheel may not have). Blender's own FFmpeg output writes H.264 + AAC.
+Cycles on the CPU at two samples and no bounces with a flat, noise-free look (see _flat_look): it
+runs headless everywhere (EEVEE and Workbench need a GPU context the bpy wheel may not have).
+Blender's own FFmpeg output writes H.264 + AAC.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -14,9 +15,12 @@ import bpy
 
 from duet.blender import compat
 from duet.blender.logs import quiet
+from duet.blender.scene import KEY_LIGHT
 from duet.progress import Progress
 from duet.errors import DuetError
 from duet.files import atomic_output
+
+AMBIENT = 0.35  # self-lit share of each material's colour in the preview, standing in for fill light
 
 
 def render_preview(blend_or_scene, out_mp4: str | os.PathLike, size=(480, 270), seconds: float | None = None) -> Path:
@@ -50,13 +54,8 @@ def render_preview(blend_or_scene, out_mp4: str | os.PathLike, size=(480, 270), 
     render.ffmpeg.codec = "H264"
     render.ffmpeg.audio_codec = "AAC"
     render.use_file_extension = False
-    subsurface = [(n.inputs["Subsurface Weight"], n.inputs["Subsurface Weight"].default_value)
-                  for m in bpy.data.materials if m.node_tree for n in m.node_tree.nodes
-                  if n.type == "BSDF_PRINCIPLED"]
     try:
-        for socket, _ in subsurface:
-            socket.default_value = 0.0
-        with atomic_output(out_mp4) as tmp, Progress("preview") as progress, quiet():
+        with _flat_look(scene), atomic_output(out_mp4) as tmp, Progress("preview") as progress, quiet(stderr=False):
             render.filepath = str(tmp)
             first, count = scene.frame_start, scene.frame_end - scene.frame_start + 1
 
@@ -70,7 +69,38 @@ def render_preview(blend_or_scene, out_mp4: str | os.PathLike, size=(480, 270), 
                 bpy.app.handlers.render_write.remove(frame_done)
     finally:
         scene.frame_end, render.engine, render.filepath = saved
-        for socket, value in subsurface:
-            socket.default_value = value
     return out_mp4
 
+
+
+@contextlib.contextmanager
+def _flat_look(scene):
+    """For the preview's two samples: the key light alone plus a little self-lit ambient.
+
+    Cycles picks one light per sample and samples subsurface and gloss at random, which at two samples
+    speckles the skin; one sun and diffuse-only materials are noise-free. Everything is put back.
+    """
+    saved = []
+    for ob in scene.objects:
+        if ob.type == "LIGHT" and ob.name != KEY_LIGHT and not ob.hide_render:
+            saved.append((ob, "hide_render", False))
+            ob.hide_render = True
+    for mat in bpy.data.materials:
+        for node in (mat.node_tree.nodes if mat.node_tree else ()):
+            if node.type != "BSDF_PRINCIPLED":
+                continue
+            inputs = node.inputs
+            for name, value in (("Subsurface Weight", 0.0), ("Specular IOR Level", 0.0),
+                                ("Emission Color", tuple(inputs["Base Color"].default_value)),
+                                ("Emission Strength", AMBIENT)):
+                saved.append((inputs[name], "default_value", _copy(inputs[name].default_value)))
+                inputs[name].default_value = value
+    try:
+        yield
+    finally:
+        for owner, attr, value in reversed(saved):
+            setattr(owner, attr, value)
+
+
+def _copy(value):
+    return tuple(value) if hasattr(value, "__len__") else value

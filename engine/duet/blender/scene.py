@@ -72,21 +72,28 @@ def add_camera(scene, motion: DyadicMotion, lens_mm: float = 50.0, margin: float
     return cam
 
 
-def add_lights(scene, motion: DyadicMotion) -> list:
-    """Three sun lamps (key, fill, rim) and a grey backdrop seen only by the camera.
+KEY_LIGHT = "Duet key"
 
-    Suns and a camera-only backdrop are noise-free at one or two samples, which keeps previews fast.
-    """
+
+def add_lights(scene, motion: DyadicMotion) -> list:
+    """Sun lamps (key from the camera's side and above, fill opposite, rim from behind) and a grey
+    backdrop seen only by the camera. Suns and a camera-only backdrop add no sampling noise."""
     a, b = head_centres(motion)
-    across = np.arctan2(*(b - a)[:2][::-1])  # heading of the A->B line in Blender's XY plane
+    mid = (a + b) / 2
+    toward = scene.camera.location - Vector(mid) if scene.camera else Vector((0.0, -1.0, 0.0))
+    toward.z = 0.0
+    toward.normalize()
+    side = toward.cross(Vector((0.0, 0.0, 1.0)))
     lamps = []
-    for name, energy, tilt, turn in (("Duet key", 3.5, 50, -70), ("Duet fill", 1.2, 70, 110),
-                                     ("Duet rim", 2.0, 120, 0)):
+    for name, energy, origin in ((KEY_LIGHT, 3.5, toward + 0.35 * side + Vector((0, 0, 0.9))),
+                                 ("Duet fill", 1.0, toward - 0.8 * side + Vector((0, 0, 0.2))),
+                                 ("Duet rim", 1.5, -toward + Vector((0, 0, 1.2)))):
         data = bpy.data.lights.new(name, "SUN")
         data.energy = energy
-        data.angle = np.radians(2.0)
+        data.angle = 0.0
         lamp = bpy.data.objects.new(name, data)
-        lamp.rotation_euler = (np.radians(tilt), 0.0, np.radians(turn) + across)
+        lamp.rotation_mode = "QUATERNION"
+        lamp.rotation_quaternion = (-origin).to_track_quat("-Z", "Y")  # shine from ``origin`` inwards
         scene.collection.objects.link(lamp)
         lamps.append(lamp)
     scene.world = _backdrop_world()
