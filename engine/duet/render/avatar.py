@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,8 @@ class Avatar:
     color: np.ndarray       # [N,3] sRGB in [0, 1]
     rig: str                # rig_signature of the faces the binding indexes
     person: str = ""
+    rest_vertices: np.ndarray | None = None  # [V,3] the rig's rest mesh, to rebind onto a changed rig
+    rest_faces: np.ndarray | None = None     # [F,3]
 
     def __len__(self) -> int:
         return len(self.binding)
@@ -52,14 +55,16 @@ def rig_signature(faces: np.ndarray) -> str:
 
 def save(avatar: Avatar, path) -> None:
     meta = {"format": FORMAT, "rig": avatar.rig, "person": avatar.person}
+    rest = {} if avatar.rest_vertices is None else {"rest_vertices": avatar.rest_vertices.astype(np.float32),
+                                                     "rest_faces": avatar.rest_faces.astype(np.int32)}
     with atomic_output(path) as tmp:
         np.savez_compressed(
-            tmp, meta=np.array(json.dumps(meta)), binding=avatar.binding.astype(np.int32),
+            tmp, meta=np.array(json.dumps(meta)), binding=avatar.binding.astype(np.int32), **rest,
             **{k: getattr(avatar, k).astype(np.float16) for k in ("mu", "log_scale", "quat", "opacity", "color")})
 
 
 def load(path) -> Avatar:
-    """Read an avatar .npz (or import a GaussianAvatars .ply is ``import_ply``); clear errors on bad files."""
+    """Read an avatar .npz (``import_ply`` reads GaussianAvatars .ply files); clear errors on bad files."""
     path = Path(path)
     if not path.is_file():
         raise DuetError(f"{path}: no such avatar file")
@@ -67,7 +72,7 @@ def load(path) -> Avatar:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
         meta = json.loads(str(data.pop("meta")))
-    except Exception as e:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
         raise DuetError(f"{path}: not a Duet avatar ({type(e).__name__})") from None
     if meta.get("format") != FORMAT:
         raise DuetError(f"{path}: avatar format {meta.get('format')!r} is not known (expected {FORMAT})")
@@ -76,7 +81,12 @@ def load(path) -> Avatar:
         raise DuetError(f"{path}: avatar lacks {', '.join(sorted(missing))}")
     arrays = {k: data[k].astype(np.int64 if k == "binding" else np.float32) for k in _ARRAYS}
     _check(arrays, str(path))
-    return Avatar(**arrays, rig=str(meta["rig"]), person=str(meta.get("person", "")))
+    rest = {}
+    if "rest_vertices" in data and "rest_faces" in data:
+        rest = {"rest_vertices": data["rest_vertices"].astype(np.float64), "rest_faces": data["rest_faces"].astype(np.int64)}
+        if rig_signature(rest["rest_faces"]) != meta["rig"] or arrays["binding"].max() >= len(rest["rest_faces"]):
+            raise DuetError(f"{path}: the avatar's rest mesh does not match its binding")
+    return Avatar(**arrays, rig=str(meta["rig"]), person=str(meta.get("person", "")), **rest)
 
 
 def _check(arrays: dict, where: str) -> None:
@@ -105,6 +115,33 @@ def check_rig(avatar: Avatar, faces: np.ndarray) -> None:
     if avatar.rig != rig_signature(faces):
         raise DuetError(f"the avatar was fitted to a rig with triangles {avatar.rig}, but this head has "
                         f"{rig_signature(faces)}; refit it (python -m duet.render.fit) or pass its own rig")
+
+
+def bind_to(avatar: Avatar, vertices: np.ndarray, faces: np.ndarray) -> Avatar:
+    """The avatar on a rig with triangles ``faces`` (rest ``vertices``): itself when it was fitted to them,
+    else moved onto the nearest triangles of the new rest mesh (for a rig whose mesh changed since the
+    fit; refitting is better). Without a stored rest mesh a different rig is refused."""
+    if avatar.rig == rig_signature(faces):
+        return avatar
+    if avatar.rest_vertices is None:
+        check_rig(avatar, faces)
+    import torch
+
+    from duet.render.binding import to_local, to_world
+
+    old_v = torch.as_tensor(avatar.rest_vertices, dtype=torch.float64)
+    old_f = torch.as_tensor(avatar.rest_faces, dtype=torch.long)
+    t = {k: torch.as_tensor(getattr(avatar, k), dtype=torch.float64) for k in ("mu", "log_scale", "quat")}
+    means, scales, rots = to_world(old_v, old_f, torch.as_tensor(avatar.binding), t["mu"], t["log_scale"], t["quat"])
+    new_v = torch.as_tensor(np.asarray(vertices), dtype=torch.float64)
+    new_f = torch.as_tensor(np.asarray(faces), dtype=torch.long)
+    centres = new_v[new_f].mean(1)
+    binding = torch.cat([torch.cdist(means[i:i + 4096], centres).argmin(1) for i in range(0, len(means), 4096)])
+    mu, log_scale, quat = to_local(new_v, new_f, binding, means, scales, rots)
+    return Avatar(binding=binding.numpy(), mu=mu.numpy().astype(np.float32),
+                  log_scale=log_scale.numpy().astype(np.float32), quat=quat.numpy().astype(np.float32),
+                  opacity=avatar.opacity, color=avatar.color, rig=rig_signature(faces), person=avatar.person,
+                  rest_vertices=np.asarray(vertices, np.float64), rest_faces=np.asarray(faces))
 
 
 def gaussians(avatar: Avatar, vertices, faces, camera_position=None, skin=None):
@@ -149,7 +186,7 @@ def import_ply(path, faces: np.ndarray, person: str = "") -> Avatar:
     if binding.size and (binding.min() < 0 or binding.max() >= len(faces)):
         raise DuetError(f"{path}: binds Gaussians to triangles up to {binding.max()}, but the rig has "
                         f"{len(faces)} triangles; supply the rig it was trained with")
-    col = lambda *names: np.stack([props[n] for n in names], -1).astype(np.float32)  # noqa: E731
+    col = lambda *names: np.stack([props[n] for n in names], -1).astype(np.float32)
     quat = col("rot_0", "rot_1", "rot_2", "rot_3")
     quat /= np.maximum(np.linalg.norm(quat, axis=-1, keepdims=True), 1e-12)
     arrays = {
@@ -176,7 +213,7 @@ def read_ply_vertices(path: Path) -> dict[str, np.ndarray]:
     header = raw[:end].decode("ascii", "replace").splitlines()
     if "format binary_little_endian 1.0" not in header:
         raise DuetError(f"{path}: only binary little-endian PLY is supported")
-    fields, count, current, before = [], None, None, 0
+    fields, count, current = [], None, None
     for line in header:
         words = line.split()
         if words[:1] == ["element"]:
@@ -194,7 +231,7 @@ def read_ply_vertices(path: Path) -> dict[str, np.ndarray]:
     if count is None or not fields:
         raise DuetError(f"{path}: PLY has no vertex element")
     dtype = np.dtype(fields)
-    start = end + len(b"end_header\n") + before
+    start = end + len(b"end_header\n")
     if len(raw) - start < count * dtype.itemsize:
         raise DuetError(f"{path}: PLY is truncated ({count} vertices announced)")
     data = np.frombuffer(raw, dtype, count, start)

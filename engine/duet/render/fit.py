@@ -123,7 +123,8 @@ def initial_avatar(head, verts: np.ndarray, views: list[View], rgb: np.ndarray, 
         binding=np.arange(n), mu=np.zeros((n, 3), np.float32),
         log_scale=np.tile(np.log(np.array([0.45, 0.06, 0.45], np.float32)), (n, 1)),
         quat=np.tile(np.array([1, 0, 0, 0], np.float32), (n, 1)), opacity=np.full(n, 0.9, np.float32),
-        color=color.astype(np.float32), rig=avatars.rig_signature(faces), person=head.name)
+        color=color.astype(np.float32), rig=avatars.rig_signature(faces), person=head.name,
+        rest_vertices=np.asarray(head.vertices), rest_faces=np.asarray(faces))
 
 
 class _Params:
@@ -172,14 +173,15 @@ class _Params:
             self.binding = torch.cat([b, b[split]])
         self._optimiser()
 
-    def avatar(self, rig: str, person: str) -> avatars.Avatar:
+    def avatar(self, init: avatars.Avatar) -> avatars.Avatar:
         import torch
 
         t = {k: v.detach().numpy() for k, v in self.t.items()}
         quat = t["quat"] / np.linalg.norm(t["quat"], axis=-1, keepdims=True)
         return avatars.Avatar(binding=self.binding.numpy().copy(), mu=t["mu"], log_scale=t["log_scale"],
                               quat=quat, opacity=torch.sigmoid(self.t["opacity"]).detach().numpy(),
-                              color=np.clip(t["color"], 0, 1), rig=rig, person=person)
+                              color=np.clip(t["color"], 0, 1), rig=init.rig, person=init.person,
+                              rest_vertices=init.rest_vertices, rest_faces=init.rest_faces)
 
 
 def _hidden_faces(verts, faces, skin, cam_pos):
@@ -246,7 +248,7 @@ def _optimise(p, gen, verts_t, faces_t, hidden, views, rgb_t, alpha_t, config, p
                 p.edit(keep_g, split)
         if progress is not None:
             progress(step / config.iterations, f"loss {loss.item():.4f}, {len(p.binding)} Gaussians")
-    return p.avatar(init.rig, init.person)
+    return p.avatar(init)
 
 
 def render_view(avatar: avatars.Avatar, head, verts: np.ndarray, view: View, background=EVAL_BACKGROUND):
@@ -285,7 +287,7 @@ def evaluate(avatar, head, verts, views, rgb, alpha) -> dict:
 
 def build(person: str, work: Path, out: Path, config: FitConfig) -> dict:
     """Render (Blender), fit and evaluate the demo avatar for open head ``person``; resumable through ``work``."""
-    from duet.cli.progress import Progress
+    from duet.progress import Progress
     from duet.rigs import openhead
 
     work.mkdir(parents=True, exist_ok=True)

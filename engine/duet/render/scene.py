@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def heads_for(motion: DyadicMotion, rigs: dict | None = None):
 
 
 def render_frames(motion: DyadicMotion, size: int, avatar_set: dict | None = None, rigs: dict | None = None,
-                  progress=None):
+                  progress=None, quiet: bool = False):
     """Yield (frame index, rgb uint8 [size,size,3]) for every frame of ``motion``."""
     import torch
 
@@ -114,7 +115,10 @@ def render_frames(motion: DyadicMotion, size: int, avatar_set: dict | None = Non
     heads = heads_for(motion, rigs)
     avatar_set = {p: (avatar_set or {}).get(p) or avatars.shipped(p) for p in PERSONS}
     for p in PERSONS:
-        avatars.check_rig(avatar_set[p], heads[p].faces)
+        if avatar_set[p].rig != avatars.rig_signature(heads[p].faces) and not quiet:
+            print(f"[render] person {p}'s avatar was fitted to another version of the rig; rebinding it "
+                  f"(refit with python -m duet.render.fit for best quality)", file=sys.stderr)
+        avatar_set[p] = avatars.bind_to(avatar_set[p], heads[p].vertices, heads[p].faces)
     camera = frame_both(motion, size)
     viewmat = torch.as_tensor(camera.viewmat, dtype=torch.float32)
     K = torch.as_tensor(camera.K, dtype=torch.float32)
@@ -182,9 +186,9 @@ def write_video(frames_dir: Path, fps: float, video: Path, audio: list[Path]) ->
     n = len(list(frames_dir.glob("frame_*.png")))
     cmd += ["-frames:v", str(n)]
     with atomic_output(video) as tmp:
-        done = subprocess.run(cmd + [str(tmp)], capture_output=True, text=True)
+        done = subprocess.run(cmd + [str(tmp)], check=False, capture_output=True, text=True)
         if done.returncode != 0:
-            raise DuetError(f"ffmpeg could not write {video}: {done.stderr.strip().splitlines()[-1:]}")
+            raise DuetError(f"ffmpeg could not write {video}: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
 
 
 def render_motion(motion: DyadicMotion, out_dir, size: int = 256, video=None, audio=None,
@@ -197,7 +201,7 @@ def render_motion(motion: DyadicMotion, out_dir, size: int = 256, video=None, au
     """
     from PIL import Image
 
-    from duet.cli.progress import Progress
+    from duet.progress import Progress
 
     if not 16 <= int(size) <= 4096:
         raise DuetError(f"--size must be between 16 and 4096 pixels, got {size}")
@@ -208,7 +212,7 @@ def render_motion(motion: DyadicMotion, out_dir, size: int = 256, video=None, au
     sounds = audio_paths(motion, audio, base) if video is not None else []
     with atomic_folder(out_dir) as tmp:
         with Progress("render", quiet=quiet) as bar:
-            for t, rgb in render_frames(motion, int(size), avatar_set, rigs, progress=bar.update):
+            for t, rgb in render_frames(motion, int(size), avatar_set, rigs, progress=bar.update, quiet=quiet):
                 Image.fromarray(rgb).save(tmp / FRAME_NAME.format(t + 1))
         summary = {"frames": motion.n_frames, "fps": motion.fps, "size": int(size),
                    "video": str(video) if video else None, "audio": [a.name for a in sounds]}

@@ -35,7 +35,7 @@ class View:
                 "viewmat": self.viewmat.tolist(), "K": self.K.tolist(), "size": self.size}
 
     @staticmethod
-    def from_json(d: dict) -> "View":
+    def from_json(d: dict) -> View:
         return View(np.asarray(d["expr"]), {j: np.asarray(p) for j, p in d["poses"].items()},
                     np.asarray(d["viewmat"]), np.asarray(d["K"]), int(d["size"]))
 
