@@ -39,20 +39,23 @@ def _project(cam, pts):
     return c[:, :2] / c[:, 2:] * cam.K[0, 0] + cam.K[:2, 2], c[:, 2]
 
 
-def test_camera_frames_both_whole_heads_from_the_side_they_face():
+@pytest.mark.parametrize("size", [256, "640x360"])
+def test_camera_frames_both_whole_heads_from_the_side_they_face(size):
     m = _motion()
-    cam = frame_both(m, 256)
+    cam = frame_both(m, size)
+    w, h = cam.width, cam.height
     heads = heads_for(m)
     for p in "AB":
         person = m.person(p)
         v = openhead.forward(heads[p], person.expr[:1], {j: x[:1] for j, x in person.poses.items()}, person.transl[:1])[0]
         uv, z = _project(cam, v)
         assert (z > 0.3).all()
-        inside = ((uv > 0) & (uv < 256)).all(-1)
+        inside = ((uv > 0) & (uv < [w, h])).all(-1)
         assert inside.mean() > 0.995, p  # the whole head is in the frame (the neck's cut end may leave it)
+        assert np.ptp(uv[:, 0]) > 0.12 * w  # and not lost in it
     eyes_uv, _ = _project(cam, np.stack([LAYOUT["A"], LAYOUT["B"]]))
-    assert eyes_uv[0, 0] < 128 < eyes_uv[1, 0]  # A on the left, B on the right
-    assert abs(eyes_uv[:, 1] - 128).max() < 60    # at eye height, near the middle
+    assert eyes_uv[0, 0] < w / 2 < eyes_uv[1, 0]  # A on the left, B on the right
+    assert abs(eyes_uv[:, 1] - h / 2).max() < 0.25 * h  # at eye height, near the middle
     assert cam.position[2] > 0.5  # on the +Z side, where both faces turn
 
 
@@ -82,11 +85,12 @@ def test_render_frames_and_video_with_audio(tmp_path):
     # Only A's jaw moves: frames differ on A's side (left), B's side is unchanged.
     diff = np.abs(frames[2] - frames[0]).sum(-1)
     assert diff[:, :40].max() > 60 and diff[:, 56:].max() < 3
-    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name,nb_frames",
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name,nb_frames,duration",
                             "-of", "json", str(tmp_path / "clip.mp4")], capture_output=True, text=True, check=True)
     streams = {s["codec_type"]: s for s in json.loads(probe.stdout)["streams"]}
     assert streams["video"]["codec_name"] == "h264" and int(streams["video"]["nb_frames"]) == 3
     assert streams["audio"]["codec_name"] == "aac"
+    assert float(streams["audio"]["duration"]) == pytest.approx(3 / 25, abs=0.07)  # the whole clip, cut to it
 
 
 def test_never_replaces_a_folder_with_other_files(tmp_path):
@@ -98,12 +102,17 @@ def test_never_replaces_a_folder_with_other_files(tmp_path):
     assert (out / "notes.txt").read_text() == "keep me"
 
 
-def test_refuses_an_avatar_fitted_to_another_rig(tmp_path):
+def test_an_avatar_for_another_rig_is_rebound_or_refused(tmp_path, capsys):
     a = avatars.shipped("A")
     a.rig = "12:000000000000"
+    a.rest_vertices = a.rest_faces = None  # nothing to rebind from
     with pytest.raises(DuetError, match="refit"):
         render_motion(_motion(1), tmp_path / "f", size=32, avatar_set={"A": a}, quiet=True)
     assert not (tmp_path / "f").exists()
+    b = avatars.shipped("B")
+    b.rig = "1:000000000000"  # as if the rig changed since the fit: B carries its rest mesh, so it is rebound
+    render_motion(_motion(1), tmp_path / "g", size=32, avatar_set={"B": b})
+    assert (tmp_path / "g" / "frame_00001.png").exists() and "rebinding" in capsys.readouterr().err
 
 
 def test_cli_renders_and_reports_bad_input_in_one_line(tmp_path):

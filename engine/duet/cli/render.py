@@ -9,7 +9,8 @@ from pathlib import Path
 def add_arguments(p) -> None:
     p.add_argument("motion", help="a DyadicMotion .npz (from duet generate or duet run)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for frame_00001.png ... (replaced whole)")
-    p.add_argument("--size", type=int, default=256, metavar="PX", help="square frame side in pixels (default 256)")
+    p.add_argument("--size", default="256", metavar="PX",
+                   help="frame size: PX for a square or WIDTHxHEIGHT, e.g. 640x360 (default 256)")
     p.add_argument("--video", metavar="F.mp4", help="also encode the frames with the conversation audio")
     p.add_argument("--audio", nargs="+", metavar="WAV",
                    help="the video's sound (a mix, or one file per person); default: the motion's audio "

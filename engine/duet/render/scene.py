@@ -25,7 +25,7 @@ from duet.render.views import intrinsics, look_at
 
 BACKGROUND = (0.16, 0.17, 0.19)
 FOCAL = 1.25           # focal length in image widths (about 44 degrees across)
-HEAD_MARGIN = 0.42     # metres added to the heads' span: one head's width plus air
+HEAD_MARGIN = 0.6      # metres added to the eyes' span: the backs of both heads in profile, plus air
 MIN_SPAN = 0.55
 FRAME_NAME = "frame_{:05d}.png"
 
@@ -34,7 +34,8 @@ FRAME_NAME = "frame_{:05d}.png"
 class Camera:
     viewmat: np.ndarray  # [4,4] OpenCV world -> camera
     K: np.ndarray        # [3,3]
-    size: int
+    width: int
+    height: int
 
     @property
     def position(self) -> np.ndarray:
@@ -56,8 +57,20 @@ def torch_threads():
         torch.set_num_threads(before)
 
 
-def frame_both(motion: DyadicMotion, size: int) -> Camera:
-    """A fixed camera that sees both people's heads over the whole clip."""
+def parse_size(size) -> tuple[int, int]:
+    """``256`` (square) or ``"640x360"`` -> (width, height), each 16..4096 pixels."""
+    text = str(size).lower()
+    try:
+        w, h = (int(x) for x in text.split("x")) if "x" in text else (int(text), int(text))
+    except ValueError:
+        raise DuetError(f"--size must be pixels (256) or WIDTHxHEIGHT (640x360), got {size!r}") from None
+    if not (16 <= w <= 4096 and 16 <= h <= 4096):
+        raise DuetError(f"--size must be between 16 and 4096 pixels a side, got {size}")
+    return w, h
+
+
+def frame_both(motion: DyadicMotion, size) -> Camera:
+    """A fixed camera that sees both people's heads over the whole clip in a ``size`` frame (see parse_size)."""
     from duet.frames import rotmat
     from duet.rigs import kinematics
 
@@ -75,13 +88,15 @@ def frame_both(motion: DyadicMotion, size: int) -> Camera:
     faces_to = (facing[0] + facing[1]).mean(0)
     if side @ faces_to < -1e-6 or (abs(side @ faces_to) <= 1e-6 and side[2] < 0):
         side = -side
-    # Extent across and vertically over the clip (heads drift and nod).
+    # Extent across and vertically over the clip (heads drift and nod); the tighter image side decides.
+    w, h = parse_size(size)
     pts = np.concatenate(eyes) - centre
-    span = max(np.ptp(pts @ (across / max(width, 1e-6)) if width > 1e-6 else pts[:, 0]) + HEAD_MARGIN,
-               np.ptp(pts[:, 1]) + HEAD_MARGIN, MIN_SPAN)
-    target = centre - np.array([0.0, 0.05, 0.0])  # a little below the eyes: chins and necks in
-    distance = FOCAL * span
-    return Camera(look_at(target + distance * side, target), intrinsics(FOCAL * size, size, size), size)
+    span_x = max(np.ptp(pts @ (across / max(width, 1e-6)) if width > 1e-6 else pts[:, 0]) + HEAD_MARGIN, MIN_SPAN)
+    span_y = max(np.ptp(pts[:, 1]) + HEAD_MARGIN, MIN_SPAN * h / w)
+    target = centre - np.array([0.0, 0.07, 0.0])  # below the eyes: the middle of hair to neck
+    focal = FOCAL * w
+    distance = max(span_x * focal / w, span_y * focal / h)
+    return Camera(look_at(target + distance * side, target), intrinsics(focal, w, h), w, h)
 
 
 def heads_for(motion: DyadicMotion, rigs: dict | None = None):
@@ -104,9 +119,9 @@ def heads_for(motion: DyadicMotion, rigs: dict | None = None):
     return heads
 
 
-def render_frames(motion: DyadicMotion, size: int, avatar_set: dict | None = None, rigs: dict | None = None,
+def render_frames(motion: DyadicMotion, size, avatar_set: dict | None = None, rigs: dict | None = None,
                   progress=None, quiet: bool = False):
-    """Yield (frame index, rgb uint8 [size,size,3]) for every frame of ``motion``."""
+    """Yield (frame index, rgb uint8 [height,width,3]) for every frame of ``motion``."""
     import torch
 
     from duet.render.raster import rasterize
@@ -136,7 +151,7 @@ def render_frames(motion: DyadicMotion, size: int, avatar_set: dict | None = Non
                                        heads[p].face_part == 0) for p in PERSONS]
             g = [torch.cat(x) for x in zip(*parts)]
             with torch.no_grad(), torch_threads():
-                rgb, _ = rasterize(*g, viewmat, K, size, size, background=bg)
+                rgb, _ = rasterize(*g, viewmat, K, camera.width, camera.height, background=bg)
             yield start + t, (rgb.clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
             if progress is not None:
                 progress((start + t + 1) / n, f"frame {start + t + 1}/{n}")
@@ -184,14 +199,14 @@ def write_video(frames_dir: Path, fps: float, video: Path, audio: list[Path]) ->
         cmd += ["-filter_complex", f"{inputs}amix=inputs={len(audio)}:duration=longest:normalize=0[a]",
                 "-map", "[a]", "-c:a", "aac", "-b:a", "128k"]
     n = len(list(frames_dir.glob("frame_*.png")))
-    cmd += ["-frames:v", str(n)]
+    cmd += ["-t", f"{n / fps:.6f}"]  # the motion's length: longer audio is cut, shorter audio leaves silence
     with atomic_output(video) as tmp:
         done = subprocess.run(cmd + [str(tmp)], check=False, capture_output=True, text=True)
         if done.returncode != 0:
             raise DuetError(f"ffmpeg could not write {video}: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
 
 
-def render_motion(motion: DyadicMotion, out_dir, size: int = 256, video=None, audio=None,
+def render_motion(motion: DyadicMotion, out_dir, size=256, video=None, audio=None,
                   avatar_set: dict | None = None, rigs: dict | None = None, base=None, quiet: bool = False) -> dict:
     """Render ``motion`` into ``out_dir`` (frame_00001.png ... and render.json) and optionally an MP4.
 
@@ -203,8 +218,9 @@ def render_motion(motion: DyadicMotion, out_dir, size: int = 256, video=None, au
 
     from duet.progress import Progress
 
-    if not 16 <= int(size) <= 4096:
-        raise DuetError(f"--size must be between 16 and 4096 pixels, got {size}")
+    w, h = parse_size(size)
+    if video is not None and (w % 2 or h % 2):
+        raise DuetError(f"--size {w}x{h}: a video needs even sides (H.264 with 4:2:0 colour)")
     out_dir = Path(out_dir)
     _check_out_dir(out_dir)
     if video is not None and Path(video).resolve().parent == out_dir.resolve():
@@ -212,9 +228,9 @@ def render_motion(motion: DyadicMotion, out_dir, size: int = 256, video=None, au
     sounds = audio_paths(motion, audio, base) if video is not None else []
     with atomic_folder(out_dir) as tmp:
         with Progress("render", quiet=quiet) as bar:
-            for t, rgb in render_frames(motion, int(size), avatar_set, rigs, progress=bar.update, quiet=quiet):
+            for t, rgb in render_frames(motion, size, avatar_set, rigs, progress=bar.update, quiet=quiet):
                 Image.fromarray(rgb).save(tmp / FRAME_NAME.format(t + 1))
-        summary = {"frames": motion.n_frames, "fps": motion.fps, "size": int(size),
+        summary = {"frames": motion.n_frames, "fps": motion.fps, "size": [w, h],
                    "video": str(video) if video else None, "audio": [a.name for a in sounds]}
         (tmp / "render.json").write_text(json.dumps(summary, indent=1))
         if video is not None:
