@@ -299,27 +299,27 @@ def build(person: str, work: Path, out: Path, config: FitConfig) -> dict:
     stamp.write_text(avatars.rig_signature(head.faces))
     sets = {"train": sample_views(TRAIN_VIEWS, TRAIN_SEED, SIZE), "heldout": sample_views(HELD_OUT_VIEWS, HELD_OUT_SEED, SIZE)}
     for name, views in sets.items():
-        spec = work / f"{name}.json"
+        spec = work / f"{person}-{name}.json"
         spec.write_text(json.dumps([v.to_json() for v in views]))
         subprocess.run([sys.executable, "-m", "duet.blender.avatar_views", person, str(spec), str(work / f"{person}-{name}")],
                        check=True)
-    fitted = work / f"{person}-avatar.npz"
-    cpu = time.process_time()
-    if fitted.exists():
-        avatar = avatars.load(fitted)
-    else:
+    fitted, cost = work / f"{person}-avatar.npz", work / f"{person}-fit-cpu.txt"
+    if not fitted.exists():
+        cpu = time.process_time()
         views = sets["train"]
         rgb, alpha = load_targets(work / f"{person}-train", len(views))
         with Progress(f"fit {person}") as bar:
             avatar = fit(head, posed_vertices(head, views), views, rgb, alpha, config, progress=bar.update)
         avatars.save(avatar, fitted)
+        cost.write_text(f"{time.process_time() - cpu:.1f}")
+    avatar = avatars.load(fitted)
     views = sets["heldout"]
     rgb, alpha = load_targets(work / f"{person}-heldout", len(views))
-    result = evaluate(avatars.load(fitted), head, posed_vertices(head, views), views, rgb, alpha)
+    result = evaluate(avatar, head, posed_vertices(head, views), views, rgb, alpha)
     result.update(person=person, gaussians=len(avatar), size=SIZE, train_views=TRAIN_VIEWS,
-                  fit_cpu_s=round(time.process_time() - cpu, 1), config=asdict(config))
+                  fit_cpu_s=float(cost.read_text()) if cost.exists() else None, config=asdict(config))
     out.mkdir(parents=True, exist_ok=True)
-    avatars.save(avatars.load(fitted), out / f"{person}.npz")
+    avatars.save(avatar, out / f"{person}.npz")
     (out / f"{person}.json").write_text(json.dumps(result, indent=1))
     return result
 

@@ -99,6 +99,19 @@ def frame_both(motion: DyadicMotion, size) -> Camera:
     return Camera(look_at(target + distance * side, target), intrinsics(focal, w, h), w, h)
 
 
+def _device():
+    """CUDA when it and gsplat are there (raster.rasterize then uses gsplat), else the CPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        try:
+            import gsplat  # noqa: F401
+            return torch.device("cuda")
+        except ImportError:
+            pass
+    return torch.device("cpu")
+
+
 def heads_for(motion: DyadicMotion, rigs: dict | None = None):
     """The head each person is rendered on: a user's FLAME model from ``rigs`` (person -> model file), else
     the open head (with the motion's identity when it chooses one). The motion's basis must be the head's."""
@@ -135,9 +148,10 @@ def render_frames(motion: DyadicMotion, size, avatar_set: dict | None = None, ri
                   f"(refit with python -m duet.render.fit for best quality)", file=sys.stderr)
         avatar_set[p] = avatars.bind_to(avatar_set[p], heads[p].vertices, heads[p].faces)
     camera = frame_both(motion, size)
-    viewmat = torch.as_tensor(camera.viewmat, dtype=torch.float32)
-    K = torch.as_tensor(camera.K, dtype=torch.float32)
-    bg = torch.as_tensor(BACKGROUND, dtype=torch.float32)
+    device = _device()
+    viewmat = torch.as_tensor(camera.viewmat, dtype=torch.float32, device=device)
+    K = torch.as_tensor(camera.K, dtype=torch.float32, device=device)
+    bg = torch.as_tensor(BACKGROUND, dtype=torch.float32, device=device)
     n, chunk = motion.n_frames, 32
     for start in range(0, n, chunk):
         sl = slice(start, min(n, start + chunk))
@@ -149,10 +163,10 @@ def render_frames(motion: DyadicMotion, size, avatar_set: dict | None = None, ri
         for t in range(sl.stop - sl.start):
             parts = [avatars.gaussians(avatar_set[p], verts[p][t], heads[p].faces, camera.position,
                                        heads[p].face_part == 0) for p in PERSONS]
-            g = [torch.cat(x) for x in zip(*parts)]
+            g = [torch.cat(x).to(device) for x in zip(*parts)]
             with torch.no_grad(), torch_threads():
                 rgb, _ = rasterize(*g, viewmat, K, camera.width, camera.height, background=bg)
-            yield start + t, (rgb.clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+            yield start + t, (rgb.clamp(0, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
             if progress is not None:
                 progress((start + t + 1) / n, f"frame {start + t + 1}/{n}")
 
