@@ -56,7 +56,8 @@ def test_bad_avatar_files_are_one_line_errors(tmp_path, damage):
 
 
 def _write_ply(path, props: dict, binding=None):
-    fields = [(k, "<f4") for k in props] + ([("binding_0", "<i4")] if binding is not None else [])
+    # GaussianAvatars writes every attribute, the triangle index included, as float32.
+    fields = [(k, "<f4") for k in props] + ([("binding_0", "<f4")] if binding is not None else [])
     n = len(next(iter(props.values())))
     data = np.zeros(n, fields)
     for k, v in props.items():
