@@ -148,11 +148,13 @@ def test_report_writes_the_page_and_plots_beside_it(tmp_path):
     layout = tmp_path / "docs" / "layout-results.md"
     layout.parent.mkdir()
     layout.write_text("# Layout\n\ntMSE 0.01\n")
-    report.write(fake_results(rows()), page, "duet eval report docs/RESULTS.md --clips 1", layout)
+    sections = {"Layout from prompts": layout, "Gaussian avatars": tmp_path / "docs" / "missing.md"}
+    report.write(fake_results(rows()), page, "duet eval report docs/RESULTS.md --clips 1", sections)
     text = page.read_text()
     assert "duet eval report docs/RESULTS.md --clips 1" in text and "test machine" in text
     assert "not in these tables yet" in text                   # no model rows: said plainly
-    assert "## Layout" in text and "tMSE 0.01" in text
+    assert "## Layout from prompts" in text and "tMSE 0.01" in text
+    assert "## Gaussian avatars" in text and "Not available yet: [missing.md]" in text
     for png in ("lip_gap.png", "gaze.png", "metrics.png"):
         assert (tmp_path / "docs" / "RESULTS" / png).read_bytes()[:4] == b"\x89PNG"
         assert f"RESULTS/{png}" in text

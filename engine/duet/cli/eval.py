@@ -60,6 +60,8 @@ def _report_arguments(p: argparse.ArgumentParser) -> None:
     _run_arguments(p)
     p.add_argument("--layout-results", default="docs/layout-results.md",
                    help="layout evaluation page to include (default: docs/layout-results.md)")
+    p.add_argument("--render-results", default="docs/render-results.md",
+                   help="Gaussian avatar results page to include (default: docs/render-results.md)")
 
 
 def _run_arguments(p: argparse.ArgumentParser) -> None:
@@ -77,7 +79,8 @@ def _report_run(args) -> int:
     from duet.eval import report
 
     results = _evaluate(args)
-    path = report.write(results, args.output, _command(args), args.layout_results)
+    sections = {"Layout from prompts": args.layout_results, "Gaussian avatars": args.render_results}
+    path = report.write(results, args.output, _command(args), sections)
     print(f"wrote {path} and {path.with_suffix('')}/")
     return 0
 

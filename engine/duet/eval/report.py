@@ -73,7 +73,7 @@ def table(rows, columns) -> str:
     return "\n".join(lines)
 
 
-def write(results: dict, path: str | Path, command: str, layout_results: str | Path | None = None) -> Path:
+def write(results: dict, path: str | Path, command: str, sections: dict | None = None) -> Path:
     """Write ``path`` (markdown) and its plots in a folder beside it named after it (RESULTS.md ->
     RESULTS/), with the raw numbers as results.json there too."""
     path = Path(path)
@@ -82,12 +82,13 @@ def write(results: dict, path: str | Path, command: str, layout_results: str | P
         (tmp / "results.json").write_text(json.dumps(results, indent=1))
         images = draw(results, tmp)
     with atomic_output(path) as tmp:
-        tmp.write_text(markdown(results, command, plots.name, images, layout_results, path.parent))
+        tmp.write_text(markdown(results, command, plots.name, images, sections, path.parent))
     return path
 
 
 def markdown(results: dict, command: str, plots: str, images: list[tuple[str, str]],
-             layout_results=None, base: Path | None = None) -> str:
+             sections: dict | None = None, base: Path | None = None) -> str:
+    """The page; ``sections`` maps a heading to a results page (layout, avatars) included below."""
     setup, rows = results["setup"], results["rows"]
     model_rows = [r for r in rows if r["method"].startswith("model")]
     out = ["# Duet results", "",
@@ -114,12 +115,12 @@ def markdown(results: dict, command: str, plots: str, images: list[tuple[str, st
     out += [ALL_ROLES_NOTE, "", "Definitions: [docs/eval.md](eval.md).", "", "## Plots", ""]
     out += [f"![{alt}]({plots}/{name})" for name, alt in images]
     out.append("")
-    if layout_results is not None:
-        layout = Path(layout_results)
-        rel = layout.name if base is None else Path(_relative(layout, base))
-        out += ["## Layout from prompts", ""]
-        if layout.is_file():
-            out += [f"From [{rel}]({rel}):", "", _demote(layout.read_text()), ""]
+    for heading, page in (sections or {}).items():
+        page = Path(page)
+        rel = page.name if base is None else Path(_relative(page, base))
+        out += [f"## {heading}", ""]
+        if page.is_file():
+            out += [f"From [{rel}]({rel}):", "", _demote(page.read_text()), ""]
         else:
             out += [f"Not available yet: [{rel}]({rel}) has not been written.", ""]
     return "\n".join(out)
