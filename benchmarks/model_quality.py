@@ -5,8 +5,8 @@ duet.eval's own metric code, side by side in one run.
 
 Rows: the baseline animator, then one row per model bundle (default: the shipped weights). Columns are
 the issue-7 targets: bilabial closure rate, open-vowel rate, lip-gap/openness correlation, listener
-mouth leakage, listener eye contact, listener head motion (std of head yaw/pitch while listening,
-degrees; 0 is frozen), paired FD and the ground truth's own values for scale.
+mouth leakage, listener eye contact, listener head motion (RMS angle of the head's forward direction
+from its mean while listening, degrees; 0 is frozen), paired FD and the ground truth's own values for scale.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 
 COLUMNS = (("bilabial_closure", ">=0.9"), ("open_vowel", ">=0.9"), ("openness_r", ">=0.7"),
            ("leakage", "<=0.15"), ("eye_contact_listening", ">=0.6"), ("listener_head_deg", ">0"),
-           ("pfd_all", "low"), ("mse_lip_speaker", "low"))
+           ("pfd_expression", "low"), ("pfd_jaw", "low"), ("pfd_pose", "low"), ("mse_lip_speaker", "low"))
 
 
 def listener_head_deg(motion, masks) -> float:
@@ -32,8 +32,9 @@ def listener_head_deg(motion, masks) -> float:
         if listening.sum() < 10:
             continue
         fwd = (rotmat(m.poses["global"]) @ rotmat(m.poses["neck"]))[..., :, 2][listening]
-        yaw, pitch = np.degrees(np.arctan2(fwd[:, 0], fwd[:, 2])), np.degrees(np.arcsin(np.clip(fwd[:, 1], -1, 1)))
-        out.append(float(np.hypot(yaw.std(), pitch.std())))
+        centre = fwd.mean(0) / np.linalg.norm(fwd.mean(0))
+        dev = np.degrees(np.arccos(np.clip(fwd @ centre, -1.0, 1.0)))  # angle from the mean direction
+        out.append(float(np.sqrt(np.mean(dev ** 2))))
     return float(np.mean(out)) if out else float("nan")
 
 

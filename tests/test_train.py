@@ -71,7 +71,7 @@ def test_labels_per_frame():
     assert not bil[1].any()
 
 
-def test_closure_frames_weigh_more_and_stage2_sees_only_the_speakers_lips():
+def test_closure_frames_weigh_more_and_stage2_sees_only_lips():
     tc = TrainConfig(model=SMALL)
     b, t, d = 1, 10, SMALL.motion_dim
     target = torch.zeros(b, 2, t, d)
@@ -91,6 +91,9 @@ def test_closure_frames_weigh_more_and_stage2_sees_only_the_speakers_lips():
     lips_only = torch.tensor([True])
     assert float(motion_loss(brow, target, batch, SMALL, tc, mean, std, lips_only)[0]) == 0.0
     assert float(motion_loss(brow, target, batch, SMALL, tc, mean, std)[0]) > 0.0
+    leak = torch.zeros_like(pred)
+    leak[0, 1, 3, mouth] = 1.0  # the listener's lips still count in lips-only windows
+    assert float(motion_loss(leak, target, batch, SMALL, tc, mean, std, lips_only)[0]) > 0.0
 
 
 def test_windows_swap_people_consistently():

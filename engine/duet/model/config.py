@@ -63,7 +63,7 @@ class TrainConfig:
     batch: int = 8
     window: int = 200               # corpus clips are 10-28 s: every clip gives an 8 s window
     stage1_steps: int = 2000
-    stage2_steps: int = 400
+    stage2_steps: int = 900
     lr: float = 1e-3
     warmup: int = 100
     weight_decay: float = 0.01

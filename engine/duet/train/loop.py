@@ -49,7 +49,7 @@ def train(tc: TrainConfig, log=print) -> Path:
     """Run (or resume) training; returns the path of the final checkpoint."""
     import torch
 
-    from duet.cli.progress import Progress
+    from duet.progress import Progress
     from duet.model import bundle
     from duet.model.network import DualStreamUNet
     from duet.train.dataset import Stats, Windows, load_split, to_torch, vocabularies

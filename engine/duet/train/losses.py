@@ -44,7 +44,7 @@ def gaze_direction(raw, n_expr: int):
 
 def motion_loss(pred, target, batch, cfg: ModelConfig, tc: TrainConfig, mean, std, lips_only=None):
     """Total loss and its parts. pred/target: standardized [B, 2, T, D]; ``lips_only`` [B] bool marks
-    windows trained only on the speaking person's lip/jaw channels (stage 2)."""
+    windows trained only on lip/jaw channels (stage 2)."""
     b, _, t, d = pred.shape
     e = cfg.n_expr
     lips = torch.zeros(d, dtype=torch.bool)
@@ -52,8 +52,8 @@ def motion_loss(pred, target, batch, cfg: ModelConfig, tc: TrainConfig, mean, st
 
     weight = torch.ones(b, 2, t, d)
     if lips_only is not None and lips_only.any():
-        speaker = (batch["speaking"] > 0.5)[..., None] & lips  # [B, 2, T, D]
-        weight = torch.where(lips_only[:, None, None, None], speaker.float(), weight)
+        # lip/jaw dimensions of both people on every frame: the listener's closed mouth is lip data too
+        weight = torch.where(lips_only[:, None, None, None], lips.float().expand(b, 2, t, d), weight)
     closure = batch["bilabial"][..., None] & (batch["speaking"] > 0.5)[..., None] & lips
     weight = weight * (1 + tc.w_closure * closure.float())
 
