@@ -14,6 +14,7 @@ import bpy
 from . import compat, preferences
 
 STRIPS_KEY = "duet_strips"  # scene property: names of the sound strips Duet added
+MOVIE_KEY = "duet_movie"  # scene property: name of the movie strip of the last render
 _RUNNING = []  # jobs in flight, so unregister can stop them
 
 
@@ -60,6 +61,59 @@ def generate_blocker(context) -> str | None:
     if prefs.engine_mode == "SERVICE" and not prefs.server_url:
         return "Set the service URL in the add-on preferences"
     return None
+
+
+def render_blocker(context) -> str | None:
+    """Why Render Gaussian Avatars cannot run now; None when it can."""
+    s = settings(context)
+    prefs = preferences.get(context)
+    if s.running:
+        return "A job is running (Esc cancels it)"
+    if prefs.engine_mode == "SERVICE":
+        return "Rendering runs on the subprocess engine: choose it in the add-on preferences"
+    if not Path(bpy.path.abspath(prefs.python)).is_file():
+        return "Set the engine's Python in the add-on preferences (or Install Engine there)"
+    if not s.motion_file:
+        return "No motion yet: Generate or Bake From File first"
+    if not Path(bpy.path.abspath(s.motion_file)).is_file():
+        return "The motion file does not exist"
+    if s.render_size[0] % 2 or s.render_size[1] % 2:
+        return "The frame size needs even sides (H.264 video)"
+    return None
+
+
+def render_outputs(motion_path: str) -> tuple[Path, Path]:
+    """The render of MOTION.npz: frames in MOTION-render/, the video MOTION-render.mp4, beside it."""
+    motion = Path(motion_path)
+    return motion.with_name(f"{motion.stem}-render"), motion.with_name(f"{motion.stem}-render.mp4")
+
+
+def sound_files(scene) -> list[str]:
+    """The files behind Duet's sound strips: what the scene plays with the motion."""
+    from duet.blender import compat as bcompat
+
+    names = set(scene.get(STRIPS_KEY, []))
+    if not names or not scene.sequence_editor:
+        return []
+    paths = [bpy.path.abspath(st.sound.filepath) for st in bcompat.strips(scene) if st.name in names and st.sound]
+    return [p for p in paths if Path(p).is_file()]
+
+
+def add_movie(scene, video: Path):
+    """The render as a movie strip on a channel of its own, above every other strip; replaces the last one."""
+    from duet.blender import compat as bcompat
+    from duet.errors import DuetError
+
+    strips = bcompat.strips(scene)
+    for strip in [st for st in strips if st.name == scene.get(MOVIE_KEY)]:
+        strips.remove(strip)
+    channel = 1 + max((st.channel for st in strips), default=0)
+    strip = strips.new_movie("Duet render", str(video), channel, scene.frame_start)
+    if strip.frame_final_duration <= 1:
+        strips.remove(strip)
+        raise DuetError(f"{video}: Blender could not read the rendered video")
+    scene[MOVIE_KEY] = strip.name
+    return strip
 
 
 def job_spec(s) -> dict:
@@ -142,54 +196,49 @@ def redraw(context) -> None:
                 area.tag_redraw()
 
 
-class DUET_OT_generate(bpy.types.Operator):
-    """Animate both heads from the audio (runs in the background; Esc cancels)"""
+class JobOperator:
+    """Long work in the background: a modal timer polls the job (0.1 s), the panel's bar follows it, Esc
+    cancels. From scripts (EXEC_DEFAULT) ``execute`` waits for the same job. Subclasses make the job in
+    ``make_job`` and use its result in ``use_result``."""
 
-    bl_idname = "duet.generate"
-    bl_label = "Generate"
-    bl_options = {"REGISTER", "UNDO"}
+    job_name = ""
 
-    timeout: bpy.props.FloatProperty(default=600.0, options={"HIDDEN", "SKIP_SAVE"})
+    def make_job(self, context):
+        raise NotImplementedError
 
-    @classmethod
-    def poll(cls, context):
-        reason = generate_blocker(context)
-        if reason:
-            compat.set_poll_message(cls, reason)
-        return reason is None
+    def use_result(self, context, status) -> str:
+        raise NotImplementedError
 
     def _start(self, context) -> bool:
         from duet.service.client import EngineError
 
         s = settings(context)
         try:
-            self.job = start_job(context, job_spec(s), motion_output(context))
+            self.job = self.make_job(context)
         except EngineError as e:
             self.report({"ERROR"}, str(e))
             say(s, str(e), error=True)
             return False
         _RUNNING.append(self.job)
-        s.running, s.progress, s.stage = True, 0.0, "starting"
+        s.running, s.job, s.progress, s.stage = True, self.job_name, 0.0, "starting"
         say(s, "")
         return True
 
     def _finish(self, context, status) -> set:
+        from duet.errors import DuetError
+
         s = settings(context)
         s.running, s.progress, s.stage = False, status.fraction, status.stage
         if self.job in _RUNNING:
             _RUNNING.remove(self.job)
-        if status.state == "cancelled":
-            say(s, "Generate cancelled")
-            self.report({"WARNING"}, "Generate cancelled")
-            return {"CANCELLED"}
-        if status.state != "done":
-            say(s, f"Generate failed: {status.error}", error=True)
-            self.report({"ERROR"}, f"Generate failed: {status.error}")
-            return {"CANCELLED"}
-        from duet.errors import DuetError
-
         try:
-            message = apply_motion(context, status.motion, list(status.audio) or audio_files(s))
+            if status.state == "cancelled":
+                say(s, f"{self.bl_label} cancelled")
+                self.report({"WARNING"}, f"{self.bl_label} cancelled")
+                return {"CANCELLED"}
+            if status.state != "done":
+                raise DuetError(f"{self.bl_label} failed: {status.error}")
+            message = self.use_result(context, status)
         except DuetError as e:
             say(s, str(e), error=True)
             self.report({"ERROR"}, str(e))
@@ -205,7 +254,7 @@ class DUET_OT_generate(bpy.types.Operator):
             status = self.job.wait(self.timeout)
         except TimeoutError:
             self.job.cancel()
-            status = self.job.wait(10)
+            status = self.job.wait(15)
         return self._finish(context, status)
 
     def invoke(self, context, event):
@@ -234,6 +283,30 @@ class DUET_OT_generate(bpy.types.Operator):
         result = self._finish(context, status)
         redraw(context)
         return result
+
+
+class DUET_OT_generate(JobOperator, bpy.types.Operator):
+    """Animate both heads from the audio (runs in the background; Esc cancels)"""
+
+    bl_idname = "duet.generate"
+    bl_label = "Generate"
+    bl_options = {"REGISTER", "UNDO"}
+    job_name = "generate"
+
+    timeout: bpy.props.FloatProperty(default=600.0, options={"HIDDEN", "SKIP_SAVE"})
+
+    @classmethod
+    def poll(cls, context):
+        reason = generate_blocker(context)
+        if reason:
+            compat.set_poll_message(cls, reason)
+        return reason is None
+
+    def make_job(self, context):
+        return start_job(context, job_spec(settings(context)), motion_output(context))
+
+    def use_result(self, context, status) -> str:
+        return apply_motion(context, status.motion, list(status.audio) or audio_files(settings(context)))
 
 
 class DUET_OT_add_head_pair(bpy.types.Operator):
@@ -375,19 +448,36 @@ class DUET_OT_export(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class DUET_OT_render_avatars(bpy.types.Operator):
-    """Render Gaussian avatars bound to the heads (needs the Gaussian renderer in the engine)"""
+class DUET_OT_render_avatars(JobOperator, bpy.types.Operator):
+    """Render the motion with photoreal Gaussian avatars (duet render; Esc cancels) and load the video into the sequencer"""
 
     bl_idname = "duet.render_avatars"
     bl_label = "Render Gaussian Avatars"
+    bl_options = {"REGISTER", "UNDO"}
+    job_name = "render"
+
+    timeout: bpy.props.FloatProperty(default=3600.0, options={"HIDDEN", "SKIP_SAVE"})
 
     @classmethod
     def poll(cls, context):
-        compat.set_poll_message(cls, "Gaussian avatars are not available in this version of Duet")
-        return False
+        reason = render_blocker(context)
+        if reason:
+            compat.set_poll_message(cls, reason)
+        return reason is None
 
-    def execute(self, context):
-        return {"CANCELLED"}
+    def make_job(self, context):
+        from duet.service.client import RenderJob
+
+        s, prefs = settings(context), preferences.get(context)
+        motion = bpy.path.abspath(s.motion_file)
+        frames, video = render_outputs(motion)
+        return RenderJob(bpy.path.abspath(prefs.python), motion, frames, video, tuple(s.render_size),
+                         audio=sound_files(context.scene))
+
+    def use_result(self, context, status) -> str:
+        strip = add_movie(context.scene, Path(self.job.video))
+        n = len(list(Path(self.job.out_dir).glob("frame_*.png")))
+        return f"Rendered {n} frames to {self.job.out_dir}; the video is on sequencer channel {strip.channel}"
 
 
 class DUET_OT_check_engine(bpy.types.Operator):

@@ -46,7 +46,7 @@ class DUET_PT_main(bpy.types.Panel):
         box.prop(s, "seed")
 
         col = layout.column()
-        if s.running:
+        if s.running and s.job == "generate":
             compat.progress_bar(col, s.progress, f"{s.stage.capitalize()}... (Esc cancels)")
         else:
             col.scale_y = 1.4
@@ -63,7 +63,15 @@ class DUET_PT_main(bpy.types.Panel):
         box.prop(s, "export_format")
         box.prop(s, "export_path")
         box.operator("duet.export", icon="EXPORT")
-        _button(layout, "duet.render_avatars", "Not in this version", icon="RENDER_ANIMATION")
+
+        box = layout.box()
+        box.label(text="Gaussian Avatars", icon="RENDER_ANIMATION")
+        box.prop(s, "render_size")
+        if s.running and s.job == "render":
+            compat.progress_bar(box, s.progress, f"{s.stage.capitalize()}... (Esc cancels)")
+        else:
+            _button(box, "duet.render_avatars", operators.render_blocker(context), icon="RENDER_ANIMATION",
+                    text="Render")
 
 
 CLASSES = (DUET_PT_main,)

@@ -1,8 +1,8 @@
 """Scene settings of the Duet panel (``scene.duet``) and the state of a running job."""
 
 import bpy
-from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
-                       StringProperty)
+from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, IntVectorProperty,
+                       PointerProperty, StringProperty)
 
 AUDIO_MODES = (
     ("MIX", "One mixed file", "Both voices in one recording; Duet tells the speakers apart"),
@@ -44,8 +44,11 @@ class DuetSettings(bpy.types.PropertyGroup):
     export_format: EnumProperty(name="Format", items=EXPORTS, default="GLB")
     export_path: StringProperty(name="Export to", subtype="FILE_PATH",
                                 description="File (GLB, FBX) or folder (Live Link CSV)")
-    # the running job, shown by the panel
+    render_size: IntVectorProperty(name="Frame Size", size=2, default=(640, 360), min=16, max=4096,
+                                   description="Width and height of the Gaussian avatar render, in pixels")
+    # the running job (Generate or Render), shown by the panel
     running: BoolProperty(default=False, options={"SKIP_SAVE"})
+    job: StringProperty(default="", options={"SKIP_SAVE"}, description="Which job runs: generate or render")
     progress: FloatProperty(default=0.0, min=0.0, max=1.0, subtype="FACTOR", options={"SKIP_SAVE"})
     stage: StringProperty(default="", options={"SKIP_SAVE"})
     message: StringProperty(default="", description="The last result or error")

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -221,7 +222,7 @@ out["undoable"] = {n: "UNDO" in getattr(bpy.types, n).bl_options for n in
     assert glb[:4] == b"glTF" and len(glb) > 100_000
     rows = (tmp_path / "livelink" / "A.csv").read_text().splitlines()
     assert len(rows) == n + 1 and rows[0].startswith("Timecode")
-    assert r["render_poll"] is False
+    assert r["render_poll"] is True  # a baked motion can be rendered
     assert all(r["undoable"].values()), r["undoable"]  # the undo stack itself needs a window
 
 
@@ -248,3 +249,107 @@ out["motion"] = s.motion_file
     assert n > 50 and [name for name, _ in r["strips"]] == ["mix"] and abs(r["strips"][0][1] - n) <= 2
     assert r["keyed_A"]["jaw"] > 0.1 and r["keyed_B"]["jaw"] > 0.1
     assert (Path(r["motion"]).parent / (Path(r["motion"]).stem + "-dialogue") / "mix.wav").is_file()
+
+
+def _short_motion(path: Path, n: int, fps: float) -> Path:
+    """Two heads a metre apart turned a little towards the camera side, A's jaw moving."""
+    import numpy as np
+
+    from duet.arkit import ARKIT_52
+    from duet.frames import facing_yaw
+    from duet.motion import DyadicMotion, PersonMotion
+    from duet.rigs.kinematics import transl_for_head
+
+    eyes = {"A": np.array([-0.45, 1.55, 0.0]), "B": np.array([0.45, 1.55, 0.0])}
+    people = {}
+    for p, other, turn in (("A", "B", -0.5), ("B", "A", 0.5)):
+        yaw = facing_yaw(eyes[p], eyes[other]) + turn
+        people[p] = PersonMotion.still(n, len(ARKIT_52), transl_for_head(eyes[p], yaw))
+        people[p].poses["global"][:] = [0.0, yaw, 0.0]
+    people["A"].poses["jaw"][:, 0] = 0.2 + 0.15 * np.sin(np.arange(n) / 2.0)
+    DyadicMotion(A=people["A"], B=people["B"], expr_names=ARKIT_52, fps=fps).save(path)
+    return path
+
+
+def _tone(path: Path, seconds: float) -> Path:
+    import wave
+
+    import numpy as np
+
+    t = np.arange(int(16000 * seconds)) / 16000
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+        w.writeframes((8000 * np.sin(2 * np.pi * 220 * t)).astype("<i2").tobytes())
+    return path
+
+
+RENDER = r'''
+ops = __import__(ADDON + ".operators", fromlist=["x"])
+blockers = {}
+prefs.engine_mode = "SERVICE"
+blockers["service"] = ops.render_blocker(bpy.context)
+prefs.engine_mode = "SUBPROCESS"
+prefs.python = os.path.join(TMP, "no-python")
+blockers["no_python"] = ops.render_blocker(bpy.context)
+prefs.python = PYTHON
+blockers["no_motion"] = ops.render_blocker(bpy.context)
+assert bpy.ops.duet.add_head_pair() == {"FINISHED"}
+s.audio, s.motion_file = AUDIO, MOTION
+assert bpy.ops.duet.bake_file() == {"FINISHED"}
+s.render_size = (95, 54)
+blockers["odd"] = ops.render_blocker(bpy.context)
+s.render_size = (96, 54)
+out["blockers"] = blockers
+out["can_render"] = bpy.ops.duet.render_avatars.poll()
+out["result"] = sorted(bpy.ops.duet.render_avatars())
+out["message"], out["error"], out["running"] = s.message, s.message_is_error, s.running
+def strips():
+    return sorted((st.channel, st.type, st.name, st.frame_start, st.frame_final_duration,
+                   bpy.path.abspath(getattr(st, "filepath", "") or st.sound.filepath)) for st in scene.sequence_editor.strips)
+out["strips"] = strips()
+ops.add_movie(scene, ops.render_outputs(MOTION)[1])  # a new render replaces the last movie strip
+out["strips_again"] = strips()
+'''
+
+
+def test_render_gaussian_avatars_into_the_sequencer(addon_zip, tmp_path):
+    motion = _short_motion(tmp_path / "talk.npz", n=10, fps=10.0)
+    audio = _tone(tmp_path / "tone.wav", 1.0)
+    code = f"AUDIO = {str(audio)!r}\nMOTION = {str(motion)!r}\n" + RENDER
+    r = blender(code, tmp_path / "blender", addon_zip)
+    b = r["blockers"]
+    assert "subprocess engine" in b["service"] and "Python" in b["no_python"]
+    assert "Generate or Bake From File" in b["no_motion"] and "even" in b["odd"]
+    assert r["can_render"] and r["result"] == ["FINISHED"] and not r["error"] and not r["running"], r["message"]
+    frames, video = tmp_path / "talk-render", tmp_path / "talk-render.mp4"
+    assert sorted(f.name for f in frames.glob("*.png")) == [f"frame_{k:05d}.png" for k in range(1, 11)]
+    assert str(frames) in r["message"] and "channel 2" in r["message"]
+    sound, movie = (tuple(x) for x in r["strips"])
+    assert sound == (1, "SOUND", "tone", 1, 10, str(audio))  # the sound strip is left as it was
+    assert movie == (2, "MOVIE", "Duet render", 1, 10, str(video))  # one frame per motion frame
+    assert [tuple(x) for x in r["strips_again"]] == [sound, movie]
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,width,height",
+                            "-of", "json", str(video)], capture_output=True, text=True, check=True)
+    streams = {s["codec_type"]: s for s in json.loads(probe.stdout)["streams"]}
+    assert (streams["video"]["width"], streams["video"]["height"]) == (96, 54) and "audio" in streams
+
+
+def test_render_job_cancel_leaves_nothing_and_errors_are_one_line(tmp_path):
+    from duet.service.client import RenderJob
+
+    motion = _short_motion(tmp_path / "long.npz", n=200, fps=25.0)
+    job = RenderJob(sys.executable, str(motion), str(tmp_path / "frames"), str(tmp_path / "v.mp4"), (64, 64))
+    deadline = time.monotonic() + 60
+    while not job.poll().stage.startswith("rendering frame") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    seen = job.poll()
+    job.cancel()
+    status = job.wait(30)
+    assert seen.stage.startswith("rendering frame") and 0 < seen.fraction < 0.5, seen
+    assert status.state == "cancelled"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.npz"]  # no frames, no video, no temporaries
+    bad = tmp_path / "notes.npz"
+    bad.write_text("not a motion")
+    failed = RenderJob(sys.executable, str(bad), str(tmp_path / "f2"), str(tmp_path / "v2.mp4"), (64, 64)).wait(60)
+    assert failed.state == "failed" and "notes.npz" in failed.error and "\n" not in failed.error
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.npz", "notes.npz"]

@@ -4,12 +4,16 @@ Blender add-on bundles this file; nothing here blocks the caller (work runs in a
     job = SubprocessJob(python, spec, output)   # or ServiceJob(url, token, spec, output)
     while not (s := job.poll()).finished: ...    # s.stage, s.fraction
     s.state == "done" and s.motion               # the DyadicMotion written at ``output``
+
+``RenderJob(python, motion, out_dir, video, size)`` runs ``duet render`` the same way.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import threading
 import time
@@ -20,6 +24,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 POLL_SECONDS = 0.25
+RENDER_LINE = re.compile(r"^\[render\]\s+([\d.]+)%\s*(.*)$")  # duet.progress: "[render]  40.0% frame 4/10"
+RENDER_SHARE = 0.95  # of the bar for the frames; the video's encoding takes the rest
 
 
 @dataclass(frozen=True)
@@ -156,6 +162,63 @@ class ServiceJob(_Job):
 
     def cancel(self) -> None:
         self._cancel.set()
+
+
+class RenderJob(_Job):
+    """Run ``python -m duet render`` on a motion; its progress lines on stderr move the bar.
+
+    Cancelling interrupts it (SIGINT where there is one), so its atomic outputs leave nothing behind.
+    """
+
+    def __init__(self, python: str, motion: str, out_dir: str, video: str, size: tuple[int, int],
+                 audio: list[str] | None = None, env: dict | None = None):
+        super().__init__()
+        if not python or not Path(python).is_file():
+            raise EngineError(f"no Python at '{python}': set the engine's Python in the Duet preferences")
+        self.out_dir, self.video = str(out_dir), str(video)
+        cmd = [python, "-m", "duet", "render", str(motion), "--out", self.out_dir,
+               "--size", f"{size[0]}x{size[1]}", "--video", self.video]
+        if audio:
+            cmd += ["--audio", *map(str, audio)]
+        try:
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+        except OSError as e:
+            raise EngineError(f"cannot start the engine ({e.strerror})") from None
+        self._set(state="running", stage="starting the renderer")
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        last = ""
+        for line in self._proc.stderr:
+            line = line.strip()
+            if not line:
+                continue
+            last = line
+            if m := RENDER_LINE.match(line):
+                self._set(stage=f"rendering {m.group(2)}".strip(), fraction=RENDER_SHARE * float(m.group(1)) / 100)
+            elif line.startswith("[render] done"):
+                self._set(stage="writing the video", fraction=RENDER_SHARE)
+        rc = self._proc.wait()
+        if self._cancel.is_set():
+            self._set(state="cancelled", stage="cancelled")
+        elif rc == 0:
+            self._set(state="done", stage="done", fraction=1.0)
+        else:
+            self._set(state="failed", error=re.sub(r"^duet render: (error: )?", "", last) or f"exit status {rc}")
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        if self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGINT if os.name == "posix" else signal.SIGTERM)
+            timer = threading.Timer(10.0, self._kill)
+            timer.daemon = True
+            timer.start()
+
+    def _kill(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
 
 
 def request(url: str, token: str | None = None, method: str | None = None, data: bytes | None = None,
