@@ -77,6 +77,8 @@ for ob in bpy.data.objects:
         "sliders": {kb.name: [kb.slider_min, kb.slider_max] for kb in keys.key_blocks} if keys else {},
     }
 out["actions"] = {a.name: {"duet": a.get("duet_person"), "slots": [s.identifier for s in a.slots],
+                           "groups": sorted({g.name for l in a.layers for st in l.strips for cb in st.channelbags
+                                             for g in cb.groups}),
                            "interp": sorted({k.interpolation for l in a.layers for st in l.strips
                                              for cb in st.channelbags for fc in cb.fcurves
                                              for k in fc.keyframe_points})}
@@ -119,6 +121,17 @@ def object_matrix(location, euler_z):
     return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]), np.asarray(location, np.float64)
 
 
+HERO_BONES = ("Root", "Head", "Jaw_bone", "Eye.L", "Eye.R")  # the FLAME joints on the user's rig, in order
+
+
+def hero_chain(motion: DyadicMotion) -> tuple[np.ndarray, np.ndarray]:
+    """Where the user's hero rig (placed at (2, 0.5, 0), turned 1.2 rad) must show person A: world bone
+    heads [T,5,3] and the left eye's gaze [T,3], in Blender coordinates."""
+    rot_obj, loc_obj = object_matrix((2.0, 0.5, 0.0), 1.2)
+    rot, pos = forward(*keep_placement(motion, "A"))
+    return conv_to_blender(pos) @ rot_obj.T + loc_obj, conv_to_blender(rot[:, 3] @ [0.0, 0.0, 1.0]) @ rot_obj.T
+
+
 @pytest.fixture(scope="module")
 def user_bake(tmp_path_factory):
     d = tmp_path_factory.mktemp("user_bake")
@@ -150,16 +163,14 @@ def test_user_scene_is_baked_through_the_mapping_and_keeps_its_animation(user_ba
     assert info["actions"]["Duet A"]["duet"] == "A" and info["actions"]["HeroWobble"]["duet"] is None
     assert sorted(info["actions"]["Duet A"]["slots"]) == ["KEHero_face shape keys", "OBHero"]
     assert info["actions"]["Duet A"]["interp"] == ["LINEAR"]
+    assert info["actions"]["Duet A"]["groups"] == sorted([*HERO_BONES, "Shape keys"])  # F-curves grouped per bone
     assert (d / "ll" / "notes.txt").read_text() == "mine" and (d / "ll" / "A.csv").is_file()
     # the user's pushed-down action still plays under Duet's (channels Duet does not key)
     assert info["frames"]["0"]["Hero mood"] == pytest.approx(0.0)
     assert info["frames"]["40"]["Hero mood"] == pytest.approx(0.75)
 
     names = {n: i for i, n in enumerate(motion.expr_names)}
-    rot_obj, loc_obj = object_matrix((2.0, 0.5, 0.0), 1.2)
-    poses, transl = keep_placement(motion, "A")
-    _, pos = forward(poses, transl)
-    rot, _ = forward(poses, transl)
+    heads, gaze = hero_chain(motion)
     derived = channels_from_joints(motion.B.poses)
     for f in SAMPLE_FRAMES:
         frame = info["frames"][str(f)]
@@ -170,11 +181,9 @@ def test_user_scene_is_baked_through_the_mapping_and_keeps_its_animation(user_ba
         assert keys["Smile_Left"] == pytest.approx(motion.A.expr[f, names["mouthSmileLeft"]], abs=1e-5)
         assert keys["BrowsUp"] == pytest.approx(motion.A.expr[f, names["browInnerUp"]], abs=1e-5)
         # Bones (Euler, odd rolls) reproduce the FLAME chain, relative to where the user put the rig.
-        want = conv_to_blender(pos[f]) @ rot_obj.T + loc_obj
-        got = np.array([frame["Hero"]["heads"][b] for b in ("Root", "Head", "Jaw_bone", "Eye.L", "Eye.R")])
-        np.testing.assert_allclose(got, want, atol=2e-4)
-        gaze = conv_to_blender(rot[f, 3] @ [0.0, 0.0, 1.0]) @ rot_obj.T
-        np.testing.assert_allclose(frame["Hero"]["y_axes"]["Eye.L"], gaze, atol=2e-4)
+        got = np.array([frame["Hero"]["heads"][b] for b in HERO_BONES])
+        np.testing.assert_allclose(got, heads[f], atol=2e-4)
+        np.testing.assert_allclose(frame["Hero"]["y_axes"]["Eye.L"], gaze[f], atol=2e-4)
         # The bust has no bones: jawOpen and eyeLook come from the joints.
         bkeys = frame["Bust"]["keys"]
         assert bkeys["jawOpen"] == pytest.approx(motion.B.expr[f, names["jawOpen"]] + derived["jawOpen"][f], abs=1e-5)
@@ -328,6 +337,52 @@ def test_glb_reimports_into_blender_with_the_same_morph_weights(user_bake):
     for f in SAMPLE_FRAMES:
         for name in ("cheekPuff", "mouthSmileRight", "tongueOut"):
             assert out[str(f)][name] == pytest.approx(motion.B.expr[f, names[name]], abs=1e-4)
+
+
+FBX_IMPORT = r'''
+bpy.ops.wm.read_factory_settings(use_empty=True)
+scene = bpy.context.scene
+scene.render.fps = 25
+bpy.ops.import_scene.fbx(filepath=FBX, anim_offset=0)  # no offset: keys land on the frames they left
+hero = bpy.data.objects["Hero"]
+out = {"actions": {ob.name: [ad.action.name if ad and ad.action else None
+                             for ad in (ob.animation_data, getattr(getattr(ob.data, "shape_keys", None), "animation_data", None))]
+                   for ob in bpy.data.objects if ob.type in ("MESH", "ARMATURE")},
+       "rest": {b.name: [list(r) for r in b.matrix_local] for b in hero.data.bones}, "frames": {}}
+for f in FRAMES:
+    scene.frame_set(f + 1)
+    out["frames"][str(f)] = {
+        "keys": {ob.name: {kb.name: kb.value for kb in ob.data.shape_keys.key_blocks[1:]}
+                 for ob in bpy.data.objects if ob.type == "MESH" and ob.data.shape_keys},
+        "heads": {b.name: list(hero.matrix_world @ b.head) for b in hero.pose.bones},
+        "y_axes": {b.name: list((hero.matrix_world @ b.matrix).to_3x3().col[1]) for b in hero.pose.bones}}
+print(json.dumps(out))
+'''
+
+
+def test_fbx_reimports_into_blender_with_the_same_shape_keys_and_bones(user_bake):
+    d, motion, _ = user_bake
+    out = run_blender(f"FBX = {str(d / 'out.fbx')!r}\nFRAMES = {SAMPLE_FRAMES!r}\n" + FBX_IMPORT)
+    # every animated block came back with a baked action: the rig, the hero's face keys, the bust's keys
+    assert out["actions"]["Hero"][0] and out["actions"]["Hero_face"][1] and out["actions"]["Bust"][1]
+    assert sorted(out["rest"]) == sorted(HERO_BONES)
+    names = {n: i for i, n in enumerate(motion.expr_names)}
+    hero_keys = {"JawOpen": "jawOpen", "eyeBlink_L": "eyeBlinkLeft", "eyeBlink_R": "eyeBlinkRight",
+                 "Smile_Left": "mouthSmileLeft", "BrowsUp": "browInnerUp"}  # names matched or mapped by the bake
+    derived = channels_from_joints(motion.B.poses)
+    heads, gaze = hero_chain(motion)
+    for f in SAMPLE_FRAMES:
+        frame = out["frames"][str(f)]
+        assert set(frame["keys"]["Hero_face"]) == set(hero_keys)
+        for key, channel in hero_keys.items():
+            assert frame["keys"]["Hero_face"][key] == pytest.approx(motion.A.expr[f, names[channel]], abs=1e-5)
+        bust = frame["keys"]["Bust"]
+        assert list(bust) == list(ARKIT_52)
+        want = motion.B.expr[f] + np.array([derived[n][f] if n in derived else 0.0 for n in ARKIT_52])
+        np.testing.assert_allclose([bust[n] for n in ARKIT_52], want, atol=1e-5)
+        # bones: the FLAME chain where the user placed the rig, and the eye looking where the motion looks
+        np.testing.assert_allclose([frame["heads"][b] for b in HERO_BONES], heads[f], atol=2e-4)
+        np.testing.assert_allclose(frame["y_axes"]["Eye.L"], gaze[f], atol=2e-4)
 
 
 def test_bad_inputs_fail_with_one_line_and_write_nothing(tmp_path, user_bake):

@@ -186,7 +186,7 @@ def _key(channelbag, data_path: str, values: np.ndarray, frames: np.ndarray, gro
     linear = np.full(len(frames), bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value,
                      np.int32)
     for i in range(values.shape[1]):
-        fc = channelbag.fcurves.new(data_path, index=i, group_name=group)
+        fc = compat.new_fcurve(channelbag, data_path, i, group)
         fc.keyframe_points.add(len(frames))
         co[:, 1] = values[:, i]
         fc.keyframe_points.foreach_set("co", co.ravel())

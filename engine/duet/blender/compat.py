@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 
 VERSION = bpy.app.version
+_FCURVES_NEW_TAKES_GROUP = "group_name" in bpy.types.ActionChannelbagFCurves.bl_rna.functions["new"].parameters
 
 
 def strips(scene):
@@ -20,10 +21,14 @@ def channelbag(action, slot):
     return strip.channelbag(slot, ensure=True)
 
 
-def eevee_engine() -> str:
-    """EEVEE's render engine id: 'BLENDER_EEVEE_NEXT' in 4.2-4.5, 'BLENDER_EEVEE' again from 5.0."""
-    return "BLENDER_EEVEE" if VERSION >= (5, 0, 0) else "BLENDER_EEVEE_NEXT"
-
+def new_fcurve(channelbag, data_path: str, index: int, group: str):
+    """An F-curve in ``channelbag`` inside the group ``group``: 5.0 takes ``group_name``; 4.4/4.5 take
+    only the path and index, so the group is found or made and assigned."""
+    if _FCURVES_NEW_TAKES_GROUP:
+        return channelbag.fcurves.new(data_path, index=index, group_name=group)
+    fc = channelbag.fcurves.new(data_path, index=index)
+    fc.group = channelbag.groups.get(group) or channelbag.groups.new(group)
+    return fc
 
 
 def set_video_output(image_settings) -> None:
