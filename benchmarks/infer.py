@@ -37,8 +37,6 @@ def timed(f):
 
 
 def main() -> None:
-    import torch
-
     from duet.audio.features import compute
     from duet.audio.masks import speaking_masks
     from duet.model import infer
@@ -57,11 +55,11 @@ def main() -> None:
     print(f"audio {dur:.1f} s | features {t_feat:.2f} s | masks {t_mask:.2f} s (wall)")
     rows = []
     for threads in (1, 2):
-        torch.set_num_threads(threads)
-        infer.generate(audio[None, :16000 * 9], layout=layout, weights=args.weights)  # warm up
+        infer.generate(audio[None, :16000 * 9], layout=layout, weights=args.weights, threads=threads)  # warm up
         _, t_model, c_model = timed(lambda: infer.generate(audio[None], layout=layout, masks=masks, features=feats,
-                                                           weights=args.weights))
-        _, t_all, c_all = timed(lambda: infer.generate(audio[None], layout=layout, weights=args.weights))
+                                                           weights=args.weights, threads=threads))
+        _, t_all, c_all = timed(lambda: infer.generate(audio[None], layout=layout, weights=args.weights,
+                                                       threads=threads))
         rows.append((f"cpu x{threads}", t_model, c_model, t_all, c_all))
     for name, t_model, c_model, t_all, c_all in rows:
         print(f"{name:8s} model part {t_model:6.2f} s wall ({dur / t_model:5.1f}x real time), {c_model:5.2f} s CPU "

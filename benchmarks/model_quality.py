@@ -52,6 +52,7 @@ def main() -> None:
     ap.add_argument("--weights", nargs="*", default=[None])
     ap.add_argument("--clips", type=int, default=None, help="first N test clips (default: all)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--guidance", type=float, default=None, help="CFG scale (default: the bundle's)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     corpus = open_corpus(args.corpus)
@@ -73,13 +74,13 @@ def main() -> None:
                 pred = animate(mix, "mono", layout=clip.layout, seed=args.seed, first_speaker=first_speaker(clip))
             else:
                 pred = generate(mix, "mono", layout=clip.layout, seed=args.seed, weights=how,
-                                first_speaker=first_speaker(clip))
+                                first_speaker=first_speaker(clip), guidance=args.guidance)
             tallies[name].seconds += time.perf_counter() - t0
             tallies[name].audio_seconds += clip.motion.duration
             score_clip(tallies[name], pred, clip, faces, clip.motion.fps)
             head[name].append(listener_head_deg(pred, masks))
         print(f"scored {cid}", flush=True)
-    print(f"\n{len(ids)} test clips, mono mix, seed {args.seed}\n")
+    print(f"\n{len(ids)} test clips, mono mix, seed {args.seed}, guidance {args.guidance or 'default'}\n")
     print("| method | " + " | ".join(f"{c} ({t})" for c, t in COLUMNS) + " | s per audio s |")
     print("|---" * (len(COLUMNS) + 2) + "|")
     for name, tally in tallies.items():

@@ -41,8 +41,12 @@ def _labels(value, vocab: tuple[str, ...], what: str) -> list[int]:
     return out
 
 
-def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidance: float, steps: int):
-    """Standardized x0 for a batch of windows: [N, 2, L, D] (all windows in one batch)."""
+def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidance: float, steps: int,
+                   threads: int | None = 1):
+    """Standardized x0 for a batch of windows: [N, 2, L, D] (all windows in one batch).
+
+    ``threads``: torch threads while sampling (None: torch's default). One is the default because on
+    a shared 2-core machine two contending threads ran 5x slower (benchmarks/infer.py)."""
     import torch
 
     from duet.model.diffusion import ddim_sample, guided
@@ -58,16 +62,23 @@ def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidan
         return net(x_t, lsnr, *rep, drop)
 
     gen = torch.Generator().manual_seed(int(seed))
-    with torch.inference_mode():
-        x = ddim_sample(guided(denoise, guidance), (n, 2, length, cfg.motion_dim), steps, gen,
-                        cfg.logsnr_min, cfg.logsnr_max)
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        with torch.inference_mode():
+            x = ddim_sample(guided(denoise, guidance), (n, 2, length, cfg.motion_dim), steps, gen,
+                            cfg.logsnr_min, cfg.logsnr_max)
+    finally:
+        torch.set_num_threads(before)
     return x.numpy()
 
 
 def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None, emotion=None,
              relation: str | None = None, seed: int = 0, guidance: float | None = None,
              steps: int | None = None, masks: np.ndarray | None = None, weights=None,
-             features: np.ndarray | None = None, first_speaker: str | None = None) -> DyadicMotion:
+             features: np.ndarray | None = None, first_speaker: str | None = None,
+             threads: int | None = 1) -> DyadicMotion:
     """Animate a conversation with the learned model.
 
     tracks [C, N] float32 at 16 kHz ("mono": the mix; "two-track"/"stereo": one voice per channel);
@@ -109,7 +120,7 @@ def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None,
     emos = np.tile(np.asarray(emo, np.int64)[None, :, None], (len(starts), 1, length))
     rels = np.full(len(starts), rel, np.int64)
     z = sample_windows(b, audio, win_masks, lay, emos, rels, seed,
-                       cfg.guidance if guidance is None else float(guidance), steps or cfg.steps)
+                       cfg.guidance if guidance is None else float(guidance), steps or cfg.steps, threads)
     raw = z.transpose(0, 2, 1, 3) * b.std + b.mean                               # [N, L, 2, D]
     raw = chain_offsets(raw, starts, slice(-3, None))
     seq = stitch(raw, starts, n_frames, cfg.blend)
