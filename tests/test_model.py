@@ -232,3 +232,31 @@ def test_generate_end_to_end_with_a_small_untrained_bundle(tmp_path):
         generate(audio, "mono", layout=layout, masks=masks, weights=path, emotion="bored")
     with pytest.raises(DuetError, match="no model weights"):
         generate(audio, "mono", weights=tmp_path / "missing.pt")
+
+
+def test_shipped_weights_animate_the_speaker_and_keep_the_listener_quiet():
+    from duet.model import bundle, generate
+    from duet.tts import synthesize
+
+    if not bundle.SHIPPED.is_file():
+        pytest.skip("no shipped weights")
+    a = synthesize("Maybe we should buy a bigger map before the trip.", "espeak:en-us")
+    b = synthesize("I am happy to pay for a map, but please pick the route.", "espeak:en-us", pitch=1.2)
+    gap = 8000
+    n = len(a.samples) + gap + len(b.samples) + gap
+    tracks = np.zeros((2, n), np.float32)
+    tracks[0, : len(a.samples)] = a.samples
+    tracks[1, len(a.samples) + gap: len(a.samples) + gap + len(b.samples)] = b.samples
+    frames = n // 640
+    masks = np.zeros((2, frames), np.float32)
+    masks[0, : len(a.samples) // 640] = 1
+    masks[1, (len(a.samples) + gap) // 640: (len(a.samples) + gap + len(b.samples)) // 640] = 1
+    layout = {"A": [-0.45, 1.6, 0.1], "B": [0.45, 1.55, -0.1]}
+    m = generate(tracks.sum(0, keepdims=True), "mono", layout=layout, masks=masks, seed=0)
+    assert m.meta["model"] == "duet-dual" and m.n_frames == frames
+    for speaker, listener in ((0, 1), (1, 0)):
+        only = (masks[speaker] > 0.5) & (masks[listener] < 0.5)
+        jaw = {i: m.person("AB"[i]).poses["jaw"][only, 0] for i in (0, 1)}
+        assert jaw[speaker].std() > 2.5 * jaw[listener].std()   # the speaker articulates, the listener does not
+        assert jaw[speaker].max() > 0.12                          # and really opens the mouth (radians)
+    assert np.allclose(heads_at(m)["A"], layout["A"], atol=1e-4)
