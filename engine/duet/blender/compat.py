@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bpy
 
-VERSION = bpy.app.version
 _FCURVES_NEW_TAKES_GROUP = "group_name" in bpy.types.ActionChannelbagFCurves.bl_rna.functions["new"].parameters
 
 
