@@ -128,3 +128,36 @@ def test_loss_falls_on_a_tiny_overfit_set():
         opt.step()
         losses.append(float(loss))
     assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:5])
+
+
+def test_duet_train_rejects_a_missing_corpus(tmp_path, capsys):
+    from duet.cli import main
+
+    assert main(["train", "--corpus", str(tmp_path / "nope"), "--out", str(tmp_path / "t")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a Duet corpus" in err[0]
+    assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.slow
+def test_training_resumes_from_its_checkpoint(tmp_path):
+    from duet.data.corpus import synth
+    from duet.model import bundle
+    from duet.train.loop import train
+
+    corpus = tmp_path / "corpus"
+    synth(corpus, hours=0.03, seed=11, workers=1)
+    small = dict(channels=(16, 32), cond_dim=16, role_dim=4, emotion_dim=4, relation_dim=2, heads=2)
+    tc = TrainConfig(corpus=str(corpus), out=str(tmp_path / "run"), batch=2, stage1_steps=2, stage2_steps=1,
+                     ckpt_every=1, log_every=1, model=ModelConfig(**small))
+    first = torch.load(train(tc, log=lambda *_: None).parent / "last.pt", weights_only=False)
+    assert first["step"] == 3
+    more = TrainConfig(**{**tc.__dict__, "stage2_steps": 3, "model": ModelConfig(**small)})
+    lines = []
+    train(more, log=lines.append)
+    assert any("resumed" in line and "step 3" in line for line in lines)
+    again = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    assert again["step"] == 5
+    assert not torch.equal(first["net"]["out.weight"], again["net"]["out.weight"])
+    b = bundle.load(tmp_path / "run" / "model.pt")
+    assert b.cfg.channels == (16, 32) and b.meta["steps"] == 5

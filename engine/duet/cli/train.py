@@ -18,13 +18,14 @@ def add_arguments(p) -> None:
     p.add_argument("--no-cross-attention", action="store_true", help="train the single-stream ablation")
     p.add_argument("--ship", metavar="BUNDLE", help="instead of training: copy BUNDLE (fp16) into the "
                    "package as the shipped weights")
+    p.add_argument("--name", default="duet-dual", help="shipped name (duet-dual; duet-single for the ablation)")
 
 
 def run(args) -> int:
     from duet.model.config import TrainConfig
 
     if args.ship:
-        return _ship(Path(args.ship))
+        return _ship(Path(args.ship), args.name)
     if not (Path(args.corpus) / "manifest.json").is_file():
         raise DuetError(f"{args.corpus}: not a Duet corpus (make one with 'duet data synth')")
     tc = TrainConfig(corpus=args.corpus, out=args.out, seed=args.seed, threads=args.threads)
@@ -45,10 +46,13 @@ def run(args) -> int:
     return 0
 
 
-def _ship(src: Path) -> int:
+def _ship(src: Path, name: str) -> int:
     from duet.model import bundle
 
+    if not name.replace("-", "").isalnum():
+        raise DuetError(f"--name {name!r}: use letters, digits and dashes")
     b = bundle.load(src)
-    dst = bundle.save(bundle.SHIPPED, b.net, b.cfg, b.mean, b.std, {**b.meta, "id": "duet-dual"}, half=True)
+    dst = bundle.save(bundle.WEIGHTS_DIR / f"{name}.pt", b.net, b.cfg, b.mean, b.std, {**b.meta, "id": name},
+                      half=True)
     print(f"shipped {src} -> {dst} ({dst.stat().st_size / 1e6:.1f} MB)")
     return 0

@@ -75,4 +75,4 @@ def motion_loss(pred, target, batch, cfg: ModelConfig, tc: TrainConfig, mean, st
         gaze_w = gaze_w * (~lips_only).float()
     parts["gaze"] = ((1 - cos).mean(dim=(1, 2)) * gaze_w).sum() / gaze_w.sum().clamp(min=1.0)
     total = recon + tc.w_vel * parts["vel"] + tc.w_gaze * parts["gaze"]
-    return total, {k: float(v) for k, v in parts.items()}
+    return total, {k: float(v.detach()) for k, v in parts.items()}
