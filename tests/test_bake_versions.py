@@ -17,7 +17,7 @@ VERSIONS = {"4.4.0": "Blender 4.4.0", "4.5.15": "Blender 4.5.15 LTS"}  # bpy whe
 
 def test_blender_side_tests_pass_on_blender_4_4_and_4_5():
     p = subprocess.run(["bash", str(ROOT / "tools" / "blender_versions.sh"), *VERSIONS], capture_output=True,
-                       text=True, timeout=1800)
+                       text=True, timeout=1800, check=False)
     assert p.returncode == 0, p.stdout + p.stderr[-4000:]
     lines = p.stdout.strip().splitlines()
     assert [line.split(" (")[0] for line in lines] == list(VERSIONS.values())
