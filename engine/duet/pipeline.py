@@ -11,7 +11,7 @@ import numpy as np
 from duet.errors import DuetError
 
 INPUT_SHAPES = ("auto", "mono", "two-track", "stereo")
-ENGINES = ("baseline",)
+ENGINES = ("model", "model-single", "baseline")  # the dual-stream model, its no-cross-attention ablation
 
 
 @dataclass
@@ -24,10 +24,11 @@ class Request:
     emotion: str | None = None
     relation: str | None = None
     seed: int = 0
-    engine: str = "baseline"
+    engine: str = "model"
     input_shape: str = "auto"
     first_speaker: str = "A"
     layout: dict | None = None  # {"A": [x,y,z], "B": [x,y,z]}; predicted from the prompt when absent
+    masks: np.ndarray | None = None  # exact speaking masks [2, T] when timings are known (spoken dialogue)
     extra: dict = field(default_factory=dict)
 
 
@@ -71,24 +72,52 @@ def generate(req: Request, progress=None):
     raises (e.g. to cancel a job) stops the work there.
     """
     progress = progress or (lambda stage, fraction: None)
-    from duet.baseline import animate
-
     if req.engine not in ENGINES:
         raise DuetError(f"unknown engine '{req.engine}' (choose from {', '.join(ENGINES)})")
     if req.first_speaker not in ("A", "B"):
         raise DuetError("--first-speaker must be A or B")
+    emotion, relation = labels(req)
     progress("loading audio", 0.0)
     tracks, shape = load_tracks(req)
     progress("placing the heads", 0.1)
     names = [Path(req.audio).name] + ([Path(req.audio_b).name] if req.audio_b else [])
     layout, source = (req.layout, "given") if req.layout else scene_layout(req.prompt)
-    meta = {"prompt": req.prompt, "audio": names, "emotion": req.emotion, "relation": req.relation,
+    meta = {"prompt": req.prompt, "audio": names, "emotion": emotion, "relation": relation,
             "layout_source": source}
     progress("generating", 0.2)
-    motion = animate(tracks, shape, layout=layout, seed=req.seed, meta=meta,
-                     first_speaker=req.first_speaker)
+    if req.engine == "baseline":
+        from duet.baseline import animate
+
+        motion = animate(tracks, shape, layout=layout, seed=req.seed, meta=meta,
+                         first_speaker=req.first_speaker)
+    else:
+        from duet.model import bundle, generate as model_generate
+
+        weights = bundle.SHIPPED if req.engine == "model" else bundle.SHIPPED.with_name("duet-single.pt")
+        # In a mono mix first_speaker names the first voice heard; with tracks, A is always the first.
+        motion = model_generate(tracks, shape, layout=layout, emotion=emotion, relation=relation,
+                                seed=req.seed, masks=req.masks, weights=weights,
+                                first_speaker=req.first_speaker if shape == "mono" else "A")
+        motion.meta.update(meta)
     progress("generating", 1.0)
     return motion.validate()
+
+
+def labels(req: Request) -> tuple:
+    """Emotion (one label, or one per person) and social relation, from the options or the prompt."""
+    from duet.emotion import EMOTIONS, RELATIONS, emotion_id, relation_from_text
+
+    emotion = req.emotion
+    if isinstance(emotion, str):
+        emotion = EMOTIONS[emotion_id(emotion)]
+    elif isinstance(emotion, dict):
+        emotion = {p: EMOTIONS[emotion_id(e)] for p, e in emotion.items()}
+    text = req.relation or req.prompt
+    if req.relation in RELATIONS:
+        relation = req.relation
+    else:
+        relation = relation_from_text(text) if text else None
+    return emotion, relation
 
 
 def scene_layout(prompt: str) -> tuple[dict, str]:

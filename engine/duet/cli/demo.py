@@ -19,13 +19,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from duet.blender.preview import render_preview
-    from duet.cli.run import produce, speak_dialogue
+    from duet.cli.run import dialogue_request, produce, speak_dialogue
     from duet.pipeline import Request
 
     folder = Path(args.output)
     folder.mkdir(parents=True, exist_ok=True)
-    a, b = speak_dialogue(args.prompt, folder / "dialogue", args.seed)
-    req = Request(audio=a, audio_b=b, prompt=args.prompt, seed=args.seed)
+    speak_dialogue(args.prompt, folder / "dialogue", args.seed)
+    req = dialogue_request(folder / "dialogue", Request(audio="", prompt=args.prompt, seed=args.seed))
     produce(req, folder / "demo.blend", glb=folder / "demo.glb", motion_path=folder / "demo.npz",
             sound=[str(folder / "dialogue" / "mix.wav")])
     render_preview(folder / "demo.blend", folder / "demo.mp4", seconds=PREVIEW_SECONDS)

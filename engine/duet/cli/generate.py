@@ -16,7 +16,9 @@ def add_request_arguments(p: argparse.ArgumentParser, audio_required: bool = Tru
     p.add_argument("--emotion", help="overall emotion (e.g. happy, angry, neutral)")
     p.add_argument("--relation", help="social relation of the two (e.g. friends, colleagues, parent-child)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same motion)")
-    p.add_argument("--engine", default="baseline", choices=ENGINES, help="which animator to use")
+    p.add_argument("--engine", default="model", choices=ENGINES,
+                   help="model: the dual-stream diffusion model (default); model-single: its ablation "
+                        "without cross-attention; baseline: the loudness-driven animator")
     p.add_argument("--input-shape", default="auto", choices=INPUT_SHAPES,
                    help="how to read AUDIO (auto: stereo with different channels = one voice each)")
     p.add_argument("--first-speaker", default="A", choices=("A", "B"),

@@ -33,15 +33,15 @@ def run(args) -> int:
     for flag, suffix in (("glb", ".glb"), ("fbx", ".fbx")):
         if getattr(args, flag):
             output_path(getattr(args, flag), suffix)
-    if not args.audio:
-        if not args.prompt:
-            raise DuetError("give an audio file, or --prompt to write and speak the dialogue first")
+    if args.audio:
+        req, sound = request_from(args), None
+    elif args.prompt:
         folder = out.with_name(out.stem + "-dialogue")
-        args.audio, args.audio_b = speak_dialogue(args.prompt, folder, args.seed)
-        sound = [str(folder / "mix.wav")]
+        speak_dialogue(args.prompt, folder, args.seed)
+        req, sound = dialogue_request(folder, request_from(args)), [str(folder / "mix.wav")]
     else:
-        sound = None
-    produce(request_from(args), out, glb=args.glb, fbx=args.fbx, livelink=args.livelink,
+        raise DuetError("give an audio file, or --prompt to write and speak the dialogue first")
+    produce(req, out, glb=args.glb, fbx=args.fbx, livelink=args.livelink,
             motion_path=args.motion or out.with_suffix(".npz"), sound=sound)
     return 0
 
@@ -57,6 +57,24 @@ def speak_dialogue(prompt: str, folder: Path, seed: int) -> tuple[str, str]:
     dialogue.speak(script, folder, force=True)
     print(f"wrote the dialogue to {folder}", file=sys.stderr)
     return str(folder / "a.wav"), str(folder / "b.wav")
+
+
+def dialogue_request(folder: Path, base):
+    """``base`` (a Request) for a spoken dialogue folder: its two tracks, exact speaking masks from the
+    phone timings, and each person's most frequent script emotion unless the request names one."""
+    from collections import Counter
+    from dataclasses import replace
+
+    from duet import dialogue
+
+    spoken = dialogue.load(folder)
+    emotion = base.emotion
+    if not emotion:
+        turns = spoken.script["turns"]
+        emotion = {p: Counter(t["emotion"] for t in turns if t["speaker"] == p).most_common(1)[0][0]
+                   for p in "AB" if any(t["speaker"] == p for t in turns)}
+    return replace(base, audio=str(folder / "a.wav"), audio_b=str(folder / "b.wav"), input_shape="two-track",
+                   masks=spoken.masks(25.0), emotion=emotion)
 
 
 def produce(req, out: Path, glb=None, fbx=None, livelink=None, motion_path=None, sound=None):
