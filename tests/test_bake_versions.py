@@ -23,7 +23,7 @@ def test_blender_side_tests_pass_on_blender_4_4_and_4_5():
     assert [line.split(" (")[0] for line in lines] == list(VERSIONS.values())
     counts = []
     for line in lines:
-        m = re.search(r"\): (\d+) passed in [\d.]+s$", line)  # nothing failed, errored or skipped
+        m = re.search(r"\): (\d+) passed in [\d.]+s( \([\d:]+\))?$", line)  # nothing failed, errored or skipped
         assert m, line
         counts.append(int(m[1]))
     assert counts[0] == counts[1] >= 20

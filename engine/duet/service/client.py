@@ -26,6 +26,7 @@ from pathlib import Path
 POLL_SECONDS = 0.25
 RENDER_LINE = re.compile(r"^\[render\]\s+([\d.]+)%\s*(.*)$")  # duet.progress: "[render]  40.0% frame 4/10"
 RENDER_SHARE = 0.95  # of the bar for the frames; the video's encoding takes the rest
+CANCEL_GRACE_S = 30.0  # time to clean up after SIGINT before a kill (a busy machine can be slow)
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,7 @@ class RenderJob(_Job):
         self._cancel.set()
         if self._proc.poll() is None:
             self._proc.send_signal(signal.SIGINT if os.name == "posix" else signal.SIGTERM)
-            timer = threading.Timer(10.0, self._kill)
+            timer = threading.Timer(CANCEL_GRACE_S, self._kill)
             timer.daemon = True
             timer.start()
 
