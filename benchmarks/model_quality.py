@@ -53,10 +53,13 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=None, help="first N test clips (default: all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--guidance", type=float, default=None, help="CFG scale (default: the bundle's)")
+    ap.add_argument("--listener-guidance", type=float, default=None,
+                    help="CFG scale on listening frames (default: the same as --guidance)")
+    ap.add_argument("--split", default="test", help="corpus split to score (tune on val, report test)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     corpus = open_corpus(args.corpus)
-    ids = pick_clips(corpus, "test", args.clips)
+    ids = pick_clips(corpus, args.split, args.clips)
     faces = {p: face(p) for p in ("A", "B")}
     rows = {"ground truth": None, "baseline animator": "baseline"}
     rows.update({f"model {w or 'shipped'}": w for w in args.weights})
@@ -74,13 +77,15 @@ def main() -> None:
                 pred = animate(mix, "mono", layout=clip.layout, seed=args.seed, first_speaker=first_speaker(clip))
             else:
                 pred = generate(mix, "mono", layout=clip.layout, seed=args.seed, weights=how,
-                                first_speaker=first_speaker(clip), guidance=args.guidance)
+                                first_speaker=first_speaker(clip), guidance=args.guidance,
+                                listener_guidance=args.listener_guidance)
             tallies[name].seconds += time.perf_counter() - t0
             tallies[name].audio_seconds += clip.motion.duration
             score_clip(tallies[name], pred, clip, faces, clip.motion.fps)
             head[name].append(listener_head_deg(pred, masks))
         print(f"scored {cid}", flush=True)
-    print(f"\n{len(ids)} test clips, mono mix, seed {args.seed}, guidance {args.guidance or 'default'}\n")
+    print(f"\n{len(ids)} {args.split} clips, mono mix, seed {args.seed}, guidance {args.guidance or 'default'}, "
+          f"listener guidance {args.listener_guidance or 'same'}\n")
     print("| method | " + " | ".join(f"{c} ({t})" for c, t in COLUMNS) + " | s per audio s |")
     print("|---" * (len(COLUMNS) + 2) + "|")
     for name, tally in tallies.items():

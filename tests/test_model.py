@@ -260,3 +260,23 @@ def test_shipped_weights_animate_the_speaker_and_keep_the_listener_quiet():
         assert jaw[speaker].std() > 2.5 * jaw[listener].std()   # the speaker articulates, the listener does not
         assert jaw[speaker].max() > 0.12                          # and really opens the mouth (radians)
     assert np.allclose(heads_at(m)["A"], layout["A"], atol=1e-4)
+
+
+def test_role_guidance_gives_each_frame_its_roles_scale():
+    import torch
+
+    from duet.model.diffusion import guided
+    from duet.model.infer import role_guidance
+
+    masks = np.array([[[1, 1, 0, 0], [0, 0, 1, 1]]], np.float32)  # [N=1, 2 people, L=4]
+    w = role_guidance(masks, 3.0, 1.0)
+    assert w.shape == (1, 2, 4, 1)
+    assert w[0, 0, :, 0].tolist() == [3.0, 3.0, 1.0, 1.0] and w[0, 1, :, 0].tolist() == [1.0, 1.0, 3.0, 3.0]
+    assert role_guidance(masks, 2.0, None) == 2.0
+
+    def denoise(x_t, lsnr, drop):  # conditional answer 1, unconditional answer 0
+        return torch.where(drop[:, None, None, None], torch.zeros_like(x_t), torch.ones_like(x_t))
+
+    out = guided(denoise, w)(torch.zeros(1, 2, 4, 3), torch.zeros(1))
+    # x0 = uncond + w (cond - uncond) = w: speakers pushed to 3, listeners exactly conditional.
+    assert out[0, 0, :, 0].tolist() == [3.0, 3.0, 1.0, 1.0] and out[0, 1, 2, 2].item() == 3.0

@@ -29,7 +29,8 @@ class ModelConfig:
     window: int = 200               # frames per window (8 s at 25 fps)
     blend: int = 10                 # W of the Gaussian boundary blend (sigma = W / 3)
     steps: int = 8                  # DDIM steps
-    guidance: float = 2.0           # classifier-free guidance scale
+    guidance: float = 3.0           # classifier-free guidance scale (on speaking frames)
+    guidance_listen: float = 1.0    # ... on listening frames (see infer.role_guidance; tuned on val)
     logsnr_min: float = -15.0
     logsnr_max: float = 15.0
     fps: float = 25.0

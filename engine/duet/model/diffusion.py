@@ -32,18 +32,19 @@ def q_sample(x0, lsnr, noise):
     return alpha.view(shape) * x0 + sigma.view(shape) * noise
 
 
-def guided(denoise, guidance: float):
+def guided(denoise, guidance):
     """Classifier-free guidance: x0 = x0(uncond) + w (x0(cond) - x0(uncond)); w = 1 is conditional.
 
     ``denoise(x_t, lsnr[B], drop[B] bool)`` returns predicted x0 with the audio dropped where
-    ``drop`` is set. Both branches run as one batch.
+    ``drop`` is set. Both branches run as one batch. ``guidance`` is a number or a tensor that
+    broadcasts against x0 (e.g. one weight per person and frame).
     """
     import torch
 
     def f(x_t, lsnr):
         n = x_t.shape[0]
         keep = torch.zeros(n, dtype=torch.bool)
-        if guidance == 1.0:
+        if not torch.is_tensor(guidance) and guidance == 1.0:
             return denoise(x_t, lsnr, keep)
         both = denoise(torch.cat([x_t, x_t]), torch.cat([lsnr, lsnr]), torch.cat([keep, ~keep]))
         cond, uncond = both[:n], both[n:]

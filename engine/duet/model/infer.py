@@ -42,7 +42,7 @@ def _labels(value, vocab: tuple[str, ...], what: str) -> list[int]:
 
 
 def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidance: float, steps: int,
-                   threads: int | None = 1):
+                   threads: int | None = 1, listener_guidance: float | None = None):
     """Standardized x0 for a batch of windows: [N, 2, L, D] (all windows in one batch).
 
     ``threads``: torch threads while sampling (None: torch's default). One is the default because on
@@ -67,18 +67,30 @@ def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidan
         torch.set_num_threads(threads)
     try:
         with torch.inference_mode():
-            x = ddim_sample(guided(denoise, guidance), (n, 2, length, cfg.motion_dim), steps, gen,
-                            cfg.logsnr_min, cfg.logsnr_max)
+            x = ddim_sample(guided(denoise, role_guidance(masks, guidance, listener_guidance)),
+                            (n, 2, length, cfg.motion_dim), steps, gen, cfg.logsnr_min, cfg.logsnr_max)
     finally:
         torch.set_num_threads(before)
     return x.numpy()
+
+
+def role_guidance(masks: np.ndarray, speaker: float, listener: float | None):
+    """Guidance per person and frame, [N, 2, L, 1]: ``speaker`` where they speak, ``listener`` where
+    they listen (None: the same everywhere). Strong guidance sharpens a speaker's articulation but
+    also makes a listener's mouth echo the partner's audio; each role gets the scale that suits it."""
+    import torch
+
+    if listener is None or listener == speaker:
+        return speaker
+    m = torch.from_numpy(np.asarray(masks, np.float32))[..., None]
+    return listener + (speaker - listener) * m
 
 
 def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None, emotion=None,
              relation: str | None = None, seed: int = 0, guidance: float | None = None,
              steps: int | None = None, masks: np.ndarray | None = None, weights=None,
              features: np.ndarray | None = None, first_speaker: str | None = None,
-             threads: int | None = 1) -> DyadicMotion:
+             threads: int | None = 1, listener_guidance: float | None = None) -> DyadicMotion:
     """Animate a conversation with the learned model.
 
     tracks [C, N] float32 at 16 kHz ("mono": the mix; "two-track"/"stereo": one voice per channel);
@@ -120,12 +132,14 @@ def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None,
     emos = np.tile(np.asarray(emo, np.int64)[None, :, None], (len(starts), 1, length))
     rels = np.full(len(starts), rel, np.int64)
     z = sample_windows(b, audio, win_masks, lay, emos, rels, seed,
-                       cfg.guidance if guidance is None else float(guidance), steps or cfg.steps, threads)
+                       cfg.guidance if guidance is None else float(guidance), steps or cfg.steps, threads,
+                       cfg.guidance_listen if listener_guidance is None else float(listener_guidance))
     raw = z.transpose(0, 2, 1, 3) * b.std + b.mean                               # [N, L, 2, D]
     raw = chain_offsets(raw, starts, slice(-3, None))
     seq = stitch(raw, starts, n_frames, cfg.blend)
     meta = {"model": b.model_id, "seed": int(seed), "layout": {p: [float(v) for v in layout[p]] for p in layout},
             "guidance": cfg.guidance if guidance is None else float(guidance)}
+    meta["listener_guidance"] = cfg.guidance_listen if listener_guidance is None else float(listener_guidance)
     if emotion is not None:
         meta["emotions"] = {p: cfg.emotions[i] for p, i in zip("AB", emo)}
     if relation is not None:
