@@ -160,6 +160,17 @@ def test_parameter_mse_separates_regions():
         assert mse[region]["all"] == 0.0
 
 
+def test_rotation_metrics_see_one_rotation_however_it_is_written():
+    truth = motion()
+    truth.B.poses["global"][:] = [0.0, np.pi, 0.0]      # B turned to face -Z ...
+    pred = copy(truth)
+    pred.B.poses["global"][:] = [0.0, -np.pi, 0.0]      # ... written the other way round
+    assert M.parameter_mse(pred, truth)["rotation"]["all"] < 1e-12  # float32 round-off only
+    assert M.fd(pred, truth)["pose"] == pytest.approx(0.0, abs=1e-9)
+    pred.B.poses["global"][:] = [0.0, np.pi - 0.1, 0.0]  # a real 0.1 rad turn still counts
+    assert M.parameter_mse(pred, truth)["rotation"]["all"] > 1e-4
+
+
 def test_parameter_mse_roles_follow_each_persons_own_mask():
     truth = motion(n=40)
     truth.A.speaking[:20] = 1.0

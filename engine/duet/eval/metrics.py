@@ -17,6 +17,7 @@ import numpy as np
 
 from duet.data import phonemes
 from duet.errors import DuetError
+from duet.frames import rotmat
 
 CLOSURE_FRACTION = 0.25   # a bilabial is closed when the lip gap drops below this share of the p95 opening
 OPEN_FRACTION = 0.5       # an open vowel is open when the lip gap reaches this share of the p95 opening
@@ -212,14 +213,14 @@ def listener_mouth_leakage(gaps: dict[str, np.ndarray], masks: dict[str, np.ndar
 
 def region_values(person, expr_names) -> dict[str, np.ndarray]:
     """[T, D] parameters of each region: lip = jaw*/mouth* expression channels and the jaw joint;
-    eye = both eye joints; expression = all channels; rotation = global and neck joints (radians);
-    translation = transl in centimetres."""
+    eye = both eye joints; expression = all channels; rotation = global and neck joints as
+    continuous 6-D rotations (rotation_6d); translation = transl in centimetres."""
     lip_channels = [i for i, n in enumerate(expr_names) if n.lower().startswith(("jaw", "mouth"))]
     return {
         "lip": np.concatenate([person.expr[:, lip_channels], person.poses["jaw"]], 1),
         "eye": np.concatenate([person.poses["eye_L"], person.poses["eye_R"]], 1),
         "expression": person.expr,
-        "rotation": np.concatenate([person.poses["global"], person.poses["neck"]], 1),
+        "rotation": np.concatenate([rotation_6d(person.poses["global"]), rotation_6d(person.poses["neck"])], 1),
         "translation": 100.0 * person.transl,
     }
 
@@ -294,9 +295,16 @@ def _trace_sqrt_product(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def fd_features(person, expr: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """[T, D] features per FD group: expression channels, jaw joint, head pose (global + neck)."""
+    """[T, D] features per FD group: expression channels, jaw joint, head pose (global + neck as
+    continuous 6-D rotations)."""
     return {"expression": person.expr if expr is None else expr, "jaw": person.poses["jaw"],
-            "pose": np.concatenate([person.poses["global"], person.poses["neck"]], 1)}
+            "pose": np.concatenate([rotation_6d(person.poses["global"]), rotation_6d(person.poses["neck"])], 1)}
+
+
+def rotation_6d(aa: np.ndarray) -> np.ndarray:
+    """Axis-angle [T,3] -> the rotated +Y and +Z axes [T,6]: continuous, unlike axis-angle, whose
+    (0, pi, 0) and (0, -pi, 0) are one rotation (a head turned to face -Z) but far apart as numbers."""
+    return rotmat(aa)[..., :, 1:].reshape(len(aa), 6)
 
 
 def fd(pred, truth) -> dict[str, float]:
