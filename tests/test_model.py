@@ -13,17 +13,7 @@ from duet.model.network import DualStreamUNet  # noqa: E402
 from duet.model.packing import heads_at, layout_features, pack, unpack  # noqa: E402
 from duet.model.windows import blend_weights, chain_offsets, half_gaussian, stitch, window_starts  # noqa: E402
 
-SMALL = ModelConfig(channels=(16, 32), cond_dim=16, role_dim=4, emotion_dim=4, relation_dim=2, heads=2,
-                    emotions=("neutral", "happy"), relations=("unknown", "friends"), window=40, blend=4)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: on a shared 2-core machine, two threads contending run many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from model_support import SMALL, one_torch_thread  # noqa: E402,F401
 
 
 def _inputs(cfg, b=2, t=40, seed=0):
