@@ -4,22 +4,29 @@ Tests script it answer by answer: ``server.script(reply('{"A": ...}'), status(50
 request takes the next scripted behaviour (the last one repeats); ``server.requests`` keeps every
 request body so tests can check what the client sent. The real ``openai`` client talks to it via
 OPENAI_BASE_URL, which the ``llm_server`` fixture sets (and clears again afterwards).
+
+``/v1/audio/speech`` answers from its own script (``server.speech_script(...)``, default ``spoken()``):
+real speech for the requested ``input``, synthesized here by the espeak-ng command line as a 22.05 kHz
+WAV, each endpoint voice mapped to its own espeak-ng voice; or a scripted failure.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 
 @dataclass
 class Behaviour:
-    kind: str  # "reply" | "refusal" | "status" | "raw" | "sleep"
+    kind: str  # "reply" | "refusal" | "status" | "raw" | "sleep" | "spoken"
     text: str = ""
     code: int = 200
     seconds: float = 0.0
@@ -50,10 +57,37 @@ def sleep(seconds: float, then: str = "{}") -> Behaviour:
     return Behaviour("sleep", then, seconds=seconds)
 
 
+def spoken() -> Behaviour:
+    """(speech route) Real speech for the request's input text, as WAV."""
+    return Behaviour("spoken")
+
+
+ESPEAK_FOR = {"alloy": "en-us+m3", "verse": "en-us+f2", "onyx": "en-us+m1", "echo": "en-us+m5",
+              "ash": "en-us+m7", "coral": "en-us+f1", "nova": "en-us+f3", "shimmer": "en-us+f4"}
+
+
+def espeak_wav(text: str, voice: str, speed: float = 1.0) -> bytes:
+    """``text`` spoken by the espeak-ng command line as WAV bytes, with silence padded around it
+    (as real endpoints leave some)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "s.wav"
+        subprocess.run(["espeak-ng", "-v", ESPEAK_FOR.get(voice, "en-us"), "-s", str(int(170 * speed)),
+                        "-w", str(path), text], check=True, capture_output=True)
+        import numpy as np
+        import soundfile as sf
+
+        x, sr = sf.read(path, dtype="float32")
+        x = np.concatenate([np.zeros(int(0.25 * sr), np.float32), x, np.zeros(int(0.4 * sr), np.float32)])
+        sf.write(path, x, sr, subtype="PCM_16")
+        return path.read_bytes()
+
+
 class OpenAIServer:
     def __init__(self):
         self.requests: list[dict] = []
         self._script: list[Behaviour] = [reply("{}")]
+        self.speech_requests: list[dict] = []
+        self._speech: list[Behaviour] = [spoken()]
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
@@ -68,6 +102,16 @@ class OpenAIServer:
         with self._lock:
             self._script = list(behaviours)
             self.requests.clear()
+
+    def speech_script(self, *behaviours: Behaviour) -> None:
+        with self._lock:
+            self._speech = list(behaviours)
+            self.speech_requests.clear()
+
+    def _next_speech(self, body: dict) -> Behaviour:
+        with self._lock:
+            self.speech_requests.append(body)
+            return self._speech.pop(0) if len(self._speech) > 1 else self._speech[0]
 
     def _next(self, body: dict) -> Behaviour:
         with self._lock:
@@ -95,6 +139,8 @@ class OpenAIServer:
                     body = json.loads(self.rfile.read(length) or b"{}")
                 except json.JSONDecodeError:
                     body = {}
+                if self.path.endswith("/audio/speech"):
+                    return self._speech(body)
                 if not self.path.endswith("/chat/completions"):
                     return self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
                 b = server._next(body)
@@ -115,12 +161,24 @@ class OpenAIServer:
                     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
                 })
 
+            def _speech(self, body: dict):
+                b = server._next_speech(body)
+                if b.kind == "sleep":
+                    time.sleep(b.seconds)
+                    b = spoken()
+                if b.kind == "status":
+                    return self._send(b.code, {"error": {"message": "scripted failure", "type": "server_error"}})
+                if b.kind == "raw":
+                    return self._send_bytes(200, b.text.encode(), "audio/wav")
+                wav = espeak_wav(body.get("input", ""), body.get("voice", ""), float(body.get("speed", 1.0)))
+                self._send_bytes(200, wav, "audio/wav")
+
             def _send(self, code: int, obj: dict):
                 self._send_bytes(code, json.dumps(obj).encode())
 
-            def _send_bytes(self, code: int, data: bytes):
+            def _send_bytes(self, code: int, data: bytes, kind: str = "application/json"):
                 self.send_response(code)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 try:
@@ -146,13 +204,15 @@ def llm_server(_server, monkeypatch, tmp_path):
     monkeypatch.setenv("DUET_LLM_MODEL", "test-model")
     monkeypatch.setenv("DUET_LLM_TIMEOUT", "5")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("DUET_TTS", raising=False)
     _server.script(reply("{}"))
+    _server.speech_script(spoken())
     return _server
 
 
 @pytest.fixture
 def offline_env(monkeypatch, tmp_path):
     """No endpoint configured at all, and a fresh cache."""
-    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "DUET_LLM_MODEL", "DUET_LLM_TIMEOUT"):
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "DUET_LLM_MODEL", "DUET_LLM_TIMEOUT", "DUET_TTS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

@@ -5,7 +5,7 @@ and voices, 5-10 turns with emotion and prosody hints (rate, pitch, energy, paus
 the listener's silences and optional overlaps. An OpenAI-protocol endpoint writes it when configured
 (CHAT, sections 4.1-4.2); otherwise, or when it fails, the offline grammar does, with the reason.
 
-``speak(script, out_dir)`` synthesizes it (duet.tts) and writes the dialogue folder:
+``speak(script, out_dir)`` synthesizes it (duet.tts, or an OpenAI speech endpoint) and writes the dialogue folder:
 mix.wav, a.wav, b.wav (16 kHz), script.json and timings.json (turns and every phone, exact, so
 the speaking masks are exact). ``load(folder)`` reads such a folder back for ``duet run``.
 """
@@ -80,8 +80,11 @@ def write(prompt: str, seed: int = 0, *, use_llm: bool = True) -> Script:
     return Script(validate(write_offline(prompt, seed)), reason=reason)
 
 
-def speak(script: Script | dict, out_dir, *, force: bool = False) -> Path:
-    """Synthesize ``script`` into the dialogue folder ``out_dir``; returns its path."""
+def speak(script: Script | dict, out_dir, *, force: bool = False, tts: str | None = None) -> Path:
+    """Synthesize ``script`` into the dialogue folder ``out_dir``; returns its path.
+
+    ``tts``: "espeak" (default) or "openai" (the endpoint's speech; DUET_TTS when None). When OpenAI
+    speech fails it falls back to espeak-ng; ``speech_fallback(folder)`` says why."""
     from duet.dialogue.speech import speak as _speak
 
     data = script.data if isinstance(script, Script) else script
@@ -89,7 +92,7 @@ def speak(script: Script | dict, out_dir, *, force: bool = False) -> Path:
         validate(data)
     except ValueError as e:
         raise DuetError(f"invalid script: {e}") from None
-    return _speak(data, Path(out_dir), force=force)
+    return _speak(data, Path(out_dir), force=force, tts=tts)
 
 
 @dataclass
@@ -129,6 +132,13 @@ def timed_turns(script: dict, timings) -> list[dict]:
     return [{**turn, "start": tt.start, "end": tt.end} for turn, tt in zip(script["turns"], main)]
 
 
+def speech_fallback(folder) -> str:
+    """Why ``folder`` was spoken by espeak-ng although OpenAI speech was asked for ("" otherwise)."""
+    from duet.dialogue.speech import fallback_reason
+
+    return fallback_reason(Path(folder))
+
+
 def load(folder) -> Dialogue:
     """Read a dialogue folder written by ``speak``; DuetError when something is missing or broken."""
     from duet.data.conversation import Timings
@@ -145,4 +155,5 @@ def load(folder) -> Dialogue:
     return Dialogue(folder, script, timings)
 
 
-__all__ = ["Script", "write", "speak", "load", "validate", "schema", "Dialogue", "timed_turns", "FILES"]
+__all__ = ["Script", "write", "speak", "load", "validate", "schema", "Dialogue", "timed_turns", "FILES",
+           "speech_fallback"]
