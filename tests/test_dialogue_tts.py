@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import run_duet
-from openai_server import _server, llm_server, offline_env, raw, sleep, spoken, status  # noqa: F401
-
 from duet import dialogue
 from duet.dialogue import tts_openai
 from duet.errors import DuetError
+from openai_server import _server, llm_server, offline_env, raw, sleep, spoken, status  # noqa: F401
 
 PROMPT = "two old friends arguing about football across a kitchen table"
 KEY = "sk-test-secret-key"
@@ -57,7 +56,7 @@ def test_openai_speech_writes_own_tracks_and_exact_masks(llm_server, script, tmp
     hop = sr // 100
     for t in main:  # the endpoint's padding is trimmed: a turn starts and ends with its speech
         track = (a, b)["AB".index(t.speaker)]
-        seg = track[int(round(t.start * sr)): int(round(t.end * sr))]
+        seg = track[round(t.start * sr): round(t.end * sr)]
         rms = frame_rms(seg, hop, len(seg) // hop)
         loud = np.flatnonzero(rms > 0.05 * rms.max())
         assert loud[0] * 0.01 < 0.06 and (len(rms) - 1 - loud[-1]) * 0.01 < 0.06, t

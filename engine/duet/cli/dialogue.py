@@ -17,7 +17,6 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from duet import dialogue
-
     from duet.errors import DuetError
 
     tts = args.tts

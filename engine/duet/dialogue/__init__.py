@@ -155,5 +155,5 @@ def load(folder) -> Dialogue:
     return Dialogue(folder, script, timings)
 
 
-__all__ = ["Script", "write", "speak", "load", "validate", "schema", "Dialogue", "timed_turns", "FILES",
-           "speech_fallback"]
+__all__ = ["FILES", "Dialogue", "Script", "load", "schema", "speak", "speech_fallback", "timed_turns",
+           "validate", "write"]

@@ -11,6 +11,7 @@ silence. Every failure is a ``TTSError`` with a one-line reason that never conta
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -111,13 +112,13 @@ def trim(x: np.ndarray, sr: int) -> np.ndarray:
     if not voiced:
         raise TTSError("the speech endpoint's audio holds no speech")
     a = max(0, int((voiced[0][0] - MARGIN_S) * sr))
-    b = min(len(x), int(np.ceil((voiced[-1][1] + MARGIN_S) * sr)))
+    b = min(len(x), math.ceil((voiced[-1][1] + MARGIN_S) * sr))
     return x[a:b]
 
 
 def speech_spans(x: np.ndarray, sr: int) -> list[tuple[float, float, str]]:
     """"sil"/"speech" spans tiling [0, duration], from frame energy (no phone identities)."""
-    hop = max(1, int(round(FRAME_S * sr)))
+    hop = max(1, round(FRAME_S * sr))
     n = len(x) // hop
     duration = len(x) / sr
     if n == 0:
