@@ -55,6 +55,9 @@ def speak_dialogue(prompt: str, folder: Path, seed: int) -> tuple[str, str]:
     if script.reason:
         print(f"dialogue: {script.reason}; using the offline writer", file=sys.stderr)
     dialogue.speak(script, folder, force=True)
+    fallback = dialogue.speech_fallback(folder)
+    if fallback:
+        print(f"dialogue: {fallback}; spoke it with espeak-ng", file=sys.stderr)
     print(f"wrote the dialogue to {folder}", file=sys.stderr)
     return str(folder / "a.wav"), str(folder / "b.wav")
 
