@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 from duet import __version__
@@ -46,6 +47,10 @@ def _top_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     top = _top_parser()
@@ -59,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     name = argv[0]
     module_name, help_, pending = COMMANDS[name]
+    signal.signal(signal.SIGTERM, _interrupt)  # a cancelled job cleans up its partial outputs
     try:
         if module_name is None:
             raise NotYetAvailable(f"'duet {name}' is not available yet: {pending} has not landed")

@@ -26,7 +26,7 @@ from pathlib import Path
 POLL_SECONDS = 0.25
 RENDER_LINE = re.compile(r"^\[render\]\s+([\d.]+)%\s*(.*)$")  # duet.progress: "[render]  40.0% frame 4/10"
 RENDER_SHARE = 0.95  # of the bar for the frames; the video's encoding takes the rest
-CANCEL_GRACE_S = 30.0  # time to clean up after SIGINT before a kill (a busy machine can be slow)
+CANCEL_GRACE_S = 30.0  # time to clean up after SIGTERM before a kill (a busy machine can be slow)
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,8 @@ class ServiceJob(_Job):
 class RenderJob(_Job):
     """Run ``python -m duet render`` on a motion; its progress lines on stderr move the bar.
 
-    Cancelling interrupts it (SIGINT where there is one), so its atomic outputs leave nothing behind.
+    Cancelling sends SIGTERM, which duet handles as an interrupt (SIGINT may be ignored in background
+    processes), so its atomic outputs leave nothing behind.
     """
 
     def __init__(self, python: str, motion: str, out_dir: str, video: str, size: tuple[int, int],
@@ -212,7 +213,7 @@ class RenderJob(_Job):
     def cancel(self) -> None:
         self._cancel.set()
         if self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGINT if os.name == "posix" else signal.SIGTERM)
+            self._proc.send_signal(signal.SIGTERM)  # duet turns it into a clean interrupt
             timer = threading.Timer(CANCEL_GRACE_S, self._kill)
             timer.daemon = True
             timer.start()
