@@ -1,8 +1,6 @@
 import subprocess
 import sys
 
-import pytest
-
 from conftest import run_duet
 from duet.cli import COMMANDS
 
@@ -26,14 +24,6 @@ def test_help_imports_nothing_heavy():
             "print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
-
-
-@pytest.mark.parametrize("name", sorted(n for n, (mod, _, _) in COMMANDS.items() if mod is None))
-def test_pending_commands_say_so_and_exit_2(name):
-    r = run_duet(name)
-    assert r.rc == 2
-    assert "is not available yet" in r.err and "issue" in r.err
-    assert len(r.err.strip().splitlines()) == 1
 
 
 def test_unknown_command():

@@ -5,9 +5,3 @@ class DuetError(Exception):
     """A problem with the user's input or environment, explained in one line."""
 
     exit_code = 1
-
-
-class NotYetAvailable(DuetError):
-    """A command whose capability has not landed yet."""
-
-    exit_code = 2

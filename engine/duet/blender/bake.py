@@ -24,7 +24,7 @@ import numpy as np
 from duet.arkit import JOINT_CHANNELS, canonical, channels_from_joints
 from duet.blender import compat
 from duet.blender.logs import quiet
-from duet.errors import DuetError, NotYetAvailable
+from duet.errors import DuetError
 from duet.files import atomic_output, usual_mode
 from duet.frames import axis_angle, conv_to_blender, rotmat
 from duet.motion import JOINTS, PERSONS, DyadicMotion
@@ -332,11 +332,8 @@ def bake_motion(motion: DyadicMotion, head_a, head_b, mapping: dict[str, Mapping
 
 
 def _default_head(person: str, motion: DyadicMotion):
-    try:
-        from duet.blender import rig
-    except ImportError:
-        raise NotYetAvailable("the default heads (duet.blender.rig, the rigs issue) have not landed; "
-                              "use --into with your own scene") from None
+    from duet.blender import rig
+
     return rig.build_head(person=person, betas=motion.person(person).betas)
 
 

@@ -1,7 +1,7 @@
 """The ``duet`` command: a table of subcommands, each imported only when it runs.
 
-Each entry names a module under ``duet.cli`` with ``add_arguments(parser)`` and ``run(args) -> int``,
-or ``None`` with the issue that will bring it. ``duet --help`` imports nothing heavy.
+Each entry names a module under ``duet.cli`` with ``add_arguments(parser)`` and ``run(args) -> int``.
+``duet --help`` imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -13,30 +13,30 @@ import signal
 import sys
 
 from duet import __version__
-from duet.errors import DuetError, NotYetAvailable
+from duet.errors import DuetError
 
-# name: (module or None, one-line help, what brings it when module is None)
-COMMANDS: dict[str, tuple[str | None, str, str]] = {
-    "generate": ("duet.cli.generate", "audio (+ prompt) -> DyadicMotion .npz", ""),
-    "bake": ("duet.cli.bake", "DyadicMotion -> .blend (+ .glb, .fbx, Live Link CSV)", ""),
-    "run": ("duet.cli.run", "generate + bake in one go (or from a prompt alone)", ""),
-    "demo": ("duet.cli.demo", "the quickstart demo: two people talking -> .blend, .glb, preview video", ""),
-    "layout": ("duet.cli.layout", "scene prompt -> where the two heads are", ""),
-    "dialogue": ("duet.cli.dialogue", "scene prompt -> script, speech audio and exact timings", ""),
-    "batch": ("duet.cli.batch", "generate + bake many clips from a manifest, resumable", ""),
-    "serve": ("duet.cli.serve", "the local engine service the Blender add-on talks to", ""),
-    "train": ("duet.cli.train", "train the dual-stream diffusion model", ""),
-    "eval": ("duet.cli.eval", "measure motion against ground truth and baselines", ""),
-    "data": ("duet.cli.data", "make the synthetic conversation corpus", ""),
-    "render": ("duet.cli.render", "render Gaussian avatars from a DyadicMotion", ""),
-    "addon": ("duet.cli.addon", "build the Blender extension zip", ""),
-    "rig": ("duet.cli.rig", "build and picture the open heads", ""),
+# name: (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "generate": ("duet.cli.generate", "audio (+ prompt) -> DyadicMotion .npz"),
+    "bake": ("duet.cli.bake", "DyadicMotion -> .blend (+ .glb, .fbx, Live Link CSV)"),
+    "run": ("duet.cli.run", "generate + bake in one go (or from a prompt alone)"),
+    "demo": ("duet.cli.demo", "the quickstart demo: two people talking -> .blend, .glb, preview video"),
+    "layout": ("duet.cli.layout", "scene prompt -> where the two heads are"),
+    "dialogue": ("duet.cli.dialogue", "scene prompt -> script, speech audio and exact timings"),
+    "batch": ("duet.cli.batch", "generate + bake many clips from a manifest, resumable"),
+    "serve": ("duet.cli.serve", "the local engine service the Blender add-on talks to"),
+    "train": ("duet.cli.train", "train the dual-stream diffusion model"),
+    "eval": ("duet.cli.eval", "measure motion against ground truth and baselines"),
+    "data": ("duet.cli.data", "make the synthetic conversation corpus"),
+    "render": ("duet.cli.render", "render Gaussian avatars from a DyadicMotion"),
+    "addon": ("duet.cli.addon", "build the Blender extension zip"),
+    "rig": ("duet.cli.rig", "build and picture the open heads"),
 }
 
 
 def _top_parser() -> argparse.ArgumentParser:
     width = max(map(len, COMMANDS))
-    lines = [f"  {name:<{width}}  {help_}" for name, (_, help_, _) in COMMANDS.items()]
+    lines = [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
     p = argparse.ArgumentParser(
         prog="duet",
         description="Animate two people talking: audio or a scene prompt -> two animated heads in Blender.",
@@ -63,11 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         top.print_help()
         return 0
     name = argv[0]
-    module_name, help_, pending = COMMANDS[name]
+    module_name, help_ = COMMANDS[name]
     signal.signal(signal.SIGTERM, _interrupt)  # a cancelled job cleans up its partial outputs
     try:
-        if module_name is None:
-            raise NotYetAvailable(f"'duet {name}' is not available yet: {pending} has not landed")
         module = importlib.import_module(module_name)
         parser = argparse.ArgumentParser(prog=f"duet {name}", description=help_)
         module.add_arguments(parser)
