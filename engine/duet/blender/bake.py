@@ -375,6 +375,14 @@ def _write(motion: DyadicMotion, temps: dict[str, Path], progress) -> None:
         usual_mode(Path(tmp))
 
 
+def _existing_audio(audio) -> list[Path]:
+    paths = [Path(a) for a in audio]
+    for a in paths:
+        if not a.is_file():
+            raise DuetError(f"{a}: no such audio file")
+    return paths
+
+
 def _no_progress(fraction: float, note: str = "") -> None:
     pass
 
@@ -391,10 +399,7 @@ def bake_to_file(motion: DyadicMotion, out_blend, audio=(), glb=None, fbx=None, 
     from duet.blender import scene as scene_setup
 
     progress = progress or _no_progress
-    audio = [Path(a) for a in audio]
-    for a in audio:
-        if not a.is_file():
-            raise DuetError(f"{a}: no such audio file")
+    audio = _existing_audio(audio)
     with contextlib.ExitStack() as stack:
         temps = _outputs(stack, out_blend, glb, fbx, livelink_dir)
         _fresh_session()
@@ -429,10 +434,7 @@ def bake_into_file(motion: DyadicMotion, scene_blend, head_a: str, head_b: str, 
     scene_blend = Path(scene_blend)
     if not scene_blend.is_file():
         raise DuetError(f"{scene_blend}: no such .blend file")
-    audio = [Path(a) for a in audio]
-    for a in audio:
-        if not a.is_file():
-            raise DuetError(f"{a}: no such audio file")
+    audio = _existing_audio(audio)
     with contextlib.ExitStack() as stack:
         temps = _outputs(stack, out_blend, glb, fbx, livelink_dir)
         _fresh_session()
