@@ -53,9 +53,9 @@ def settings() -> Settings:
                     timeout_s=max(timeout_s, 0.1))
 
 
-def chat(messages: list[dict], *, temperature: float, max_tokens: int, cfg: Settings | None = None) -> str:
-    """The assistant's text for ``messages``; raises LLMError on any failure (no retries here)."""
-    cfg = cfg or settings()
+def open_client(cfg: Settings):
+    """(the openai module, a client for ``cfg``'s endpoint); LLMError when none is configured or the
+    package is missing. No retries: callers fall back instead."""
     if not cfg.configured:
         raise LLMError("no endpoint configured (set OPENAI_API_KEY or OPENAI_BASE_URL)")
     try:
@@ -63,8 +63,14 @@ def chat(messages: list[dict], *, temperature: float, max_tokens: int, cfg: Sett
     except ImportError:
         raise LLMError("the 'openai' package is not installed (pip install 'duet[llm]')") from None
     # Local servers accept any key; the client insists on one.
-    client = openai.OpenAI(api_key=cfg.api_key or "no-key", base_url=cfg.base_url,
-                           timeout=cfg.timeout_s, max_retries=0)
+    return openai, openai.OpenAI(api_key=cfg.api_key or "no-key", base_url=cfg.base_url,
+                                 timeout=cfg.timeout_s, max_retries=0)
+
+
+def chat(messages: list[dict], *, temperature: float, max_tokens: int, cfg: Settings | None = None) -> str:
+    """The assistant's text for ``messages``; raises LLMError on any failure (no retries here)."""
+    cfg = cfg or settings()
+    openai, client = open_client(cfg)
     try:
         reply = client.chat.completions.create(model=cfg.model, messages=messages,
                                                temperature=temperature, max_tokens=max_tokens)

@@ -70,14 +70,10 @@ def synthesize(text: str, voice: str, *, emotion: str = "neutral", prosody: dict
     from duet.tts import Speech
 
     cfg = cfg or llm.settings()
-    if not cfg.configured:
-        raise TTSError("no endpoint configured (set OPENAI_API_KEY or OPENAI_BASE_URL)")
     try:
-        import openai
-    except ImportError:
-        raise TTSError("the 'openai' package is not installed (pip install 'duet[llm]')") from None
-    client = openai.OpenAI(api_key=cfg.api_key or "no-key", base_url=cfg.base_url,
-                           timeout=cfg.timeout_s, max_retries=0)
+        openai, client = llm.open_client(cfg)
+    except llm.LLMError as e:
+        raise TTSError(str(e)) from None
     speed = float(np.clip(prosody["rate"], 0.25, 4.0)) if prosody else 1.0
     try:
         reply = client.audio.speech.create(model=model(), voice=voice, input=text, response_format="wav",
