@@ -55,6 +55,8 @@ def main() -> None:
     ap.add_argument("--guidance", type=float, default=None, help="CFG scale (default: the bundle's)")
     ap.add_argument("--listener-guidance", type=float, default=None,
                     help="CFG scale on listening frames (default: the same as --guidance)")
+    ap.add_argument("--pose-guidance", type=float, default=None,
+                    help="CFG scale on head pose, gaze, brows and translation (default: the bundle's)")
     ap.add_argument("--split", default="test", help="corpus split to score (tune on val, report test)")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -78,14 +80,14 @@ def main() -> None:
             else:
                 pred = generate(mix, "mono", layout=clip.layout, seed=args.seed, weights=how,
                                 first_speaker=first_speaker(clip), guidance=args.guidance,
-                                listener_guidance=args.listener_guidance)
+                                listener_guidance=args.listener_guidance, pose_guidance=args.pose_guidance)
             tallies[name].seconds += time.perf_counter() - t0
             tallies[name].audio_seconds += clip.motion.duration
             score_clip(tallies[name], pred, clip, faces, clip.motion.fps)
             head[name].append(listener_head_deg(pred, masks))
         print(f"scored {cid}", flush=True)
     print(f"\n{len(ids)} {args.split} clips, mono mix, seed {args.seed}, guidance {args.guidance or 'default'}, "
-          f"listener guidance {args.listener_guidance or 'same'}\n")
+          f"listener guidance {args.listener_guidance or 'same'}, pose guidance {args.pose_guidance or 'default'}\n")
     print("| method | " + " | ".join(f"{c} ({t})" for c, t in COLUMNS) + " | s per audio s |")
     print("|---" * (len(COLUMNS) + 2) + "|")
     for name, tally in tallies.items():

@@ -7,8 +7,8 @@ torch = pytest.importorskip("torch")
 
 from duet.model.config import ModelConfig, TrainConfig  # noqa: E402
 from duet.model.network import DualStreamUNet  # noqa: E402
-from duet.train.dataset import Stats, Windows, bilabial_frames, emotion_ids, to_torch  # noqa: E402
-from duet.train.losses import gaze_direction, lip_jaw_dims, motion_loss, rotmat  # noqa: E402
+from duet.train.dataset import Stats, Windows, bilabial_frames, emotion_ids, phone_class_frames, to_torch  # noqa: E402
+from duet.train.losses import gaze_direction, lip_gap, lip_jaw_dims, motion_loss, rotmat  # noqa: E402
 from duet.train.loop import train_step  # noqa: E402
 
 from model_support import SMALL, one_torch_thread  # noqa: E402,F401
@@ -29,7 +29,8 @@ def _clip(n=120, seed=0):
     audio = np.zeros((n, SMALL.audio_dim), np.float32)
     audio[:, 0] = env
     return {"x": x, "audio": audio, "masks": masks, "masks_pred": masks, "layout": np.zeros((n, 2, 4), np.float32),
-            "emotion": np.zeros((2, n), np.int64), "relation": np.int64(0), "bilabial": np.zeros((2, n), bool)}
+            "emotion": np.zeros((2, n), np.int64), "relation": np.int64(0), "bilabial": np.zeros((2, n), bool),
+            "open_vowel": np.zeros((2, n), bool)}
 
 
 def test_rotmat_matches_numpy_and_gaze_looks_forward_at_rest():
@@ -57,8 +58,13 @@ def test_labels_per_frame():
     ids = emotion_ids(turns, 75, ("neutral", "happy", "sad"))
     assert ids[0, 0] == 1 and ids[0, 74] == 1 and ids[1, 25] == 0 and ids[1, 40] == 2
     bil = bilabial_frames({"A": [(0.0, 0.1, "m"), (0.1, 0.3, "aa")], "B": []}, 10)
-    assert bil[0].tolist() == [True, True] + [False] * 8  # frame centres 0.02, 0.06 s lie inside the m
+    assert bil[0].tolist() == [True] * 3 + [False] * 7  # frame times 0, 0.04, 0.08 s lie inside the m
     assert not bil[1].any()
+    from duet.data.phonemes import OPEN_VOWELS
+    vowels = phone_class_frames({"A": [(0.0, 0.1, "m"), (0.1, 0.3, "aa"), (0.3, 0.31, "ah")]}, 10, OPEN_VOWELS)
+    assert vowels[0].tolist() == [False] * 3 + [True] * 6 + [False]  # the 10 ms "ah" gets its nearest frame, 8
+    short = phone_class_frames({"B": [(0.101, 0.105, "ae")]}, 10, OPEN_VOWELS)
+    assert short[1].tolist() == [False] * 3 + [True] + [False] * 6  # too short for a frame: its nearest one
 
 
 def test_closure_frames_weigh_more_and_stage2_sees_only_lips():
@@ -66,7 +72,7 @@ def test_closure_frames_weigh_more_and_stage2_sees_only_lips():
     b, t, d = 1, 10, SMALL.motion_dim
     target = torch.zeros(b, 2, t, d)
     batch = {"speaking": torch.zeros(b, 2, t), "bilabial": torch.zeros(b, 2, t, dtype=torch.bool),
-             "busy_head": torch.zeros(b)}
+             "open_vowel": torch.zeros(b, 2, t, dtype=torch.bool), "busy_head": torch.zeros(b)}
     batch["speaking"][:, 0] = 1
     mouth = SMALL.expr_names.index("mouthClose")
     pred = target.clone()
@@ -76,6 +82,11 @@ def test_closure_frames_weigh_more_and_stage2_sees_only_lips():
     batch["bilabial"][0, 0, 3] = True
     closure, _ = motion_loss(pred, target, batch, SMALL, tc, mean, std)
     assert float(closure) > 5 * float(plain)
+    batch["bilabial"][0, 0, 3] = False
+    batch["open_vowel"][0, 0, 3] = True
+    opening, _ = motion_loss(pred, target, batch, SMALL, tc, mean, std)
+    assert float(opening) > 2 * float(plain)
+    batch["open_vowel"][0, 0, 3] = False
     brow = torch.zeros_like(pred)
     brow[0, 1, 3, SMALL.expr_names.index("browInnerUp")] = 1.0  # the listener's brow
     lips_only = torch.tensor([True])
@@ -84,6 +95,45 @@ def test_closure_frames_weigh_more_and_stage2_sees_only_lips():
     leak = torch.zeros_like(pred)
     leak[0, 1, 3, mouth] = 1.0  # the listener's lips still count in lips-only windows
     assert float(motion_loss(leak, target, batch, SMALL, tc, mean, std, lips_only)[0]) > 0.0
+
+
+def test_lip_gap_matches_the_evaluation_and_drives_the_loss():
+    """The differentiable lip gap equals duet.eval's vertex lip gap on the real open heads (the
+    training term measures what the metric measures), and a wrong jaw costs more than a right one."""
+    from duet.eval import metrics as M
+    from duet.eval.runner import face, head_frame_vertices
+    from types import SimpleNamespace
+
+    cfg = ModelConfig()  # the full 52 ARKit channels
+    rng = np.random.default_rng(0)
+    n, e = 12, cfg.n_expr
+    raw = np.zeros((n, cfg.motion_dim))
+    raw[:, :e] = rng.uniform(0, 0.6, size=(n, e))
+    raw[:, e + 6] = rng.uniform(0, 0.35, size=n)        # jaw opens about X
+    raw[:, e + 7: e + 9] = rng.normal(size=(n, 2)) * 0.03
+    ours = lip_gap(torch.tensor(raw, dtype=torch.float64), cfg).numpy()
+    theirs = {}
+    for person in ("A", "B"):
+        f = face(person)
+        poses = {j: np.zeros((n, 3)) for j in ("global", "neck", "eye_L", "eye_R")}
+        poses["jaw"] = raw[:, e + 6: e + 9]
+        pm = SimpleNamespace(expr=raw[:, :e], poses=poses)
+        theirs[person] = M.lip_gap(head_frame_vertices(f, pm, cfg.expr_names), f.upper_mid, f.lower_mid)
+        assert np.allclose(ours, theirs[person], rtol=0.03, atol=1e-4)  # one proxy for both heads
+    assert np.allclose(ours, (theirs["A"] + theirs["B"]) / 2, atol=1e-6)  # exactly the two heads' mean
+    assert ours.std() > 1e-3  # the jaw and mouth channels really move the gap
+
+    tc = TrainConfig(model=cfg)
+    b, t, d = 1, 6, cfg.motion_dim
+    batch = {"speaking": torch.ones(b, 2, t), "bilabial": torch.zeros(b, 2, t, dtype=torch.bool),
+             "open_vowel": torch.zeros(b, 2, t, dtype=torch.bool), "busy_head": torch.zeros(b)}
+    target = torch.zeros(b, 2, t, d)
+    mean, std = torch.zeros(d), torch.ones(d)
+    _, same = motion_loss(target.clone(), target, batch, cfg, tc, mean, std)
+    opened = target.clone()
+    opened[0, 0, 2, e + 6] = 0.3
+    _, parts = motion_loss(opened, target, batch, cfg, tc, mean, std)
+    assert same["gap"] == 0.0 and parts["gap"] > 1.0
 
 
 def test_windows_swap_people_consistently():

@@ -31,6 +31,7 @@ class ModelConfig:
     steps: int = 8                  # DDIM steps
     guidance: float = 3.0           # classifier-free guidance scale (on speaking frames)
     guidance_listen: float = 1.0    # ... on listening frames (see infer.role_guidance; tuned on val)
+    guidance_pose: float | None = None  # on head pose, gaze, brows, translation (None: as the mouth)
     logsnr_min: float = -15.0
     logsnr_max: float = 15.0
     fps: float = 25.0
@@ -63,8 +64,8 @@ class TrainConfig:
     seed: int = 0
     batch: int = 8
     window: int = 200               # corpus clips are 10-28 s: every clip gives an 8 s window
-    stage1_steps: int = 2000
-    stage2_steps: int = 900
+    stage1_steps: int = 6000
+    stage2_steps: int = 2000
     lr: float = 1e-3
     warmup: int = 100
     weight_decay: float = 0.01
@@ -77,6 +78,8 @@ class TrainConfig:
     w_gaze: float = 5.0
     gaze_boost: float = 2.0         # extra gaze weight on the top 20% head-rotation-variance windows
     w_closure: float = 10.0         # extra weight on the speaker's lip/jaw channels at m/b/p frames
+    w_open: float = 4.0             # ... and at open-vowel frames (the model under-opened without it)
+    w_gap: float = 10.0             # lip gap on the rig's lip vertices (train.losses.lip_gap)
     stage2_single: float = 0.5      # stage 2: fraction of windows trained on the speaker's lips only
     ckpt_every: int = 100
     log_every: int = 25

@@ -42,7 +42,8 @@ def _labels(value, vocab: tuple[str, ...], what: str) -> list[int]:
 
 
 def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidance: float, steps: int,
-                   threads: int | None = 1, listener_guidance: float | None = None):
+                   threads: int | None = 1, listener_guidance: float | None = None,
+                   pose_guidance: float | None = None):
     """Standardized x0 for a batch of windows: [N, 2, L, D] (all windows in one batch).
 
     ``threads``: torch threads while sampling (None: torch's default). One is the default because on
@@ -67,30 +68,52 @@ def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidan
         torch.set_num_threads(threads)
     try:
         with torch.inference_mode():
-            x = ddim_sample(guided(denoise, role_guidance(masks, guidance, listener_guidance)),
+            scale = role_guidance(masks, guidance, listener_guidance, pose_guidance, mouth_dims(cfg))
+            x = ddim_sample(guided(denoise, scale),
                             (n, 2, length, cfg.motion_dim), steps, gen, cfg.logsnr_min, cfg.logsnr_max)
     finally:
         torch.set_num_threads(before)
     return x.numpy()
 
 
-def role_guidance(masks: np.ndarray, speaker: float, listener: float | None):
-    """Guidance per person and frame, [N, 2, L, 1]: ``speaker`` where they speak, ``listener`` where
+def mouth_dims(cfg) -> np.ndarray:
+    """[D] bool: the motion-vector dimensions of lip and jaw articulation (duet.train.losses.lip_jaw_dims)."""
+    from duet.train.losses import lip_jaw_dims
+
+    out = np.zeros(cfg.motion_dim, bool)
+    out[lip_jaw_dims(cfg)] = True
+    return out
+
+
+def role_guidance(masks: np.ndarray, speaker: float, listener: float | None, pose: float | None = None,
+                  mouth: np.ndarray | None = None):
+    """Guidance per person, frame and dimension, broadcasting against x0 [N, 2, L, D].
+
+    On the ``mouth`` dimensions (lips and jaw): ``speaker`` where the person speaks, ``listener`` where
     they listen (None: the same everywhere). Strong guidance sharpens a speaker's articulation but
-    also makes a listener's mouth echo the partner's audio; each role gets the scale that suits it."""
+    also makes a listener's mouth echo the partner's audio; each role gets the scale that suits it.
+    On every other dimension (head pose, gaze, brows, translation): ``pose`` (None: as the mouth).
+    Guidance pushes what it scales away from the unconditional average; a head swinging wider than
+    people's does is what it did to pose."""
     import torch
 
-    if listener is None or listener == speaker:
-        return speaker
+    if pose is None or mouth is None:
+        if listener is None or listener == speaker:
+            return speaker
+        m = torch.from_numpy(np.asarray(masks, np.float32))[..., None]
+        return listener + (speaker - listener) * m
+    listener = speaker if listener is None else listener
     m = torch.from_numpy(np.asarray(masks, np.float32))[..., None]
-    return listener + (speaker - listener) * m
+    lips = torch.from_numpy(mouth)
+    return torch.where(lips, listener + (speaker - listener) * m, torch.tensor(float(pose)))
 
 
 def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None, emotion=None,
              relation: str | None = None, seed: int = 0, guidance: float | None = None,
              steps: int | None = None, masks: np.ndarray | None = None, weights=None,
              features: np.ndarray | None = None, first_speaker: str | None = None,
-             threads: int | None = 1, listener_guidance: float | None = None) -> DyadicMotion:
+             threads: int | None = 1, listener_guidance: float | None = None,
+             pose_guidance: float | None = None) -> DyadicMotion:
     """Animate a conversation with the learned model.
 
     tracks [C, N] float32 at 16 kHz ("mono": the mix; "two-track"/"stereo": one voice per channel);
@@ -133,13 +156,16 @@ def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None,
     rels = np.full(len(starts), rel, np.int64)
     z = sample_windows(b, audio, win_masks, lay, emos, rels, seed,
                        cfg.guidance if guidance is None else float(guidance), steps or cfg.steps, threads,
-                       cfg.guidance_listen if listener_guidance is None else float(listener_guidance))
+                       cfg.guidance_listen if listener_guidance is None else float(listener_guidance),
+                       cfg.guidance_pose if pose_guidance is None else float(pose_guidance))
     raw = z.transpose(0, 2, 1, 3) * b.std + b.mean                               # [N, L, 2, D]
     raw = chain_offsets(raw, starts, slice(-3, None))
     seq = stitch(raw, starts, n_frames, cfg.blend)
     meta = {"model": b.model_id, "seed": int(seed), "layout": {p: [float(v) for v in layout[p]] for p in layout},
             "guidance": cfg.guidance if guidance is None else float(guidance)}
     meta["listener_guidance"] = cfg.guidance_listen if listener_guidance is None else float(listener_guidance)
+    if (cfg.guidance_pose if pose_guidance is None else pose_guidance) is not None:
+        meta["pose_guidance"] = cfg.guidance_pose if pose_guidance is None else float(pose_guidance)
     if emotion is not None:
         meta["emotions"] = {p: cfg.emotions[i] for p, i in zip("AB", emo)}
     if relation is not None:

@@ -16,7 +16,7 @@ from duet.model.packing import layout_features, pack
 from duet.motion import JOINTS, PERSONS
 from duet.rigs.kinematics import eye_midpoint
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 FPS = 25.0
 
 
@@ -31,15 +31,22 @@ def emotion_ids(turns, n_frames: int, vocab: tuple[str, ...]) -> np.ndarray:
     return out
 
 
-def bilabial_frames(phonemes: dict, n_frames: int) -> np.ndarray:
-    """[2, T] bool: frames whose centre lies inside the person's m/b/p."""
+def phone_class_frames(phonemes: dict, n_frames: int, phones: frozenset) -> np.ndarray:
+    """[2, T] bool: frames inside one of the person's ``phones``, as duet.eval.metrics.phone_frames
+    assigns them (a phone too short to hold a frame time gets its nearest frame)."""
+    from duet.eval.metrics import phone_frames
+
     out = np.zeros((2, n_frames), bool)
-    centres = (np.arange(n_frames) + 0.5) / FPS
     for i, p in enumerate(PERSONS):
-        for start, end, phone in phonemes.get(p, []):
-            if phone in ph.BILABIAL:
-                out[i, (centres >= start) & (centres < end)] = True
+        for phone, idx in phone_frames(phonemes.get(p, []), FPS, n_frames):
+            if phone in phones:
+                out[i, idx] = True
     return out
+
+
+def bilabial_frames(phonemes: dict, n_frames: int) -> np.ndarray:
+    """[2, T] bool: frames inside the person's m/b/p."""
+    return phone_class_frames(phonemes, n_frames, ph.BILABIAL)
 
 
 def first_speaker(phonemes: dict) -> int:
@@ -67,7 +74,8 @@ def prepare(clip, cfg: ModelConfig) -> dict[str, np.ndarray]:
     return {"x": x[:n], "audio": feats[:n], "masks": clip.masks[:, :n].astype(np.float32),
             "masks_pred": predicted[:, :n].astype(np.float32), "layout": layouts.astype(np.float32),
             "emotion": emotion_ids(clip.turns, n, cfg.emotions), "relation": np.int64(relation),
-            "bilabial": bilabial_frames(clip.phonemes, n)}
+            "bilabial": bilabial_frames(clip.phonemes, n),
+            "open_vowel": phone_class_frames(clip.phonemes, n, ph.OPEN_VOWELS)}
 
 
 def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=None) -> list[dict]:
@@ -158,10 +166,11 @@ class Windows:
         out = {"x": ((x - self.stats.mean) / self.stats.std).transpose(1, 0, 2), "audio": c["audio"][s: s + length],
                "masks": masks, "layout": c["layout"][s], "emotion": c["emotion"][:, s: s + length],
                "relation": c["relation"], "bilabial": c["bilabial"][:, s: s + length],
+               "open_vowel": c["open_vowel"][:, s: s + length],
                "speaking": c["masks"][:, s: s + length],
                "busy_head": np.float32(busy)}
         if rng.random() < 0.5:  # who is "A" carries no meaning: swap the people
-            for k in ("x", "masks", "layout", "emotion", "bilabial", "speaking"):
+            for k in ("x", "masks", "layout", "emotion", "bilabial", "open_vowel", "speaking"):
                 out[k] = out[k][::-1].copy()
         return out
 

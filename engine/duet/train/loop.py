@@ -94,7 +94,10 @@ def train(tc: TrainConfig, log=print) -> Path:
         ema.load_state_dict(resume["ema"])
         opt.load_state_dict(resume["opt"])
         step = int(resume["step"])
-        gen.set_state(resume["gen"][rank] if rank < len(resume["gen"]) else resume["gen"][0])
+        if rank < len(resume["gen"]):
+            gen.set_state(resume["gen"][rank])
+        else:  # only rank 0's generator is saved: the others restart from their own seed and the step
+            gen.manual_seed(tc.seed * 7919 + rank + 1_000_003 * step)
         windows.rng = np.random.default_rng([tc.seed, rank, step])
         log(f"resumed from {ckpt_path} at step {step}")
     model = net
@@ -143,7 +146,7 @@ def train(tc: TrainConfig, log=print) -> Path:
             with torch.no_grad():
                 for pe, pn in zip(ema.parameters(), net.parameters()):
                     pe.lerp_(pn, 1 - decay)
-            for k, v in {"loss": float(loss), **parts}.items():
+            for k, v in {"loss": float(loss.detach()), **parts}.items():
                 running[k] = running.get(k, 0.0) + v
             if rank == 0 and step % tc.log_every == 0:
                 avg = " ".join(f"{k} {v / tc.log_every:.4f}" for k, v in running.items())

@@ -1,12 +1,16 @@
 """Training losses (torch): weighted L2 on expression (1), rotation (8), translation (1), velocity (1),
-the eye-gaze cosine loss (5, boosted on busy-head windows) and explicit weight on lip closures.
+the eye-gaze cosine loss (5, boosted on busy-head windows), explicit weight on lip closures and open
+vowels, and a lip-gap term on the rig's own lip vertices.
 
 All L2 terms work on standardized motion (each dimension divided by its corpus std), so small but
-visible channels (a lip press) count as much as large ones. Gaze and closure use physical values.
+visible channels (a lip press) count as much as large ones. Gaze and the lip gap use physical values.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import numpy as np
 import torch
 
 from duet.model.config import ModelConfig, TrainConfig
@@ -42,6 +46,44 @@ def gaze_direction(raw, n_expr: int):
     return (fwd[0] + fwd[1]) / 2
 
 
+GAP_SCALE = 0.005  # metres: the corpus's lip-gap std, so the gap term is about 1 when it is as wrong as chance
+
+
+@lru_cache(maxsize=4)
+def _lip_rig(expr_names: tuple[str, ...]):
+    """The open heads' inner-lip midpoints as tensors, averaged over heads A and B (one topology).
+
+    Returns template [S,3], expression deltas [E,S,3] in ``expr_names`` order, jaw skinning weight [S],
+    jaw joint [3] and the number of upper-lip points (the first ones)."""
+    from duet.rigs import openhead
+    from duet.motion import JOINTS
+
+    jaw = JOINTS.index("jaw")
+    parts = []
+    for person in ("A", "B"):
+        head = openhead.load(person)
+        sel = np.concatenate([head.lip_upper_mid, head.lip_lower_mid])
+        order = [list(head.expr_names).index(n) if n in head.expr_names else -1 for n in expr_names]
+        deltas = np.stack([head.expr_deltas[i, sel] if i >= 0 else np.zeros((len(sel), 3)) for i in order])
+        parts.append((head.vertices[sel], deltas, head.weights[sel, jaw], head.joints[jaw], len(head.lip_upper_mid)))
+    mean = [torch.tensor(np.mean([p[i] for p in parts], 0), dtype=torch.float64) for i in range(4)]
+    return (*mean, parts[0][4])
+
+
+def lip_gap(raw, cfg: ModelConfig):
+    """[...] lip gap in metres (duet.eval.metrics.lip_gap) of unstandardized motion vectors [..., D]:
+    expression deltas on the inner-lip midpoints, then the jaw joint's rotation skinned onto them.
+    The head's own frame, as the evaluation measures it (no head rotation or translation)."""
+    template, deltas, w_jaw, joint, n_upper = (t.to(raw.device, raw.dtype) if torch.is_tensor(t) else t
+                                               for t in _lip_rig(tuple(cfg.expr_names)))
+    e = cfg.n_expr
+    v = template + torch.einsum("...e,esc->...sc", raw[..., :e], deltas)          # [..., S, 3]
+    r = rotmat(raw[..., e + 6: e + 9])                                             # jaw (global, neck, jaw, ...)
+    jawed = torch.einsum("...ij,...sj->...si", r, v - joint) + joint
+    v = v + w_jaw[:, None] * (jawed - v)
+    return v[..., :n_upper, 1].mean(-1) - v[..., n_upper:, 1].mean(-1)
+
+
 def motion_loss(pred, target, batch, cfg: ModelConfig, tc: TrainConfig, mean, std, lips_only=None):
     """Total loss and its parts. pred/target: standardized [B, 2, T, D]; ``lips_only`` [B] bool marks
     windows trained only on lip/jaw channels (stage 2)."""
@@ -54,8 +96,10 @@ def motion_loss(pred, target, batch, cfg: ModelConfig, tc: TrainConfig, mean, st
     if lips_only is not None and lips_only.any():
         # lip/jaw dimensions of both people on every frame: the listener's closed mouth is lip data too
         weight = torch.where(lips_only[:, None, None, None], lips.float().expand(b, 2, t, d), weight)
-    closure = batch["bilabial"][..., None] & (batch["speaking"] > 0.5)[..., None] & lips
-    weight = weight * (1 + tc.w_closure * closure.float())
+    speaking = (batch["speaking"] > 0.5)[..., None]
+    closure = batch["bilabial"][..., None] & speaking & lips
+    opening = batch["open_vowel"][..., None] & speaking & lips
+    weight = weight * (1 + tc.w_closure * closure.float() + tc.w_open * opening.float())
 
     err = (pred - target) ** 2
     norm = weight.sum().clamp(min=1.0) / d
@@ -74,5 +118,11 @@ def motion_loss(pred, target, batch, cfg: ModelConfig, tc: TrainConfig, mean, st
     if lips_only is not None:
         gaze_w = gaze_w * (~lips_only).float()
     parts["gaze"] = ((1 - cos).mean(dim=(1, 2)) * gaze_w).sum() / gaze_w.sum().clamp(min=1.0)
-    total = recon + tc.w_vel * parts["vel"] + tc.w_gaze * parts["gaze"]
+
+    # the lip gap itself, on every frame of both people; closures and open vowels count extra
+    gap_w = 1 + tc.w_closure * (batch["bilabial"] & (batch["speaking"] > 0.5)).float() \
+        + tc.w_open * (batch["open_vowel"] & (batch["speaking"] > 0.5)).float()
+    gap_err = ((lip_gap(raw_p, cfg) - lip_gap(raw_t, cfg)) / GAP_SCALE) ** 2
+    parts["gap"] = (gap_err * gap_w).sum() / gap_w.sum()
+    total = recon + tc.w_vel * parts["vel"] + tc.w_gaze * parts["gaze"] + tc.w_gap * parts["gap"]
     return total, {k: float(v.detach()) for k, v in parts.items()}
