@@ -201,3 +201,28 @@ def test_training_resumes_from_its_checkpoint(tmp_path):
     assert not torch.equal(first["net"]["out.weight"], again["net"]["out.weight"])
     b = bundle.load(tmp_path / "run" / "model.pt")
     assert b.cfg.channels == (16, 32) and b.meta["steps"] == 5
+
+
+def test_ship_writes_fp16_weights_with_the_sampling_scales(tmp_path, monkeypatch):
+    import argparse
+
+    from duet.cli import train as cli_train
+    from duet.errors import DuetError
+    from duet.model import bundle
+
+    d = SMALL.motion_dim
+    src = bundle.save(tmp_path / "model.pt", DualStreamUNet(SMALL), SMALL, np.zeros(d), np.ones(d),
+                      {"id": "run-7"}, half=False)
+    monkeypatch.setattr(bundle, "WEIGHTS_DIR", tmp_path / "weights")
+    (tmp_path / "weights").mkdir()
+    p = argparse.ArgumentParser()
+    cli_train.add_arguments(p)
+    args = p.parse_args(["--ship", str(src), "--name", "duet-x", "--guidance", "4", "--pose-guidance", "1"])
+    assert cli_train.run(args) == 0
+    shipped = bundle.load(tmp_path / "weights" / "duet-x.pt")
+    assert (shipped.cfg.guidance, shipped.cfg.guidance_listen, shipped.cfg.guidance_pose) == (4.0, 1.0, 1.0)
+    assert shipped.model_id == "duet-x"
+    with pytest.raises(DuetError, match="go with --ship"):
+        cli_train.run(p.parse_args(["--pose-guidance", "1"]))
+    with pytest.raises(DuetError, match="between 0 and 20"):
+        cli_train.run(p.parse_args(["--ship", str(src), "--guidance", "-1"]))

@@ -19,13 +19,21 @@ def add_arguments(p) -> None:
     p.add_argument("--ship", metavar="BUNDLE", help="instead of training: copy BUNDLE (fp16) into the "
                    "package as the shipped weights")
     p.add_argument("--name", default="duet-dual", help="shipped name (duet-dual; duet-single for the ablation)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="with --ship: sampling guidance on speaking frames' lips and jaw (tune on the val split)")
+    p.add_argument("--listener-guidance", type=float, default=None,
+                   help="with --ship: guidance on listening frames' lips and jaw")
+    p.add_argument("--pose-guidance", type=float, default=None,
+                   help="with --ship: guidance on head pose, gaze, brows and translation")
 
 
 def run(args) -> int:
     from duet.model.config import TrainConfig
 
     if args.ship:
-        return _ship(Path(args.ship), args.name)
+        return _ship(Path(args.ship), args.name, args.guidance, args.listener_guidance, args.pose_guidance)
+    if (args.guidance, args.listener_guidance, args.pose_guidance) != (None, None, None):
+        raise DuetError("--guidance, --listener-guidance and --pose-guidance go with --ship")
     if not (Path(args.corpus) / "manifest.json").is_file():
         raise DuetError(f"{args.corpus}: not a Duet corpus (make one with 'duet data synth')")
     tc = TrainConfig(corpus=args.corpus, out=args.out, seed=args.seed, threads=args.threads)
@@ -46,12 +54,22 @@ def run(args) -> int:
     return 0
 
 
-def _ship(src: Path, name: str) -> int:
+def _ship(src: Path, name: str, guidance=None, listener=None, pose=None) -> int:
+    """Copy a training bundle into the package (fp16), with the sampling scales chosen on val."""
     from duet.model import bundle
 
     if not name.replace("-", "").isalnum():
         raise DuetError(f"--name {name!r}: use letters, digits and dashes")
+    for flag, v in (("--guidance", guidance), ("--listener-guidance", listener), ("--pose-guidance", pose)):
+        if v is not None and not 0.0 <= v <= 20.0:
+            raise DuetError(f"{flag} {v:g}: use a scale between 0 and 20")
     b = bundle.load(src)
+    if guidance is not None:
+        b.cfg.guidance = guidance
+    if listener is not None:
+        b.cfg.guidance_listen = listener
+    if pose is not None:
+        b.cfg.guidance_pose = pose
     dst = bundle.save(bundle.WEIGHTS_DIR / f"{name}.pt", b.net, b.cfg, b.mean, b.std, {**b.meta, "id": name},
                       half=True)
     print(f"shipped {src} -> {dst} ({dst.stat().st_size / 1e6:.1f} MB)")
