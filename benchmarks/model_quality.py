@@ -56,7 +56,7 @@ def main() -> None:
     ap.add_argument("--listener-guidance", type=float, default=None,
                     help="CFG scale on listening frames (default: the same as --guidance)")
     ap.add_argument("--pose-guidance", type=float, default=None,
-                    help="CFG scale on head pose, gaze, brows and translation (default: the bundle's)")
+                    help="CFG scale on head and eye rotations and translation (default: the bundle's)")
     ap.add_argument("--split", default="test", help="corpus split to score (tune on val, report test)")
     args = ap.parse_args()
     torch.set_num_threads(1)

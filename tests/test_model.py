@@ -272,15 +272,16 @@ def test_role_guidance_gives_each_frame_its_roles_scale():
     assert out[0, 0, :, 0].tolist() == [3.0, 3.0, 1.0, 1.0] and out[0, 1, 2, 2].item() == 3.0
 
 
-def test_pose_guidance_scales_only_the_dimensions_outside_the_mouth():
-    from duet.model.infer import mouth_dims, role_guidance
+def test_pose_guidance_scales_only_head_pose_and_translation():
+    from duet.model.infer import pose_dims, role_guidance
 
     masks = np.array([[[1, 0], [0, 1]]], np.float32)  # [N=1, 2 people, L=2]
-    mouth = mouth_dims(SMALL)
-    assert mouth[SMALL.n_expr + 6] and not mouth[SMALL.n_expr] and not mouth[-1]  # jaw in; global, transl out
-    w = role_guidance(masks, 3.0, 1.0, 1.5, mouth)
+    posed = pose_dims(SMALL)
+    e = SMALL.n_expr
+    assert posed[e] and posed[e + 3] and posed[e + 9] and posed[-1]  # global, neck, eye, translation
+    assert not posed[e + 6] and not posed[:e].any()                    # jaw and expression: the face's
+    w = role_guidance(masks, 3.0, 1.0, 1.5, posed)
     assert tuple(w.shape) == (1, 2, 2, SMALL.motion_dim)
-    jaw, head = SMALL.n_expr + 6, SMALL.n_expr
-    assert w[0, 0, :, jaw].tolist() == [3.0, 1.0] and w[0, 1, :, jaw].tolist() == [1.0, 3.0]
-    assert float(w[..., head].min()) == float(w[..., head].max()) == 1.5
-    assert role_guidance(masks, 3.0, 1.0, None, mouth).shape[-1] == 1  # no pose scale: as before
+    assert w[0, 0, :, e + 6].tolist() == [3.0, 1.0] and w[0, 1, :, 0].tolist() == [1.0, 3.0]
+    assert float(w[..., e].min()) == float(w[..., e].max()) == 1.5
+    assert role_guidance(masks, 3.0, 1.0, None, posed).shape[-1] == 1  # no pose scale: as before

@@ -20,11 +20,11 @@ def add_arguments(p) -> None:
                    "package as the shipped weights")
     p.add_argument("--name", default="duet-dual", help="shipped name (duet-dual; duet-single for the ablation)")
     p.add_argument("--guidance", type=float, default=None,
-                   help="with --ship: sampling guidance on speaking frames' lips and jaw (tune on the val split)")
+                   help="with --ship: sampling guidance on speaking frames' face (tune on the val split)")
     p.add_argument("--listener-guidance", type=float, default=None,
-                   help="with --ship: guidance on listening frames' lips and jaw")
+                   help="with --ship: guidance on listening frames' face")
     p.add_argument("--pose-guidance", type=float, default=None,
-                   help="with --ship: guidance on head pose, gaze, brows and translation")
+                   help="with --ship: guidance on head and eye rotations and translation")
 
 
 def run(args) -> int:

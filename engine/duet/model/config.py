@@ -31,7 +31,7 @@ class ModelConfig:
     steps: int = 8                  # DDIM steps
     guidance: float = 3.0           # classifier-free guidance scale (on speaking frames)
     guidance_listen: float = 1.0    # ... on listening frames (see infer.role_guidance; tuned on val)
-    guidance_pose: float | None = None  # on head pose, gaze, brows, translation (None: as the mouth)
+    guidance_pose: float | None = None  # on head/eye rotations and translation (None: as the face)
     logsnr_min: float = -15.0
     logsnr_max: float = 15.0
     fps: float = 25.0

@@ -68,7 +68,7 @@ def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidan
         torch.set_num_threads(threads)
     try:
         with torch.inference_mode():
-            scale = role_guidance(masks, guidance, listener_guidance, pose_guidance, mouth_dims(cfg))
+            scale = role_guidance(masks, guidance, listener_guidance, pose_guidance, pose_dims(cfg))
             x = ddim_sample(guided(denoise, scale),
                             (n, 2, length, cfg.motion_dim), steps, gen, cfg.logsnr_min, cfg.logsnr_max)
     finally:
@@ -76,36 +76,36 @@ def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidan
     return x.numpy()
 
 
-def mouth_dims(cfg) -> np.ndarray:
-    """[D] bool: the motion-vector dimensions of lip and jaw articulation (duet.train.losses.lip_jaw_dims)."""
-    from duet.train.losses import lip_jaw_dims
-
+def pose_dims(cfg) -> np.ndarray:
+    """[D] bool: the motion-vector dimensions of head pose: global, neck and eye rotations, translation."""
     out = np.zeros(cfg.motion_dim, bool)
-    out[lip_jaw_dims(cfg)] = True
+    e = cfg.n_expr
+    out[e: e + 6] = True          # global, neck
+    out[e + 9: e + 15] = True     # eye_L, eye_R (the jaw, e + 6..e + 9, articulates)
+    out[e + 15:] = True           # translation delta
     return out
 
 
 def role_guidance(masks: np.ndarray, speaker: float, listener: float | None, pose: float | None = None,
-                  mouth: np.ndarray | None = None):
+                  posed: np.ndarray | None = None):
     """Guidance per person, frame and dimension, broadcasting against x0 [N, 2, L, D].
 
-    On the ``mouth`` dimensions (lips and jaw): ``speaker`` where the person speaks, ``listener`` where
-    they listen (None: the same everywhere). Strong guidance sharpens a speaker's articulation but
-    also makes a listener's mouth echo the partner's audio; each role gets the scale that suits it.
-    On every other dimension (head pose, gaze, brows, translation): ``pose`` (None: as the mouth).
-    Guidance pushes what it scales away from the unconditional average; a head swinging wider than
-    people's does is what it did to pose."""
+    On the face (expression channels and jaw): ``speaker`` where the person speaks, ``listener``
+    where they listen (None: the same everywhere). Strong guidance sharpens a speaker's articulation
+    but also makes a listener's mouth echo the partner's audio; each role gets the scale that suits
+    it. On the ``posed`` dimensions (head and eye rotations, translation): ``pose`` (None: as the
+    face). Guidance pushes what it scales away from the unconditional average, and on head pose
+    that meant a head swinging wider than people's heads do (see docs/model.md)."""
     import torch
 
-    if pose is None or mouth is None:
-        if listener is None or listener == speaker:
+    listener = speaker if listener is None else listener
+    if pose is None or posed is None:
+        if listener == speaker:
             return speaker
         m = torch.from_numpy(np.asarray(masks, np.float32))[..., None]
         return listener + (speaker - listener) * m
-    listener = speaker if listener is None else listener
     m = torch.from_numpy(np.asarray(masks, np.float32))[..., None]
-    lips = torch.from_numpy(mouth)
-    return torch.where(lips, listener + (speaker - listener) * m, torch.tensor(float(pose)))
+    return torch.where(torch.from_numpy(posed), torch.tensor(float(pose)), listener + (speaker - listener) * m)
 
 
 def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None, emotion=None,
