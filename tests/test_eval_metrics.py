@@ -116,6 +116,9 @@ def test_open_vowel_rate():
     count = M.open_vowel_rate(gap, phones, FPS)
     assert count == (1, 2)
     assert count.rate == 0.5
+    # counting only some vowels keeps the bar where all speech put it: "ae" alone is still a miss
+    assert M.open_vowel_rate(gap, phones, FPS, frozenset({"ae"})) == (0, 1)
+    assert M.open_vowel_rate(gap, phones, FPS, frozenset({"aa"})) == (1, 1)
 
 
 def test_openness_correlation_reports_the_mouths_latency_with_its_sign():

@@ -148,13 +148,14 @@ def bilabial_closure_rate(gap: np.ndarray, phones, fps: float) -> Count:
     return Count(hits, total)
 
 
-def open_vowel_rate(gap: np.ndarray, phones, fps: float) -> Count:
+def open_vowel_rate(gap: np.ndarray, phones, fps: float, vowels=phonemes.OPEN_VOWELS) -> Count:
     """Open vowels opened: of the person's open-vowel phones (aa, ae, ah, ao, aw, ay), how many
-    reach a lip gap of at least OPEN_FRACTION x their 95th-percentile speech opening."""
+    reach a lip gap of at least OPEN_FRACTION x their 95th-percentile speech opening.
+    ``vowels`` narrows the phones counted (the reference opening still comes from all speech)."""
     ref = _reference_opening(gap, phones, fps)
     hits = total = 0
     for phone, idx in phone_frames(phones, fps, len(gap)):
-        if phone in phonemes.OPEN_VOWELS:
+        if phone in vowels:
             total += 1
             hits += int(ref > 0 and gap[idx].max() >= OPEN_FRACTION * ref)
     return Count(hits, total)
