@@ -99,11 +99,17 @@ def main() -> None:
           f"listener guidance {args.listener_guidance or 'same'}, pose guidance {args.pose_guidance or 'default'}\n")
     print("| method | " + " | ".join(f"{c} ({t})" for c, t in COLUMNS) + " | s per audio s |")
     print("|---" * (len(COLUMNS) + 2) + "|")
+    lips = {}
     for name, tally in tallies.items():
         s = tally.summary(25.0)
         s["listener_head_deg"] = float(np.nanmean(head[name]))
         cells = [f"{s.get(c, float('nan')):.3f}" for c, _ in COLUMNS]
         print(f"| {name} | " + " | ".join(cells) + f" | {s.get('seconds_per_audio_second', 0):.3f} |")
+        if rows[name] not in (None, "baseline"):
+            lips[name] = s["bilabial_closure"] + s["open_vowel"] + s["openness_r"]
+    if len(lips) > 1:  # choosing a checkpoint: do it on val, then report test
+        best = max(lips, key=lips.get)
+        print(f"\nbest lips on {args.split} (closure + open vowel + r = {lips[best]:.3f}): {best}")
 
 
 if __name__ == "__main__":

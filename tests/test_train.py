@@ -189,7 +189,7 @@ def test_training_resumes_from_its_checkpoint(tmp_path):
     synth(corpus, hours=0.03, seed=11, workers=1)
     small = dict(channels=(16, 32), cond_dim=16, role_dim=4, emotion_dim=4, relation_dim=2, heads=2)
     tc = TrainConfig(corpus=str(corpus), out=str(tmp_path / "run"), batch=2, stage1_steps=2, stage2_steps=1,
-                     ckpt_every=1, log_every=1, model=ModelConfig(**small))
+                     ckpt_every=1, keep_every=2, log_every=1, model=ModelConfig(**small))
     first = torch.load(train(tc, log=lambda *_: None).parent / "last.pt", weights_only=False)
     assert first["step"] == 3
     more = TrainConfig(**{**tc.__dict__, "stage2_steps": 3, "model": ModelConfig(**small)})
@@ -201,6 +201,9 @@ def test_training_resumes_from_its_checkpoint(tmp_path):
     assert not torch.equal(first["net"]["out.weight"], again["net"]["out.weight"])
     b = bundle.load(tmp_path / "run" / "model.pt")
     assert b.cfg.channels == (16, 32) and b.meta["steps"] == 5
+    snaps = sorted(p.name for p in (tmp_path / "run" / "snapshots").glob("*.pt"))
+    assert snaps == ["model-2.pt", "model-4.pt"]  # every keep_every steps, to choose one on val
+    assert bundle.load(tmp_path / "run" / "snapshots" / "model-4.pt").meta["steps"] == 4
 
 
 def test_ship_writes_fp16_weights_with_the_sampling_scales(tmp_path, monkeypatch):

@@ -64,8 +64,8 @@ class TrainConfig:
     seed: int = 0
     batch: int = 8
     window: int = 200               # corpus clips are 10-28 s: every clip gives an 8 s window
-    stage1_steps: int = 6000
-    stage2_steps: int = 2000
+    stage1_steps: int = 3000
+    stage2_steps: int = 1000
     lr: float = 1e-3
     warmup: int = 100
     weight_decay: float = 0.01
@@ -82,6 +82,7 @@ class TrainConfig:
     w_gap: float = 10.0             # lip gap on the rig's lip vertices (train.losses.lip_gap)
     stage2_single: float = 0.5      # stage 2: fraction of windows trained on the speaker's lips only
     ckpt_every: int = 100
+    keep_every: int = 500           # also keep the sampling bundle as snapshots/model-<step>.pt (pick on val)
     log_every: int = 25
     threads: int = 1                # torch threads: one per process beats oversubscribed cores
     model: ModelConfig = field(default_factory=ModelConfig)

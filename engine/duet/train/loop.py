@@ -121,9 +121,11 @@ def train(tc: TrainConfig, log=print) -> Path:
             torch.save({"train_config": tc.to_dict(), "net": net.state_dict(), "ema": ema.state_dict(),
                         "opt": opt.state_dict(), "step": step, "gen": [gen.get_state()],
                         "mean": stats.mean, "std": stats.std}, tmp)
-        bundle.save(out / "model.pt", ema, cfg, stats.mean, stats.std,
-                    {"id": f"duet-dual-{step}", "steps": step, "seed": tc.seed, "corpus": Path(tc.corpus).name},
-                    half=False)
+        meta = {"id": f"duet-dual-{step}", "steps": step, "seed": tc.seed, "corpus": Path(tc.corpus).name}
+        bundle.save(out / "model.pt", ema, cfg, stats.mean, stats.std, meta, half=False)
+        if tc.keep_every and step % tc.keep_every == 0:  # snapshots: the checkpoint is chosen on val
+            (out / "snapshots").mkdir(exist_ok=True)
+            bundle.save(out / "snapshots" / f"model-{step}.pt", ema, cfg, stats.mean, stats.std, meta, half=False)
 
     t0, running = time.perf_counter(), {}
     net.train()
