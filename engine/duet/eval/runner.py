@@ -64,6 +64,20 @@ def _rhubarb(clip, audio, shape, ctx):
     return rhubarb_motion(cues, clip.layout, clip.motion.n_frames, clip.motion.fps)
 
 
+def _sampling(name: str) -> str:
+    """The guidance scales a shipped bundle samples with, as its JSON card records them."""
+    import json
+
+    from duet.model import bundle
+
+    card = bundle.WEIGHTS_DIR / f"{name}.json"
+    if not card.is_file():
+        return "guidance from the bundle"
+    c = json.loads(card.read_text())["config"]
+    text = f"guidance {c['guidance']:g} speaking / {c['guidance_listen']:g} listening"
+    return text + (f" / {c['guidance_pose']:g} head pose" if c.get("guidance_pose") is not None else "")
+
+
 def methods(rhubarb=None) -> list[Method]:
     """The rows of the results table, in order (the model rows join when duet.pipeline offers it)."""
     from duet.pipeline import ENGINES
@@ -77,9 +91,9 @@ def methods(rhubarb=None) -> list[Method]:
                note="the ground-truth animator with another seed: how far apart two valid answers are"),
     ]
     models = (("model", "model (dual-stream)", "the shipped duet-dual weights: shared U-Net with A<->B "
-               "cross-attention, DDIM 8 steps, guidance 3 speaking / 1 listening"),
+               "cross-attention, DDIM 8 steps, " + _sampling("duet-dual")),
               ("model-single", "model, single-stream ablation", "duet-single: the same recipe without "
-               "cross-attention"))
+               "cross-attention, " + _sampling("duet-single")))
     for i, (engine, label, note) in enumerate(models):
         if engine in ENGINES:
             out.insert(i, Method(label, _model(engine), note=note))
