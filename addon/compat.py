@@ -16,7 +16,9 @@ def progress_bar(layout, factor: float, text: str) -> None:
         layout.label(text=f"{text} {100 * factor:.0f}%")
 
 
-def set_poll_message(cls, message: str) -> None:
-    """Tell the user why a button is greyed out (tooltip of a disabled operator)."""
-    if hasattr(cls, "poll_message_set"):
-        cls.poll_message_set(message)
+def poll_answer(cls, reason: str | None) -> bool:
+    """An operator's poll result: True when nothing blocks it (``reason`` None), else False with the
+    reason shown as the greyed-out button's tooltip."""
+    if reason and hasattr(cls, "poll_message_set"):
+        cls.poll_message_set(reason)
+    return reason is None

@@ -297,10 +297,7 @@ class DUET_OT_generate(JobOperator, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        reason = generate_blocker(context)
-        if reason:
-            compat.set_poll_message(cls, reason)
-        return reason is None
+        return compat.poll_answer(cls, generate_blocker(context))
 
     def make_job(self, context):
         return start_job(context, job_spec(settings(context)), motion_output(context))
@@ -339,9 +336,7 @@ class DUET_OT_bake_file(bpy.types.Operator):
     def poll(cls, context):
         s = settings(context)
         reason = heads_blocker(s) or (None if s.motion_file else "Choose a motion file (.npz)")
-        if reason:
-            compat.set_poll_message(cls, reason)
-        return reason is None
+        return compat.poll_answer(cls, reason)
 
     def execute(self, context):
         from duet.errors import DuetError
@@ -369,10 +364,7 @@ class DUET_OT_clear(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        reason = heads_blocker(settings(context))
-        if reason:
-            compat.set_poll_message(cls, reason)
-        return reason is None
+        return compat.poll_answer(cls, heads_blocker(settings(context)))
 
     def execute(self, context):
         from duet.blender import bake
@@ -414,9 +406,7 @@ class DUET_OT_export(bpy.types.Operator):
             reason = "Choose where to export"
         elif s.export_format == "LIVELINK" and not s.motion_file:
             reason = "Live Link needs a motion: Generate or Bake From File first"
-        if reason:
-            compat.set_poll_message(cls, reason)
-        return reason is None
+        return compat.poll_answer(cls, reason)
 
     def execute(self, context):
         from duet.blender import export
@@ -460,10 +450,7 @@ class DUET_OT_render_avatars(JobOperator, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        reason = render_blocker(context)
-        if reason:
-            compat.set_poll_message(cls, reason)
-        return reason is None
+        return compat.poll_answer(cls, render_blocker(context))
 
     def make_job(self, context):
         from duet.service.client import RenderJob
@@ -513,9 +500,7 @@ class DUET_OT_install_engine(bpy.types.Operator):
             reason = "Installing downloads packages: allow online access in Preferences > System"
         elif not prefs.venv:
             reason = "Choose the environment folder"
-        if reason:
-            compat.set_poll_message(cls, reason)
-        return reason is None
+        return compat.poll_answer(cls, reason)
 
     def invoke(self, context, event):
         from .engine_setup import install_commands

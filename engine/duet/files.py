@@ -7,6 +7,7 @@ import functools
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 from duet.errors import DuetError
@@ -66,3 +67,23 @@ def atomic_folder(path: str | os.PathLike):
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_npz(path: str | os.PathLike, what: str, kind: str) -> dict:
+    """Every array of an .npz file (no pickles), or a one-line DuetError: "<path>: no such <what> file"
+    when it is missing, "<path>: not a <kind> (<reason>)" when it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise DuetError(f"{path}: no such {what} file")
+    return load_npz(path, str(path), kind)
+
+
+def load_npz(source, where: str, kind: str) -> dict:
+    """Every array of an .npz ``source`` (a path or a binary file object), or "<where>: not a <kind>"."""
+    import numpy as np
+
+    try:
+        with np.load(source, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise DuetError(f"{where}: not a {kind} ({type(e).__name__})") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -67,21 +68,30 @@ def open_client(cfg: Settings):
                                  timeout=cfg.timeout_s, max_retries=0)
 
 
+@contextmanager
+def endpoint_errors(openai, cfg: Settings, what: str = "endpoint", error=LLMError):
+    """Turn the openai package's exceptions inside the block into one-line ``error``s naming ``what``
+    (never the key)."""
+    try:
+        yield
+    except openai.APITimeoutError:
+        raise error(f"the {what} did not answer within {cfg.timeout_s:g} s") from None
+    except openai.APIStatusError as e:
+        raise error(f"the {what} answered HTTP {e.status_code}") from None
+    except openai.APIConnectionError:
+        raise error(f"could not connect to the {what}") from None
+    except openai.OpenAIError as e:
+        raise error(_scrub(f"{what} error: {type(e).__name__}", cfg)) from None
+
+
 def chat(messages: list[dict], *, temperature: float, max_tokens: int, cfg: Settings | None = None) -> str:
     """The assistant's text for ``messages``; raises LLMError on any failure (no retries here)."""
     cfg = cfg or settings()
     openai, client = open_client(cfg)
     try:
-        reply = client.chat.completions.create(model=cfg.model, messages=messages,
-                                               temperature=temperature, max_tokens=max_tokens)
-    except openai.APITimeoutError:
-        raise LLMError(f"the endpoint did not answer within {cfg.timeout_s:g} s") from None
-    except openai.APIStatusError as e:
-        raise LLMError(f"the endpoint answered HTTP {e.status_code}") from None
-    except openai.APIConnectionError:
-        raise LLMError("could not connect to the endpoint") from None
-    except openai.OpenAIError as e:
-        raise LLMError(_scrub(f"endpoint error: {type(e).__name__}", cfg)) from None
+        with endpoint_errors(openai, cfg):
+            reply = client.chat.completions.create(model=cfg.model, messages=messages,
+                                                   temperature=temperature, max_tokens=max_tokens)
     except ValueError:  # the body was not JSON at all
         raise BadAnswer("the endpoint's reply is not a chat completion (invalid JSON)") from None
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,24 +100,15 @@ class DyadicMotion:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "DyadicMotion":
-        path = Path(path)
-        if not path.is_file():
-            raise DuetError(f"{path}: no such motion file")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-            raise DuetError(f"{path}: not a DyadicMotion .npz file ({type(e).__name__})") from None
-        return cls.from_arrays(arrays, str(path))
+        from duet.files import read_npz
+
+        return cls.from_arrays(read_npz(path, "motion", "DyadicMotion .npz file"), str(path))
 
     @classmethod
     def from_bytes(cls, data: bytes, where: str = "motion") -> "DyadicMotion":
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-            raise DuetError(f"{where}: not a DyadicMotion .npz file ({type(e).__name__})") from None
-        return cls.from_arrays(arrays, where)
+        from duet.files import load_npz
+
+        return cls.from_arrays(load_npz(io.BytesIO(data), where, "DyadicMotion .npz file"), where)
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], where: str = "motion") -> "DyadicMotion":

@@ -75,18 +75,10 @@ def synthesize(text: str, voice: str, *, emotion: str = "neutral", prosody: dict
     except llm.LLMError as e:
         raise TTSError(str(e)) from None
     speed = float(np.clip(prosody["rate"], 0.25, 4.0)) if prosody else 1.0
-    try:
+    with llm.endpoint_errors(openai, cfg, "speech endpoint", TTSError):
         reply = client.audio.speech.create(model=model(), voice=voice, input=text, response_format="wav",
                                            speed=speed, instructions=instructions(emotion, prosody))
         data = reply.content
-    except openai.APITimeoutError:
-        raise TTSError(f"the speech endpoint did not answer within {cfg.timeout_s:g} s") from None
-    except openai.APIStatusError as e:
-        raise TTSError(f"the speech endpoint answered HTTP {e.status_code}") from None
-    except openai.APIConnectionError:
-        raise TTSError("could not connect to the speech endpoint") from None
-    except openai.OpenAIError as e:
-        raise TTSError(f"speech endpoint error: {type(e).__name__}") from None
     if not data:
         raise TTSError("the speech endpoint returned no audio")
     with tempfile.TemporaryDirectory(prefix="duet-tts-") as tmp:

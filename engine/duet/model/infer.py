@@ -99,13 +99,12 @@ def role_guidance(masks: np.ndarray, speaker: float, listener: float | None, pos
     import torch
 
     listener = speaker if listener is None else listener
-    if pose is None or posed is None:
-        if listener == speaker:
-            return speaker
-        m = torch.from_numpy(np.asarray(masks, np.float32))[..., None]
-        return listener + (speaker - listener) * m
+    pose_apart = pose is not None and posed is not None
+    if listener == speaker and not pose_apart:
+        return speaker
     m = torch.from_numpy(np.asarray(masks, np.float32))[..., None]
-    return torch.where(torch.from_numpy(posed), torch.tensor(float(pose)), listener + (speaker - listener) * m)
+    face = listener + (speaker - listener) * m
+    return torch.where(torch.from_numpy(posed), torch.tensor(float(pose)), face) if pose_apart else face
 
 
 def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None, emotion=None,

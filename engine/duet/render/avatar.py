@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from duet.errors import DuetError
-from duet.files import atomic_output
+from duet.files import atomic_output, read_npz
 
 FORMAT = 1
 AVATARS = Path(__file__).resolve().parents[3] / "rigs" / "avatars"
@@ -66,13 +65,10 @@ def save(avatar: Avatar, path) -> None:
 def load(path) -> Avatar:
     """Read an avatar .npz (``import_ply`` reads GaussianAvatars .ply files); clear errors on bad files."""
     path = Path(path)
-    if not path.is_file():
-        raise DuetError(f"{path}: no such avatar file")
+    data = read_npz(path, "avatar", "Duet avatar")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
         meta = json.loads(str(data.pop("meta")))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+    except (ValueError, KeyError) as e:
         raise DuetError(f"{path}: not a Duet avatar ({type(e).__name__})") from None
     if meta.get("format") != FORMAT:
         raise DuetError(f"{path}: avatar format {meta.get('format')!r} is not known (expected {FORMAT})")

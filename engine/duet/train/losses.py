@@ -96,10 +96,11 @@ def motion_loss(pred, target, batch, cfg: ModelConfig, tc: TrainConfig, mean, st
     if lips_only is not None and lips_only.any():
         # lip/jaw dimensions of both people on every frame: the listener's closed mouth is lip data too
         weight = torch.where(lips_only[:, None, None, None], lips.float().expand(b, 2, t, d), weight)
-    speaking = (batch["speaking"] > 0.5)[..., None]
-    closure = batch["bilabial"][..., None] & speaking & lips
-    opening = batch["open_vowel"][..., None] & speaking & lips
-    weight = weight * (1 + tc.w_closure * closure.float() + tc.w_open * opening.float())
+    speaking = batch["speaking"] > 0.5
+    # [B, 2, T]: the speaker's m/b/p and open-vowel frames count extra, in the L2 and in the lip gap
+    frame_w = 1 + tc.w_closure * (batch["bilabial"] & speaking).float() \
+        + tc.w_open * (batch["open_vowel"] & speaking).float()
+    weight = weight * torch.where(lips, frame_w[..., None], torch.ones(()))
 
     err = (pred - target) ** 2
     norm = weight.sum().clamp(min=1.0) / d
@@ -119,10 +120,8 @@ def motion_loss(pred, target, batch, cfg: ModelConfig, tc: TrainConfig, mean, st
         gaze_w = gaze_w * (~lips_only).float()
     parts["gaze"] = ((1 - cos).mean(dim=(1, 2)) * gaze_w).sum() / gaze_w.sum().clamp(min=1.0)
 
-    # the lip gap itself, on every frame of both people; closures and open vowels count extra
-    gap_w = 1 + tc.w_closure * (batch["bilabial"] & (batch["speaking"] > 0.5)).float() \
-        + tc.w_open * (batch["open_vowel"] & (batch["speaking"] > 0.5)).float()
+    # the lip gap itself, on every frame of both people
     gap_err = ((lip_gap(raw_p, cfg) - lip_gap(raw_t, cfg)) / GAP_SCALE) ** 2
-    parts["gap"] = (gap_err * gap_w).sum() / gap_w.sum()
+    parts["gap"] = (gap_err * frame_w).sum() / frame_w.sum()
     total = recon + tc.w_vel * parts["vel"] + tc.w_gaze * parts["gaze"] + tc.w_gap * parts["gap"]
     return total, {k: float(v.detach()) for k, v in parts.items()}
