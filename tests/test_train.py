@@ -149,6 +149,50 @@ def test_windows_swap_people_consistently():
     assert np.allclose(batch["x"][:, :, 0, -3:], 0.0)  # translation deltas start at zero
 
 
+def test_voice_augment_moves_formants_and_pitch_but_not_timing():
+    from duet.audio.features import N_MELS
+    from duet.train.dataset import _mel_centres_hz, voice_augment
+
+    n = 30
+    audio = np.full((n, 2 * N_MELS + 5), -0.5, np.float32)
+    peak = 30
+    audio[:, [peak, N_MELS + peak]] = 0.5  # one formant-like band in both halves
+    audio[:, 2 * N_MELS:] = 0.0
+    audio[:, 2 * N_MELS] = np.linspace(-1, 1, n)  # energy
+    audio[10:20, 2 * N_MELS + 4] = 1.0  # voiced frames ...
+    audio[10:20, 2 * N_MELS + 2] = 0.25  # ... with log2(f0 / 150)
+    centres = _mel_centres_hz()
+    seen = set()
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        out = voice_augment(audio, rng, tilt=0.0)
+        again = voice_augment(audio, np.random.default_rng(seed), tilt=0.0)
+        assert np.array_equal(out, again)  # seeded
+        alpha = 1 + np.random.default_rng(seed).uniform(-0.12, 0.12)
+        moved = int(np.argmax(out[0, :N_MELS]))
+        assert abs(centres[moved] - alpha * centres[peak]) <= np.diff(centres)[moved - 1 : moved + 1].max()
+        assert np.array_equal(out[:, :N_MELS], out[:, N_MELS: 2 * N_MELS])  # both halves alike
+        shift = out[10:20, 2 * N_MELS + 2] - 0.25
+        assert np.allclose(shift, shift[0]) and abs(shift[0]) <= 0.3
+        assert np.all(out[:10, 2 * N_MELS + 2] == 0) and np.all(out[20:, 2 * N_MELS + 2] == 0)  # unvoiced stay 0
+        assert np.array_equal(out[:, 2 * N_MELS:2 * N_MELS + 2], audio[:, 2 * N_MELS:2 * N_MELS + 2])
+        assert np.array_equal(out[:, -1], audio[:, -1])
+        seen.add(moved)
+    assert len(seen) >= 3  # the formant lands in different bands for different voices
+
+
+def test_windows_augment_only_the_asked_fraction():
+    clip = _clip()
+    clip["audio"][:, 1:] = np.linspace(-1, 1, SMALL.audio_dim - 1)  # a spectrum that warping changes
+    stats = Stats.of([clip], SMALL.n_expr)
+    plain = Windows([clip], 40, stats, seed=0).sample(32)
+    assert all(any(np.array_equal(a, clip["audio"][s: s + 40]) for s in range(81)) for a in plain["audio"])
+    mixed = Windows([clip], 40, stats, seed=0, augment=0.5).sample(64)
+    changed = sum(not any(np.array_equal(a, clip["audio"][s: s + 40]) for s in range(81)) for a in mixed["audio"])
+    assert 16 <= changed <= 48
+    assert np.array_equal(plain["x"], Windows([clip], 40, stats, seed=0).sample(32)["x"])
+
+
 def test_loss_falls_on_a_tiny_overfit_set():
     torch.manual_seed(0)
     clip = _clip()
@@ -176,6 +220,11 @@ def test_duet_train_rejects_a_missing_corpus(tmp_path, capsys):
     assert main(["train", "--corpus", str(tmp_path / "nope"), "--out", str(tmp_path / "t")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a Duet corpus" in err[0]
+    assert not (tmp_path / "t").exists()
+    (tmp_path / "manifest.json").write_text("{}")
+    assert main(["train", "--corpus", str(tmp_path), "--augment", "1.5", "--out", str(tmp_path / "t")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--augment" in err[0]
     assert not (tmp_path / "t").exists()
 
 

@@ -15,6 +15,8 @@ def add_arguments(p) -> None:
     p.add_argument("--batch", type=int, default=None, help="windows per step and process")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch per process (0: torch's default)")
+    p.add_argument("--augment", type=float, default=None, metavar="P",
+                   help="fraction of training windows given a random voice change (default from the config)")
     p.add_argument("--no-cross-attention", action="store_true", help="train the single-stream ablation")
     p.add_argument("--ship", metavar="BUNDLE", help="instead of training: copy BUNDLE (fp16) into the "
                    "package as the shipped weights")
@@ -43,8 +45,12 @@ def run(args) -> int:
         tc.stage2_steps = args.stage2_steps
     if args.batch is not None:
         tc.batch = args.batch
+    if args.augment is not None:
+        tc.augment = args.augment
     if tc.stage1_steps < 0 or tc.stage2_steps < 0 or tc.batch < 1:
         raise DuetError("--steps and --stage2-steps must be >= 0 and --batch >= 1")
+    if not 0 <= tc.augment <= 1:
+        raise DuetError("--augment is a fraction of windows: give a value from 0 to 1")
     tc.model.cross_attention = not args.no_cross_attention
     tc.model.window = tc.window
     from duet.train.loop import train

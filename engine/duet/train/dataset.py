@@ -137,14 +137,56 @@ class Stats:
         return cls(mean=mean.astype(np.float32), std=np.maximum(std, floor).astype(np.float32))
 
 
-class Windows:
-    """Random training windows of ``length`` frames, sampled in proportion to clip length."""
+def _mel_centres_hz() -> np.ndarray:
+    """Centre frequency (Hz) of each of duet.audio.features' mel bands."""
+    from duet.audio.features import N_MELS
 
-    def __init__(self, clips: list[dict], length: int, stats: Stats, seed: int):
+    def mel(f):
+        return 2595 * np.log10(1 + f / 700)
+
+    m = np.linspace(mel(60.0), mel(7600.0), N_MELS + 2)[1:-1]
+    return 700 * (10 ** (m / 2595) - 1)
+
+
+def voice_augment(audio: np.ndarray, rng: np.random.Generator, warp: float = 0.12, tilt: float = 0.15,
+                  octaves: float = 0.3) -> np.ndarray:
+    """Make a window's audio features sound like another voice: [T, FEATURE_DIM] -> a new array.
+
+    The corpus has few voices, and a model trained on them learns their particular spectra (it closed
+    fewer m/b/p on unseen voices the longer it trained). Per window, one random voice change on the
+    cached features: vocal-tract length (every mel band's spectrum read at f / alpha, alpha within
+    1 +- ``warp``), spectral tilt (up to +- ``tilt`` feature units, about +- 6 dB, from lowest to
+    highest band) and pitch (log2 f0 shifted up to +- ``octaves`` on voiced frames). Timing, energy
+    and voicing are untouched, so every lip target stays where it was.
+    """
+    from duet.audio.features import N_MELS
+
+    out = audio.copy()
+    centres = _mel_centres_hz()
+    alpha = 1 + rng.uniform(-warp, warp)
+    src = np.interp(centres / alpha, centres, np.arange(N_MELS))  # band position of f / alpha
+    lo = np.clip(np.floor(src).astype(int), 0, N_MELS - 1)
+    hi = np.minimum(lo + 1, N_MELS - 1)
+    frac = (src - lo).astype(np.float32)
+    slope = rng.uniform(-tilt, tilt) * (np.linspace(-0.5, 0.5, N_MELS, dtype=np.float32))
+    for half in (slice(0, N_MELS), slice(N_MELS, 2 * N_MELS)):
+        bands = audio[:, half]
+        out[:, half] = bands[:, lo] * (1 - frac) + bands[:, hi] * frac + slope
+    lf = 2 * N_MELS + 2
+    voiced = audio[:, 2 * N_MELS + 4] > 0.5
+    out[voiced, lf] += np.float32(rng.uniform(-octaves, octaves))
+    return out
+
+
+class Windows:
+    """Random training windows of ``length`` frames, sampled in proportion to clip length; with
+    ``augment`` > 0 that fraction of windows gets a random voice change (``voice_augment``)."""
+
+    def __init__(self, clips: list[dict], length: int, stats: Stats, seed: int, augment: float = 0.0):
         self.clips = [c for c in clips if len(c["x"]) >= length]
         if not self.clips:
             raise ValueError(f"no clip has {length} frames")
-        self.length, self.stats = length, stats
+        self.length, self.stats, self.augment = length, stats, augment
         sizes = np.array([len(c["x"]) - length + 1 for c in self.clips], np.float64)
         self.p = sizes / sizes.sum()
         self.rng = np.random.default_rng(seed)
@@ -163,7 +205,10 @@ class Windows:
         x = c["x"][s: s + length].copy()
         x[..., -3:] -= x[:1, :, -3:]
         masks = (c["masks_pred"] if rng.random() < 0.5 else c["masks"])[:, s: s + length]
-        out = {"x": ((x - self.stats.mean) / self.stats.std).transpose(1, 0, 2), "audio": c["audio"][s: s + length],
+        audio = c["audio"][s: s + length]
+        if self.augment and rng.random() < self.augment:
+            audio = voice_augment(audio, rng)
+        out = {"x": ((x - self.stats.mean) / self.stats.std).transpose(1, 0, 2), "audio": audio,
                "masks": masks, "layout": c["layout"][s], "emotion": c["emotion"][:, s: s + length],
                "relation": c["relation"], "bilabial": c["bilabial"][:, s: s + length],
                "open_vowel": c["open_vowel"][:, s: s + length],
