@@ -62,6 +62,7 @@ def main() -> None:
                     help="CFG scale on listening frames (default: the same as --guidance)")
     ap.add_argument("--pose-guidance", type=float, default=None,
                     help="CFG scale on head and eye rotations and translation (default: the bundle's)")
+    ap.add_argument("--steps", type=int, default=None, help="DDIM steps (default: the bundle's)")
     ap.add_argument("--split", default="test", help="corpus split to score (tune on val, report test)")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -85,7 +86,8 @@ def main() -> None:
             else:
                 pred = generate(mix, "mono", layout=clip.layout, seed=args.seed, weights=how,
                                 first_speaker=first_speaker(clip), guidance=args.guidance,
-                                listener_guidance=args.listener_guidance, pose_guidance=args.pose_guidance)
+                                listener_guidance=args.listener_guidance, pose_guidance=args.pose_guidance,
+                                steps=args.steps)
             tallies[name].seconds += time.perf_counter() - t0
             tallies[name].audio_seconds += clip.motion.duration
             traces = {}
@@ -96,7 +98,8 @@ def main() -> None:
             head[name].append(listener_head_deg(pred, masks))
         print(f"scored {cid}", flush=True)
     print(f"\n{len(ids)} {args.split} clips, mono mix, seed {args.seed}, guidance {args.guidance or 'default'}, "
-          f"listener guidance {args.listener_guidance or 'same'}, pose guidance {args.pose_guidance or 'default'}\n")
+          f"listener guidance {args.listener_guidance or 'same'}, pose guidance {args.pose_guidance or 'default'}, "
+          f"DDIM steps {args.steps or 'default'}\n")
     print("| method | " + " | ".join(f"{c} ({t})" for c, t in COLUMNS) + " | s per audio s |")
     print("|---" * (len(COLUMNS) + 2) + "|")
     lips = {}

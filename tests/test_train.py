@@ -181,6 +181,22 @@ def test_voice_augment_moves_formants_and_pitch_but_not_timing():
     assert len(seen) >= 3  # the formant lands in different bands for different voices
 
 
+def test_band_mask_hides_the_same_bands_in_both_halves_and_nothing_else():
+    from duet.audio.features import N_MELS
+    from duet.train.dataset import band_mask
+
+    audio = np.random.default_rng(0).normal(size=(12, 2 * N_MELS + 5)).astype(np.float32)
+    for seed in range(10):
+        out = band_mask(audio, np.random.default_rng(seed), 2, width=8)
+        changed = np.flatnonzero((out != audio).any(0))
+        first = changed[changed < N_MELS]
+        assert np.array_equal(changed[changed >= N_MELS], first + N_MELS)
+        assert first.size <= 16 and np.all(changed < 2 * N_MELS)  # pitch, energy, voicing untouched
+        for band in first:  # a masked band holds the frame's mean level
+            assert np.allclose(out[:, band], audio[:, :N_MELS].mean(1))
+    assert np.array_equal(band_mask(audio, np.random.default_rng(0), 0), audio)
+
+
 def test_windows_augment_only_the_asked_fraction():
     clip = _clip()
     clip["audio"][:, 1:] = np.linspace(-1, 1, SMALL.audio_dim - 1)  # a spectrum that warping changes

@@ -17,6 +17,8 @@ def add_arguments(p) -> None:
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch per process (0: torch's default)")
     p.add_argument("--augment", type=float, default=None, metavar="P",
                    help="fraction of training windows given a random voice change (default from the config)")
+    p.add_argument("--band-masks", type=int, default=None, metavar="N",
+                   help="masked mel-band runs per training window (default from the config)")
     p.add_argument("--no-cross-attention", action="store_true", help="train the single-stream ablation")
     p.add_argument("--ship", metavar="BUNDLE", help="instead of training: copy BUNDLE (fp16) into the "
                    "package as the shipped weights")
@@ -49,6 +51,10 @@ def run(args) -> int:
         tc.augment = args.augment
     if tc.stage1_steps < 0 or tc.stage2_steps < 0 or tc.batch < 1:
         raise DuetError("--steps and --stage2-steps must be >= 0 and --batch >= 1")
+    if args.band_masks is not None:
+        tc.band_masks = args.band_masks
+    if tc.band_masks < 0:
+        raise DuetError("--band-masks must be >= 0")
     if not 0 <= tc.augment <= 1:
         raise DuetError("--augment is a fraction of windows: give a value from 0 to 1")
     tc.model.cross_attention = not args.no_cross_attention

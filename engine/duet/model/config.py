@@ -81,6 +81,7 @@ class TrainConfig:
     w_open: float = 4.0             # ... and at open-vowel frames (the model under-opened without it)
     w_gap: float = 10.0             # lip gap on the rig's lip vertices (train.losses.lip_gap)
     augment: float = 0.0            # fraction of windows given a random voice change (dataset.voice_augment)
+    band_masks: int = 0             # masked mel-band runs per window (dataset.band_mask)
     stage2_single: float = 0.5      # stage 2: fraction of windows trained on the speaker's lips only
     ckpt_every: int = 100
     keep_every: int = 500           # also keep the sampling bundle as snapshots/model-<step>.pt (pick on val)

@@ -178,15 +178,34 @@ def voice_augment(audio: np.ndarray, rng: np.random.Generator, warp: float = 0.1
     return out
 
 
+def band_mask(audio: np.ndarray, rng: np.random.Generator, count: int, width: int = 8) -> np.ndarray:
+    """SpecAugment's frequency masking on a window's features: ``count`` random runs of up to ``width``
+    mel bands (the same bands in both 20 ms halves) replaced by the frame's mean level, so the model
+    cannot lean on one voice's particular band for a cue. Time is never masked: every frame keeps
+    the audio its lip target came from."""
+    from duet.audio.features import N_MELS
+
+    out = audio.copy()
+    level = [audio[:, half: half + N_MELS].mean(1, keepdims=True) for half in (0, N_MELS)]
+    for _ in range(count):
+        w = int(rng.integers(0, width + 1))
+        lo = int(rng.integers(0, N_MELS - w + 1))
+        for half, mean in zip((0, N_MELS), level):
+            out[:, half + lo: half + lo + w] = mean
+    return out
+
+
 class Windows:
     """Random training windows of ``length`` frames, sampled in proportion to clip length; with
-    ``augment`` > 0 that fraction of windows gets a random voice change (``voice_augment``)."""
+    ``augment`` > 0 that fraction of windows gets a random voice change (``voice_augment``), and
+    every window ``band_masks`` masked mel-band runs (``band_mask``)."""
 
-    def __init__(self, clips: list[dict], length: int, stats: Stats, seed: int, augment: float = 0.0):
+    def __init__(self, clips: list[dict], length: int, stats: Stats, seed: int, augment: float = 0.0,
+                 band_masks: int = 0):
         self.clips = [c for c in clips if len(c["x"]) >= length]
         if not self.clips:
             raise ValueError(f"no clip has {length} frames")
-        self.length, self.stats, self.augment = length, stats, augment
+        self.length, self.stats, self.augment, self.band_masks = length, stats, augment, band_masks
         sizes = np.array([len(c["x"]) - length + 1 for c in self.clips], np.float64)
         self.p = sizes / sizes.sum()
         self.rng = np.random.default_rng(seed)
@@ -208,6 +227,8 @@ class Windows:
         audio = c["audio"][s: s + length]
         if self.augment and rng.random() < self.augment:
             audio = voice_augment(audio, rng)
+        if self.band_masks:
+            audio = band_mask(audio, rng, self.band_masks)
         out = {"x": ((x - self.stats.mean) / self.stats.std).transpose(1, 0, 2), "audio": audio,
                "masks": masks, "layout": c["layout"][s], "emotion": c["emotion"][:, s: s + length],
                "relation": c["relation"], "bilabial": c["bilabial"][:, s: s + length],

@@ -82,7 +82,8 @@ def train(tc: TrainConfig, log=print) -> Path:
         stats = Stats(resume["mean"], resume["std"])
     else:
         stats = Stats.of(clips, cfg.n_expr)
-    windows = Windows(clips, tc.window, stats, seed=tc.seed * 1000 + rank, augment=tc.augment)
+    windows = Windows(clips, tc.window, stats, seed=tc.seed * 1000 + rank, augment=tc.augment,
+                      band_masks=tc.band_masks)
     torch.manual_seed(tc.seed)
     net = DualStreamUNet(cfg).to(device)
     ema = copy.deepcopy(net)
