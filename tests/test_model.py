@@ -111,22 +111,30 @@ def test_audio_drop_changes_prediction_and_timestep_matters():
     assert not torch.allclose(y, y_t, atol=1e-4)
 
 
-def _motion(n=60, seed=0):
+def _motion(n=60, seed=0, body_yaw=None):
     from duet.data.animator import animate
     from duet.data.conversation import TimedTurn, Timings
 
     phones = {"A": [(0.1, 0.3, "m"), (0.3, 0.6, "aa"), (0.6, 0.8, "p")], "B": [(1.2, 1.5, "ow"), (1.5, 1.9, "b")]}
     timings = Timings(duration=n / 25, turns=[TimedTurn("A", 0.1, 0.8, "ma"), TimedTurn("B", 1.2, 1.9, "ob")],
                       phonemes=phones)
-    return animate(timings, {"A": [-0.4, 1.6, 0.3], "B": [0.5, 1.5, -0.2]}, seed=seed)
+    layout = {"A": [-0.4, 1.6, 0.3], "B": [0.5, 1.5, -0.2]}
+    if body_yaw is not None:
+        layout["yaw"] = body_yaw
+    return animate(timings, layout, seed=seed)
 
 
-def test_pack_unpack_round_trip_is_exact():
-    m = _motion()
+@pytest.mark.parametrize("body_yaw", [None, {"A": 2.9, "B": -0.3}])
+def test_pack_unpack_round_trip_is_exact(body_yaw):
+    m = _motion(body_yaw=body_yaw)
     x, heads = pack(m)
     assert x.shape == (m.n_frames, 2, ModelConfig().motion_dim)
     assert np.allclose(x[0, :, -3:], 0.0)  # translation is a delta from the first frame
-    back = unpack(x, heads, speaking=np.stack([m.A.speaking, m.B.speaking]))
+    if body_yaw is None:  # the animator turns each body towards where the layout puts the partner
+        from duet.frames import facing_yaw
+        at = m.meta["layout"]
+        body_yaw = {p: float(facing_yaw(np.asarray(at[p]), np.asarray(at[q]))) for p, q in ("AB", "BA")}
+    back = unpack(x, heads, speaking=np.stack([m.A.speaking, m.B.speaking]), body_yaw=body_yaw)
     for p in "AB":
         a, b = m.person(p), back.person(p)
         assert np.allclose(a.transl, b.transl, atol=1e-5)
@@ -134,6 +142,27 @@ def test_pack_unpack_round_trip_is_exact():
             assert np.allclose(a.poses[j], b.poses[j], atol=1e-5), j
         assert np.allclose(a.expr, b.expr, atol=1e-6)
     assert all(np.allclose(heads_at(back)[p], heads[p], atol=1e-5) for p in "AB")
+
+
+def test_unpack_keeps_the_body_still_and_the_head_where_the_model_put_it():
+    from duet.frames import rotmat
+
+    m = _motion(body_yaw={"A": 2.9, "B": -0.3})
+    x, heads = pack(m)
+    rng = np.random.default_rng(0)
+    e = ModelConfig().n_expr
+    x[:, :, e: e + 3] += rng.normal(scale=0.3, size=(len(x), 2, 3))  # a model that swings the body about
+    default, turned = unpack(x, heads), unpack(x, heads, body_yaw={"A": 2.9, "B": -0.3})
+    for p in "AB":
+        a, b = default.person(p), turned.person(p)
+        for motion in (a, b):
+            assert np.allclose(motion.poses["global"], motion.poses["global"][0], atol=1e-6)  # body still
+        head_a = rotmat(a.poses["global"]) @ rotmat(a.poses["neck"])
+        head_b = rotmat(b.poses["global"]) @ rotmat(b.poses["neck"])
+        assert np.allclose(head_a, head_b, atol=1e-5)  # the split moves, the head does not
+        assert np.allclose(heads_at(default)[p], heads[p], atol=1e-5)
+        assert np.allclose(heads_at(turned)[p], heads[p], atol=1e-5)
+    assert np.allclose(turned.A.poses["global"][0], [0, 2.9, 0], atol=1e-5)
 
 
 def test_packing_is_relative_to_facing_the_partner():

@@ -68,10 +68,15 @@ def pack(motion: DyadicMotion, expr_names=ARKIT_52) -> tuple[np.ndarray, dict[st
 
 
 def unpack(x: np.ndarray, heads: dict, expr_names=ARKIT_52, speaking: np.ndarray | None = None,
-           fps: float = 25.0, meta: dict | None = None) -> DyadicMotion:
+           fps: float = 25.0, meta: dict | None = None, body_yaw: dict | None = None) -> DyadicMotion:
     """x [T, 2, D] + first-frame eye midpoints -> DyadicMotion (absolute, conversation frame).
 
     The first-frame translation puts each person's eye midpoint exactly at ``heads[p]``.
+    The body stays put, as it does in every training clip: the global rotation is the constant
+    ``body_yaw[p]`` (radians; default: facing the partner) and the neck carries all of the head's
+    turn, so the head's orientation (global then neck) is the model's own, frame for frame. The
+    model cannot know how a body is turned from eye positions alone, and left to itself it picks a
+    different split of the head's turn between body and neck in each window.
     """
     x = np.asarray(x, np.float64)
     n_frames, e = x.shape[0], len(expr_names)
@@ -84,7 +89,10 @@ def unpack(x: np.ndarray, heads: dict, expr_names=ARKIT_52, speaking: np.ndarray
         expr[:, zero] = 0.0
         rot = xp[:, e: e + 15]
         poses = {j: rot[:, JOINT_SLICES[j]].copy() for j in JOINTS}
-        poses["global"] = axis_angle(face[p] @ rotmat(poses["global"]))
+        head = face[p] @ rotmat(poses["global"]) @ rotmat(poses["neck"])
+        body = face[p] if body_yaw is None else rotmat(yaw(float(body_yaw[p])))
+        poses["neck"] = axis_angle(body.T @ head)
+        poses["global"] = np.repeat(axis_angle(body)[None], n_frames, 0)
         first = {j: poses[j][0] for j in JOINTS}
         t0 = np.asarray(heads[p], np.float64) - eye_midpoint(first, np.zeros(3))
         delta = xp[:, e + 15: e + 18] - xp[:1, e + 15: e + 18]  # a delta from the first frame, by definition
