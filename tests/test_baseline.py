@@ -57,3 +57,21 @@ def test_same_seed_same_motion(tmp_path, conversation):
     for out in (a, b):
         assert run_duet("generate", conversation.mix, "--engine", "baseline", "--seed", "7", "-o", out).rc == 0
     np.testing.assert_array_equal(DyadicMotion.load(a).A.poses["neck"], DyadicMotion.load(b).A.poses["neck"])
+
+
+def test_a_turned_body_keeps_still_and_the_neck_turns_the_head(conversation):
+    from duet.audio.io import load_audio
+    from duet.baseline import animate
+    from duet.frames import facing_yaw, rotmat
+
+    mix = np.asarray(load_audio(conversation.mix).samples, np.float32).reshape(1, -1)
+    layout = {"A": [0.4, 1.2, 0.2], "B": [-0.4, 1.25, -0.2], "yaw": {"A": -2.7, "B": 2.0}}  # a table corner
+    m = animate(mix, "mono", layout=layout)
+    for p, q in (("A", "B"), ("B", "A")):
+        me = m.person(p)
+        assert np.allclose(me.poses["global"], [0.0, layout["yaw"][p], 0.0], atol=1e-6)
+        assert np.allclose(kinematics.eye_midpoint(me.poses, me.transl)[0], layout[p], atol=1e-6)
+        fwd = (rotmat(me.poses["global"]) @ rotmat(me.poses["neck"]))[:, :, 2]
+        heading = np.arctan2(fwd[:, 0], fwd[:, 2])
+        toward = facing_yaw(np.asarray(layout[p]), np.asarray(layout[q]))
+        assert np.degrees(np.abs(np.angle(np.exp(1j * (heading - toward))))).max() < 6  # sway only

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from duet.arkit import ARKIT_52, INDEX
-from duet.frames import facing_yaw, rotation_between, yaw
+from duet.frames import axis_angle, facing_yaw, rotation_between, rotmat, yaw
 from duet.motion import DyadicMotion, PersonMotion
 from duet.rigs import kinematics
 
@@ -129,11 +129,13 @@ def animate(tracks: np.ndarray, mode: str, layout: dict | None = None, seed: int
     layout = layout or DEFAULT_LAYOUT
     rng = np.random.default_rng(seed)
     heads = {p: np.asarray(layout[p], np.float64) for p in "AB"}
+    body_yaw = layout.get("yaw") or {}  # how each body is turned; the neck turns the head to the partner
 
     people = {}
     for i, (p, q) in enumerate((("A", "B"), ("B", "A"))):
         face = float(facing_yaw(heads[p], heads[q]))
-        person = PersonMotion.still(n_frames, len(ARKIT_52), kinematics.transl_for_head(heads[p], face))
+        body = float(body_yaw.get(p, face))
+        person = PersonMotion.still(n_frames, len(ARKIT_52), np.zeros(3))
         db = frame_rms_db(voices[i], n_frames)
         speech = db[masks[i] > 0.5]
         lo, hi = (np.percentile(speech, 5), np.percentile(speech, 95)) if speech.size > 5 else (-60.0, -20.0)
@@ -142,11 +144,12 @@ def animate(tracks: np.ndarray, mode: str, layout: dict | None = None, seed: int
         blink = _blinks(rng, n_frames)
         person.expr[:, INDEX["eyeBlinkLeft"]] = blink
         person.expr[:, INDEX["eyeBlinkRight"]] = blink
-        person.poses["global"][:] = yaw(face)
+        person.poses["global"][:] = yaw(body)
         sway = np.stack([_noise(rng, n_frames, 40, 0.03), _noise(rng, n_frames, 50, 0.04),
                          _noise(rng, n_frames, 60, 0.02)], 1)
         sway[:, 0] += 0.04 * _smooth(level, 9)  # small nods on loud speech
-        person.poses["neck"][:] = sway
+        person.poses["neck"][:] = axis_angle(rotmat(yaw(face - body)) @ rotmat(sway)) if body != face else sway
+        person.transl[:] = heads[p] - kinematics.eye_midpoint({j: v[0] for j, v in person.poses.items()}, np.zeros(3))
         person.speaking[:] = _smooth(masks[i], 3).clip(0, 1)
         people[p] = person
     for p, q in (("A", "B"), ("B", "A")):
