@@ -202,3 +202,23 @@ def test_cli_refuses_a_folder_that_is_not_a_corpus(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["precious.txt"]
     with pytest.raises(DuetError, match="no manifest"):
         open_corpus(tmp_path)
+
+
+
+def test_synth_workers_leave_termination_to_the_default_handler():
+    # the CLI turns SIGTERM into KeyboardInterrupt; forked pool workers inherited that and printed a
+    # traceback each when the pool shut them down at the end of 'duet data synth -j 2'
+    import signal
+
+    from duet.cli import _interrupt
+    from duet.data.corpus import _quiet_worker
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGTERM, _interrupt)
+        _quiet_worker()
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, before[0])
+        signal.signal(signal.SIGINT, before[1])

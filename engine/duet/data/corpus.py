@@ -66,6 +66,15 @@ def _pick_voices(rng, split: str) -> list[str]:
     return out
 
 
+def _quiet_worker() -> None:
+    """Pool workers leave interrupts to the parent: it stops them with SIGTERM when the pool closes
+    (the CLI's handler, inherited through fork, would turn that into a traceback in every worker)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def make_clip(seed: int, index: int) -> dict:
     """Everything for clip ``index``: audio, conversation timings, motion and labels (no I/O)."""
     rng = np.random.default_rng([seed, index])
@@ -244,7 +253,7 @@ def synth(folder: str | os.PathLike, hours: float, seed: int = 0, workers: int =
 
     import multiprocessing as mp
     ctx = mp.get_context("fork")
-    with ctx.Pool(max(1, workers)) as pool:
+    with ctx.Pool(max(1, workers), initializer=_quiet_worker) as pool:
         while True:
             n, total = covered()
             if total >= target:
