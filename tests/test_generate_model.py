@@ -65,3 +65,27 @@ def test_unknown_emotion_is_one_line(tmp_path, conversation):
     r = run_duet("generate", conversation.mix, "--emotion", "bewildered", "-o", out)
     assert r.rc == 1 and "unknown emotion 'bewildered'" in r.err and len(r.err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_turned_body_stays_still_under_the_models_head(conversation):
+    from duet.audio.io import load_audio
+    from duet.errors import DuetError
+    from duet.frames import rotmat
+    from duet.model import generate
+
+    mix = load_audio(conversation.mix).samples[:, : 16000 * 6]
+    layout = {"A": [0.4, 1.2, 0.2], "B": [-0.4, 1.25, -0.2]}
+    facing = generate(mix, "mono", layout=layout)
+    turned = generate(mix, "mono", layout={**layout, "yaw": {"A": -2.7, "B": 2.0}})
+    assert turned.meta["body_yaw"] == {"A": -2.7, "B": 2.0}
+    for p in "AB":
+        a, b = facing.person(p), turned.person(p)
+        assert np.allclose(b.poses["global"], [0.0, turned.meta["body_yaw"][p], 0.0], atol=1e-5)
+        assert np.allclose(a.poses["global"], a.poses["global"][0], atol=1e-5)  # facing the partner, still
+        head_a = rotmat(a.poses["global"]) @ rotmat(a.poses["neck"])
+        head_b = rotmat(b.poses["global"]) @ rotmat(b.poses["neck"])
+        assert np.allclose(head_a, head_b, atol=1e-4)  # same sampled head, only the body differs
+        assert np.allclose(kinematics.eye_midpoint(b.poses, b.transl)[0], layout[p], atol=1e-5)
+    for bad in ({"A": 1.0}, {"A": "left", "B": 0.0}, {"A": float("nan"), "B": 0.0}, 3.0):
+        with pytest.raises(DuetError, match="yaw"):
+            generate(mix, "mono", layout={**layout, "yaw": bad})
