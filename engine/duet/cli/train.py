@@ -19,6 +19,8 @@ def add_arguments(p) -> None:
                    help="fraction of training windows given a random voice change (default from the config)")
     p.add_argument("--band-masks", type=int, default=None, metavar="N",
                    help="masked mel-band runs per training window (default from the config)")
+    p.add_argument("--gap-power", type=float, default=None, metavar="P",
+                   help="lip-gap loss |error|**P (2: mean-seeking, 1: median-seeking; default from the config)")
     p.add_argument("--no-cross-attention", action="store_true", help="train the single-stream ablation")
     p.add_argument("--ship", metavar="BUNDLE", help="instead of training: copy BUNDLE (fp16) into the "
                    "package as the shipped weights")
@@ -51,6 +53,10 @@ def run(args) -> int:
         tc.augment = args.augment
     if tc.stage1_steps < 0 or tc.stage2_steps < 0 or tc.batch < 1:
         raise DuetError("--steps and --stage2-steps must be >= 0 and --batch >= 1")
+    if args.gap_power is not None:
+        tc.gap_power = args.gap_power
+    if not 0.5 <= tc.gap_power <= 2:
+        raise DuetError("--gap-power must be from 0.5 to 2")
     if args.band_masks is not None:
         tc.band_masks = args.band_masks
     if tc.band_masks < 0:

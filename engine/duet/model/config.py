@@ -80,6 +80,7 @@ class TrainConfig:
     w_closure: float = 10.0         # extra weight on the speaker's lip/jaw channels at m/b/p frames
     w_open: float = 4.0             # ... and at open-vowel frames (the model under-opened without it)
     w_gap: float = 10.0             # lip gap on the rig's lip vertices (train.losses.lip_gap)
+    gap_power: float = 2.0          # |error| ** power in that term: 2 seeks the mean, 1 the median
     augment: float = 0.0            # fraction of windows given a random voice change (dataset.voice_augment)
     band_masks: int = 0             # masked mel-band runs per window (dataset.band_mask)
     stage2_single: float = 0.5      # stage 2: fraction of windows trained on the speaker's lips only
