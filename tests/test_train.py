@@ -226,7 +226,7 @@ def test_loss_falls_on_a_tiny_overfit_set():
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:5])
 
 

@@ -18,14 +18,6 @@ BASES = ("en-us", "en", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-gb-x-gbcla
          "en-us-nyc")
 VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5",
             "klatt", "klatt2", "klatt3", "klatt4")
-# espeak-ng's other ordinary-sounding variants (no robots, whispers or effects): more speakers for the
-# training split, which a model needs to hear m/b/p in voices it has never heard (docs/model.md)
-NAMED = ("m8", "klatt5", "klatt6", "Alex", "Alicia", "Andrea", "Andy", "Annie", "Denis", "Diogo", "Gene", "Gene2",
-         "Henrique", "Hugo", "Jacky", "Lee", "Marco", "Mario", "Michael", "Mike", "Nguyen", "Storm", "adam", "anika",
-         "antonio", "aunty", "belinda", "benjamin", "boris", "caleb", "david", "ed", "edward", "edward2", "grandma",
-         "grandpa", "gustave", "iven", "iven2", "iven3", "iven4", "john", "kaukovalta", "linda", "marcelo", "max",
-         "michel", "miguel", "norbert", "pablo", "paul", "pedro", "quincy", "rob", "robert", "sandro", "shelby",
-         "steph", "steph2", "steph3", "travis", "victor", "zac")
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_PHONEME_EVENTS = 0x0001
@@ -147,7 +139,7 @@ def installed() -> list[str]:
         return []
     have = {p.name for p in (data / "voices" / "!v").iterdir()} if (data / "voices" / "!v").is_dir() else set()
     out = list(BASES)
-    out += [f"en-us+{v}" for v in VARIANTS + NAMED if v in have]
+    out += [f"en-us+{v}" for v in VARIANTS if v in have]
     out += [f"{b}+{v}" for b in BASES[1:] for v in ("m3", "f2", "klatt") if v in have]
     return out
 
