@@ -85,7 +85,9 @@ def test_a_turned_body_stays_still_under_the_models_head(conversation):
         head_a = rotmat(a.poses["global"]) @ rotmat(a.poses["neck"])
         head_b = rotmat(b.poses["global"]) @ rotmat(b.poses["neck"])
         assert np.allclose(head_a, head_b, atol=1e-4)  # same sampled head, only the body differs
-        assert np.allclose(kinematics.eye_midpoint(b.poses, b.transl)[0], layout[p], atol=1e-5)
+        rest = {j: np.zeros_like(v[:1]) for j, v in b.poses.items()} | {"global": b.poses["global"][:1]}
+        assert np.allclose(kinematics.eye_midpoint(rest, b.transl[:1])[0], layout[p], atol=1e-5)  # neck at rest
+        assert np.allclose(kinematics.eye_midpoint(a.poses, a.transl)[0], layout[p], atol=1e-5)  # exact
     for bad in ({"A": 1.0}, {"A": "left", "B": 0.0}, {"A": float("nan"), "B": 0.0}, 3.0):
         with pytest.raises(DuetError, match="yaw"):
             generate(mix, "mono", layout={**layout, "yaw": bad})

@@ -135,7 +135,7 @@ def animate(tracks: np.ndarray, mode: str, layout: dict | None = None, seed: int
     for i, (p, q) in enumerate((("A", "B"), ("B", "A"))):
         face = float(facing_yaw(heads[p], heads[q]))
         body = float(body_yaw.get(p, face))
-        person = PersonMotion.still(n_frames, len(ARKIT_52), np.zeros(3))
+        person = PersonMotion.still(n_frames, len(ARKIT_52), kinematics.transl_for_head(heads[p], body))
         db = frame_rms_db(voices[i], n_frames)
         speech = db[masks[i] > 0.5]
         lo, hi = (np.percentile(speech, 5), np.percentile(speech, 95)) if speech.size > 5 else (-60.0, -20.0)
@@ -149,7 +149,6 @@ def animate(tracks: np.ndarray, mode: str, layout: dict | None = None, seed: int
                          _noise(rng, n_frames, 60, 0.02)], 1)
         sway[:, 0] += 0.04 * _smooth(level, 9)  # small nods on loud speech
         person.poses["neck"][:] = axis_angle(rotmat(yaw(face - body)) @ rotmat(sway)) if body != face else sway
-        person.transl[:] = heads[p] - kinematics.eye_midpoint({j: v[0] for j, v in person.poses.items()}, np.zeros(3))
         person.speaking[:] = _smooth(masks[i], 3).clip(0, 1)
         people[p] = person
     for p, q in (("A", "B"), ("B", "A")):

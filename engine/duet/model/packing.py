@@ -15,7 +15,7 @@ import numpy as np
 from duet.arkit import ARKIT_52
 from duet.frames import axis_angle, facing_yaw, rotmat, yaw
 from duet.motion import DyadicMotion, JOINTS, PERSONS, PersonMotion
-from duet.rigs.kinematics import eye_midpoint
+from duet.rigs.kinematics import eye_midpoint, transl_for_head
 
 JOINT_SLICES = {j: slice(3 * i, 3 * i + 3) for i, j in enumerate(JOINTS)}
 ZERO_CHANNELS = ("jawOpen", "eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight",
@@ -71,8 +71,8 @@ def unpack(x: np.ndarray, heads: dict, expr_names=ARKIT_52, speaking: np.ndarray
            fps: float = 25.0, meta: dict | None = None, body_yaw: dict | None = None) -> DyadicMotion:
     """x [T, 2, D] + first-frame eye midpoints -> DyadicMotion (absolute, conversation frame).
 
-    The first-frame translation puts each person's eye midpoint exactly at ``heads[p]``.
-    The body stays put, as it does in every training clip: the global rotation is the constant
+    The first-frame translation puts each person's eye midpoint exactly at ``heads[p]``; with a
+    ``body_yaw`` it puts it there for the neck at rest, as the corpus animator does. The body stays put, as it does in every training clip: the global rotation is the constant
     ``body_yaw[p]`` (radians; default: facing the partner) and the neck carries all of the head's
     turn, so the head's orientation (global then neck) is the model's own, frame for frame. The
     model cannot know how a body is turned from eye positions alone, and left to itself it picks a
@@ -93,8 +93,11 @@ def unpack(x: np.ndarray, heads: dict, expr_names=ARKIT_52, speaking: np.ndarray
         body = face[p] if body_yaw is None else rotmat(yaw(float(body_yaw[p])))
         poses["neck"] = axis_angle(body.T @ head)
         poses["global"] = np.repeat(axis_angle(body)[None], n_frames, 0)
-        first = {j: poses[j][0] for j in JOINTS}
-        t0 = np.asarray(heads[p], np.float64) - eye_midpoint(first, np.zeros(3))
+        if body_yaw is None:
+            first = {j: poses[j][0] for j in JOINTS}
+            t0 = np.asarray(heads[p], np.float64) - eye_midpoint(first, np.zeros(3))
+        else:  # a turned body: as in the corpus, the layout is where the eyes are with the neck at rest
+            t0 = transl_for_head(heads[p], float(body_yaw[p]))
         delta = xp[:, e + 15: e + 18] - xp[:1, e + 15: e + 18]  # a delta from the first frame, by definition
         transl = t0 + delta @ face[p].T
         spk = np.zeros(n_frames) if speaking is None else np.clip(speaking[i][:n_frames], 0.0, 1.0)
