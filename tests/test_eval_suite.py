@@ -96,6 +96,27 @@ def test_listen_r_replaces_only_listening_frames():
     assert np.any(out.B.expr != before.B.expr) or np.any(out.B.poses["neck"] != before.B.poses["neck"])
 
 
+def test_listen_r_keeps_a_turned_listener_facing_the_partner():
+    from duet.frames import facing_yaw, rotmat, yaw
+    from duet.rigs import kinematics
+
+    train = motion(n=60)                     # face to face: B's listening head looks straight at A
+    train.A.speaking[:] = 1
+    bank = baselines.ListenerBank([train])
+    test = motion(n=40)
+    test.A.speaking[:] = 1
+    b = test.B                               # B's body turned 0.6 rad away; the neck turns the head back
+    face = b.poses["global"][0, 1]
+    b.poses["global"][:] = yaw(face + 0.6)
+    b.poses["neck"][:] = yaw(-0.6)
+    out = bank.fill(test, np.random.default_rng(0))
+    assert np.allclose(out.B.poses["global"], yaw(face + 0.6), atol=1e-6)  # the body is not touched
+    fwd = (rotmat(out.B.poses["global"]) @ rotmat(out.B.poses["neck"]))[:, :, 2]
+    toward = facing_yaw(kinematics.eye_midpoint(out.B.poses, out.B.transl),
+                        kinematics.eye_midpoint(out.A.poses, out.A.transl))
+    assert np.degrees(np.abs(np.arctan2(fwd[:, 0], fwd[:, 2]) - toward)).max() < 0.5
+
+
 def test_pocketsphinx_hears_phones_inside_the_speech(conversation):
     from duet.audio.io import load_audio
 

@@ -133,20 +133,24 @@ class ListenerBank:
             for p, q in (("A", "B"), ("B", "A")):
                 me, other = m.person(p), m.person(q)
                 listening = (me.speaking < 0.5) & (other.speaking >= 0.5)
+                turn = _head_from_facing(me, other)
                 for a, b in _runs(listening):
                     if b - a >= min_frames:
-                        self.segments.append({"expr": me.expr[a:b], "expr_names": m.expr_names,
+                        self.segments.append({"expr": me.expr[a:b], "expr_names": m.expr_names, "turn": turn[a:b],
                                               **{j: me.poses[j][a:b] for j in LISTENER_JOINTS}})
         if not self.segments:
             raise DuetError("Listen-R: the training clips hold no listening stretch to retrieve")
 
     def fill(self, motion, rng: np.random.Generator):
         """Replace each person's listening frames (by ``motion``'s own masks) with random retrieved
-        stretches, tiled when a stretch is shorter than the gap it fills."""
+        stretches, tiled when a stretch is shorter than the gap it fills. The head's turn is retrieved
+        relative to facing the partner and set through the neck, so it suits any body yaw."""
         from duet.eval import metrics as M
+        from duet.frames import axis_angle, rotmat
 
+        facings = {p: _facing(motion.person(p), motion.person(q)) for p, q in (("A", "B"), ("B", "A"))}
         for p in ("A", "B"):
-            me = motion.person(p)
+            me, facing = motion.person(p), facings[p]
             listening = me.speaking < 0.5
             for a, b in _runs(listening):
                 seg = self.segments[rng.integers(len(self.segments))]
@@ -157,7 +161,28 @@ class ListenerBank:
                 me.expr[a:b] = expr[idx]
                 for j in LISTENER_JOINTS:
                     me.poses[j][a:b] = seg[j][idx]
+                # the retrieved head turn is relative to facing the partner there; keep it so here,
+                # whatever this layout's body yaw (the neck carries it, as in the corpus)
+                head = facing[a:b] @ rotmat(seg["turn"][idx])
+                me.poses["neck"][a:b] = axis_angle(rotmat(me.poses["global"][a:b]).transpose(0, 2, 1) @ head)
         return motion
+
+
+def _facing(me, other) -> np.ndarray:
+    """[T, 3, 3]: the yaw that turns ``me`` towards ``other``'s eyes on each frame."""
+    from duet.frames import facing_yaw, rotmat, yaw
+    from duet.rigs import kinematics
+
+    eyes = kinematics.eye_midpoint(me.poses, me.transl), kinematics.eye_midpoint(other.poses, other.transl)
+    return rotmat(yaw(facing_yaw(*eyes)))
+
+
+def _head_from_facing(me, other) -> np.ndarray:
+    """[T, 3] axis-angle: ``me``'s head orientation (global then neck) relative to facing ``other``."""
+    from duet.frames import axis_angle, rotmat
+
+    head = rotmat(me.poses["global"]) @ rotmat(me.poses["neck"])
+    return axis_angle(_facing(me, other).transpose(0, 2, 1) @ head)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
