@@ -173,14 +173,19 @@ def _hann(n: int) -> np.ndarray:
     return _cache[key]
 
 
+def mel_edges_hz() -> np.ndarray:
+    """[N_MELS + 2] band edges (Hz), HTK mel scale, 60 Hz - 7.6 kHz: band i peaks at edge i + 1."""
+    def mel(f):
+        return 2595 * np.log10(1 + f / 700)
+
+    edges_mel = np.linspace(mel(60.0), mel(7600.0), N_MELS + 2)
+    return 700 * (10 ** (edges_mel / 2595) - 1)
+
+
 def _mel_basis() -> np.ndarray:
     """[N_FFT // 2 + 1, N_MELS] triangular filters, HTK mel scale, 60 Hz - 7.6 kHz, unit area."""
     if "mel" not in _cache:
-        def mel(f):
-            return 2595 * np.log10(1 + f / 700)
-
-        edges_mel = np.linspace(mel(60.0), mel(7600.0), N_MELS + 2)
-        edges = 700 * (10 ** (edges_mel / 2595) - 1)
+        edges = mel_edges_hz()
         freqs = np.arange(N_FFT // 2 + 1) * SR / N_FFT
         lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
         tri = np.maximum(0, np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)))

@@ -71,12 +71,14 @@ def unpack(x: np.ndarray, heads: dict, expr_names=ARKIT_52, speaking: np.ndarray
            fps: float = 25.0, meta: dict | None = None, body_yaw: dict | None = None) -> DyadicMotion:
     """x [T, 2, D] + first-frame eye midpoints -> DyadicMotion (absolute, conversation frame).
 
-    The first-frame translation puts each person's eye midpoint exactly at ``heads[p]``; with a
-    ``body_yaw`` it puts it there for the neck at rest, as the corpus animator does. The body stays put, as it does in every training clip: the global rotation is the constant
+    The body stays put, as it does in every training clip: the global rotation is the constant
     ``body_yaw[p]`` (radians; default: facing the partner) and the neck carries all of the head's
     turn, so the head's orientation (global then neck) is the model's own, frame for frame. The
     model cannot know how a body is turned from eye positions alone, and left to itself it picks a
     different split of the head's turn between body and neck in each window.
+
+    The first-frame translation puts each person's eye midpoint exactly at ``heads[p]``; with a
+    ``body_yaw`` it puts it there for the neck at rest, as the corpus animator does.
     """
     x = np.asarray(x, np.float64)
     n_frames, e = x.shape[0], len(expr_names)

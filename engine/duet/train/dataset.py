@@ -139,22 +139,17 @@ class Stats:
 
 def _mel_centres_hz() -> np.ndarray:
     """Centre frequency (Hz) of each of duet.audio.features' mel bands."""
-    from duet.audio.features import N_MELS
+    from duet.audio.features import mel_edges_hz
 
-    def mel(f):
-        return 2595 * np.log10(1 + f / 700)
-
-    m = np.linspace(mel(60.0), mel(7600.0), N_MELS + 2)[1:-1]
-    return 700 * (10 ** (m / 2595) - 1)
+    return mel_edges_hz()[1:-1]
 
 
 def voice_augment(audio: np.ndarray, rng: np.random.Generator, warp: float = 0.12, tilt: float = 0.15,
                   octaves: float = 0.3) -> np.ndarray:
     """Make a window's audio features sound like another voice: [T, FEATURE_DIM] -> a new array.
 
-    The corpus has few voices, and a model trained on them learns their particular spectra (it closed
-    fewer m/b/p on unseen voices the longer it trained). Per window, one random voice change on the
-    cached features: vocal-tract length (every mel band's spectrum read at f / alpha, alpha within
+    Meant to keep a model trained on few voices from learning their particular spectra (on this
+    corpus it did not help: docs/model.md). Per window, one random voice change on the cached features: vocal-tract length (every mel band's spectrum read at f / alpha, alpha within
     1 +- ``warp``), spectral tilt (up to +- ``tilt`` feature units, about +- 6 dB, from lowest to
     highest band) and pitch (log2 f0 shifted up to +- ``octaves`` on voiced frames). Timing, energy
     and voicing are untouched, so every lip target stays where it was.
