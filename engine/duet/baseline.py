@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from duet.arkit import ARKIT_52, INDEX
+from duet.data import layouts
 from duet.frames import axis_angle, facing_yaw, rotation_between, rotmat, yaw
 from duet.motion import DyadicMotion, PersonMotion
 from duet.rigs import kinematics
@@ -129,7 +130,7 @@ def animate(tracks: np.ndarray, mode: str, layout: dict | None = None, seed: int
     layout = layout or DEFAULT_LAYOUT
     rng = np.random.default_rng(seed)
     heads = {p: np.asarray(layout[p], np.float64) for p in "AB"}
-    body_yaw = layout.get("yaw") or {}  # how each body is turned; the neck turns the head to the partner
+    body_yaw = layouts.body_yaw(layout) or {}  # how each body is turned; the neck turns the head to the partner
 
     people = {}
     for i, (p, q) in enumerate((("A", "B"), ("B", "A"))):

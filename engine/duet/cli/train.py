@@ -43,22 +43,15 @@ def run(args) -> int:
     if not (Path(args.corpus) / "manifest.json").is_file():
         raise DuetError(f"{args.corpus}: not a Duet corpus (make one with 'duet data synth')")
     tc = TrainConfig(corpus=args.corpus, out=args.out, seed=args.seed, threads=args.threads)
-    if args.steps is not None:
-        tc.stage1_steps = args.steps
-    if args.stage2_steps is not None:
-        tc.stage2_steps = args.stage2_steps
-    if args.batch is not None:
-        tc.batch = args.batch
-    if args.augment is not None:
-        tc.augment = args.augment
+    overrides = {"stage1_steps": args.steps, "stage2_steps": args.stage2_steps, "batch": args.batch,
+                 "augment": args.augment, "band_masks": args.band_masks, "gap_power": args.gap_power}
+    for name, value in overrides.items():
+        if value is not None:
+            setattr(tc, name, value)
     if tc.stage1_steps < 0 or tc.stage2_steps < 0 or tc.batch < 1:
         raise DuetError("--steps and --stage2-steps must be >= 0 and --batch >= 1")
-    if args.gap_power is not None:
-        tc.gap_power = args.gap_power
     if not 0.5 <= tc.gap_power <= 2:
         raise DuetError("--gap-power must be from 0.5 to 2")
-    if args.band_masks is not None:
-        tc.band_masks = args.band_masks
     if tc.band_masks < 0:
         raise DuetError("--band-masks must be >= 0")
     if not 0 <= tc.augment <= 1:

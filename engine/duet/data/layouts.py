@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from duet.errors import DuetError
 from duet.frames import facing_yaw
 
 KINDS = ("face_to_face_standing", "face_to_face_sitting", "table_across", "table_corner", "side_by_side",
@@ -47,3 +48,18 @@ def sample_layout(rng: np.random.Generator, relation: str = "nonblood-equal") ->
     wrap = lambda v: float((v + np.pi) % (2 * np.pi) - np.pi)  # noqa: E731
     return {"A": [float(v) for v in a], "B": [float(v) for v in b], "yaw": {"A": wrap(yaw_a), "B": wrap(yaw_b)},
             "kind": kind}
+
+
+def body_yaw(layout: dict | None) -> dict[str, float] | None:
+    """A layout's optional "yaw": {"A": rad, "B": rad}, how each body is turned, checked: None when
+    the layout does not say (bodies then face the partner), a one-line DuetError when malformed."""
+    given = (layout or {}).get("yaw")
+    if given is None:
+        return None
+    try:
+        out = {p: float(given[p]) for p in ("A", "B")}
+    except (KeyError, TypeError, ValueError):
+        raise DuetError('the layout\'s "yaw" must give a number of radians for each of "A" and "B"') from None
+    if not all(np.isfinite(v) for v in out.values()):
+        raise DuetError('the layout\'s "yaw" must be finite')
+    return out

@@ -123,6 +123,7 @@ def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None,
     """
     from duet.audio.features import HOP, compute
     from duet.audio.masks import speaking_masks
+    from duet.data.layouts import body_yaw as layout_body_yaw
 
     b = _bundle(weights)
     cfg = b.cfg
@@ -137,7 +138,7 @@ def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None,
     m = speaking_masks(x, mode, first) if masks is None else np.asarray(masks, np.float32)
     n_frames = min(len(feats), m.shape[1])
     feats, m = feats[:n_frames], m[:, :n_frames]
-    body_yaw = _body_yaw(layout)
+    body_yaw = layout_body_yaw(layout)
     layout = {p: np.asarray((layout or DEFAULT_LAYOUT)[p], np.float64) for p in ("A", "B")}
     if np.linalg.norm(layout["A"] - layout["B"]) < 0.1:
         raise DuetError("the layout puts the two heads less than 10 cm apart")
@@ -174,16 +175,3 @@ def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None,
         meta["body_yaw"] = body_yaw
     return unpack(seq, layout, cfg.expr_names, speaking=m, fps=cfg.fps, meta=meta, body_yaw=body_yaw).validate()
 
-
-def _body_yaw(layout: dict | None) -> dict[str, float] | None:
-    """A layout's optional "yaw": {"A": rad, "B": rad}, how each body is turned (duet.data.layouts)."""
-    given = (layout or {}).get("yaw")
-    if given is None:
-        return None
-    try:
-        out = {p: float(given[p]) for p in ("A", "B")}
-    except (KeyError, TypeError, ValueError):
-        raise DuetError('the layout\'s "yaw" must give a number of radians for each of "A" and "B"') from None
-    if not all(np.isfinite(v) for v in out.values()):
-        raise DuetError('the layout\'s "yaw" must be finite')
-    return out
