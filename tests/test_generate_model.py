@@ -91,3 +91,13 @@ def test_a_turned_body_stays_still_under_the_models_head(conversation):
     for bad in ({"A": 1.0}, {"A": "left", "B": 0.0}, {"A": float("nan"), "B": 0.0}, 3.0):
         with pytest.raises(DuetError, match="yaw"):
             generate(mix, "mono", layout={**layout, "yaw": bad})
+
+
+def test_generate_reports_each_sampling_step(conversation):
+    from duet.audio.io import load_audio
+    from duet.model import generate
+
+    mix = load_audio(conversation.mix).samples[:, : 16000 * 4]
+    seen = []
+    generate(mix, "mono", progress=seen.append, steps=8)
+    assert seen == [k / 8 for k in range(1, 9)]

@@ -61,12 +61,13 @@ def service():
 
 @pytest.fixture(scope="module")
 def long_audio(tmp_path_factory, conversation):
-    """The conversation repeated to about three minutes: a job that runs for seconds."""
+    """The conversation repeated to nine minutes: a job that runs for many seconds, so a cancel always
+    lands while it runs (it stops at the next sampling step)."""
     from duet.audio.io import load_audio, save_wav
 
     x = load_audio(conversation.mix).mono
     path = tmp_path_factory.mktemp("long") / "long.wav"
-    save_wav(path, np.tile(x, int(np.ceil(180 / (len(x) / 16000)))))
+    save_wav(path, np.tile(x, int(540 // (len(x) / 16000))))
     return path
 
 
@@ -205,7 +206,7 @@ def test_token_compare_is_constant_time(monkeypatch):
 
 def test_size_and_duration_limits(conversation, long_audio):
     with serve("--max-request-mb", "0.5", "--max-audio-seconds", "60") as url:
-        r = upload(url, long_audio)  # ~5.8 MB
+        r = upload(url, long_audio)  # ~17 MB
         assert r.status_code == 413 and "too large" in r.json()["error"]
     with serve("--max-audio-seconds", "5") as url:
         r = upload(url, conversation.mix)  # ~9 s

@@ -97,7 +97,8 @@ def generate(req: Request, progress=None):
         # In a mono mix first_speaker names the first voice heard; with tracks, A is always the first.
         motion = model_generate(tracks, shape, layout=layout, emotion=emotion, relation=relation,
                                 seed=req.seed, masks=req.masks, weights=weights,
-                                first_speaker=req.first_speaker if shape == "mono" else "A")
+                                first_speaker=req.first_speaker if shape == "mono" else "A",
+                                progress=lambda f: progress("generating", 0.2 + 0.8 * f))
         motion.meta.update(meta)
     progress("generating", 1.0)
     return motion.validate()

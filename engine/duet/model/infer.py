@@ -43,8 +43,10 @@ def _labels(value, vocab: tuple[str, ...], what: str) -> list[int]:
 
 def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidance: float, steps: int,
                    threads: int | None = 1, listener_guidance: float | None = None,
-                   pose_guidance: float | None = None):
+                   pose_guidance: float | None = None, progress=None):
     """Standardized x0 for a batch of windows: [N, 2, L, D] (all windows in one batch).
+
+    ``progress(fraction)``, when given, is called after each DDIM step (a cancelled job raises there).
 
     ``threads``: torch threads while sampling (None: torch's default). One is the default because on
     a shared 2-core machine two contending threads ran 5x slower (benchmarks/infer.py)."""
@@ -57,10 +59,16 @@ def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidan
     t = torch.from_numpy
     cond = (t(audio), t(masks), t(layout), t(emotion), t(relation))
 
+    done = []
+
     def denoise(x_t, lsnr, drop):
         k = x_t.shape[0] // n
         rep = [c.repeat((k,) + (1,) * (c.dim() - 1)) for c in cond]
-        return net(x_t, lsnr, *rep, drop)
+        out = net(x_t, lsnr, *rep, drop)
+        if progress is not None:
+            done.append(1)
+            progress(min(1.0, len(done) / steps))
+        return out
 
     gen = torch.Generator().manual_seed(int(seed))
     before = torch.get_num_threads()
@@ -112,14 +120,15 @@ def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None,
              steps: int | None = None, masks: np.ndarray | None = None, weights=None,
              features: np.ndarray | None = None, first_speaker: str | None = None,
              threads: int | None = 1, listener_guidance: float | None = None,
-             pose_guidance: float | None = None) -> DyadicMotion:
+             pose_guidance: float | None = None, progress=None) -> DyadicMotion:
     """Animate a conversation with the learned model.
 
     tracks [C, N] float32 at 16 kHz ("mono": the mix; "two-track"/"stereo": one voice per channel);
     layout {"A": [x,y,z], "B": [x,y,z]} eye midpoints in the conversation frame; emotion: a label or
     {"A": label, "B": label}; relation: a social-relation label. masks [2, T] overrides the speaking
     masks (e.g. exact ones from a script); first_speaker "A"/"B" says which voice is A (default:
-    whoever speaks first). The model always hears the mono mix of the channels.
+    whoever speaks first). The model always hears the mono mix of the channels. ``progress(fraction)``
+    is called after each sampling step.
     """
     from duet.audio.features import HOP, compute
     from duet.audio.masks import speaking_masks
@@ -158,7 +167,7 @@ def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None,
     z = sample_windows(b, audio, win_masks, lay, emos, rels, seed,
                        cfg.guidance if guidance is None else float(guidance), steps or cfg.steps, threads,
                        cfg.guidance_listen if listener_guidance is None else float(listener_guidance),
-                       cfg.guidance_pose if pose_guidance is None else float(pose_guidance))
+                       cfg.guidance_pose if pose_guidance is None else float(pose_guidance), progress)
     raw = z.transpose(0, 2, 1, 3) * b.std + b.mean                               # [N, L, 2, D]
     raw = chain_offsets(raw, starts, slice(-3, None))
     seq = stitch(raw, starts, n_frames, cfg.blend)
