@@ -205,6 +205,20 @@ def test_cli_refuses_a_folder_that_is_not_a_corpus(tmp_path):
 
 
 
+def test_a_corpus_of_another_version_is_refused_clearly(small_corpus, tmp_path):
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(small_corpus.folder, old)
+    for name in ("manifest.json", "corpus.json"):
+        data = json.loads((old / name).read_text())
+        (old / name).write_text(json.dumps({**data, "version": 1}))
+    with pytest.raises(DuetError, match="version 1 is not supported.*duet data synth"):
+        open_corpus(old)
+    with pytest.raises(DuetError, match="version-1 corpus"):
+        synth(old, hours=0.05, seed=1, workers=1)
+
+
 def test_synth_workers_leave_termination_to_the_default_handler():
     # the CLI turns SIGTERM into KeyboardInterrupt; forked pool workers inherited that and printed a
     # traceback each when the pool shut them down at the end of 'duet data synth -j 2'

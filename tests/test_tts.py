@@ -70,6 +70,14 @@ def test_bad_voices_are_clear_errors(bad):
         tts.synthesize("hello", bad)
 
 
+@pytest.mark.parametrize("voice", ["espeak:en-us", "flite:kal16", "festival:kal_diphone"])
+def test_schwa_is_its_own_phone_and_not_an_open_vowel(voice):
+    # "about the banana": schwas (espeak @ and a#, flite/festival ax) against the stressed vowels aw, ae
+    got = [p for _, _, p in tts.synthesize("about the banana", voice).phonemes if phonemes.is_vowel(p)]
+    assert got == ["ax", "aw", "ax", "ax", "ae", "ax"], voice
+    assert "ax" not in phonemes.OPEN_VOWELS and phonemes.openness("ax") < phonemes.openness("ah")
+
+
 def test_espeak_phonemes_map_onto_the_inventory():
     pangram = ("The quick brown fox jumps over the lazy dog; sphinx of black quartz, judge my vow. "
                "Pleasure, measure, thought, although, church, choir, boy, cow, pure, hour, earth, car, bear.")

@@ -26,7 +26,7 @@ from duet.tts import SR, synthesize_many, voices
 
 SPLITS = ("train", "val", "test")
 FPS = 25.0
-CORPUS_VERSION = 1
+CORPUS_VERSION = 2
 _TEST_VARIANTS, _VAL_VARIANTS = ("m7", "f5", "klatt4"), ("m6", "f4", "klatt3")
 _TEST_BASES, _VAL_BASES = ("en-029",), ("en-gb-x-gbcwmd",)
 _TEST_OTHERS = ("flite:kal",)
@@ -206,7 +206,8 @@ def open_corpus(folder: str | os.PathLike) -> Corpus:
     except json.JSONDecodeError:
         raise DuetError(f"{path}: not valid JSON") from None
     if manifest.get("version") != CORPUS_VERSION:
-        raise DuetError(f"{path}: corpus version {manifest.get('version')!r} is not supported")
+        raise DuetError(f"{path}: corpus version {manifest.get('version')!r} is not supported (this Duet reads "
+                        f"version {CORPUS_VERSION}); remake it with 'duet data synth'")
     return Corpus(folder, manifest)
 
 
@@ -228,7 +229,10 @@ def synth(folder: str | os.PathLike, hours: float, seed: int = 0, workers: int =
         if not settings.is_file():
             raise DuetError(f"{folder}: exists and is not a Duet corpus; choose another folder")
         old = json.loads(settings.read_text())
-        if old.get("seed") != seed or old.get("version") != CORPUS_VERSION:
+        if old.get("version") != CORPUS_VERSION:
+            raise DuetError(f"{folder}: holds a version-{old.get('version')} corpus (this Duet makes version "
+                            f"{CORPUS_VERSION}); choose another folder")
+        if old.get("seed") != seed:
             raise DuetError(f"{folder}: holds a corpus made with seed {old.get('seed')}; use that seed to resume "
                             "or another folder")
     clips = folder / "clips"

@@ -1,4 +1,4 @@
-"""Duet's common phone inventory (ARPAbet-39 plus silence) with a class and a mouth-openness target.
+"""Duet's common phone inventory (ARPAbet-39 plus schwa and silence) with a class and a mouth-openness target.
 
 Every synthesizer's phones are mapped onto this one set (see duet.tts), so lip-sync targets,
 evaluation (bilabial closure, open vowels, lip gap vs openness) and the corpus speak one language.
@@ -15,6 +15,7 @@ INVENTORY: dict[str, tuple[str, float]] = {
     "uh": ("rounded", 0.32), "oy": ("rounded", 0.5),
     "aa": ("open_vowel", 1.0), "ae": ("open_vowel", 0.9), "ao": ("open_vowel", 0.8),
     "aw": ("open_vowel", 0.85), "ay": ("open_vowel", 0.85), "ah": ("open_vowel", 0.7),
+    "ax": ("mid_vowel", 0.45),  # schwa: kept apart from "ah" (the 39-set folds them), it barely opens
     "eh": ("mid_vowel", 0.6), "ey": ("mid_vowel", 0.5), "er": ("mid_vowel", 0.4),
     "ih": ("close_vowel", 0.35), "iy": ("close_vowel", 0.25), "y": ("close_vowel", 0.2),
     "th": ("dental", 0.22), "dh": ("dental", 0.22),
@@ -46,15 +47,16 @@ def is_vowel(phone: str) -> bool:
     return INVENTORY[phone][0] in VOWEL_CLASSES and phone not in ("w", "y")
 
 
-# Festival/flite "radio" phones outside ARPAbet-39, folded as in the usual 61 -> 39 reduction.
-_ARPABET_FOLD = {"pau": "sil", "h#": "sil", "brth": "sil", "ax": "ah", "axr": "er", "ix": "ih",
+# Festival/flite "radio" phones outside the inventory, folded as in the usual 61 -> 39 reduction
+# (except schwa, "ax", which stays: folded into "ah" it would count as an open vowel).
+_ARPABET_FOLD = {"pau": "sil", "h#": "sil", "brth": "sil", "axr": "er", "ix": "ih",
                  "dx": "d", "el": "l", "em": "m", "en": "n", "nx": "n", "hv": "hh"}
 
 # espeak-ng English mnemonics (phoneme events without IPA) -> inventory.
 _ESPEAK = {
     "_": "sil", "_:": "sil", "_!": "sil", "_|": "sil", "_^_": "sil", "||": "sil", "|": "sil",
-    "@": "ah", "@-": "ah", "@2": "ah", "@5": "ah", "@L": "l", "@r": "er", "3": "er", "3:": "er",
-    "a": "ae", "a#": "ah", "aa": "ae", "A:": "aa", "A@": "aa", "A": "aa", "0": "aa", "0@": "ao",
+    "@": "ax", "@-": "ax", "@2": "ax", "@5": "ax", "@L": "l", "@r": "er", "3": "er", "3:": "er",
+    "a": "ae", "a#": "ax", "aa": "ae", "A:": "aa", "A@": "aa", "A": "aa", "0": "aa", "0@": "ao",
     "O": "ao", "O:": "ao", "O@": "ao", "o@": "ao", "o": "ow", "E": "eh", "E2": "eh", "E@": "eh",
     "e@": "eh", "e": "eh", "eI": "ey", "I": "ih", "I#": "ih", "I2": "ih", "I@": "ih", "i": "iy",
     "i:": "iy", "i@": "iy", "i@3": "iy", "IR": "ih", "U": "uh", "U@": "uh", "u": "uw", "u:": "uw",
