@@ -87,6 +87,20 @@ def test_swapping_people_swaps_outputs_exactly():
     assert not torch.allclose(y[:, 0], y[:, 1], atol=1e-3)
 
 
+def test_dropout_acts_only_while_training_and_keeps_old_bundles_loadable():
+    cfg = ModelConfig(**{**SMALL.to_dict(), "dropout": 0.3})
+    net = _randomized(cfg)
+    inp = _inputs(cfg)
+    with torch.no_grad():
+        eval_a, eval_b = net(**inp), net(**inp)
+        net.train()
+        train_a, train_b = net(**inp), net(**inp)
+    assert torch.equal(eval_a, eval_b) and not torch.allclose(train_a, train_b, atol=1e-4)
+    plain = DualStreamUNet(SMALL)  # dropout has no weights: a bundle saved without it loads as it was
+    assert plain.state_dict().keys() == net.state_dict().keys()
+    assert ModelConfig.from_dict({k: v for k, v in SMALL.to_dict().items() if k != "dropout"}).dropout == 0.0
+
+
 def test_cross_attention_lets_a_see_b_and_the_ablation_does_not():
     inp = _inputs(SMALL)
     changed = inp["x"].clone()

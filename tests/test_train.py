@@ -242,6 +242,10 @@ def test_duet_train_rejects_a_missing_corpus(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--augment" in err[0]
     assert not (tmp_path / "t").exists()
+    assert main(["train", "--corpus", str(tmp_path), "--dropout", "1", "--out", str(tmp_path / "t")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--dropout" in err[0]
+    assert not (tmp_path / "t").exists()
 
 
 @pytest.mark.slow

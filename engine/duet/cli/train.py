@@ -21,6 +21,8 @@ def add_arguments(p) -> None:
                    help="masked mel-band runs per training window (default from the config)")
     p.add_argument("--gap-power", type=float, default=None, metavar="P",
                    help="lip-gap loss |error|**P (2: mean-seeking, 1: median-seeking; default from the config)")
+    p.add_argument("--dropout", type=float, default=None, metavar="P",
+                   help="dropout in the network's blocks and conditioning while training (default: 0)")
     p.add_argument("--no-cross-attention", action="store_true", help="train the single-stream ablation")
     p.add_argument("--ship", metavar="BUNDLE", help="instead of training: copy BUNDLE (fp16) into the "
                    "package as the shipped weights")
@@ -56,7 +58,10 @@ def run(args) -> int:
         raise DuetError("--band-masks must be >= 0")
     if not 0 <= tc.augment <= 1:
         raise DuetError("--augment is a fraction of windows: give a value from 0 to 1")
+    if args.dropout is not None and not 0 <= args.dropout < 1:
+        raise DuetError("--dropout must be from 0 to below 1")
     tc.model.cross_attention = not args.no_cross_attention
+    tc.model.dropout = tc.model.dropout if args.dropout is None else args.dropout
     tc.model.window = tc.window
     from duet.train.loop import train
 

@@ -24,6 +24,7 @@ class ModelConfig:
     emotion_dim: int = 16
     relation_dim: int = 8
     cross_attention: bool = True    # False: the single-stream ablation
+    dropout: float = 0.0            # training-time dropout in every FiLM block and on c(k) (0: none)
     emotions: tuple[str, ...] = EMOTIONS_DEFAULT    # id 0 is neutral/unknown
     relations: tuple[str, ...] = RELATIONS_DEFAULT  # id 0 is unknown
     window: int = 200               # frames per window (8 s at 25 fps)

@@ -26,12 +26,13 @@ def _groups(c: int) -> int:
 class FiLMBlock(nn.Module):
     """Residual conv block; the middle activation is modulated by (gamma(c) + 1) * h + beta(c)."""
 
-    def __init__(self, cin: int, cout: int, cond: int):
+    def __init__(self, cin: int, cout: int, cond: int, dropout: float = 0.0):
         super().__init__()
         self.norm1 = nn.GroupNorm(_groups(cin), cin)
         self.conv1 = nn.Conv1d(cin, cout, 3, padding=1)
         self.norm2 = nn.GroupNorm(_groups(cout), cout)
         self.film = nn.Conv1d(cond, 2 * cout, 1)
+        self.drop = nn.Dropout(dropout)
         self.conv2 = nn.Conv1d(cout, cout, 3, padding=1)
         self.skip = nn.Conv1d(cin, cout, 1) if cin != cout else nn.Identity()
         nn.init.zeros_(self.film.weight)
@@ -41,7 +42,7 @@ class FiLMBlock(nn.Module):
         y = self.conv1(F.silu(self.norm1(h)))
         gamma, beta = self.film(c).chunk(2, dim=1)
         y = (gamma + 1) * self.norm2(y) + beta
-        y = self.conv2(F.silu(y))
+        y = self.conv2(self.drop(F.silu(y)))
         return self.skip(h) + y
 
 
@@ -95,17 +96,18 @@ class DualStreamUNet(nn.Module):
         raw = cfg.audio_dim + 2 * cfg.role_dim + 2 + 8 + 2 * cfg.emotion_dim + cfg.relation_dim
         self.cond_in = nn.Sequential(nn.Conv1d(raw, cd, 5, padding=2), nn.SiLU(),
                                      nn.Conv1d(cd, cd, 5, padding=2))
+        self.cond_drop = nn.Dropout(cfg.dropout)
         self.time = nn.Sequential(nn.Linear(64, cd), nn.SiLU(), nn.Linear(cd, cd))
         self.inp = nn.Conv1d(d + cd, c1, 3, padding=1)
         nb = cfg.blocks_per_level
-        self.enc1 = nn.ModuleList([FiLMBlock(c1, c1, cd) for _ in range(nb)])
+        self.enc1 = nn.ModuleList([FiLMBlock(c1, c1, cd, cfg.dropout) for _ in range(nb)])
         self.down = nn.Conv1d(c1, c2, 4, stride=2, padding=1)
-        self.enc2 = nn.ModuleList([FiLMBlock(c2, c2, cd) for _ in range(nb)])
+        self.enc2 = nn.ModuleList([FiLMBlock(c2, c2, cd, cfg.dropout) for _ in range(nb)])
         self.enc2_attn = nn.ModuleList([Attention(c2, cfg.heads) for _ in range(nb)])
-        self.dec2 = nn.ModuleList([FiLMBlock(c2, c2, cd) for _ in range(nb)])
+        self.dec2 = nn.ModuleList([FiLMBlock(c2, c2, cd, cfg.dropout) for _ in range(nb)])
         self.dec2_attn = nn.ModuleList([Attention(c2, cfg.heads) for _ in range(nb)])
         self.up = nn.Conv1d(c2, c1, 3, padding=1)
-        self.dec1 = nn.ModuleList([FiLMBlock(2 * c1 if i == 0 else c1, c1, cd) for i in range(nb)])
+        self.dec1 = nn.ModuleList([FiLMBlock(2 * c1 if i == 0 else c1, c1, cd, cfg.dropout) for i in range(nb)])
         if cfg.cross_attention:
             self.dec2_cross = nn.ModuleList([Attention(c2, cfg.heads) for _ in range(nb)])
             self.dec1_cross = nn.ModuleList([Attention(c1, cfg.heads) for _ in range(nb)])
@@ -124,7 +126,7 @@ class DualStreamUNet(nn.Module):
         per_stream = torch.cat([lay, partner(lay, b), self.relation(relation).repeat(2, 1)], dim=1)
         feats = torch.cat([audio.repeat(2, 1, 1), role(m), role(m_other), m, m_other, emo, partner(emo, b),
                            per_stream[:, None, :].expand(-1, t, -1)], dim=2)
-        return self.cond_in(feats.transpose(1, 2))
+        return self.cond_drop(self.cond_in(feats.transpose(1, 2)))
 
     def forward(self, x, lsnr, audio, masks, layout, emotion, relation, drop):
         """Predict clean motion x0 [B, 2, T, D] from noisy x [B, 2, T, D]; T must be even."""
