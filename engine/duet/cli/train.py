@@ -61,7 +61,8 @@ def run(args) -> int:
     if args.dropout is not None and not 0 <= args.dropout < 1:
         raise DuetError("--dropout must be from 0 to below 1")
     tc.model.cross_attention = not args.no_cross_attention
-    tc.model.dropout = tc.model.dropout if args.dropout is None else args.dropout
+    if args.dropout is not None:
+        tc.model.dropout = args.dropout
     tc.model.window = tc.window
     from duet.train.loop import train
 

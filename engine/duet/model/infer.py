@@ -59,15 +59,16 @@ def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidan
     t = torch.from_numpy
     cond = (t(audio), t(masks), t(layout), t(emotion), t(relation))
 
-    done = []
+    calls = 0
 
     def denoise(x_t, lsnr, drop):
+        nonlocal calls
         k = x_t.shape[0] // n
         rep = [c.repeat((k,) + (1,) * (c.dim() - 1)) for c in cond]
         out = net(x_t, lsnr, *rep, drop)
+        calls += 1
         if progress is not None:
-            done.append(1)
-            progress(min(1.0, len(done) / steps))
+            progress(min(1.0, calls / steps))
         return out
 
     gen = torch.Generator().manual_seed(int(seed))

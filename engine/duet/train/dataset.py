@@ -149,7 +149,8 @@ def voice_augment(audio: np.ndarray, rng: np.random.Generator, warp: float = 0.1
     """Make a window's audio features sound like another voice: [T, FEATURE_DIM] -> a new array.
 
     Meant to keep a model trained on few voices from learning their particular spectra (on this
-    corpus it did not help: docs/model.md). Per window, one random voice change on the cached features: vocal-tract length (every mel band's spectrum read at f / alpha, alpha within
+    corpus it did not help: docs/model.md). Per window, one random voice change on the cached
+    features: vocal-tract length (every mel band's spectrum read at f / alpha, alpha within
     1 +- ``warp``), spectral tilt (up to +- ``tilt`` feature units, about +- 6 dB, from lowest to
     highest band) and pitch (log2 f0 shifted up to +- ``octaves`` on voiced frames). Timing, energy
     and voicing are untouched, so every lip target stays where it was.
