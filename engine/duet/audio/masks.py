@@ -1,10 +1,10 @@
 """Speaking masks m_A, m_B at 25 fps from a mono mix, two tracks, or a stereo file.
 
 Two tracks / stereo: WebRTC voice activity per channel, a level gate against the other channel's
-bleed, then gap filling. Mono: voice activity on the mix, then two-speaker diarization: voice
-prints (MFCC + pitch statistics) of short speech pieces clustered into two voices, refined frame by
-frame with one Gaussian per voice plus a third Gaussian for the two speaking at once, trained on
-sums of the clip's own single-voice audio, and decoded with a sticky Viterbi path. Person A is the
+bleed, then gap filling. Mono: voice activity on the mix, then two-speaker diarization: learned
+voice prints (`duet.audio.voiceprint`) of short speech pieces clustered into two voices, refined
+frame by frame with one Gaussian per voice plus a third Gaussian for the two speaking at once,
+trained on sums of the clip's own single-voice audio, and decoded with a sticky Viterbi path. Person A is the
 first to speak unless the caller says otherwise, and the assignment holds over the whole clip.
 """
 
@@ -20,7 +20,6 @@ HOP = F.HOP
 GAP_S = 0.50  # pauses shorter than this (sentence breaks) still count as speaking
 MIN_RUN_S = 0.10  # speech blips shorter than this are dropped
 BLEED_DB = 15.0  # a channel this much quieter than the other while the other talks is bleed
-N_MFCC = 19
 FLOOR_MARGIN_DB = 5.0  # speech must stand this far above the noise floor (10th percentile level)
 
 
@@ -140,10 +139,11 @@ def _first_to_speak(masks: np.ndarray) -> list[int]:
 
 # ---- mono diarization ---------------------------------------------------------------------------
 
-SEGMENT_FRAMES = 75  # speech runs are cut into pieces of at most 3 s before clustering
+SEGMENT_FRAMES = 25  # speech runs are cut into pieces of at most 1 s before clustering
 SWITCH_PENALTY = 12.0  # log-likelihood cost of changing who speaks between adjacent speech frames
 LL_SCALE = 0.3  # frames overlap in content; scale their log-likelihoods down before summing
-ONE_VOICE_LAMBDA = 0.33  # BIC weight; tuned on espeak voices (one voice vs two) in 15 s dialogues
+SAME_VOICE_COS = 0.8  # two clusters whose mean voice prints are this alike are one voice (set on val)
+MIN_SHARE = 0.1  # nor is a "second voice" holding less than this share of the speech (set on val)
 
 
 def diarize(mix: np.ndarray) -> np.ndarray:
@@ -155,10 +155,9 @@ def diarize(mix: np.ndarray) -> np.ndarray:
     masks = np.zeros((2, n), bool)
     if speech.sum() < 5:
         return masks.astype(np.float32)
-    feats = voice_features(x)
-    vec = _frame_vectors(feats)
+    vec = voice_features(x)
     floor = vec[speech].var(0) * 0.05 + 1e-3
-    labels = _cluster_segments(vec, speech, floor)
+    labels = _cluster_segments(vec, speech)
     if labels is None:  # one voice only
         return np.stack([clean(speech), masks[1]]).astype(np.float32)
     states = _refine(x, vec, speech, labels, floor)
@@ -168,25 +167,10 @@ def diarize(mix: np.ndarray) -> np.ndarray:
 
 
 def voice_features(x: np.ndarray) -> np.ndarray:
-    """Per-frame voice descriptor [T, N_MFCC + 2]: mean MFCC 1..19 of the frame, log pitch, voicing."""
-    gain = np.float32(10 ** (F.loudness_gain_db(x) / 20))
-    y = x * gain
-    n = len(y) // HOP
-    out = np.zeros((n, N_MFCC + 2), np.float32)
-    for a in range(0, n, F.CHUNK_FRAMES):
-        b = min(n, a + F.CHUNK_FRAMES)
-        mel = F.log_mel(y, a, b)
-        mfcc = (mel @ _dct())[:, 1: N_MFCC + 1]
-        out[a:b, :N_MFCC] = mfcc.reshape(b - a, 4, N_MFCC).mean(1)
-        f0, voicing = F.pitch(y, a, b)
-        out[a:b, N_MFCC] = np.where(f0 > 0, np.log2(np.maximum(f0, 1) / 150.0), 0.0)
-        out[a:b, N_MFCC + 1] = voicing
-    return out
+    """Per-frame voice descriptor [N // 640, voiceprint.DIM]: the learned voice print."""
+    from duet.audio.voiceprint import embed
 
-
-def _dct() -> np.ndarray:
-    k = np.arange(F.N_MELS)
-    return np.cos(np.pi / F.N_MELS * (k[:, None] + 0.5) * k[None, :]).astype(np.float32)
+    return embed(x)
 
 
 def _segments(speech: np.ndarray) -> list[tuple[int, int]]:
@@ -199,66 +183,35 @@ def _segments(speech: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
-def _cluster_segments(vec: np.ndarray, speech: np.ndarray, floor: np.ndarray) -> np.ndarray | None:
-    """Agglomerative clustering of speech segments by generalized likelihood ratio of diagonal
-    Gaussians, merged greedily down to two voices; per-frame labels 0/1 (-1 outside speech), or
-    None when the two final voices are too alike to be two people."""
+def _cluster_segments(vec: np.ndarray, speech: np.ndarray) -> np.ndarray | None:
+    """Agglomerative clustering of speech segments by the cosine between their summed voice prints
+    (centroid linkage), merged greedily down to two voices; per-frame labels 0/1 (-1 outside
+    speech), or None when the two are one voice (SAME_VOICE_COS, MIN_SHARE)."""
     segs = _segments(speech)
     if len(segs) < 2:
         return None
-    stats = [np.stack([np.full(vec.shape[1], b - a, np.float64), vec[a:b].sum(0), (vec[a:b] ** 2).sum(0)])
-             for a, b in segs]
+    sums = np.stack([vec[a:b].sum(0) for a, b in segs]).astype(np.float64)
     members = [[i] for i in range(len(segs))]
-
-    def cost(st):
-        n, s1, s2 = st
-        m = s1 / n
-        return n[0] * np.log(np.maximum(s2 / n - m * m, 0) + floor).sum()
-
-    own = [cost(st) for st in stats]
-    pair = np.full((len(stats), len(stats)), np.inf)
-    for i in range(len(stats)):
-        for j in range(i + 1, len(stats)):
-            pair[i, j] = cost(stats[i] + stats[j]) - own[i] - own[j]
-    alive = list(range(len(stats)))
+    alive = list(range(len(segs)))
     while len(alive) > 2:
-        sub = pair[np.ix_(alive, alive)]
-        i, j = np.unravel_index(np.argmin(sub), sub.shape)
-        i, j = alive[i], alive[j]
-        stats[i] = stats[i] + stats[j]
-        own[i] = cost(stats[i])
+        unit = sums[alive] / np.linalg.norm(sums[alive], axis=1, keepdims=True)
+        sim = unit @ unit.T
+        np.fill_diagonal(sim, -np.inf)
+        i, j = np.unravel_index(np.argmax(sim), sim.shape)
+        i, j = alive[min(i, j)], alive[max(i, j)]
+        sums[i] += sums[j]
         members[i] += members[j]
         alive.remove(j)
-        pair[j, :] = pair[:, j] = np.inf
-        for k in alive:
-            if k != i:
-                lo, hi = min(i, k), max(i, k)
-                pair[lo, hi] = cost(stats[i] + stats[k]) - own[i] - own[k]
     labels = np.full(len(speech), -1, np.int64)
     for lab, k in enumerate(alive):
         for m in members[k]:
             a, b = segs[m]
             labels[a:b] = lab
-    if _too_alike(vec, labels, floor):
+    sizes = np.array([(labels == k).sum() for k in (0, 1)])
+    unit = sums[alive] / np.linalg.norm(sums[alive], axis=1, keepdims=True)
+    if sizes.min() < max(10, MIN_SHARE * sizes.sum()) or unit[0] @ unit[1] > SAME_VOICE_COS:
         return None
     return labels
-
-
-def _too_alike(vec: np.ndarray, labels: np.ndarray, floor: np.ndarray) -> bool:
-    """One voice only: splitting the speech in two gains less likelihood (full-covariance Gaussians)
-    than the BIC penalty for the second Gaussian's parameters, scaled by ONE_VOICE_LAMBDA."""
-    groups = [vec[labels == k] for k in (0, 1)]
-    if min(len(g) for g in groups) < 10:
-        return True
-
-    def n_logdet(v):
-        return len(v) * np.linalg.slogdet(np.cov(v, rowvar=False) + np.diag(floor))[1]
-
-    both = np.concatenate(groups)
-    gain = 0.5 * (n_logdet(both) - n_logdet(groups[0]) - n_logdet(groups[1]))
-    d = vec.shape[1]
-    penalty = ONE_VOICE_LAMBDA * 0.5 * (d + d * (d + 1) / 2) * np.log(len(both))
-    return gain < penalty
 
 
 class _Gauss:
@@ -274,15 +227,6 @@ class _Gauss:
     def loglik(self, data: np.ndarray) -> np.ndarray:
         d = data - self.mu
         return -0.5 * (np.einsum("ij,jk,ik->i", d, self.prec, d) + self.logdet)
-
-
-def _frame_vectors(feats: np.ndarray) -> np.ndarray:
-    """Per-frame vectors for the Gaussians: MFCCs, log pitch (0 where unvoiced), voicing.
-
-    No column weights: Gaussians with fitted (co)variances are blind to a column's scale (measured).
-    """
-    voiced = feats[:, N_MFCC + 1:] > 0.5
-    return np.concatenate([feats[:, :N_MFCC], feats[:, N_MFCC:N_MFCC + 1] * voiced, feats[:, N_MFCC + 1:]], 1)
 
 
 def _refine(x: np.ndarray, vec: np.ndarray, speech: np.ndarray, labels: np.ndarray,
@@ -317,7 +261,7 @@ def _overlap_vectors(x: np.ndarray, singles: list[np.ndarray]) -> np.ndarray:
     picks = [np.sort(rng.choice(s, n, replace=False)) for s in singles]
     clips = [np.concatenate([x[k * HOP:(k + 1) * HOP] for k in p]) for p in picks]
     total = clips[0] + clips[1]
-    return _frame_vectors(voice_features(total))
+    return voice_features(total)
 
 
 def _viterbi(ll: np.ndarray, gaps: np.ndarray) -> np.ndarray:
