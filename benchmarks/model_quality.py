@@ -58,6 +58,9 @@ def main() -> None:
                     help="CFG scale on head and eye rotations and translation (default: the bundle's)")
     ap.add_argument("--steps", type=int, default=None, help="DDIM steps (default: the bundle's)")
     ap.add_argument("--split", default="test", help="corpus split to score (tune on val, report test)")
+    ap.add_argument("--exact-masks", action="store_true",
+                    help="give the model the corpus's exact speaking masks instead of diarizing the mix "
+                         "(a ceiling: how much of the error is diarization's)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     corpus = open_corpus(args.corpus)
@@ -71,6 +74,7 @@ def main() -> None:
         clip = corpus.load(cid)
         mix = np.asarray(clip.mix, np.float32)[None]
         masks = {p: clip.motion.person(p).speaking for p in ("A", "B")}
+        exact = np.stack([masks["A"], masks["B"]]).astype(np.float32)
         for name, how in rows.items():
             t0 = time.perf_counter()
             if how is None and name == "ground truth":
@@ -81,13 +85,13 @@ def main() -> None:
                 pred = generate(mix, "mono", layout=clip.layout, seed=args.seed, weights=how,
                                 first_speaker=first_speaker(clip), guidance=args.guidance,
                                 listener_guidance=args.listener_guidance, pose_guidance=args.pose_guidance,
-                                steps=args.steps)
+                                steps=args.steps, masks=exact if args.exact_masks else None)
             tallies[name].seconds += time.perf_counter() - t0
             tallies[name].audio_seconds += clip.motion.duration
             score_clip(tallies[name], pred, clip, faces, clip.motion.fps)
             head[name].append(listener_head_deg(pred, masks))
         print(f"scored {cid}", flush=True)
-    print(f"\n{len(ids)} {args.split} clips, mono mix, seed {args.seed}, guidance {args.guidance or 'default'}, "
+    print(f"\n{len(ids)} {args.split} clips, mono mix{' with exact masks' if args.exact_masks else ''}, seed {args.seed}, guidance {args.guidance or 'default'}, "
           f"listener guidance {args.listener_guidance or 'same'}, pose guidance {args.pose_guidance or 'default'}, "
           f"DDIM steps {args.steps or 'default'}\n")
     print("| method | " + " | ".join(f"{c} ({t})" for c, t in COLUMNS) + " | s per audio s |")

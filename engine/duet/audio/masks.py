@@ -184,22 +184,25 @@ def _segments(speech: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _cluster_segments(vec: np.ndarray, speech: np.ndarray) -> np.ndarray | None:
-    """Agglomerative clustering of speech segments by the cosine between their summed voice prints
-    (centroid linkage), merged greedily down to two voices; per-frame labels 0/1 (-1 outside
+    """Agglomerative clustering of speech segments' voice prints with Ward's linkage (the merge that
+    least increases the spread within clusters; a lone odd segment joins a voice early instead of
+    being left as the second "voice"), down to two voices; per-frame labels 0/1 (-1 outside
     speech), or None when the two are one voice (SAME_VOICE_COS, MIN_SHARE)."""
     segs = _segments(speech)
     if len(segs) < 2:
         return None
     sums = np.stack([vec[a:b].sum(0) for a, b in segs]).astype(np.float64)
+    counts = np.array([b - a for a, b in segs], np.float64)
     members = [[i] for i in range(len(segs))]
     alive = list(range(len(segs)))
     while len(alive) > 2:
-        unit = sums[alive] / np.linalg.norm(sums[alive], axis=1, keepdims=True)
-        sim = unit @ unit.T
-        np.fill_diagonal(sim, -np.inf)
-        i, j = np.unravel_index(np.argmax(sim), sim.shape)
+        mean, n = sums[alive] / counts[alive, None], counts[alive]
+        cost = ((mean[:, None] - mean[None]) ** 2).sum(-1) * (n[:, None] * n[None] / (n[:, None] + n[None]))
+        np.fill_diagonal(cost, np.inf)
+        i, j = np.unravel_index(np.argmin(cost), cost.shape)
         i, j = alive[min(i, j)], alive[max(i, j)]
         sums[i] += sums[j]
+        counts[i] += counts[j]
         members[i] += members[j]
         alive.remove(j)
     labels = np.full(len(speech), -1, np.int64)
@@ -207,9 +210,8 @@ def _cluster_segments(vec: np.ndarray, speech: np.ndarray) -> np.ndarray | None:
         for m in members[k]:
             a, b = segs[m]
             labels[a:b] = lab
-    sizes = np.array([(labels == k).sum() for k in (0, 1)])
     unit = sums[alive] / np.linalg.norm(sums[alive], axis=1, keepdims=True)
-    if sizes.min() < max(10, MIN_SHARE * sizes.sum()) or unit[0] @ unit[1] > SAME_VOICE_COS:
+    if counts[alive].min() < max(10, MIN_SHARE * counts[alive].sum()) or unit[0] @ unit[1] > SAME_VOICE_COS:
         return None
     return labels
 

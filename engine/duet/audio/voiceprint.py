@@ -83,11 +83,13 @@ def load(path: str):
     p = Path(path)
     if not p.is_file():
         raise DuetError(f"{p}: no voice-print weights there (train them with 'duet train --voiceprint')")
+    import pickle
+
     try:
         payload = torch.load(p, map_location="cpu", weights_only=True)
         net = _network(float(payload["scale"]), int(payload["dim"]), int(payload["channels"]))
         net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state"].items()})
-    except (KeyError, RuntimeError, EOFError, OSError) as e:
+    except (KeyError, TypeError, RuntimeError, EOFError, OSError, pickle.UnpicklingError) as e:
         raise DuetError(f"{p}: not a voice-print bundle ({type(e).__name__})") from None
     return net.eval()
 
@@ -109,14 +111,26 @@ def training_examples(corpus) -> tuple[list[np.ndarray], list[np.ndarray], list[
     return mels, labels, list(voices)
 
 
-def train(corpus_dir: str | Path, out: str | Path, steps: int = 2000, seed: int = 0, batch: int = 32,
-          progress=None) -> Path:
-    """Train the voice-print network on ``corpus_dir``'s train split and write the bundle to ``out``."""
+def is_bundle(path: str | Path) -> bool:
+    """Whether ``path`` is a voice-print bundle (its JSON card beside it says so)."""
+    card = Path(path).with_suffix(".json")
+    try:
+        return json.loads(card.read_text()).get("kind") == "voiceprint"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def train(corpus_dir: str | Path, out: str | Path, steps: int = 1500, seed: int = 0, batch: int = 32,
+          threads: int = 0, progress=None) -> Path:
+    """Train the voice-print network on ``corpus_dir``'s train split and write the bundle to ``out``
+    (threads 0: torch's default). ``progress(fraction, loss)`` is called after each step."""
     import torch
 
     from duet.data.corpus import open_corpus
     from duet.files import atomic_output
 
+    if threads > 0:
+        torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     corpus = open_corpus(corpus_dir)
@@ -148,7 +162,7 @@ def train(corpus_dir: str | Path, out: str | Path, steps: int = 2000, seed: int 
         loss.backward()
         opt.step()
         if progress:
-            progress((step + 1) / steps, float(loss))
+            progress((step + 1) / steps, float(loss.detach()))
     net.eval()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""``duet train``: train the dual-stream diffusion model on a corpus (resumable), or ship weights."""
+"""``duet train``: train the dual-stream diffusion model on a corpus (resumable), train the voice
+prints that mono diarization clusters (--voiceprint), or ship weights."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ from pathlib import Path
 
 from duet.errors import DuetError
 
+VOICEPRINT_STEPS = 1500
+
 
 def add_arguments(p) -> None:
     p.add_argument("--corpus", default="data/corpus", help="corpus folder (made by 'duet data synth')")
-    p.add_argument("--out", default="data/train", help="checkpoint folder; training resumes from it")
+    p.add_argument("--out", default=None, help="checkpoint folder; training resumes from it "
+                   "(default data/train; data/voiceprint with --voiceprint)")
     p.add_argument("--steps", type=int, default=None, help="stage-1 steps (default from the config)")
     p.add_argument("--stage2-steps", type=int, default=None, help="stage-2 (lip fine-tuning) steps")
     p.add_argument("--batch", type=int, default=None, help="windows per step and process")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="CPU threads for torch per process (0: torch's default)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch per process (0: torch's default; default 1, or all with --voiceprint)")
     p.add_argument("--augment", type=float, default=None, metavar="P",
                    help="fraction of training windows given a random voice change (default from the config)")
     p.add_argument("--band-masks", type=int, default=None, metavar="N",
@@ -24,6 +29,9 @@ def add_arguments(p) -> None:
     p.add_argument("--dropout", type=float, default=None, metavar="P",
                    help="dropout in the network's blocks and conditioning while training (default: 0)")
     p.add_argument("--no-cross-attention", action="store_true", help="train the single-stream ablation")
+    p.add_argument("--voiceprint", action="store_true",
+                   help="train the voice-print network for mono diarization instead (writes OUT/voiceprint.pt; "
+                   f"--steps default {VOICEPRINT_STEPS})")
     p.add_argument("--ship", metavar="BUNDLE", help="instead of training: copy BUNDLE (fp16) into the "
                    "package as the shipped weights")
     p.add_argument("--name", default="duet-dual", help="shipped name (duet-dual; duet-single for the ablation)")
@@ -44,7 +52,10 @@ def run(args) -> int:
         raise DuetError("--guidance, --listener-guidance and --pose-guidance go with --ship")
     if not (Path(args.corpus) / "manifest.json").is_file():
         raise DuetError(f"{args.corpus}: not a Duet corpus (make one with 'duet data synth')")
-    tc = TrainConfig(corpus=args.corpus, out=args.out, seed=args.seed, threads=args.threads)
+    if args.voiceprint:
+        return _voiceprint(args)
+    tc = TrainConfig(corpus=args.corpus, out=args.out or "data/train", seed=args.seed,
+                     threads=1 if args.threads is None else args.threads)
     overrides = {"stage1_steps": args.steps, "stage2_steps": args.stage2_steps, "batch": args.batch,
                  "augment": args.augment, "band_masks": args.band_masks, "gap_power": args.gap_power}
     for name, value in overrides.items():
@@ -71,9 +82,44 @@ def run(args) -> int:
     return 0
 
 
+def _voiceprint(args) -> int:
+    from duet.audio.voiceprint import train
+    from duet.progress import Progress
+
+    others = {"--stage2-steps": args.stage2_steps, "--batch": args.batch, "--augment": args.augment,
+              "--band-masks": args.band_masks, "--gap-power": args.gap_power, "--dropout": args.dropout}
+    given = [flag for flag, v in others.items() if v is not None] + ["--no-cross-attention"] * args.no_cross_attention
+    if given:
+        raise DuetError(f"{', '.join(given)}: not an option of --voiceprint (it takes --corpus, --out, --steps, --seed)")
+    steps = VOICEPRINT_STEPS if args.steps is None else args.steps
+    if steps < 1:
+        raise DuetError("--steps must be >= 1")
+    with Progress("training voice prints") as p:
+        path = train(args.corpus, Path(args.out or "data/voiceprint") / "voiceprint.pt", steps=steps,
+                     seed=args.seed, threads=args.threads or 0, progress=lambda f, loss: p.update(f, f"loss {loss:.3f}"))
+    print(f"voice-print bundle: {path} (ship it with 'duet train --ship {path}')")
+    return 0
+
+
 def _ship(src: Path, name: str, guidance=None, listener=None, pose=None) -> int:
-    """Copy a training bundle into the package (fp16), with the sampling scales chosen on val."""
+    """Copy a training bundle into the package (fp16), with the sampling scales chosen on val; a
+    voice-print bundle goes in as the package's voiceprint.pt."""
+    import shutil
+
+    from duet.audio import voiceprint
+    from duet.files import atomic_output
     from duet.model import bundle
+
+    if src.is_file() and voiceprint.is_bundle(src):
+        if (guidance, listener, pose) != (None, None, None) or name != "duet-dual":
+            raise DuetError("--name and the guidance scales belong to model bundles, not voice prints")
+        voiceprint.load(str(src))  # refuses a broken file before anything is replaced
+        for s, d in ((src, voiceprint.WEIGHTS), (src.with_suffix(".json"), voiceprint.WEIGHTS.with_suffix(".json"))):
+            with atomic_output(d) as tmp:
+                shutil.copyfile(s, tmp)
+        voiceprint.load.cache_clear()
+        print(f"shipped {src} -> {voiceprint.WEIGHTS} ({voiceprint.WEIGHTS.stat().st_size / 1e6:.1f} MB)")
+        return 0
 
     if not name.replace("-", "").isalnum():
         raise DuetError(f"--name {name!r}: use letters, digits and dashes")
