@@ -143,7 +143,6 @@ SEGMENT_FRAMES = 25  # speech runs are cut into pieces of at most 1 s before clu
 SWITCH_PENALTY = 12.0  # log-likelihood cost of changing who speaks between adjacent speech frames
 LL_SCALE = 0.3  # frames overlap in content; scale their log-likelihoods down before summing
 SAME_VOICE_COS = 0.8  # two clusters whose mean voice prints are this alike are one voice (set on val)
-MIN_SHARE = 0.1  # nor is a "second voice" holding less than this share of the speech (set on val)
 
 
 def diarize(mix: np.ndarray) -> np.ndarray:
@@ -187,7 +186,7 @@ def _cluster_segments(vec: np.ndarray, speech: np.ndarray) -> np.ndarray | None:
     """Agglomerative clustering of speech segments' voice prints with Ward's linkage (the merge that
     least increases the spread within clusters; a lone odd segment joins a voice early instead of
     being left as the second "voice"), down to two voices; per-frame labels 0/1 (-1 outside
-    speech), or None when the two are one voice (SAME_VOICE_COS, MIN_SHARE)."""
+    speech), or None when the two are one voice (SAME_VOICE_COS) or the second has under 10 frames."""
     segs = _segments(speech)
     if len(segs) < 2:
         return None
@@ -211,7 +210,7 @@ def _cluster_segments(vec: np.ndarray, speech: np.ndarray) -> np.ndarray | None:
             a, b = segs[m]
             labels[a:b] = lab
     unit = sums[alive] / np.linalg.norm(sums[alive], axis=1, keepdims=True)
-    if counts[alive].min() < max(10, MIN_SHARE * counts[alive].sum()) or unit[0] @ unit[1] > SAME_VOICE_COS:
+    if counts[alive].min() < 10 or unit[0] @ unit[1] > SAME_VOICE_COS:
         return None
     return labels
 
