@@ -78,6 +78,15 @@ def prepare(clip, cfg: ModelConfig) -> dict[str, np.ndarray]:
             "open_vowel": phone_class_frames(clip.phonemes, n, ph.OPEN_VOWELS)}
 
 
+def _diarizer_id() -> str:
+    """The voice-print weights behind the cached diarized masks: new weights, new masks."""
+    import hashlib
+
+    from duet.audio.voiceprint import WEIGHTS
+
+    return hashlib.sha1(WEIGHTS.read_bytes()).hexdigest()[:12] if WEIGHTS.is_file() else "none"
+
+
 def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=None) -> list[dict]:
     """Prepared clips of a split, computed once and cached in <corpus>/model-cache/."""
     from duet.data.corpus import open_corpus
@@ -86,7 +95,8 @@ def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=No
     corpus = open_corpus(corpus_dir)
     cache = Path(corpus_dir) / "model-cache"
     cache.mkdir(exist_ok=True)
-    key = json.dumps([CACHE_VERSION, list(cfg.expr_names), list(cfg.emotions), list(cfg.relations)])
+    key = json.dumps([CACHE_VERSION, list(cfg.expr_names), list(cfg.emotions), list(cfg.relations),
+                      _diarizer_id()])
     out = []
     ids = corpus.ids(split)
     for k, cid in enumerate(ids):
