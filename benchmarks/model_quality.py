@@ -91,7 +91,9 @@ def main() -> None:
             score_clip(tallies[name], pred, clip, faces, clip.motion.fps)
             head[name].append(listener_head_deg(pred, masks))
         print(f"scored {cid}", flush=True)
-    print(f"\n{len(ids)} {args.split} clips, mono mix{' with exact masks' if args.exact_masks else ''}, seed {args.seed}, guidance {args.guidance or 'default'}, "
+    masks_used = "exact masks" if args.exact_masks else "diarized masks"
+    print(f"\n{len(ids)} {args.split} clips, mono mix, {masks_used}, seed {args.seed}, "
+          f"guidance {args.guidance or 'default'}, "
           f"listener guidance {args.listener_guidance or 'same'}, pose guidance {args.pose_guidance or 'default'}, "
           f"DDIM steps {args.steps or 'default'}\n")
     print("| method | " + " | ".join(f"{c} ({t})" for c, t in COLUMNS) + " | s per audio s |")

@@ -144,3 +144,19 @@ def test_eval_orders_reference_by_first_speaker():
 def test_eval_masks_cli_refuses_missing_corpus(tmp_path):
     r = run_duet("eval", "masks", "--corpus", tmp_path / "none")
     assert r.rc == 1 and "no such corpus folder" in r.err and "Traceback" not in r.err
+
+
+@pytest.mark.slow
+def test_eval_masks_scores_a_corpus_and_checks_each_voice_alone(tmp_path):
+    import json
+
+    from duet.data.corpus import synth
+
+    synth(tmp_path / "corpus", hours=0.03, seed=11, workers=1)
+    r = run_duet("eval", "masks", "--corpus", tmp_path / "corpus", "--split", "train", "--shape", "mono",
+                 "--json", tmp_path / "m.json")
+    assert r.rc == 0, r.err
+    mono = json.loads((tmp_path / "m.json").read_text())["masks"]["mono"]
+    assert mono["clips"] >= 2 and mono["solo"] == 2 * mono["clips"]  # both tracks of every clip, alone
+    assert 0 <= mono["solo_split"] <= mono["solo"] and 0.5 < mono["f1"] <= 1
+    assert f"{mono['solo_split']} of {mono['solo']} tracks split into two voices" in r.out

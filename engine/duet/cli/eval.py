@@ -34,9 +34,13 @@ def _masks_run(args) -> int:
     for shape, s in scores.items():
         print(f"{shape:<10} frame F1 {s.f1:.3f}  (clips {s.clips}, swapped A/B {s.swapped}, "
               f"tp {s.tp} fp {s.fp} fn {s.fn})")
+        if s.solo:
+            print(f"{'':<10} one voice alone: {s.solo_split} of {s.solo} tracks split into two voices")
         worst = sorted(s.per_clip, key=lambda c: c[1])[:3]
         result[shape] = {"f1": s.f1, "clips": s.clips, "swapped": s.swapped, "tp": s.tp, "fp": s.fp,
                          "fn": s.fn, "worst": [{"id": i, "f1": f} for i, f in worst]}
+        if s.solo:
+            result[shape].update(solo=s.solo, solo_split=s.solo_split)
     if args.json_out:
         from duet.files import atomic_output
 

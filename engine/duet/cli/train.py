@@ -90,13 +90,14 @@ def _voiceprint(args) -> int:
               "--band-masks": args.band_masks, "--gap-power": args.gap_power, "--dropout": args.dropout}
     given = [flag for flag, v in others.items() if v is not None] + ["--no-cross-attention"] * args.no_cross_attention
     if given:
-        raise DuetError(f"{', '.join(given)}: not an option of --voiceprint (it takes --corpus, --out, --steps, --seed)")
+        raise DuetError(f"{', '.join(given)}: not an option of --voiceprint "
+                        "(it takes --corpus, --out, --steps, --seed, --threads)")
     steps = VOICEPRINT_STEPS if args.steps is None else args.steps
     if steps < 1:
         raise DuetError("--steps must be >= 1")
     with Progress("training voice prints") as p:
-        path = train(args.corpus, Path(args.out or "data/voiceprint") / "voiceprint.pt", steps=steps,
-                     seed=args.seed, threads=args.threads or 0, progress=lambda f, loss: p.update(f, f"loss {loss:.3f}"))
+        path = train(args.corpus, Path(args.out or "data/voiceprint") / "voiceprint.pt", steps=steps, seed=args.seed,
+                     threads=args.threads or 0, progress=lambda f, loss: p.update(f, f"loss {loss:.3f}"))
     print(f"voice-print bundle: {path} (ship it with 'duet train --ship {path}')")
     return 0
 

@@ -3,6 +3,8 @@
 Both sides follow the front end's convention (row 0 = the first to speak), so a clip whose voices
 are swapped scores as wrong. Frames count as speaking at probability >= 0.5; true positives, false
 positives and false negatives are pooled over both people and all clips (overlaps count for both).
+Mono also gets a one-voice check: each clip's two tracks alone (one person talking, coloured noise
+12-45 dB below), which should come out as one voice; the count split into two is reported.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ class Score:
     clips: int = 0
     swapped: int = 0  # clips that score better with A and B exchanged
     per_clip: list = field(default_factory=list)
+    solo: int = 0  # one-voice tracks checked (mono)
+    solo_split: int = 0  # of those, given to two voices
 
     @property
     def f1(self) -> float:
@@ -69,6 +73,7 @@ def shape_input(tracks: np.ndarray, mix: np.ndarray, shape: str) -> np.ndarray:
 def evaluate(corpus, split: str, shapes, progress=None) -> dict[str, Score]:
     """Score speaking_masks on every clip of ``split`` for each input shape."""
     from duet.audio.masks import speaking_masks
+    from duet.data.augment import noise
 
     ids = list(corpus.ids(split))
     scores = {s: Score() for s in shapes}
@@ -80,6 +85,12 @@ def evaluate(corpus, split: str, shapes, progress=None) -> dict[str, Score]:
             audio = shape_input(np.asarray(clip.tracks, np.float32), np.asarray(clip.mix, np.float32), shape)
             mode = "stereo" if shape == "stereo" else shape
             scores[shape].add(clip_id, speaking_masks(audio, mode), ref)
+        if "mono" in scores:
+            rng = np.random.default_rng(i)
+            for track in np.asarray(clip.tracks, np.float32):
+                alone = noise(track, rng, rng.uniform(12, 45))
+                scores["mono"].solo += 1
+                scores["mono"].solo_split += int(speaking_masks(alone[None], "mono")[1].max() >= 0.5)
         if progress:
             progress((i + 1) / len(ids), clip_id)
     return scores
