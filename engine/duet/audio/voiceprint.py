@@ -35,7 +35,7 @@ def _network(scale: float, dim: int = DIM, channels: int = CHANNELS):
                              nn.BatchNorm1d(o))
 
     class VoicePrintNet(nn.Module):
-        """[B, 4T, N_MELS] normalized log-mel -> [B, T, dim] unit vectors (receptive field about 0.6 s)."""
+        """[B, 4T, N_MELS] normalized log-mel -> [B, T, dim] unit vectors (receptive field about 0.45 s)."""
 
         def __init__(self):
             super().__init__()
