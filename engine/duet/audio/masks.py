@@ -3,9 +3,9 @@
 Two tracks / stereo: WebRTC voice activity per channel, a level gate against the other channel's
 bleed, then gap filling. Mono: voice activity on the mix, then two-speaker diarization: learned
 voice prints (`duet.audio.voiceprint`) of short speech pieces clustered into two voices, refined
-frame by frame with one Gaussian per voice plus a third Gaussian for the two speaking at once,
-trained on sums of the clip's own single-voice audio, and decoded with a sticky Viterbi path. Person A is the
-first to speak unless the caller says otherwise, and the assignment holds over the whole clip.
+frame by frame with one Gaussian per voice and a sticky Viterbi path; each speech frame goes to
+one voice. Person A is the first to speak unless the caller says otherwise, and the assignment
+holds over the whole clip.
 """
 
 from __future__ import annotations
@@ -159,9 +159,9 @@ def diarize(mix: np.ndarray) -> np.ndarray:
     labels = _cluster_segments(vec, speech)
     if labels is None:  # one voice only
         return np.stack([clean(speech), masks[1]]).astype(np.float32)
-    states = _refine(x, vec, speech, labels, floor)
-    masks[0] = speech & ((states == 0) | (states == 2))
-    masks[1] = speech & ((states == 1) | (states == 2))
+    states = _refine(vec, speech, labels, floor)
+    masks[0] = speech & (states == 0)
+    masks[1] = speech & (states == 1)
     return np.stack([clean(masks[0]), clean(masks[1])]).astype(np.float32)
 
 
@@ -230,39 +230,22 @@ class _Gauss:
         return -0.5 * (np.einsum("ij,jk,ik->i", d, self.prec, d) + self.logdet)
 
 
-def _refine(x: np.ndarray, vec: np.ndarray, speech: np.ndarray, labels: np.ndarray,
-            floor: np.ndarray) -> np.ndarray:
-    """Three-state (A, B, both) Viterbi over speech frames with per-voice Gaussians; [T] states."""
+def _refine(vec: np.ndarray, speech: np.ndarray, labels: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """Two-state (A, B) Viterbi over speech frames with per-voice Gaussians, refitted; [T] states."""
     idx = np.flatnonzero(speech)
     states = labels.copy()
-    both = None
     for _ in range(3):
         singles = [idx[states[idx] == k] for k in (0, 1)]
         if min(len(s) for s in singles) < 10:
             break
-        models = [_Gauss(vec[s], floor) for s in singles]
-        if both is None:  # the overlap model comes from the first split; refits barely move it
-            both = _Gauss(_overlap_vectors(x, singles), floor)
-        models.append(both)
-        ll = np.stack([m.loglik(vec[idx]) for m in models], 1) * LL_SCALE
-        gaps = np.diff(idx) > 1
-        path = _viterbi(ll, gaps)
+        ll = np.stack([_Gauss(vec[s], floor).loglik(vec[idx]) for s in singles], 1) * LL_SCALE
+        path = _viterbi(ll, np.diff(idx) > 1)
         new = np.full(len(speech), -1, np.int64)
         new[idx] = path
         if np.array_equal(new, states):
             break
         states = new
     return states
-
-
-def _overlap_vectors(x: np.ndarray, singles: list[np.ndarray]) -> np.ndarray:
-    """Descriptors of both voices at once: the clip's own A frames summed with its B frames."""
-    n = min(len(singles[0]), len(singles[1]), 750)
-    rng = np.random.default_rng(0)
-    picks = [np.sort(rng.choice(s, n, replace=False)) for s in singles]
-    clips = [np.concatenate([x[k * HOP:(k + 1) * HOP] for k in p]) for p in picks]
-    total = clips[0] + clips[1]
-    return voice_features(total)
 
 
 def _viterbi(ll: np.ndarray, gaps: np.ndarray) -> np.ndarray:
