@@ -22,6 +22,7 @@ def test_speaker_mouth_moves_more_than_listener(tmp_path, conversation, shape):
     m = DyadicMotion.load(out)
     assert m.meta["model"] == "duet-dual" and m.meta["relation"] == "nonblood-equal"
     assert abs(m.n_frames - conversation.seconds * 25) <= 1
+    assert "heard one voice only" not in r.err
     for turn in conversation.turns:
         sl = _inner(turn)
         speaker, listener = (m.A, m.B) if turn[0] == "A" else (m.B, m.A)
@@ -101,3 +102,18 @@ def test_generate_reports_each_sampling_step(conversation):
     seen = []
     generate(mix, "mono", progress=seen.append, steps=8)
     assert seen == [k / 8 for k in range(1, 9)]
+
+
+def test_a_monologue_in_a_mono_mix_says_who_listens(tmp_path):
+    from conftest import espeak
+    from duet.audio.io import save_wav
+
+    lines = ["Good morning, everyone.", "Today we talk about the weather.", "It will rain, then clear up."]
+    gap = np.zeros(8000, np.float32)
+    x = np.concatenate([gap] + [np.concatenate([espeak(t, "en-us+m3", tmp_path / f"{i}.wav"), gap])
+                                for i, t in enumerate(lines)])
+    save_wav(tmp_path / "solo.wav", x)
+    r = run_duet("generate", tmp_path / "solo.wav", "-o", tmp_path / "m.npz")
+    assert r.rc == 0, r.err
+    assert "heard one voice only, so person B listens throughout" in r.err and "--audio-b" in r.err
+    assert DyadicMotion.load(tmp_path / "m.npz").B.speaking.max() < 0.5

@@ -104,6 +104,15 @@ def generate(req: Request, progress=None):
     return motion.validate()
 
 
+def silent_person_note(motion, req: Request) -> str | None:
+    """A line for the user when one person never speaks (in a mono mix: diarization heard one voice)."""
+    quiet = [p for p in ("A", "B") if float(np.max(motion.person(p).speaking, initial=0.0)) < 0.5]
+    if len(quiet) != 1:
+        return None
+    hint = "" if req.audio_b else "; if two people talk, give each their own track (--audio-b)"
+    return f"note: heard one voice only, so person {quiet[0]} listens throughout{hint}"
+
+
 def labels(req: Request) -> tuple:
     """Emotion (one label, or one per person) and social relation, from the options or the prompt."""
     from duet.emotion import EMOTIONS, RELATIONS, emotion_id, relation_from_text

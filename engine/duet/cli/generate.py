@@ -41,10 +41,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     import sys
 
-    from duet.pipeline import generate, output_path
+    from duet.pipeline import generate, output_path, silent_person_note
 
     out = output_path(args.output, ".npz")
-    motion = generate(request_from(args))
+    req = request_from(args)
+    motion = generate(req)
     motion.save(out)
+    note = silent_person_note(motion, req)
+    if note:
+        print(note, file=sys.stderr)
     print(f"wrote {out} ({motion.n_frames} frames, {motion.duration:.1f} s)", file=sys.stderr)
     return 0

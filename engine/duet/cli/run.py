@@ -86,7 +86,7 @@ def produce(req, out: Path, glb=None, fbx=None, livelink=None, motion_path=None,
     ``sound`` names the audio for the sequencer when it differs from the input tracks.
     """
     from duet.blender.bake import bake_to_file
-    from duet.pipeline import generate
+    from duet.pipeline import generate, silent_person_note
 
     motion = generate(req)
     if motion_path:
@@ -95,4 +95,7 @@ def produce(req, out: Path, glb=None, fbx=None, livelink=None, motion_path=None,
     bake_to_file(motion, out, audio=audio, glb=glb, fbx=fbx, livelink_dir=livelink)
     written = [str(x) for x in (out, glb, fbx, livelink) if x]
     print("wrote " + ", ".join(written), file=sys.stderr)
+    note = silent_person_note(motion, req)
+    if note:
+        print(note, file=sys.stderr)
     return motion
