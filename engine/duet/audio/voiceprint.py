@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -83,8 +84,6 @@ def load(path: str):
     p = Path(path)
     if not p.is_file():
         raise DuetError(f"{p}: no voice-print weights there (train them with 'duet train --voiceprint')")
-    import pickle
-
     try:
         payload = torch.load(p, map_location="cpu", weights_only=True)
         net = _network(float(payload["scale"]), int(payload["dim"]), int(payload["channels"]))
