@@ -147,6 +147,8 @@ SAME_VOICE_COS = 0.8  # two clusters whose mean voice prints are this alike are 
 
 def diarize(mix: np.ndarray) -> np.ndarray:
     """Mono [N] -> binary [2, T] masks in order of the clustering (caller orders A/B)."""
+    from duet.audio.voiceprint import embed
+
     x = np.asarray(mix, np.float32)
     frac, _ = voice_activity(x)
     speech = clean(frac >= 0.5, gap_s=0.1)  # fine runs: a turn change needs only a short pause
@@ -154,7 +156,7 @@ def diarize(mix: np.ndarray) -> np.ndarray:
     masks = np.zeros((2, n), bool)
     if speech.sum() < 5:
         return masks.astype(np.float32)
-    vec = voice_features(x)
+    vec = embed(x)  # one learned voice print per frame
     floor = vec[speech].var(0) * 0.05 + 1e-3
     labels = _cluster_segments(vec, speech)
     if labels is None:  # one voice only
@@ -163,13 +165,6 @@ def diarize(mix: np.ndarray) -> np.ndarray:
     masks[0] = speech & (states == 0)
     masks[1] = speech & (states == 1)
     return np.stack([clean(masks[0]), clean(masks[1])]).astype(np.float32)
-
-
-def voice_features(x: np.ndarray) -> np.ndarray:
-    """Per-frame voice descriptor [N // 640, voiceprint.DIM]: the learned voice print."""
-    from duet.audio.voiceprint import embed
-
-    return embed(x)
 
 
 def _segments(speech: np.ndarray) -> list[tuple[int, int]]:
