@@ -18,7 +18,8 @@ import numpy as np
 
 COLUMNS = (("bilabial_closure", ">=0.9"), ("open_vowel", ">=0.9"), ("openness_r", ">=0.7"),
            ("leakage", "<=0.15"), ("eye_contact_listening", ">=0.6"), ("listener_head_deg", ">0"),
-           ("pfd_expression", "low"), ("pfd_jaw", "low"), ("pfd_pose", "low"), ("mse_lip_speaker", "low"))
+           ("pfd_expression", "low"), ("pfd_jaw", "low"), ("pfd_pose", "low"), ("mse_lip_speaker", "low"),
+           ("head_sync", "truth"))
 
 
 def listener_head_deg(motion, masks) -> float:

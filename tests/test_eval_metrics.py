@@ -253,6 +253,21 @@ def test_variance_is_mean_per_channel_variance():
     assert M.variance(x) == pytest.approx((1.0 + 0.0) / 2)
 
 
+def test_head_synchrony_finds_a_delayed_mirror_and_not_two_heads_on_their_own():
+    rng = np.random.default_rng(3)
+    m = motion(n=300)
+    nods = np.convolve(rng.standard_normal(320), np.hanning(9), "same")[:300] * 0.02
+    m.A.poses["neck"][:, 0] = nods
+    m.B.poses["neck"][8:, 0] = 0.5 * nods[:-8]          # B nods half as deep, 8 frames later
+    m.A.poses["neck"][:, 1] = rng.standard_normal(300) * 0.01
+    m.B.poses["neck"][:, 1] = rng.standard_normal(300) * 0.01   # yaw: independent
+    pitch, yaw = M.head_synchrony(m)
+    assert pitch > 0.95
+    assert abs(yaw) < 0.25
+    assert M.head_synchrony(m, max_lag=4)[0] < 0.5     # the mirror lies outside a 4-frame search
+    assert M.head_synchrony(motion(n=50)) == (0.0, 0.0)  # still heads
+
+
 # ---------------------------------------------------------------- gaze
 
 

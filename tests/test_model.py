@@ -101,6 +101,25 @@ def test_dropout_acts_only_while_training_and_keeps_old_bundles_loadable():
     assert ModelConfig.from_dict({k: v for k, v in SMALL.to_dict().items() if k != "dropout"}).dropout == 0.0
 
 
+def test_partner_input_is_dual_only_and_old_bundles_load_without_it():
+    both = ModelConfig(**{**SMALL.to_dict(), "partner_input": True})
+    assert DualStreamUNet(both).with_partner
+    assert DualStreamUNet(both).inp.in_channels == 2 * SMALL.motion_dim + SMALL.cond_dim
+    single = ModelConfig(**{**both.to_dict(), "cross_attention": False})
+    assert not DualStreamUNet(single).with_partner     # the ablation sees no partner motion at all
+    old = ModelConfig.from_dict({k: v for k, v in SMALL.to_dict().items() if k != "partner_input"})
+    assert old.partner_input is False
+    assert DualStreamUNet(old).inp.in_channels == SMALL.motion_dim + SMALL.cond_dim
+    net = _randomized(both)                            # B's noisy motion reaches A through the input alone
+    net.dec2_cross, net.dec1_cross = None, None
+    net.cfg = ModelConfig(**{**both.to_dict(), "cross_attention": False})
+    inp = _inputs(both)
+    with torch.no_grad():
+        a0 = net(**inp)[:, 0]
+        a1 = net(**dict(inp, x=torch.cat([inp["x"][:, :1], inp["x"][:, 1:] + 3.0], 1)))[:, 0]
+    assert not torch.allclose(a0, a1, atol=1e-4)
+
+
 def test_cross_attention_lets_a_see_b_and_the_ablation_does_not():
     inp = _inputs(SMALL)
     changed = inp["x"].clone()

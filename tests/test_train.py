@@ -149,6 +149,23 @@ def test_windows_swap_people_consistently():
     assert np.allclose(batch["x"][:, :, 0, -3:], 0.0)  # translation deltas start at zero
 
 
+def test_clip_pose_scale_measures_neck_motion_about_each_clips_own_turn():
+    rng = np.random.default_rng(0)
+    e, d = SMALL.n_expr, SMALL.motion_dim
+    clips = []
+    for turn in (-0.6, 0.0, 0.6):                       # three layouts: the neck turned by 0.6 rad or not
+        x = rng.normal(0, 0.1, (100, 2, d)).astype(np.float32)
+        x[..., e + 4] = turn + rng.normal(0, 0.03, (100, 2))  # neck yaw: the turn plus 0.03 rad of motion
+        clips.append({"x": x})
+    corpus, clip = Stats.of(clips, e), Stats.of(clips, e, pose_scale="clip")
+    assert corpus.std[e + 4] == pytest.approx(0.49, abs=0.03)
+    assert clip.std[e + 4] == pytest.approx(0.03, abs=0.005)
+    assert clip.std[e + 1] == pytest.approx(corpus.std[e + 1])   # the body's rotation keeps the corpus std
+    assert np.array_equal(clip.std[:e], corpus.std[:e]) and np.array_equal(clip.mean, corpus.mean)
+    with pytest.raises(ValueError):
+        Stats.of(clips, e, pose_scale="window")
+
+
 def test_voice_augment_moves_formants_and_pitch_but_not_timing():
     from duet.audio.features import N_MELS
     from duet.train.dataset import _mel_centres_hz, voice_augment
@@ -245,6 +262,11 @@ def test_duet_train_rejects_a_missing_corpus(tmp_path, capsys):
     assert main(["train", "--corpus", str(tmp_path), "--dropout", "1", "--out", str(tmp_path / "t")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--dropout" in err[0]
+    assert not (tmp_path / "t").exists()
+    assert main(["train", "--corpus", str(tmp_path), "--partner-input", "--no-cross-attention",
+                 "--out", str(tmp_path / "t")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--partner-input" in err[0]
     assert not (tmp_path / "t").exists()
 
 

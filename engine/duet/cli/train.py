@@ -29,6 +29,11 @@ def add_arguments(p) -> None:
     p.add_argument("--dropout", type=float, default=None, metavar="P",
                    help="dropout in the network's blocks and conditioning while training (default: 0)")
     p.add_argument("--no-cross-attention", action="store_true", help="train the single-stream ablation")
+    p.add_argument("--partner-input", action="store_true",
+                   help="dual model: also give each stream its partner's noisy motion, frame-aligned, at the input")
+    p.add_argument("--pose-scale", choices=("corpus", "clip"), default=None,
+                   help="clip: scale neck, jaw, eye and translation values by their std about each clip's mean "
+                        "(rotation loss weight 2 instead of 8); default corpus")
     p.add_argument("--voiceprint", action="store_true",
                    help="train the voice-print network for mono diarization instead (writes OUT/voiceprint.pt; "
                    f"--steps default {VOICEPRINT_STEPS})")
@@ -71,7 +76,12 @@ def run(args) -> int:
         raise DuetError("--augment is a fraction of windows: give a value from 0 to 1")
     if args.dropout is not None and not 0 <= args.dropout < 1:
         raise DuetError("--dropout must be from 0 to below 1")
+    if args.partner_input and args.no_cross_attention:
+        raise DuetError("--partner-input is a dual-model option; the single-stream ablation sees no partner")
     tc.model.cross_attention = not args.no_cross_attention
+    tc.model.partner_input = args.partner_input
+    if args.pose_scale == "clip":
+        tc.pose_scale, tc.w_rot = "clip", 2.0
     if args.dropout is not None:
         tc.model.dropout = args.dropout
     tc.model.window = tc.window
@@ -88,7 +98,9 @@ def _voiceprint(args) -> int:
 
     others = {"--stage2-steps": args.stage2_steps, "--batch": args.batch, "--augment": args.augment,
               "--band-masks": args.band_masks, "--gap-power": args.gap_power, "--dropout": args.dropout}
-    given = [flag for flag, v in others.items() if v is not None] + ["--no-cross-attention"] * args.no_cross_attention
+    others.update({"--pose-scale": args.pose_scale, "--no-cross-attention": args.no_cross_attention or None,
+                   "--partner-input": args.partner_input or None})
+    given = [flag for flag, v in others.items() if v is not None]
     if given:
         raise DuetError(f"{', '.join(given)}: not an option of --voiceprint "
                         "(it takes --corpus, --out, --steps, --seed, --threads)")

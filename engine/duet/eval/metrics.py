@@ -416,6 +416,25 @@ def partner_gaze_angle(motion) -> dict[str, np.ndarray]:
     return {p: _angle_deg(rays[p][1], rays[q][0] - rays[p][0]) for p, q in (("A", "B"), ("B", "A"))}
 
 
+SYNC_MAX_LAG = 15  # frames: 0.6 s at 25 fps
+
+
+def head_synchrony(motion, max_lag: int = SYNC_MAX_LAG) -> tuple[float, float]:
+    """Interpersonal head synchrony (pitch, yaw): the best Pearson correlation between A's and B's
+    neck rotation about that axis over lags of up to ``max_lag`` frames either way (0 for a still head).
+    Two heads moving on their own score near 0; one mirroring the other near 1."""
+    a, b = motion.A.poses["neck"], motion.B.poses["neck"]
+    out = []
+    for axis in (0, 1):
+        best = 0.0
+        for lag in range(-max_lag, max_lag + 1):
+            x, y = (a[lag:, axis], b[:len(b) - lag, axis]) if lag >= 0 else (a[:lag, axis], b[-lag:, axis])
+            if x.std() > 1e-6 and y.std() > 1e-6:
+                best = max(best, float(np.corrcoef(x, y)[0, 1]))
+        out.append(best)
+    return out[0], out[1]
+
+
 def eye_contact(motion, masks: dict[str, np.ndarray]) -> dict[str, Count]:
     """Frames on which a person looks at the partner (gaze within EYE_CONTACT_DEG of the partner's
     eye midpoint), counted while listening (own mask < 0.5, partner's >= 0.5) and while speaking

@@ -29,12 +29,13 @@ TABLES = {
         ("variance", "variance", "truth", 4),
         ("eye_contact_listening", "eye contact listening", "truth", 2),
         ("eye_contact_speaking", "eye contact speaking", "truth", 2),
-        ("gaze_error_deg", "gaze error °", "min", 2),
+        ("gaze_error_deg", "gaze error °", "min", 2), ("head_sync", "head sync", "truth", 2),
         ("seconds_per_audio_second", "s per audio s", "min", 3),
     ],
 }
 ALL_ROLES_NOTE = ("spk/lis: frames where the person speaks / listens (ground-truth masks). "
-                  "Bold: best non-reference row; for variance and eye contact, best = closest to the ground truth.")
+                  "Bold: best non-reference row; for variance, eye contact and head sync, best = closest to the "
+                  "ground truth.")
 
 
 def _fmt(v: float, decimals: int) -> str:

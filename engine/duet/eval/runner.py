@@ -250,6 +250,7 @@ def score_clip(tally: Tally, pred, clip, faces: dict, fps: float, traces: dict |
     for role, c in M.eye_contact(pred, masks).items():
         tally.count(f"eye_contact_{role}", c)
     tally.add("gaze_error_deg", M.gaze_angle_error(pred, truth))
+    tally.add("head_sync", float(np.mean(M.head_synchrony(pred))))
     if traces is not None:
         angles = M.partner_gaze_angle(pred)
         traces.update({"gap": {p: gaps[p].tolist() for p in gaps},

@@ -23,7 +23,8 @@ class ModelConfig:
     role_dim: int = 16              # e_speak / e_listen
     emotion_dim: int = 16
     relation_dim: int = 8
-    cross_attention: bool = True    # False: the single-stream ablation
+    cross_attention: bool = True    # False: the single-stream ablation (no partner motion at all)
+    partner_input: bool = False     # with cross_attention: the partner's noisy motion also joins the input
     dropout: float = 0.0            # training-time dropout in every FiLM block and on c(k) (0: none)
     emotions: tuple[str, ...] = EMOTIONS_DEFAULT    # id 0 is neutral/unknown
     relations: tuple[str, ...] = RELATIONS_DEFAULT  # id 0 is unknown
@@ -71,9 +72,10 @@ class TrainConfig:
     warmup: int = 100
     weight_decay: float = 0.01
     cond_drop: float = 0.1          # audio dropped for classifier-free guidance
+    pose_scale: str = "corpus"      # "clip": neck, jaw, eyes, translation scaled about each clip's mean
     t_power: float = 2.0            # t = 1 - (1 - u)^p: the first DDIM step (pure noise) decides most
     w_expr: float = 1.0
-    w_rot: float = 8.0
+    w_rot: float = 8.0              # (2 with pose_scale "clip", whose units are smaller)
     w_transl: float = 1.0
     w_vel: float = 1.0
     w_gaze: float = 5.0

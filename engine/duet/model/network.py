@@ -98,7 +98,10 @@ class DualStreamUNet(nn.Module):
                                      nn.Conv1d(cd, cd, 5, padding=2))
         self.cond_drop = nn.Dropout(cfg.dropout)
         self.time = nn.Sequential(nn.Linear(64, cd), nn.SiLU(), nn.Linear(cd, cd))
-        self.inp = nn.Conv1d(d + cd, c1, 3, padding=1)
+        # The partner's noisy motion, frame-aligned, beside one's own: the convolutions can read "the
+        # partner nodded 0.3 s ago" directly, which content-based cross-attention has no position for.
+        self.with_partner = cfg.cross_attention and cfg.partner_input
+        self.inp = nn.Conv1d((2 * d if self.with_partner else d) + cd, c1, 3, padding=1)
         nb = cfg.blocks_per_level
         self.enc1 = nn.ModuleList([FiLMBlock(c1, c1, cd, cfg.dropout) for _ in range(nb)])
         self.down = nn.Conv1d(c1, c2, 4, stride=2, padding=1)
@@ -133,7 +136,7 @@ class DualStreamUNet(nn.Module):
         b, _, t, d = x.shape
         c = self.conditioning(audio, masks, layout, emotion, relation, drop)
         h = x.transpose(0, 1).reshape(2 * b, t, d).transpose(1, 2)
-        h = self.inp(torch.cat([h, c], dim=1))
+        h = self.inp(torch.cat([h, partner(h, b), c] if self.with_partner else [h, c], dim=1))
         cf = c + self.time(timestep_embedding(lsnr, 64)).repeat(2, 1)[:, :, None]
         cf2 = F.avg_pool1d(cf, 2)
         for blk in self.enc1:

@@ -81,7 +81,7 @@ def train(tc: TrainConfig, log=print) -> Path:
     if resume is not None:
         stats = Stats(resume["mean"], resume["std"])
     else:
-        stats = Stats.of(clips, cfg.n_expr)
+        stats = Stats.of(clips, cfg.n_expr, tc.pose_scale)
     windows = Windows(clips, tc.window, stats, seed=tc.seed * 1000 + rank, augment=tc.augment,
                       band_masks=tc.band_masks)
     torch.manual_seed(tc.seed)
