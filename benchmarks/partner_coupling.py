@@ -22,30 +22,24 @@ import numpy as np
 
 
 def sample_beside(net, batch, steps: int, seed: int):
-    """Standardized x0 [N, 2, T, D] from DDIM (no guidance) with person A held to batch["x"][:, 0]."""
+    """Standardized x0 [N, 2, T, D] from DDIM (no guidance) with person A held to batch["x"][:, 0]:
+    before every denoising call A's noisy motion becomes the true A noised to that step's level."""
     import torch
 
-    from duet.model.diffusion import alpha_sigma, logsnr, q_sample
+    from duet.model.diffusion import ddim_sample, q_sample
 
     x0 = batch["x"].float()
     n = x0.shape[0]
     cond = (batch["audio"], batch["masks"], batch["layout"], batch["emotion"], batch["relation"],
             torch.zeros(n, dtype=torch.bool))
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(x0.shape, generator=gen)
-    ts = torch.linspace(1.0, 0.0, steps + 1)
-    cfg = net.cfg
+
+    def beside_true_a(x, lsnr):
+        x[:, 0] = q_sample(x0[:, 0], lsnr, torch.randn(x0[:, 0].shape, generator=gen))
+        return net(x, lsnr, *cond)
+
     with torch.inference_mode():
-        for i in range(steps):
-            l_t = logsnr(ts[i], cfg.logsnr_min, cfg.logsnr_max)
-            l_s = logsnr(ts[i + 1], cfg.logsnr_min, cfg.logsnr_max)
-            x[:, 0] = q_sample(x0[:, 0], l_t.expand(n), torch.randn(x0[:, 0].shape, generator=gen))
-            pred = net(x, l_t.expand(n), *cond)
-            if i + 1 < steps:
-                a_t, s_t = alpha_sigma(l_t)
-                a_s, s_s = alpha_sigma(l_s)
-                x = a_s * pred + s_s * (x - a_t * pred) / s_t
-    return pred
+        return ddim_sample(beside_true_a, x0.shape, steps, gen, net.cfg.logsnr_min, net.cfg.logsnr_max)
 
 
 def main() -> None:

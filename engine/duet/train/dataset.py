@@ -138,16 +138,15 @@ class Stats:
         and translation the std about each clip's own mean. A head's pose in a conversation is mostly a
         fixed turn to the partner, which the layout gives; in corpus-std units the motion about it
         (nods, sway, gaze shifts) is a tenth of a unit, under the noise left at the last sampling step."""
-        rows, centred = [], []
+        xs = []
         for c in clips:
             x = c["x"].copy()
             x[..., -3:] -= x[:1, :, -3:]
-            rows.append(x.reshape(-1, x.shape[-1]))
-            centred.append((x - x.mean(0)).reshape(-1, x.shape[-1]))
-        allx = np.concatenate(rows)
+            xs.append(x)
+        allx = np.concatenate([x.reshape(-1, x.shape[-1]) for x in xs])
         mean, std = allx.mean(0), allx.std(0)
         if pose_scale == "clip":
-            about = np.sqrt(np.mean(np.concatenate(centred) ** 2, 0))
+            about = np.sqrt(np.mean(np.concatenate([(x - x.mean(0)).reshape(-1, x.shape[-1]) for x in xs]) ** 2, 0))
             std[n_expr + 3:] = about[n_expr + 3:]  # neck, jaw, eyes, translation (not the global rotation)
         elif pose_scale != "corpus":
             raise ValueError(f"pose_scale {pose_scale!r}: 'clip' or 'corpus'")
