@@ -39,13 +39,58 @@ def listener_head_deg(motion, masks) -> float:
     return float(np.mean(out)) if out else float("nan")
 
 
+def score_models(corpus, ids, weights, seed: int = 0, guidance=None, listener_guidance=None,
+                 pose_guidance=None, steps=None, exact_masks: bool = False, baseline: bool = True,
+                 labels: bool = False, log=print) -> dict[str, dict]:
+    """Score the ground truth, the baseline animator (``baseline``) and each bundle in ``weights``
+    (None: the shipped one) on the clips ``ids``: {row name: summary dict of COLUMNS and timing}.
+    ``labels``: give the models the script's per-turn emotions and relation (runner.script_labels)."""
+    from duet.baseline import animate
+    from duet.eval.baselines import first_speaker
+    from duet.eval.runner import Tally, face, score_clip, script_labels
+    from duet.model.infer import generate
+
+    faces = {p: face(p) for p in ("A", "B")}
+    rows = {"ground truth": None}
+    if baseline:
+        rows["baseline animator"] = "baseline"
+    rows.update({f"model {w or 'shipped'}": w for w in weights})
+    tallies = {name: Tally() for name in rows}
+    head = {name: [] for name in rows}
+    for cid in ids:
+        clip = corpus.load(cid)
+        mix = np.asarray(clip.mix, np.float32)[None]
+        masks = {p: clip.motion.person(p).speaking for p in ("A", "B")}
+        exact = np.stack([masks["A"], masks["B"]]).astype(np.float32)
+        for name, how in rows.items():
+            t0 = time.perf_counter()
+            if how is None and name == "ground truth":
+                pred = clip.motion
+            elif how == "baseline":
+                pred = animate(mix, "mono", layout=clip.layout, seed=seed, first_speaker=first_speaker(clip))
+            else:
+                given = script_labels(clip) if labels else {"emotion": None, "relation": None}
+                pred = generate(mix, "mono", layout=clip.layout, seed=seed, weights=how, **given,
+                                first_speaker=first_speaker(clip), guidance=guidance,
+                                listener_guidance=listener_guidance, pose_guidance=pose_guidance,
+                                steps=steps, masks=exact if exact_masks else None)
+            tallies[name].seconds += time.perf_counter() - t0
+            tallies[name].audio_seconds += clip.motion.duration
+            score_clip(tallies[name], pred, clip, faces, clip.motion.fps)
+            head[name].append(listener_head_deg(pred, masks))
+        log(f"scored {cid}")
+    out = {}
+    for name, tally in tallies.items():
+        s = tally.summary(25.0)
+        s["listener_head_deg"] = float(np.nanmean(head[name]))
+        out[name] = s
+    return out
+
+
 def main() -> None:
     import torch
-    from duet.baseline import animate
     from duet.data.corpus import open_corpus
-    from duet.eval.baselines import first_speaker
-    from duet.eval.runner import Tally, face, pick_clips, score_clip
-    from duet.model.infer import generate
+    from duet.eval.runner import pick_clips
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default="data/corpus")
@@ -62,50 +107,29 @@ def main() -> None:
     ap.add_argument("--exact-masks", action="store_true",
                     help="give the model the corpus's exact speaking masks instead of diarizing the mix "
                          "(a ceiling: how much of the error is diarization's)")
+    ap.add_argument("--labels", action="store_true",
+                    help="give the models the script's per-turn emotions and relation (default: none, as "
+                         "`duet generate` gets from a user with only audio; the model then assumes neutral)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     corpus = open_corpus(args.corpus)
     ids = pick_clips(corpus, args.split, args.clips)
-    faces = {p: face(p) for p in ("A", "B")}
-    rows = {"ground truth": None, "baseline animator": "baseline"}
-    rows.update({f"model {w or 'shipped'}": w for w in args.weights})
-    tallies = {name: Tally() for name in rows}
-    head = {name: [] for name in rows}
-    for cid in ids:
-        clip = corpus.load(cid)
-        mix = np.asarray(clip.mix, np.float32)[None]
-        masks = {p: clip.motion.person(p).speaking for p in ("A", "B")}
-        exact = np.stack([masks["A"], masks["B"]]).astype(np.float32)
-        for name, how in rows.items():
-            t0 = time.perf_counter()
-            if how is None and name == "ground truth":
-                pred = clip.motion
-            elif how == "baseline":
-                pred = animate(mix, "mono", layout=clip.layout, seed=args.seed, first_speaker=first_speaker(clip))
-            else:
-                pred = generate(mix, "mono", layout=clip.layout, seed=args.seed, weights=how,
-                                first_speaker=first_speaker(clip), guidance=args.guidance,
-                                listener_guidance=args.listener_guidance, pose_guidance=args.pose_guidance,
-                                steps=args.steps, masks=exact if args.exact_masks else None)
-            tallies[name].seconds += time.perf_counter() - t0
-            tallies[name].audio_seconds += clip.motion.duration
-            score_clip(tallies[name], pred, clip, faces, clip.motion.fps)
-            head[name].append(listener_head_deg(pred, masks))
-        print(f"scored {cid}", flush=True)
+    summaries = score_models(corpus, ids, args.weights, args.seed, args.guidance, args.listener_guidance,
+                             args.pose_guidance, args.steps, args.exact_masks, labels=args.labels,
+                             log=lambda line: print(line, flush=True))
     masks_used = "exact masks" if args.exact_masks else "diarized masks"
-    print(f"\n{len(ids)} {args.split} clips, mono mix, {masks_used}, seed {args.seed}, "
+    given = "the script's per-turn emotions and relation" if args.labels else "no labels"
+    print(f"\n{len(ids)} {args.split} clips, mono mix, {masks_used}, {given}, seed {args.seed}, "
           f"guidance {args.guidance or 'default'}, "
           f"listener guidance {args.listener_guidance or 'same'}, pose guidance {args.pose_guidance or 'default'}, "
           f"DDIM steps {args.steps or 'default'}\n")
     print("| method | " + " | ".join(f"{c} ({t})" for c, t in COLUMNS) + " | s per audio s |")
     print("|---" * (len(COLUMNS) + 2) + "|")
     lips = {}
-    for name, tally in tallies.items():
-        s = tally.summary(25.0)
-        s["listener_head_deg"] = float(np.nanmean(head[name]))
+    for name, s in summaries.items():
         cells = [f"{s.get(c, float('nan')):.3f}" for c, _ in COLUMNS]
         print(f"| {name} | " + " | ".join(cells) + f" | {s.get('seconds_per_audio_second', 0):.3f} |")
-        if rows[name] not in (None, "baseline"):
+        if name.startswith("model "):
             lips[name] = s["bilabial_closure"] + s["open_vowel"] + s["openness_r"]
     if len(lips) > 1:  # choosing a checkpoint: do it on val, then report test
         best = max(lips, key=lips.get)

@@ -292,6 +292,31 @@ def test_generate_end_to_end_with_a_small_untrained_bundle(tmp_path):
         generate(audio, "mono", weights=tmp_path / "missing.pt")
 
 
+def test_generate_takes_per_turn_emotions_as_training_frames_them(tmp_path):
+    from duet.errors import DuetError
+    from duet.model import bundle, generate
+
+    path = bundle.save(tmp_path / "m.pt", _randomized(SMALL), SMALL, np.zeros(SMALL.motion_dim),
+                       np.full(SMALL.motion_dim, 0.1), {"id": "tiny"})
+    audio = (np.random.default_rng(0).normal(size=(1, 16000 * 3)) * 0.05).astype(np.float32)
+    masks = np.zeros((2, 75), np.float32)
+    masks[0, :40], masks[1, 45:] = 1, 1
+    kw = dict(layout={"A": [-0.4, 1.6, 0.0], "B": [0.4, 1.6, 0.0]}, masks=masks, seed=1, weights=path)
+    same = generate(audio, "mono", emotion={"A": "happy", "B": "neutral"}, **kw)
+    turns = [{"speaker": "A", "start": 0.0, "emotion": "happy"}, {"speaker": "B", "start": 1.8, "emotion": "neutral"}]
+    m = generate(audio, "mono", emotion=turns, **kw)
+    assert np.array_equal(m.A.expr, same.A.expr) and np.array_equal(m.B.expr, same.B.expr)
+    assert m.meta["emotion_turns"] == [["A", 0.0, "happy"], ["B", 1.8, "neutral"]]
+    later = generate(audio, "mono", emotion=turns + [{"speaker": "A", "start": 2.4, "emotion": "neutral"}], **kw)
+    assert np.array_equal(later.A.expr[:20], m.A.expr[:20])  # before the new turn's windows: unchanged
+    assert not np.allclose(later.A.expr[60:], m.A.expr[60:])  # after it: A is neutral again
+    for bad, msg in (([{"speaker": "C", "start": 0, "emotion": "happy"}], "speaker"),
+                     ([{"speaker": "A", "start": "soon", "emotion": "happy"}], "start time"),
+                     ([{"speaker": "A", "start": 0, "emotion": "bored"}], "unknown emotion")):
+        with pytest.raises(DuetError, match=msg):
+            generate(audio, "mono", emotion=bad, **kw)
+
+
 def test_shipped_weights_animate_the_speaker_and_keep_the_listener_quiet():
     from duet.model import bundle, generate
     from duet.tts import synthesize

@@ -7,7 +7,8 @@ torch = pytest.importorskip("torch")
 
 from duet.model.config import ModelConfig, TrainConfig  # noqa: E402
 from duet.model.network import DualStreamUNet  # noqa: E402
-from duet.train.dataset import Stats, Windows, bilabial_frames, emotion_ids, phone_class_frames, to_torch  # noqa: E402
+from duet.model.packing import emotion_frames  # noqa: E402
+from duet.train.dataset import Stats, Windows, bilabial_frames, phone_class_frames, to_torch  # noqa: E402
 from duet.train.losses import gaze_direction, lip_gap, lip_jaw_dims, motion_loss, rotmat  # noqa: E402
 from duet.train.loop import train_step  # noqa: E402
 
@@ -55,7 +56,7 @@ def test_labels_per_frame():
     from duet.data.conversation import TimedTurn
 
     turns = [TimedTurn("A", 0.0, 1.0, "hi", emotion="happy"), TimedTurn("B", 1.2, 2.0, "yo", emotion="sad")]
-    ids = emotion_ids(turns, 75, ("neutral", "happy", "sad"))
+    ids = emotion_frames(turns, 75, ("neutral", "happy", "sad"))
     assert ids[0, 0] == 1 and ids[0, 74] == 1 and ids[1, 25] == 0 and ids[1, 40] == 2
     bil = bilabial_frames({"A": [(0.0, 0.1, "m"), (0.1, 0.3, "aa")], "B": []}, 10)
     assert bil[0].tolist() == [True] * 3 + [False] * 7  # frame times 0, 0.04, 0.08 s lie inside the m

@@ -21,7 +21,7 @@ class Request:
     audio: str
     audio_b: str | None = None
     prompt: str = ""
-    emotion: str | None = None
+    emotion: str | dict | list | None = None  # a label, {"A": .., "B": ..}, or [{"speaker", "start", "emotion"}]
     relation: str | None = None
     seed: int = 0
     engine: str = "model"
@@ -122,6 +122,8 @@ def labels(req: Request) -> tuple:
         emotion = EMOTIONS[emotion_id(emotion)]
     elif isinstance(emotion, dict):
         emotion = {p: EMOTIONS[emotion_id(e)] for p, e in emotion.items()}
+    elif isinstance(emotion, (list, tuple)):  # per turn: each person shows their own latest turn's
+        emotion = [{**dict(t), "emotion": EMOTIONS[emotion_id(dict(t).get("emotion"))]} for t in emotion]
     text = req.relation or req.prompt
     if req.relation in RELATIONS:
         relation = req.relation

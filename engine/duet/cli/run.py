@@ -64,8 +64,8 @@ def speak_dialogue(prompt: str, folder: Path, seed: int) -> tuple[str, str]:
 
 def dialogue_request(folder: Path, base):
     """``base`` (a Request) for a spoken dialogue folder: its two tracks, exact speaking masks from the
-    phone timings, and each person's most frequent script emotion unless the request names one."""
-    from collections import Counter
+    phone timings, and the script's emotion turn by turn (each person shows their own latest turn's,
+    from the moment it starts) unless the request names one."""
     from dataclasses import replace
 
     from duet import dialogue
@@ -73,9 +73,8 @@ def dialogue_request(folder: Path, base):
     spoken = dialogue.load(folder)
     emotion = base.emotion
     if not emotion:
-        turns = spoken.script["turns"]
-        emotion = {p: Counter(t["emotion"] for t in turns if t["speaker"] == p).most_common(1)[0][0]
-                   for p in "AB" if any(t["speaker"] == p for t in turns)}
+        emotion = [{"speaker": t["speaker"], "start": float(t["start"]), "emotion": t["emotion"]}
+                   for t in dialogue.timed_turns(spoken.script, spoken.timings)]
     return replace(base, audio=str(folder / "a.wav"), audio_b=str(folder / "b.wav"), input_shape="two-track",
                    masks=spoken.masks(25.0), emotion=emotion)
 

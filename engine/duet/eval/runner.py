@@ -124,6 +124,16 @@ def _model(engine: str):
     return run
 
 
+def script_labels(clip) -> dict:
+    """The labels the clip's script gives, as a user with the script would pass them to the model:
+    per-turn emotions ({"speaker", "start", "emotion"}) and the social relation. The corpus's voices
+    do not change with emotion, so its faces' emotions can only come from these labels. (The report
+    gives the models no labels, as `duet generate` gets none from a user with only audio; the model
+    benchmarks give them with ``--labels``.)"""
+    turns = [{"speaker": t.speaker, "start": float(t.start), "emotion": t.emotion} for t in clip.timings.turns]
+    return {"emotion": turns, "relation": clip.relation}
+
+
 def _first(clip):
     from duet.eval.baselines import first_speaker
 

@@ -41,6 +41,34 @@ def _labels(value, vocab: tuple[str, ...], what: str) -> list[int]:
     return out
 
 
+def _turn_labels(turns, vocab: tuple[str, ...], n_frames: int, fps: float) -> tuple[np.ndarray, list]:
+    """Per-turn emotions -> ([2, T] ids as in training, the turns as [speaker, start, label] rows).
+
+    Each turn is a dict or an object with ``speaker`` ("A"/"B"), ``start`` (seconds) and ``emotion``;
+    each person shows the label of their own most recent turn (id 0, neutral, before their first)."""
+    from types import SimpleNamespace
+
+    from duet.model.packing import emotion_frames
+
+    rows = []
+    for t in turns:
+        get = t.get if isinstance(t, dict) else (lambda k, t=t: getattr(t, k, None))
+        speaker, start, label = get("speaker"), get("start"), get("emotion")
+        if speaker not in ("A", "B"):
+            raise DuetError(f"an emotion turn needs speaker 'A' or 'B', got {speaker!r}")
+        try:
+            start = float(start)
+        except (TypeError, ValueError):
+            raise DuetError(f"an emotion turn needs a start time in seconds, got {start!r}") from None
+        if not np.isfinite(start):
+            raise DuetError(f"an emotion turn needs a finite start time, got {start!r}")
+        if label not in vocab:
+            raise DuetError(f"unknown emotion {label!r} (one of: {', '.join(vocab)})")
+        rows.append([speaker, start, label])
+    ids = emotion_frames([SimpleNamespace(speaker=a, start=b, emotion=c) for a, b, c in rows], n_frames, vocab, fps)
+    return ids, rows
+
+
 def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidance: float, steps: int,
                    threads: int | None = 1, listener_guidance: float | None = None,
                    pose_guidance: float | None = None, progress=None):
@@ -125,8 +153,9 @@ def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None,
     """Animate a conversation with the learned model.
 
     tracks [C, N] float32 at 16 kHz ("mono": the mix; "two-track"/"stereo": one voice per channel);
-    layout {"A": [x,y,z], "B": [x,y,z]} eye midpoints in the conversation frame; emotion: a label or
-    {"A": label, "B": label}; relation: a social-relation label. masks [2, T] overrides the speaking
+    layout {"A": [x,y,z], "B": [x,y,z]} eye midpoints in the conversation frame; emotion: a label,
+    {"A": label, "B": label}, or per-turn labels (a list of {"speaker", "start" (s), "emotion"}: each
+    person shows their own most recent turn's, as in training); relation: a social-relation label. masks [2, T] overrides the speaking
     masks (e.g. exact ones from a script); first_speaker "A"/"B" says which voice is A (default:
     whoever speaks first). The model always hears the mono mix of the channels. ``progress(fraction)``
     is called after each sampling step.
@@ -152,7 +181,10 @@ def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None,
     layout = {p: np.asarray((layout or DEFAULT_LAYOUT)[p], np.float64) for p in ("A", "B")}
     if np.linalg.norm(layout["A"] - layout["B"]) < 0.1:
         raise DuetError("the layout puts the two heads less than 10 cm apart")
-    emo = _labels(emotion, cfg.emotions, "emotion")
+    if isinstance(emotion, (list, tuple)):
+        emo_frames, emotion_turns = _turn_labels(emotion, cfg.emotions, n_frames, cfg.fps)
+    else:
+        emo_frames = np.repeat(np.asarray(_labels(emotion, cfg.emotions, "emotion"), np.int64)[:, None], n_frames, 1)
     rel = _labels(relation, cfg.relations, "relation")[0]
 
     length = min(cfg.window, n_frames + (n_frames % 2))  # the U-Net halves time once: keep it even
@@ -160,10 +192,11 @@ def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None,
     pad = max(0, starts[-1] + length - n_frames)
     feats_p = np.concatenate([feats, np.repeat(feats[-1:], pad, 0)]) if pad else feats
     m_p = np.concatenate([m, np.repeat(m[:, -1:], pad, 1)], 1) if pad else m
+    emo_p = np.concatenate([emo_frames, np.repeat(emo_frames[:, -1:], pad, 1)], 1) if pad else emo_frames
     audio = np.stack([feats_p[s: s + length] for s in starts]).astype(np.float32)
     win_masks = np.stack([m_p[:, s: s + length] for s in starts]).astype(np.float32)
     lay = np.repeat(layout_features(layout)[None], len(starts), 0)
-    emos = np.tile(np.asarray(emo, np.int64)[None, :, None], (len(starts), 1, length))
+    emos = np.stack([emo_p[:, s: s + length] for s in starts])
     rels = np.full(len(starts), rel, np.int64)
     z = sample_windows(b, audio, win_masks, lay, emos, rels, seed,
                        cfg.guidance if guidance is None else float(guidance), steps or cfg.steps, threads,
@@ -177,8 +210,10 @@ def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None,
     meta["listener_guidance"] = cfg.guidance_listen if listener_guidance is None else float(listener_guidance)
     if (cfg.guidance_pose if pose_guidance is None else pose_guidance) is not None:
         meta["pose_guidance"] = cfg.guidance_pose if pose_guidance is None else float(pose_guidance)
-    if emotion is not None:
-        meta["emotions"] = {p: cfg.emotions[i] for p, i in zip("AB", emo)}
+    if isinstance(emotion, (list, tuple)):
+        meta["emotion_turns"] = emotion_turns
+    elif emotion is not None:
+        meta["emotions"] = {p: cfg.emotions[int(i)] for p, i in zip("AB", emo_frames[:, 0])}
     if relation is not None:
         meta["relation"] = relation
     if body_yaw is not None:

@@ -22,6 +22,19 @@ ZERO_CHANNELS = ("jawOpen", "eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLef
                  "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight")
 
 
+def emotion_frames(turns, n_frames: int, vocab: tuple[str, ...], fps: float = 25.0) -> np.ndarray:
+    """[2, T] emotion ids per person and frame: the label of their own most recent turn (id 0 before
+    their first, and for a label outside ``vocab``). ``turns``: objects with ``speaker`` ("A"/"B"),
+    ``start`` (seconds) and ``emotion``, as the corpus's timed turns have them."""
+    out = np.zeros((2, n_frames), np.int64)
+    index = {e: i for i, e in enumerate(vocab)}
+    starts = np.arange(n_frames) / fps
+    for turn in sorted(turns, key=lambda t: t.start):
+        row = PERSONS.index(turn.speaker)
+        out[row, starts >= turn.start] = index.get(turn.emotion, 0)
+    return out
+
+
 def heads_at(motion: DyadicMotion, frame: int = 0) -> dict[str, np.ndarray]:
     """Each person's eye midpoint (conversation frame) at ``frame``: the layout the clip starts from."""
     out = {}

@@ -12,23 +12,12 @@ import numpy as np
 
 from duet.data import phonemes as ph
 from duet.model.config import ModelConfig
-from duet.model.packing import layout_features, pack
+from duet.model.packing import emotion_frames, layout_features, pack
 from duet.motion import JOINTS, PERSONS
 from duet.rigs.kinematics import eye_midpoint
 
 CACHE_VERSION = 3
 FPS = 25.0
-
-
-def emotion_ids(turns, n_frames: int, vocab: tuple[str, ...]) -> np.ndarray:
-    """[2, T] per person: the label of their own most recent turn (0, neutral, before their first)."""
-    out = np.zeros((2, n_frames), np.int64)
-    index = {e: i for i, e in enumerate(vocab)}
-    starts = np.arange(n_frames) / FPS
-    for turn in sorted(turns, key=lambda t: t.start):
-        row = PERSONS.index(turn.speaker)
-        out[row, starts >= turn.start] = index.get(turn.emotion, 0)
-    return out
 
 
 def phone_class_frames(phonemes: dict, n_frames: int, phones: frozenset) -> np.ndarray:
@@ -73,7 +62,7 @@ def prepare(clip, cfg: ModelConfig) -> dict[str, np.ndarray]:
     relation = cfg.relations.index(clip.relation) if clip.relation in cfg.relations else 0
     return {"x": x[:n], "audio": feats[:n], "masks": clip.masks[:, :n].astype(np.float32),
             "masks_pred": predicted[:, :n].astype(np.float32), "layout": layouts.astype(np.float32),
-            "emotion": emotion_ids(clip.turns, n, cfg.emotions), "relation": np.int64(relation),
+            "emotion": emotion_frames(clip.turns, n, cfg.emotions, FPS), "relation": np.int64(relation),
             "bilabial": bilabial_frames(clip.phonemes, n),
             "open_vowel": phone_class_frames(clip.phonemes, n, ph.OPEN_VOWELS)}
 
