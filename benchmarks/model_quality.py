@@ -7,6 +7,8 @@ Rows: the baseline animator, then one row per model bundle (default: the shipped
 the issue-7 targets: bilabial closure rate, open-vowel rate, lip-gap/openness correlation, listener
 mouth leakage, listener eye contact, listener head motion (RMS angle of the head's forward direction
 from its mean while listening, degrees; 0 is frozen), paired FD and the ground truth's own values for scale.
+The models get no emotion or relation labels unless ``--labels`` gives them the script's (docs/eval.md).
+``score_models`` is the scoring loop; benchmarks/dual_vs_single.py uses it too.
 """
 
 from __future__ import annotations

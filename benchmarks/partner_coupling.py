@@ -9,8 +9,14 @@ correlation of A's and B's neck rotation over lags of up to 0.6 s, pitch and yaw
 (duet.eval.metrics.head_synchrony), for the truth's B and the generated B. The single-stream
 ablation is the floor: it cannot see A.
 
+With ``--shift RAD`` (any corpus) it asks instead how B answers a turn of A's head: A is held to the
+truth with its neck pitched (then yawed) by -RAD and by +RAD on every frame, and the change in B's
+mean neck pitch (yaw) is printed as a multiple of A's change. The single-stream ablation answers 0;
+the truth's heads do not answer each other at all (the corpus animator turns each neck towards where
+the partner was placed, not towards where the partner's head turns).
+
 Run: .venv/bin/python benchmarks/partner_coupling.py --weights W [W ...] [--corpus data/corpus-mirror]
-     [--split val] [--windows 24] [--seed 0]
+     [--split val] [--windows 24] [--seed 0] [--shift 0.08 --corpus data/corpus]
 """
 
 from __future__ import annotations
@@ -57,8 +63,12 @@ def main() -> None:
     ap.add_argument("--split", default="val", help="corpus split (develop on val, report test)")
     ap.add_argument("--windows", type=int, default=24)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--shift", type=float, default=None, metavar="RAD",
+                    help="instead: B's response to A's neck turned by +-RAD (pitch, then yaw)")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.shift is not None:
+        return answer_to_shift(args)
 
     def necks(x, b, e):
         """Person A's and B's neck rotation [N, T, 3] from standardized motion."""
@@ -89,6 +99,37 @@ def main() -> None:
         s_gen = np.mean([sync(true_a[k], gen_b[k]) for k in range(args.windows)])
         print(f"| {w} | {s_true:.2f} | {s_gen:.2f} | {true_b.std(1).mean():.4f} / {gen_b.std(1).mean():.4f} |",
               flush=True)
+
+
+def answer_to_shift(args) -> None:
+    """B's mean neck pitch / yaw change per unit of A's, A held to the truth turned by -+``args.shift``."""
+    import torch
+
+    from duet.model import bundle
+    from duet.train.dataset import Stats, Windows, load_split, to_torch
+
+    print(f"{args.corpus}, {args.split} windows: {args.windows}, A's neck turned by -{args.shift} and "
+          f"+{args.shift} rad\n")
+    print("| weights | B's pitch change / A's | B's yaw change / A's |")
+    print("|---|---|---|")
+    for w in args.weights:
+        b = bundle.load(w)
+        net, e = b.net.float().eval(), b.cfg.n_expr
+        clips = load_split(args.corpus, args.split, b.cfg)
+        batch = to_torch(Windows(clips, b.cfg.window, Stats(mean=b.mean, std=b.std), seed=args.seed + 7)
+                         .sample(args.windows))
+        true_x = batch["x"].clone()
+        cells = []
+        for axis in (0, 1):  # neck pitch, neck yaw
+            d = e + 3 + axis
+            means = []
+            for sign in (-1.0, 1.0):
+                batch["x"] = true_x.clone()
+                batch["x"][:, 0, :, d] += sign * args.shift / float(b.std[d])
+                pred = sample_beside(net, batch, b.cfg.steps, args.seed)
+                means.append(float((pred[:, 1, :, d] * float(b.std[d]) + float(b.mean[d])).mean()))
+            cells.append(f"{(means[1] - means[0]) / (2 * args.shift):+.2f}")
+        print(f"| {w} | {cells[0]} | {cells[1]} |", flush=True)
 
 
 if __name__ == "__main__":
