@@ -227,6 +227,29 @@ def test_windows_augment_only_the_asked_fraction():
     assert np.array_equal(plain["x"], Windows([clip], 40, stats, seed=0).sample(32)["x"])
 
 
+def test_pose_jitter_turns_each_neck_by_a_constant_and_the_eyes_back():
+    clip = _clip(n=40, seed=3)
+    stats = Stats.of([clip], SMALL.n_expr)
+    e = SMALL.n_expr
+    plain = (clip["x"] - stats.mean) / stats.std  # [T, 2, D]: one window covers the whole clip
+    w = Windows([clip], 40, stats, seed=0, pose_jitter=0.05)
+    turns = []
+    for _ in range(20):
+        out = w.window(clip, 0.0)["x"].transpose(1, 0, 2)  # back to [T, 2, D]
+        if not np.allclose(out[:, 0, :e], plain[:, 0, :e]):
+            out = out[:, ::-1]  # the window swapped the people
+        diff = (out - plain) * stats.std
+        moved = np.zeros(SMALL.motion_dim, bool)
+        moved[[e + 3, e + 4, e + 9, e + 10, e + 12, e + 13]] = True
+        assert np.allclose(diff[..., ~moved], 0, atol=1e-5)  # nothing else changes
+        assert np.allclose(diff[..., moved], diff[:1, :, moved], atol=1e-5)  # one constant per window
+        assert np.allclose(diff[0, :, [e + 9, e + 10]], -diff[0, :, [e + 3, e + 4]], atol=1e-5)
+        assert np.allclose(diff[0, :, [e + 12, e + 13]], -diff[0, :, [e + 3, e + 4]], atol=1e-5)
+        turns.append(diff[0, :, e + 3: e + 5])
+    turns = np.array(turns)  # [20, person, (pitch, yaw)]
+    assert 0.02 < turns.std() < 0.09 and not np.allclose(turns[:, 0], turns[:, 1])  # each person their own
+
+
 def test_loss_falls_on_a_tiny_overfit_set():
     torch.manual_seed(0)
     clip = _clip()
@@ -263,6 +286,10 @@ def test_duet_train_rejects_a_missing_corpus(tmp_path, capsys):
     assert main(["train", "--corpus", str(tmp_path), "--dropout", "1", "--out", str(tmp_path / "t")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--dropout" in err[0]
+    assert not (tmp_path / "t").exists()
+    assert main(["train", "--corpus", str(tmp_path), "--pose-jitter", "2", "--out", str(tmp_path / "t")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--pose-jitter" in err[0]
     assert not (tmp_path / "t").exists()
     assert main(["train", "--corpus", str(tmp_path), "--partner-input", "--no-cross-attention",
                  "--out", str(tmp_path / "t")]) == 1

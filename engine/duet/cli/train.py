@@ -28,6 +28,10 @@ def add_arguments(p) -> None:
                    help="lip-gap loss |error|**P (2: mean-seeking, 1: median-seeking; default from the config)")
     p.add_argument("--dropout", type=float, default=None, metavar="P",
                    help="dropout in the network's blocks and conditioning while training (default: 0)")
+    p.add_argument("--pose-jitter", type=float, default=None, metavar="RAD",
+                   help="turn each person's neck by a random constant pitch and yaw per training window "
+                        "(std RAD; eyes turned back, gaze kept), so a partner's head says nothing of one's "
+                        "own beyond the layout (default 0)")
     p.add_argument("--no-cross-attention", action="store_true", help="train the single-stream ablation")
     p.add_argument("--partner-input", action="store_true",
                    help="dual model: also give each stream its partner's noisy motion, frame-aligned, at the input")
@@ -62,7 +66,8 @@ def run(args) -> int:
     tc = TrainConfig(corpus=args.corpus, out=args.out or "data/train", seed=args.seed,
                      threads=1 if args.threads is None else args.threads)
     overrides = {"stage1_steps": args.steps, "stage2_steps": args.stage2_steps, "batch": args.batch,
-                 "augment": args.augment, "band_masks": args.band_masks, "gap_power": args.gap_power}
+                 "augment": args.augment, "band_masks": args.band_masks, "gap_power": args.gap_power,
+                 "pose_jitter": args.pose_jitter}
     for name, value in overrides.items():
         if value is not None:
             setattr(tc, name, value)
@@ -74,6 +79,8 @@ def run(args) -> int:
         raise DuetError("--band-masks must be >= 0")
     if not 0 <= tc.augment <= 1:
         raise DuetError("--augment is a fraction of windows: give a value from 0 to 1")
+    if not 0 <= tc.pose_jitter <= 0.5:
+        raise DuetError("--pose-jitter is an angle in radians: give a value from 0 to 0.5")
     if args.dropout is not None and not 0 <= args.dropout < 1:
         raise DuetError("--dropout must be from 0 to below 1")
     if args.partner_input and args.no_cross_attention:
@@ -97,7 +104,8 @@ def _voiceprint(args) -> int:
     from duet.progress import Progress
 
     others = {"--stage2-steps": args.stage2_steps, "--batch": args.batch, "--augment": args.augment,
-              "--band-masks": args.band_masks, "--gap-power": args.gap_power, "--dropout": args.dropout}
+              "--band-masks": args.band_masks, "--gap-power": args.gap_power, "--dropout": args.dropout,
+              "--pose-jitter": args.pose_jitter}
     others.update({"--pose-scale": args.pose_scale, "--no-cross-attention": args.no_cross_attention or None,
                    "--partner-input": args.partner_input or None})
     given = [flag for flag, v in others.items() if v is not None]

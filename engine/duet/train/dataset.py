@@ -202,14 +202,17 @@ def band_mask(audio: np.ndarray, rng: np.random.Generator, count: int, width: in
 class Windows:
     """Random training windows of ``length`` frames, sampled in proportion to clip length; with
     ``augment`` > 0 that fraction of windows gets a random voice change (``voice_augment``), and
-    every window ``band_masks`` masked mel-band runs (``band_mask``)."""
+    every window ``band_masks`` masked mel-band runs (``band_mask``). ``pose_jitter`` (radians, std):
+    each person's neck is turned by its own random constant pitch and yaw for the window and the
+    eyes turned back by as much, so the gaze stays put (see TrainConfig.pose_jitter)."""
 
     def __init__(self, clips: list[dict], length: int, stats: Stats, seed: int, augment: float = 0.0,
-                 band_masks: int = 0):
+                 band_masks: int = 0, pose_jitter: float = 0.0):
         self.clips = [c for c in clips if len(c["x"]) >= length]
         if not self.clips:
             raise ValueError(f"no clip has {length} frames")
         self.length, self.stats, self.augment, self.band_masks = length, stats, augment, band_masks
+        self.pose_jitter = pose_jitter
         sizes = np.array([len(c["x"]) - length + 1 for c in self.clips], np.float64)
         self.p = sizes / sizes.sum()
         self.rng = np.random.default_rng(seed)
@@ -227,6 +230,12 @@ class Windows:
         s = int(rng.integers(0, len(c["x"]) - length + 1))
         x = c["x"][s: s + length].copy()
         x[..., -3:] -= x[:1, :, -3:]
+        if self.pose_jitter:
+            e = x.shape[-1] - 18
+            turn = rng.normal(0.0, self.pose_jitter, (2, 2)).astype(x.dtype)  # person x (pitch, yaw)
+            x[..., e + 3: e + 5] += turn                  # neck (small angles: axis-angle components add)
+            x[..., e + 9: e + 11] -= turn                 # eye_L back by as much
+            x[..., e + 12: e + 14] -= turn                # eye_R
         masks = (c["masks_pred"] if rng.random() < 0.5 else c["masks"])[:, s: s + length]
         audio = c["audio"][s: s + length]
         if self.augment and rng.random() < self.augment:

@@ -83,7 +83,7 @@ def train(tc: TrainConfig, log=print) -> Path:
     else:
         stats = Stats.of(clips, cfg.n_expr, tc.pose_scale)
     windows = Windows(clips, tc.window, stats, seed=tc.seed * 1000 + rank, augment=tc.augment,
-                      band_masks=tc.band_masks)
+                      band_masks=tc.band_masks, pose_jitter=tc.pose_jitter)
     torch.manual_seed(tc.seed)
     net = DualStreamUNet(cfg).to(device)
     ema = copy.deepcopy(net)
