@@ -9,11 +9,12 @@ correlation of A's and B's neck rotation over lags of up to 0.6 s, pitch and yaw
 (duet.eval.metrics.head_synchrony), for the truth's B and the generated B. The single-stream
 ablation is the floor: it cannot see A.
 
-With ``--shift RAD`` (any corpus) it asks instead how B answers a turn of A's head: A is held to the
-truth with its neck pitched (then yawed) by -RAD and by +RAD on every frame, and the change in B's
-mean neck pitch (yaw) is printed as a multiple of A's change. The single-stream ablation answers 0;
-the truth's heads do not answer each other at all (the corpus animator turns each neck towards where
-the partner was placed, not towards where the partner's head turns).
+With ``--shift RAD`` (any corpus) it asks instead how B's head answers A's: A is held to the truth
+pitched by -RAD and by +RAD on every frame (its neck alone; its neck with the eyes turned back, so
+the gaze stays; its eyes alone), and the change in B's mean neck pitch is printed as a multiple of
+A's change. The single-stream ablation answers 0. In the corpus B's head does not answer A's at all
+(the animator turns each neck towards where the partner was placed, and solves the eyes onto the
+partner's eyes).
 
 Run: .venv/bin/python benchmarks/partner_coupling.py --weights W [W ...] [--corpus data/corpus-mirror]
      [--split val] [--windows 24] [--seed 0] [--shift 0.08 --corpus data/corpus]
@@ -64,7 +65,7 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=24)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--shift", type=float, default=None, metavar="RAD",
-                    help="instead: B's response to A's neck turned by +-RAD (pitch, then yaw)")
+                    help="instead: B's neck pitch response to A's neck and eyes pitched by +-RAD")
     args = ap.parse_args()
     torch.set_num_threads(1)
     if args.shift is not None:
@@ -102,16 +103,18 @@ def main() -> None:
 
 
 def answer_to_shift(args) -> None:
-    """B's mean neck pitch / yaw change per unit of A's, A held to the truth turned by -+``args.shift``."""
+    """B's mean neck-pitch change per unit of A's pitch change, A held to the truth and turned by
+    -+``args.shift`` in three ways: the neck alone (head and gaze turn), the neck with the eyes turned
+    back (the head turns, the gaze stays), the eyes alone (the gaze turns, the head stays)."""
     import torch
 
     from duet.model import bundle
     from duet.train.dataset import Stats, Windows, load_split, to_torch
 
-    print(f"{args.corpus}, {args.split} windows: {args.windows}, A's neck turned by -{args.shift} and "
+    print(f"{args.corpus}, {args.split} windows: {args.windows}, A's neck or eyes pitched by -{args.shift} and "
           f"+{args.shift} rad\n")
-    print("| weights | B's pitch change / A's | B's yaw change / A's |")
-    print("|---|---|---|")
+    print("| weights | B's neck pitch change / A's: A's neck | A's neck, eyes back | A's eyes |")
+    print("|---|---|---|---|")
     for w in args.weights:
         b = bundle.load(w)
         net, e = b.net.float().eval(), b.cfg.n_expr
@@ -119,17 +122,18 @@ def answer_to_shift(args) -> None:
         batch = to_torch(Windows(clips, b.cfg.window, Stats(mean=b.mean, std=b.std), seed=args.seed + 7)
                          .sample(args.windows))
         true_x = batch["x"].clone()
+        neck, eyes = e + 3, (e + 9, e + 12)  # pitch components of neck, eye_L, eye_R
         cells = []
-        for axis in (0, 1):  # neck pitch, neck yaw
-            d = e + 3 + axis
+        for turn_neck, turn_eyes in ((1.0, 0.0), (1.0, -1.0), (0.0, 1.0)):
             means = []
             for sign in (-1.0, 1.0):
                 batch["x"] = true_x.clone()
-                batch["x"][:, 0, :, d] += sign * args.shift / float(b.std[d])
+                for d, how in ((neck, turn_neck), (eyes[0], turn_eyes), (eyes[1], turn_eyes)):
+                    batch["x"][:, 0, :, d] += how * sign * args.shift / float(b.std[d])
                 pred = sample_beside(net, batch, b.cfg.steps, args.seed)
-                means.append(float((pred[:, 1, :, d] * float(b.std[d]) + float(b.mean[d])).mean()))
+                means.append(float((pred[:, 1, :, neck] * float(b.std[neck]) + float(b.mean[neck])).mean()))
             cells.append(f"{(means[1] - means[0]) / (2 * args.shift):+.2f}")
-        print(f"| {w} | {cells[0]} | {cells[1]} |", flush=True)
+        print(f"| {w} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":
