@@ -155,8 +155,8 @@ def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None,
     tracks [C, N] float32 at 16 kHz ("mono": the mix; "two-track"/"stereo": one voice per channel);
     layout {"A": [x,y,z], "B": [x,y,z]} eye midpoints in the conversation frame; emotion: a label,
     {"A": label, "B": label}, or per-turn labels (a list of {"speaker", "start" (s), "emotion"}: each
-    person shows their own most recent turn's, as in training); relation: a social-relation label. masks [2, T] overrides the speaking
-    masks (e.g. exact ones from a script); first_speaker "A"/"B" says which voice is A (default:
+    person shows their own most recent turn's, as in training); relation: a social-relation label.
+    masks [2, T] overrides the speaking masks (e.g. exact ones from a script); first_speaker "A"/"B" says which voice is A (default:
     whoever speaks first). The model always hears the mono mix of the channels. ``progress(fraction)``
     is called after each sampling step.
     """
