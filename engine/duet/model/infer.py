@@ -156,9 +156,9 @@ def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None,
     layout {"A": [x,y,z], "B": [x,y,z]} eye midpoints in the conversation frame; emotion: a label,
     {"A": label, "B": label}, or per-turn labels (a list of {"speaker", "start" (s), "emotion"}: each
     person shows their own most recent turn's, as in training); relation: a social-relation label.
-    masks [2, T] overrides the speaking masks (e.g. exact ones from a script); first_speaker "A"/"B" says which voice is A (default:
-    whoever speaks first). The model always hears the mono mix of the channels. ``progress(fraction)``
-    is called after each sampling step.
+    masks [2, T] overrides the speaking masks (e.g. exact ones from a script); first_speaker "A"/"B"
+    says which voice is A (default: whoever speaks first). The model always hears the mono mix of the
+    channels. ``progress(fraction)`` is called after each sampling step.
     """
     from duet.audio.features import HOP, compute
     from duet.audio.masks import speaking_masks
