@@ -49,14 +49,24 @@ def sample_beside(net, batch, steps: int, seed: int):
         return ddim_sample(beside_true_a, x0.shape, steps, gen, net.cfg.logsnr_min, net.cfg.logsnr_max)
 
 
+def model_and_windows(w: str, args):
+    """(bundle, float32 network in eval mode, a batch of ``args.windows`` random windows of the split)."""
+    from duet.model import bundle
+    from duet.train.dataset import Stats, Windows, load_split, to_torch
+
+    b = bundle.load(w)
+    clips = load_split(args.corpus, args.split, b.cfg)
+    batch = to_torch(Windows(clips, b.cfg.window, Stats(mean=b.mean, std=b.std), seed=args.seed + 7)
+                     .sample(args.windows))
+    return b, b.net.float().eval(), batch
+
+
 def main() -> None:
     import torch
 
     from duet.data.animator import MIRROR_LAG
     from duet.data.corpus import open_corpus
     from duet.eval.metrics import head_synchrony
-    from duet.model import bundle
-    from duet.train.dataset import Stats, Windows, load_split, to_torch
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", nargs="+", required=True)
@@ -88,11 +98,7 @@ def main() -> None:
     print("| weights | head sync, true B | head sync, generated B | B neck std, true / generated (rad) |")
     print("|---|---|---|---|")
     for w in args.weights:
-        b = bundle.load(w)
-        net = b.net.float().eval()
-        clips = load_split(args.corpus, args.split, b.cfg)
-        batch = to_torch(Windows(clips, b.cfg.window, Stats(mean=b.mean, std=b.std), seed=args.seed + 7)
-                         .sample(args.windows))
+        b, net, batch = model_and_windows(w, args)
         pred = sample_beside(net, batch, b.cfg.steps, args.seed)
         true_a, true_b = necks(batch["x"].float(), b, b.cfg.n_expr)
         _, gen_b = necks(pred, b, b.cfg.n_expr)
@@ -106,21 +112,13 @@ def answer_to_shift(args) -> None:
     """B's mean neck-pitch change per unit of A's pitch change, A held to the truth and turned by
     -+``args.shift`` in three ways: the neck alone (head and gaze turn), the neck with the eyes turned
     back (the head turns, the gaze stays), the eyes alone (the gaze turns, the head stays)."""
-    import torch
-
-    from duet.model import bundle
-    from duet.train.dataset import Stats, Windows, load_split, to_torch
-
     print(f"{args.corpus}, {args.split} windows: {args.windows}, A's neck or eyes pitched by -{args.shift} and "
           f"+{args.shift} rad\n")
     print("| weights | B's neck pitch change / A's: A's neck | A's neck, eyes back | A's eyes |")
     print("|---|---|---|---|")
     for w in args.weights:
-        b = bundle.load(w)
-        net, e = b.net.float().eval(), b.cfg.n_expr
-        clips = load_split(args.corpus, args.split, b.cfg)
-        batch = to_torch(Windows(clips, b.cfg.window, Stats(mean=b.mean, std=b.std), seed=args.seed + 7)
-                         .sample(args.windows))
+        b, net, batch = model_and_windows(w, args)
+        e = b.cfg.n_expr
         true_x = batch["x"].clone()
         neck, eyes = e + 3, (e + 9, e + 12)  # pitch components of neck, eye_L, eye_R
         cells = []

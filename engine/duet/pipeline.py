@@ -123,7 +123,7 @@ def labels(req: Request) -> tuple:
     elif isinstance(emotion, dict):
         emotion = {p: EMOTIONS[emotion_id(e)] for p, e in emotion.items()}
     elif isinstance(emotion, (list, tuple)):  # per turn: each person shows their own latest turn's
-        emotion = [{**dict(t), "emotion": EMOTIONS[emotion_id(dict(t).get("emotion"))]} for t in emotion]
+        emotion = [{**t, "emotion": EMOTIONS[emotion_id(t.get("emotion"))]} for t in map(dict, emotion)]
     text = req.relation or req.prompt
     if req.relation in RELATIONS:
         relation = req.relation

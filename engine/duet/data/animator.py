@@ -305,8 +305,7 @@ def _mirror(a: PersonMotion, b: PersonMotion, fps: float, gain: float) -> None:
     (nods, beats, sway, turns; mean removed, smoothed over 0.2 s) MIRROR_LAG seconds later. Runs
     before the eyes are solved, so gaze still lands on the partner's eyes."""
     lag = int(round(MIRROR_LAG * fps))
-    own = {"a": a.poses["neck"].copy(), "b": b.poses["neck"].copy()}
-    for m, src in ((a, own["b"]), (b, own["a"])):
+    for m, src in ((a, b.poses["neck"].copy()), (b, a.poses["neck"].copy())):  # both before either changes
         motion = _smooth(src - src.mean(0), fps, 0.2)
         later = np.concatenate([np.repeat(motion[:1], lag, 0), motion[: len(motion) - lag]])
         m.poses["neck"][:] += gain * later
