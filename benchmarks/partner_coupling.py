@@ -11,7 +11,8 @@ ablation is the floor: it cannot see A.
 
 With ``--shift RAD`` (any corpus) it asks instead how B's head answers A's: A is held to the truth
 pitched by -RAD and by +RAD on every frame (its neck alone; its neck with the eyes turned back, so
-the gaze stays; its eyes alone), and the change in B's mean neck pitch is printed as a multiple of
+the gaze stays; its eyes alone), and the change in B's mean neck pitch (for a bundle with a
+``head_share``: its whole head's, which that packing keeps in one slot) is printed as a multiple of
 A's change. The single-stream ablation answers 0. In the corpus B's head does not answer A's at all
 (the animator turns each neck towards where the partner was placed, and solves the eyes onto the
 partner's eyes).
@@ -61,6 +62,12 @@ def model_and_windows(w: str, args):
     return b, b.net.float().eval(), batch
 
 
+def head_slot(cfg) -> int:
+    """First dimension of the head's turn in a bundle's packed motion: the neck joint, or with a
+    ``head_share`` (duet.model.packing.to_partner_eyes) the global slot, which then holds all of it."""
+    return cfg.n_expr + (0 if cfg.head_share is not None else 3)
+
+
 def main() -> None:
     import torch
 
@@ -81,10 +88,11 @@ def main() -> None:
     if args.shift is not None:
         return answer_to_shift(args)
 
-    def necks(x, b, e):
-        """Person A's and B's neck rotation [N, T, 3] from standardized motion."""
+    def necks(x, b):
+        """Person A's and B's head turn (neck, or all of it: head_slot) [N, T, 3] from standardized motion."""
         raw = x.numpy() * b.std + b.mean
-        return raw[:, 0, :, e + 3:e + 6], raw[:, 1, :, e + 3:e + 6]
+        h = head_slot(b.cfg)
+        return raw[:, 0, :, h:h + 3], raw[:, 1, :, h:h + 3]
 
     def sync(a_neck, b_neck):
         pair = SimpleNamespace(A=SimpleNamespace(poses={"neck": a_neck}), B=SimpleNamespace(poses={"neck": b_neck}))
@@ -100,8 +108,8 @@ def main() -> None:
     for w in args.weights:
         b, net, batch = model_and_windows(w, args)
         pred = sample_beside(net, batch, b.cfg.steps, args.seed)
-        true_a, true_b = necks(batch["x"].float(), b, b.cfg.n_expr)
-        _, gen_b = necks(pred, b, b.cfg.n_expr)
+        true_a, true_b = necks(batch["x"].float(), b)
+        _, gen_b = necks(pred, b)
         s_true = np.mean([sync(true_a[k], true_b[k]) for k in range(args.windows)])
         s_gen = np.mean([sync(true_a[k], gen_b[k]) for k in range(args.windows)])
         print(f"| {w} | {s_true:.2f} | {s_gen:.2f} | {true_b.std(1).mean():.4f} / {gen_b.std(1).mean():.4f} |",
@@ -120,7 +128,7 @@ def answer_to_shift(args) -> None:
         b, net, batch = model_and_windows(w, args)
         e = b.cfg.n_expr
         true_x = batch["x"].clone()
-        neck, eyes = e + 3, (e + 9, e + 12)  # pitch components of neck, eye_L, eye_R
+        neck, eyes = head_slot(b.cfg), (e + 9, e + 12)  # pitch components of the head's turn, eye_L, eye_R
         cells = []
         for turn_neck, turn_eyes in ((1.0, 0.0), (1.0, -1.0), (0.0, 1.0)):
             means = []

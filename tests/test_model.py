@@ -144,14 +144,14 @@ def test_audio_drop_changes_prediction_and_timestep_matters():
     assert not torch.allclose(y, y_t, atol=1e-4)
 
 
-def _motion(n=60, seed=0, body_yaw=None):
+def _motion(n=60, seed=0, body_yaw=None, heights=(1.6, 1.5)):
     from duet.data.animator import animate
     from duet.data.conversation import TimedTurn, Timings
 
     phones = {"A": [(0.1, 0.3, "m"), (0.3, 0.6, "aa"), (0.6, 0.8, "p")], "B": [(1.2, 1.5, "ow"), (1.5, 1.9, "b")]}
     timings = Timings(duration=n / 25, turns=[TimedTurn("A", 0.1, 0.8, "ma"), TimedTurn("B", 1.2, 1.9, "ob")],
                       phonemes=phones)
-    layout = {"A": [-0.4, 1.6, 0.3], "B": [0.5, 1.5, -0.2]}
+    layout = {"A": [-0.4, heights[0], 0.3], "B": [0.5, heights[1], -0.2]}
     if body_yaw is not None:
         layout["yaw"] = body_yaw
     return animate(timings, layout, seed=seed)
@@ -220,6 +220,43 @@ def test_packing_is_relative_to_facing_the_partner():
     assert np.allclose(layout_features(heads), layout_features(heads2), atol=1e-5)
     lay = layout_features(heads)
     assert lay[0, 1] == pytest.approx(0.0, abs=1e-9) and lay[0, 3] > 0  # partner straight ahead
+
+
+@pytest.mark.parametrize("body_yaw", [None, {"A": 2.9, "B": -0.3}])
+def test_head_share_packing_round_trips_to_the_same_heads_and_eyes(body_yaw):
+    from duet.frames import rotmat
+
+    m = _motion(body_yaw=body_yaw, heights=(1.75, 1.2))
+    x, heads = pack(m)
+    xs, heads_s = pack(m, head_share=0.6)
+    e = ModelConfig().n_expr
+    assert np.allclose(xs[:, :, e + 3: e + 6], 0.0)  # all of the head's turn is in the global slot
+    assert np.allclose(xs[:, :, : e], x[:, :, : e]) and np.allclose(xs[:, :, e + 6: e + 9], x[:, :, e + 6: e + 9])
+    a, b = unpack(x, heads, body_yaw=body_yaw), unpack(xs, heads_s, body_yaw=body_yaw, head_share=0.6)
+    for p in "AB":
+        for j in ("global", "neck", "eye_L", "eye_R"):
+            assert np.allclose(a.person(p).poses[j], b.person(p).poses[j], atol=1e-5), j
+        assert np.allclose(a.person(p).transl, b.person(p).transl, atol=1e-6)
+    gaze = [rotmat(m.A.poses[k]) for k in ("global", "neck", "eye_L")]
+    assert np.allclose((gaze[0] @ gaze[1] @ gaze[2])[..., 2], (lambda r: r[..., 2])(
+        rotmat(b.A.poses["global"]) @ rotmat(b.A.poses["neck"]) @ rotmat(b.A.poses["eye_L"])), atol=1e-5)
+
+
+def test_head_share_packing_takes_the_height_difference_out_of_heads_and_eyes():
+    # the animator turns the neck 0.6 of the way to the partner's eyes and the eyes the rest: packed
+    # with that share, a tall-and-short pair packs nearly like a level one (the eyes aim from their own
+    # centres, not the eye midpoint, so a little stays), where facing frames keep all of the tilt
+    e = ModelConfig().n_expr
+    level, tilted = _motion(heights=(1.5, 1.5)), _motion(heights=(1.8, 1.2))
+    pitch = {}
+    for name, m in (("level", level), ("tilted", tilted)):
+        for share in (None, 0.6):
+            x, _ = pack(m, head_share=share)
+            head = x[:, :, e: e + 3] + x[:, :, e + 3: e + 6]  # small angles: the pitch components add
+            pitch[name, share] = (head[:, :, 0].mean(0), x[:, :, e + 9].mean(0))
+    for k in range(2):
+        moved = [abs(pitch["tilted", share][k] - pitch["level", share][k]).max() for share in (None, 0.6)]
+        assert moved[0] > 0.15 and moved[1] < 0.25 * moved[0], moved  # radians: head (k=0), left eye (k=1)
 
 
 def test_boundary_blend_weights_sum_to_one_and_are_half_at_the_boundary():

@@ -218,5 +218,6 @@ def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None,
         meta["relation"] = relation
     if body_yaw is not None:
         meta["body_yaw"] = body_yaw
-    return unpack(seq, layout, cfg.expr_names, speaking=m, fps=cfg.fps, meta=meta, body_yaw=body_yaw).validate()
+    return unpack(seq, layout, cfg.expr_names, speaking=m, fps=cfg.fps, meta=meta, body_yaw=body_yaw,
+                  head_share=cfg.head_share).validate()
 

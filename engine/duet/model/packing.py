@@ -6,6 +6,12 @@ frame*: the yaw that turns them towards the partner's eyes at the first frame. A
 these never has to learn the layout's yaw; the layout reaches it as conditioning instead:
 [own eye height, partner's eye midpoint relative to own, in the own facing frame] (4 numbers).
 Jaw opening lives in the jaw joint and gaze in the eye joints (ARKit jawOpen / eyeLook* stay 0).
+
+With a ``head_share`` k (ModelConfig.head_share) the pitch to the partner's eyes comes out too: the
+global slot holds the whole head (global then neck; the neck slot is zero) relative to looking k
+of the way up or down to the partner's eyes, and the eyes relative to the rest of the way. Then
+neither a head nor a gaze carries the layout's height difference, and a model cannot read the
+layout off the partner's motion (docs/model.md).
 """
 
 from __future__ import annotations
@@ -61,8 +67,55 @@ def layout_features(heads: dict) -> np.ndarray:
     return np.asarray(rows, np.float32)
 
 
-def pack(motion: DyadicMotion, expr_names=ARKIT_52) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """DyadicMotion -> (x [T, 2, D] float32, heads at frame 0). Channels follow ``expr_names``."""
+def partner_pitch(layout: np.ndarray) -> np.ndarray:
+    """[2] radians: how far up each person looks (facing frame) to meet the partner's eyes, from
+    ``layout_features`` rows (negative: down)."""
+    rel = np.asarray(layout, np.float64)[..., 1:]
+    return np.arctan2(rel[..., 1], np.hypot(rel[..., 0], rel[..., 2]))
+
+
+def _looking_up(angle: float) -> np.ndarray:
+    """Rotation matrix that raises a rig's +Z gaze by ``angle`` radians (about -X)."""
+    return rotmat(np.array([-angle, 0.0, 0.0]))
+
+
+def to_partner_eyes(x: np.ndarray, layout: np.ndarray, n_expr: int, share: float) -> np.ndarray:
+    """Packed x [T, 2, D] (facing frames) -> layout-free heads and eyes. The head (global then neck,
+    as one rotation in the global slot; the neck slot zero) is taken relative to looking ``share``
+    of the way up (or down) to the partner's eyes, and each eye relative to the rest of the way, so
+    that a person fixating the partner with the usual head share packs to zero whatever the heights.
+    ``layout``: the clip's ``layout_features`` at frame 0 ([2, 4])."""
+    g, n = slice(n_expr, n_expr + 3), slice(n_expr + 3, n_expr + 6)
+    out = np.asarray(x, np.float64).copy()
+    for i, angle in enumerate(partner_pitch(layout)):
+        head = rotmat(out[:, i, g]) @ rotmat(out[:, i, n])
+        out[:, i, g] = axis_angle(_looking_up(share * angle).T @ head)
+        out[:, i, n] = 0.0
+        rest = _looking_up((1 - share) * angle).T
+        for eye in (slice(n_expr + 9, n_expr + 12), slice(n_expr + 12, n_expr + 15)):
+            out[:, i, eye] = axis_angle(rest @ rotmat(out[:, i, eye]))
+    return out.astype(np.asarray(x).dtype)
+
+
+def from_partner_eyes(x: np.ndarray, layout: np.ndarray, n_expr: int, share: float) -> np.ndarray:
+    """Inverse of ``to_partner_eyes``: heads back in the facing frame (all of the turn in the global
+    slot) and eyes back relative to the head."""
+    g, n = slice(n_expr, n_expr + 3), slice(n_expr + 3, n_expr + 6)
+    out = np.asarray(x, np.float64).copy()
+    for i, angle in enumerate(partner_pitch(layout)):
+        head = _looking_up(share * angle) @ rotmat(out[:, i, g]) @ rotmat(out[:, i, n])
+        out[:, i, g] = axis_angle(head)
+        out[:, i, n] = 0.0
+        rest = _looking_up((1 - share) * angle)
+        for eye in (slice(n_expr + 9, n_expr + 12), slice(n_expr + 12, n_expr + 15)):
+            out[:, i, eye] = axis_angle(rest @ rotmat(out[:, i, eye]))
+    return out
+
+
+def pack(motion: DyadicMotion, expr_names=ARKIT_52,
+         head_share: float | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """DyadicMotion -> (x [T, 2, D] float32, heads at frame 0). Channels follow ``expr_names``;
+    with a ``head_share``, heads and eyes relative to looking at the partner (``to_partner_eyes``)."""
     heads = heads_at(motion)
     face = facing(heads)
     index = {n: i for i, n in enumerate(motion.expr_names)}
@@ -77,12 +130,17 @@ def pack(motion: DyadicMotion, expr_names=ARKIT_52) -> tuple[np.ndarray, dict[st
         rots[0] = axis_angle(face[p].T @ rotmat(rots[0]))
         delta = (m.transl - m.transl[0]).astype(np.float64) @ face[p]  # rows: face^T (t - t0)
         people.append(np.concatenate([m.expr[:, cols], *rots, delta], axis=1))
-    return np.stack(people, axis=1).astype(np.float32), heads
+    x = np.stack(people, axis=1)
+    if head_share is not None:
+        x = to_partner_eyes(x, layout_features(heads), len(expr_names), head_share)
+    return x.astype(np.float32), heads
 
 
 def unpack(x: np.ndarray, heads: dict, expr_names=ARKIT_52, speaking: np.ndarray | None = None,
-           fps: float = 25.0, meta: dict | None = None, body_yaw: dict | None = None) -> DyadicMotion:
-    """x [T, 2, D] + first-frame eye midpoints -> DyadicMotion (absolute, conversation frame).
+           fps: float = 25.0, meta: dict | None = None, body_yaw: dict | None = None,
+           head_share: float | None = None) -> DyadicMotion:
+    """x [T, 2, D] + first-frame eye midpoints -> DyadicMotion (absolute, conversation frame);
+    ``head_share``: the one x was packed with (``to_partner_eyes``).
 
     The body stays put, as it does in every training clip: the global rotation is the constant
     ``body_yaw[p]`` (radians; default: facing the partner) and the neck carries all of the head's
@@ -95,6 +153,8 @@ def unpack(x: np.ndarray, heads: dict, expr_names=ARKIT_52, speaking: np.ndarray
     """
     x = np.asarray(x, np.float64)
     n_frames, e = x.shape[0], len(expr_names)
+    if head_share is not None:
+        x = from_partner_eyes(x, layout_features(heads), e, head_share)
     face = facing(heads)
     zero = [i for i, n in enumerate(expr_names) if n in ZERO_CHANNELS]
     people = []

@@ -12,7 +12,7 @@ import numpy as np
 
 from duet.data import phonemes as ph
 from duet.model.config import ModelConfig
-from duet.model.packing import emotion_frames, layout_features, pack
+from duet.model.packing import emotion_frames, layout_features, pack, to_partner_eyes
 from duet.motion import JOINTS, PERSONS
 from duet.rigs.kinematics import eye_midpoint
 
@@ -77,7 +77,8 @@ def _diarizer_id() -> str:
 
 
 def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=None) -> list[dict]:
-    """Prepared clips of a split, computed once and cached in <corpus>/model-cache/."""
+    """Prepared clips of a split, computed once and cached in <corpus>/model-cache/ (motion packed in
+    facing frames; turned to ``cfg.head_share``'s packing on loading)."""
     from duet.data.corpus import open_corpus
     from duet.files import atomic_output
 
@@ -101,6 +102,8 @@ def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=No
                 with open(tmp, "wb") as f:
                     np.savez(f, key=np.asarray(key), **item)
         item["id"] = cid
+        if cfg.head_share is not None:
+            item["x"] = to_partner_eyes(item["x"], item["layout"][0], cfg.n_expr, cfg.head_share)
         out.append(item)
         if progress:
             progress((k + 1) / len(ids), f"{split} clip {k + 1}/{len(ids)}")
