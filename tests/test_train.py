@@ -291,10 +291,10 @@ def test_duet_train_rejects_a_missing_corpus(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--pose-jitter" in err[0]
     assert not (tmp_path / "t").exists()
-    assert main(["train", "--corpus", str(tmp_path), "--head-share", "1.5", "--out", str(tmp_path / "t")]) == 1
+    assert main(["train", "--corpus", str(tmp_path), "--head-share", "0.75", "1.5", "--out", str(tmp_path / "t")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--head-share" in err[0]
-    assert main(["train", "--corpus", str(tmp_path), "--head-share", "0.6", "--pose-jitter", "0.05",
+    assert main(["train", "--corpus", str(tmp_path), "--head-share", "0.75", "0.6", "--pose-jitter", "0.05",
                  "--out", str(tmp_path / "t")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--pose-jitter" in err[0] and "--head-share" in err[0]

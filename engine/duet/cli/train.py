@@ -35,10 +35,10 @@ def add_arguments(p) -> None:
     p.add_argument("--no-cross-attention", action="store_true", help="train the single-stream ablation")
     p.add_argument("--partner-input", action="store_true",
                    help="dual model: also give each stream its partner's noisy motion, frame-aligned, at the input")
-    p.add_argument("--head-share", type=float, default=None, metavar="K",
-                   help="pack each head relative to looking K of the way up or down to the partner's eyes and "
-                        "the eyes relative to the rest, so no head or gaze carries the layout's height "
-                        "difference (the corpus's share is 0.65; default: heads in yaw-only facing frames)")
+    p.add_argument("--head-share", type=float, nargs=2, default=None, metavar=("YAW", "PITCH"),
+                   help="pack each head relative to turning these shares of the way from the body to the "
+                        "partner's eyes, and the eyes relative to the rest, so no head or gaze carries the "
+                        "layout (the corpus's: 0.75 0.6; default: heads in yaw-only facing frames)")
     p.add_argument("--pose-scale", choices=("corpus", "clip"), default=None,
                    help="clip: scale neck, jaw, eye and translation values by their std about each clip's mean "
                         "(rotation loss weight 2 instead of 8); default corpus")
@@ -85,8 +85,8 @@ def run(args) -> int:
         raise DuetError("--augment is a fraction of windows: give a value from 0 to 1")
     if not 0 <= tc.pose_jitter <= 0.5:
         raise DuetError("--pose-jitter is an angle in radians: give a value from 0 to 0.5")
-    if args.head_share is not None and not 0 <= args.head_share <= 1:
-        raise DuetError("--head-share is a fraction of the pitch to the partner's eyes: give a value from 0 to 1")
+    if args.head_share is not None and not all(0 <= k <= 1 for k in args.head_share):
+        raise DuetError("--head-share takes two fractions (yaw, pitch) of the turn to the partner: give values from 0 to 1")
     if args.head_share is not None and tc.pose_jitter:
         raise DuetError("--pose-jitter turns the neck of the facing-frame packing; it does not go with --head-share")
     if args.dropout is not None and not 0 <= args.dropout < 1:
@@ -95,7 +95,7 @@ def run(args) -> int:
         raise DuetError("--partner-input is a dual-model option; the single-stream ablation sees no partner")
     tc.model.cross_attention = not args.no_cross_attention
     tc.model.partner_input = args.partner_input
-    tc.model.head_share = args.head_share
+    tc.model.head_share = None if args.head_share is None else tuple(args.head_share)
     if args.pose_scale == "clip":
         tc.pose_scale, tc.w_rot = "clip", 2.0
     if args.dropout is not None:

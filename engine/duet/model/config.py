@@ -25,7 +25,8 @@ class ModelConfig:
     relation_dim: int = 8
     cross_attention: bool = True    # False: the single-stream ablation (no partner motion at all)
     partner_input: bool = False     # with cross_attention: the partner's noisy motion also joins the input
-    head_share: float | None = None  # heads and eyes packed relative to looking at the partner (packing.py)
+    head_share: tuple[float, float] | None = None  # (yaw, pitch): heads and eyes packed relative to
+                                                    # looking at the partner (packing.to_partner_eyes)
     dropout: float = 0.0            # training-time dropout in every FiLM block and on c(k) (0: none)
     emotions: tuple[str, ...] = EMOTIONS_DEFAULT    # id 0 is neutral/unknown
     relations: tuple[str, ...] = RELATIONS_DEFAULT  # id 0 is unknown

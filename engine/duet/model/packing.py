@@ -7,11 +7,11 @@ these never has to learn the layout's yaw; the layout reaches it as conditioning
 [own eye height, partner's eye midpoint relative to own, in the own facing frame] (4 numbers).
 Jaw opening lives in the jaw joint and gaze in the eye joints (ARKit jawOpen / eyeLook* stay 0).
 
-With a ``head_share`` k (ModelConfig.head_share) the pitch to the partner's eyes comes out too: the
-global slot holds the whole head (global then neck; the neck slot is zero) relative to looking k
-of the way up or down to the partner's eyes, and the eyes relative to the rest of the way. Then
-neither a head nor a gaze carries the layout's height difference, and a model cannot read the
-layout off the partner's motion (docs/model.md).
+With a ``head_share`` (yaw, pitch) (ModelConfig.head_share) the rest of the layout comes out too:
+the global slot holds the whole head (global then neck; the neck slot is zero) relative to turning
+that share of the way from the body to the partner's eyes, and the eyes relative to the rest of
+the way. Then neither a head nor a gaze carries the layout's height difference or how the bodies
+stand, and a model cannot read the layout off the partner's motion (docs/model.md).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 from duet.arkit import ARKIT_52
 from duet.frames import axis_angle, facing_yaw, rotmat, yaw
 from duet.motion import DyadicMotion, JOINTS, PERSONS, PersonMotion
-from duet.rigs.kinematics import eye_midpoint, transl_for_head
+from duet.rigs.kinematics import EYE_MID_REST, eye_midpoint, transl_for_head
 
 JOINT_SLICES = {j: slice(3 * i, 3 * i + 3) for i, j in enumerate(JOINTS)}
 ZERO_CHANNELS = ("jawOpen", "eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight",
@@ -51,6 +51,14 @@ def heads_at(motion: DyadicMotion, frame: int = 0) -> dict[str, np.ndarray]:
     return out
 
 
+def layout_heads(motion: DyadicMotion, frame: int = 0) -> dict[str, np.ndarray]:
+    """Each person's eye midpoint with the neck at rest (the body as it is) at ``frame``: where the
+    layout put them, as the corpus animator and a user's layout give it. Unlike ``heads_at``, a nod
+    or a turn of the head at that frame does not move it, so both people's frames stay free of it."""
+    return {p: (motion.person(p).transl[frame].astype(np.float64)
+                + rotmat(motion.person(p).poses["global"][frame]) @ EYE_MID_REST) for p in PERSONS}
+
+
 def facing(heads: dict) -> dict[str, np.ndarray]:
     """Rotation matrix of each person's facing frame (yaw towards the partner's eyes)."""
     h = {p: np.asarray(heads[p], np.float64) for p in PERSONS}
@@ -74,49 +82,68 @@ def partner_pitch(layout: np.ndarray) -> np.ndarray:
     return np.arctan2(rel[..., 1], np.hypot(rel[..., 0], rel[..., 2]))
 
 
-def _looking_up(angle: float) -> np.ndarray:
-    """Rotation matrix that raises a rig's +Z gaze by ``angle`` radians (about -X)."""
-    return rotmat(np.array([-angle, 0.0, 0.0]))
+def body_offsets(heads: dict, body_yaw: dict | None) -> np.ndarray:
+    """[2] radians: each body's yaw relative to facing the partner (0 without a ``body_yaw``)."""
+    if body_yaw is None:
+        return np.zeros(2)
+    return np.array([(float(body_yaw[p]) - float(facing_yaw(np.asarray(heads[p], np.float64),
+                                                             np.asarray(heads[q], np.float64))) + np.pi)
+                     % (2 * np.pi) - np.pi for p, q in (("A", "B"), ("B", "A"))])
 
 
-def to_partner_eyes(x: np.ndarray, layout: np.ndarray, n_expr: int, share: float) -> np.ndarray:
+def _references(layout, offsets, share) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per person, the head's and the eyes' reference orientations (facing frame; the eyes' in the
+    head's): the head turned ``share`` = (yaw, pitch) of the way from the body to the partner's eyes,
+    the eyes the rest of the way."""
+    k_yaw, k_pitch = share
+    out = []
+    for angle, off in zip(partner_pitch(layout), offsets):
+        rest_yaw = (1 - k_yaw) * off  # the part of the body's turn away from the partner the head keeps
+        head = rotmat(yaw(rest_yaw)) @ rotmat(np.array([-k_pitch * angle, 0.0, 0.0]))
+        eyes = rotmat(yaw(-rest_yaw)) @ rotmat(np.array([-(1 - k_pitch) * angle, 0.0, 0.0]))
+        out.append((head, eyes))
+    return out
+
+
+def to_partner_eyes(x: np.ndarray, layout: np.ndarray, n_expr: int, share) -> np.ndarray:
     """Packed x [T, 2, D] (facing frames) -> layout-free heads and eyes. The head (global then neck,
-    as one rotation in the global slot; the neck slot zero) is taken relative to looking ``share``
-    of the way up (or down) to the partner's eyes, and each eye relative to the rest of the way, so
-    that a person fixating the partner with the usual head share packs to zero whatever the heights.
-    ``layout``: the clip's ``layout_features`` at frame 0 ([2, 4])."""
+    as one rotation in the global slot; the neck slot zero) is taken relative to turning ``share`` =
+    (yaw, pitch) of the way from the body to the partner's eyes, and each eye relative to the rest
+    of the way, so a person fixating the partner with the usual head-eye split packs to zero
+    whatever the heights and however the bodies stand. ``layout``: the clip's ``layout_features``
+    ([2, 4]); the bodies' yaw is read off the global slot's first frame."""
     g, n = slice(n_expr, n_expr + 3), slice(n_expr + 3, n_expr + 6)
     out = np.asarray(x, np.float64).copy()
-    for i, angle in enumerate(partner_pitch(layout)):
+    body_fwd = rotmat(out[0, :, g])[..., :, 2]
+    offsets = np.arctan2(body_fwd[:, 0], body_fwd[:, 2])
+    for i, (head_ref, eye_ref) in enumerate(_references(layout, offsets, share)):
         head = rotmat(out[:, i, g]) @ rotmat(out[:, i, n])
-        out[:, i, g] = axis_angle(_looking_up(share * angle).T @ head)
+        out[:, i, g] = axis_angle(head_ref.T @ head)
         out[:, i, n] = 0.0
-        rest = _looking_up((1 - share) * angle).T
         for eye in (slice(n_expr + 9, n_expr + 12), slice(n_expr + 12, n_expr + 15)):
-            out[:, i, eye] = axis_angle(rest @ rotmat(out[:, i, eye]))
+            out[:, i, eye] = axis_angle(eye_ref.T @ rotmat(out[:, i, eye]))
     return out.astype(np.asarray(x).dtype)
 
 
-def from_partner_eyes(x: np.ndarray, layout: np.ndarray, n_expr: int, share: float) -> np.ndarray:
-    """Inverse of ``to_partner_eyes``: heads back in the facing frame (all of the turn in the global
-    slot) and eyes back relative to the head."""
+def from_partner_eyes(x: np.ndarray, layout: np.ndarray, n_expr: int, share, offsets) -> np.ndarray:
+    """Inverse of ``to_partner_eyes`` given the bodies' yaw relative to facing (``body_offsets``):
+    heads back in the facing frame (all of the turn in the global slot), eyes relative to the head."""
     g, n = slice(n_expr, n_expr + 3), slice(n_expr + 3, n_expr + 6)
     out = np.asarray(x, np.float64).copy()
-    for i, angle in enumerate(partner_pitch(layout)):
-        head = _looking_up(share * angle) @ rotmat(out[:, i, g]) @ rotmat(out[:, i, n])
-        out[:, i, g] = axis_angle(head)
+    for i, (head_ref, eye_ref) in enumerate(_references(layout, offsets, share)):
+        out[:, i, g] = axis_angle(head_ref @ rotmat(out[:, i, g]) @ rotmat(out[:, i, n]))
         out[:, i, n] = 0.0
-        rest = _looking_up((1 - share) * angle)
         for eye in (slice(n_expr + 9, n_expr + 12), slice(n_expr + 12, n_expr + 15)):
-            out[:, i, eye] = axis_angle(rest @ rotmat(out[:, i, eye]))
+            out[:, i, eye] = axis_angle(eye_ref @ rotmat(out[:, i, eye]))
     return out
 
 
 def pack(motion: DyadicMotion, expr_names=ARKIT_52,
-         head_share: float | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """DyadicMotion -> (x [T, 2, D] float32, heads at frame 0). Channels follow ``expr_names``;
-    with a ``head_share``, heads and eyes relative to looking at the partner (``to_partner_eyes``)."""
-    heads = heads_at(motion)
+         head_share: tuple[float, float] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """DyadicMotion -> (x [T, 2, D] float32, the layout's heads: ``layout_heads``). Channels follow
+    ``expr_names``; with a ``head_share``, heads and eyes relative to looking at the partner
+    (``to_partner_eyes``)."""
+    heads = layout_heads(motion)
     face = facing(heads)
     index = {n: i for i, n in enumerate(motion.expr_names)}
     missing = [n for n in expr_names if n not in index]
@@ -138,7 +165,7 @@ def pack(motion: DyadicMotion, expr_names=ARKIT_52,
 
 def unpack(x: np.ndarray, heads: dict, expr_names=ARKIT_52, speaking: np.ndarray | None = None,
            fps: float = 25.0, meta: dict | None = None, body_yaw: dict | None = None,
-           head_share: float | None = None) -> DyadicMotion:
+           head_share: tuple[float, float] | None = None) -> DyadicMotion:
     """x [T, 2, D] + first-frame eye midpoints -> DyadicMotion (absolute, conversation frame);
     ``head_share``: the one x was packed with (``to_partner_eyes``).
 
@@ -154,7 +181,7 @@ def unpack(x: np.ndarray, heads: dict, expr_names=ARKIT_52, speaking: np.ndarray
     x = np.asarray(x, np.float64)
     n_frames, e = x.shape[0], len(expr_names)
     if head_share is not None:
-        x = from_partner_eyes(x, layout_features(heads), e, head_share)
+        x = from_partner_eyes(x, layout_features(heads), e, head_share, body_offsets(heads, body_yaw))
     face = facing(heads)
     zero = [i for i, n in enumerate(expr_names) if n in ZERO_CHANNELS]
     people = []

@@ -16,7 +16,7 @@ from duet.model.packing import emotion_frames, layout_features, pack, to_partner
 from duet.motion import JOINTS, PERSONS
 from duet.rigs.kinematics import eye_midpoint
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 FPS = 25.0
 
 
@@ -49,7 +49,7 @@ def prepare(clip, cfg: ModelConfig) -> dict[str, np.ndarray]:
     from duet.audio.features import compute
     from duet.audio.masks import speaking_masks
 
-    x, _ = pack(clip.motion, cfg.expr_names)
+    x, rest = pack(clip.motion, cfg.expr_names)
     feats = compute(clip.mix)
     try:  # as at inference, the user says which voice is A (duet generate --first-speaker)
         predicted = speaking_masks(clip.mix[None], "mono", first_speaker(clip.phonemes))
@@ -62,6 +62,7 @@ def prepare(clip, cfg: ModelConfig) -> dict[str, np.ndarray]:
     relation = cfg.relations.index(clip.relation) if clip.relation in cfg.relations else 0
     return {"x": x[:n], "audio": feats[:n], "masks": clip.masks[:, :n].astype(np.float32),
             "masks_pred": predicted[:, :n].astype(np.float32), "layout": layouts.astype(np.float32),
+            "rest_layout": layout_features(rest),
             "emotion": emotion_frames(clip.turns, n, cfg.emotions, FPS), "relation": np.int64(relation),
             "bilabial": bilabial_frames(clip.phonemes, n),
             "open_vowel": phone_class_frames(clip.phonemes, n, ph.OPEN_VOWELS)}
@@ -78,7 +79,9 @@ def _diarizer_id() -> str:
 
 def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=None) -> list[dict]:
     """Prepared clips of a split, computed once and cached in <corpus>/model-cache/ (motion packed in
-    facing frames; turned to ``cfg.head_share``'s packing on loading)."""
+    facing frames). With a ``cfg.head_share`` the motion is turned to that packing on loading, and
+    the conditioning layout is the clip's (``packing.layout_heads``) on every frame, as a user's
+    layout is at inference, rather than where the eyes happen to be at the window's first frame."""
     from duet.data.corpus import open_corpus
     from duet.files import atomic_output
 
@@ -102,8 +105,9 @@ def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=No
                 with open(tmp, "wb") as f:
                     np.savez(f, key=np.asarray(key), **item)
         item["id"] = cid
-        if cfg.head_share is not None:
-            item["x"] = to_partner_eyes(item["x"], item["layout"][0], cfg.n_expr, cfg.head_share)
+        if cfg.head_share is not None:  # packed against the layout, which is also the conditioning, as at inference
+            item["x"] = to_partner_eyes(item["x"], item["rest_layout"], cfg.n_expr, cfg.head_share)
+            item["layout"] = np.repeat(item["rest_layout"][None], len(item["x"]), 0)
         out.append(item)
         if progress:
             progress((k + 1) / len(ids), f"{split} clip {k + 1}/{len(ids)}")
