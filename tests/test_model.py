@@ -331,6 +331,36 @@ def test_generate_end_to_end_with_a_small_untrained_bundle(tmp_path):
         generate(audio, "mono", weights=tmp_path / "missing.pt")
 
 
+def test_a_head_share_bundle_at_its_mean_looks_at_the_partner_with_the_usual_split(tmp_path):
+    # motion vector zero = the reference pose; under a head share that is fixating the partner's eyes,
+    # head turned the share of the way, whatever the heights (the facing-frame packing looks level)
+    from dataclasses import replace
+
+    from duet.frames import rotmat
+    from duet.model import bundle, generate
+    from duet.rigs.kinematics import forward
+
+    cfg = replace(SMALL, head_share=(0.75, 0.6))
+    path = bundle.save(tmp_path / "m.pt", _randomized(cfg), cfg, np.zeros(cfg.motion_dim),
+                       np.full(cfg.motion_dim, 1e-9), {"id": "tiny"})
+    assert bundle.load(path).cfg.head_share == (0.75, 0.6)
+    audio = (np.random.default_rng(0).normal(size=(1, 16000 * 2)) * 0.05).astype(np.float32)
+    layout = {"A": [-0.5, 1.75, 0.0], "B": [0.5, 1.2, 0.0]}  # A stands, B sits: 29 degrees down for A
+    m = generate(audio, "mono", layout=layout, masks=np.zeros((2, 50), np.float32), weights=path)
+    for p, q in (("A", "B"), ("B", "A")):
+        me, other = m.person(p), m.person(q)
+        to = np.asarray(layout[q]) - np.asarray(layout[p])
+        want = np.arctan2(to[1], np.hypot(to[0], to[2]))
+        head = (rotmat(me.poses["global"]) @ rotmat(me.poses["neck"]))[..., :, 2]
+        assert np.allclose(np.arctan2(head[:, 1], np.hypot(head[:, 0], head[:, 2])), 0.6 * want, atol=1e-3)
+        rots, pos = forward(me.poses, me.transl)
+        gaze = rots[:, 3, :, 2]  # the left eye's forward
+        _, other_pos = forward(other.poses, other.transl)
+        aim = other_pos[:, 3:5].mean(1) - pos[:, 3]
+        cos = (gaze * aim).sum(-1) / np.linalg.norm(aim, axis=-1)
+        assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < 3.0  # on the partner's eyes
+
+
 def test_generate_takes_per_turn_emotions_as_training_frames_them(tmp_path):
     from duet.errors import DuetError
     from duet.model import bundle, generate
