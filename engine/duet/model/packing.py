@@ -2,8 +2,9 @@
 
 Per person x = [expression (E ARKit channels), global, neck, jaw, eye_L, eye_R (axis-angle), translation
 delta (3)]. The global rotation and the translation delta are expressed in the person's *facing
-frame*: the yaw that turns them towards the partner's eyes at the first frame. A model trained on
-these never has to learn the layout's yaw; the layout reaches it as conditioning instead:
+frame*: the yaw that turns them towards the partner's eyes where the layout put them
+(``layout_heads``). A model trained on these never has to learn the layout's yaw; the layout
+reaches it as conditioning instead:
 [own eye height, partner's eye midpoint relative to own, in the own facing frame] (4 numbers).
 Jaw opening lives in the jaw joint and gaze in the eye joints (ARKit jawOpen / eyeLook* stay 0).
 
@@ -105,6 +106,20 @@ def _references(layout, offsets, share) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+def _reframe(x: np.ndarray, refs, n_expr: int, inverse: bool) -> np.ndarray:
+    """Heads (global then neck, into the global slot; neck slot zeroed) and eyes taken relative to
+    their reference orientations ``refs`` (``_references``), or with ``inverse`` back from them."""
+    g, n = slice(n_expr, n_expr + 3), slice(n_expr + 3, n_expr + 6)
+    out = np.asarray(x, np.float64).copy()
+    for i, (head_ref, eye_ref) in enumerate(refs):
+        head_ref, eye_ref = (head_ref, eye_ref) if inverse else (head_ref.T, eye_ref.T)
+        out[:, i, g] = axis_angle(head_ref @ rotmat(out[:, i, g]) @ rotmat(out[:, i, n]))
+        out[:, i, n] = 0.0
+        for eye in (slice(n_expr + 9, n_expr + 12), slice(n_expr + 12, n_expr + 15)):
+            out[:, i, eye] = axis_angle(eye_ref @ rotmat(out[:, i, eye]))
+    return out
+
+
 def to_partner_eyes(x: np.ndarray, layout: np.ndarray, n_expr: int, share) -> np.ndarray:
     """Packed x [T, 2, D] (facing frames) -> layout-free heads and eyes. The head (global then neck,
     as one rotation in the global slot; the neck slot zero) is taken relative to turning ``share`` =
@@ -112,30 +127,15 @@ def to_partner_eyes(x: np.ndarray, layout: np.ndarray, n_expr: int, share) -> np
     of the way, so a person fixating the partner with the usual head-eye split packs to zero
     whatever the heights and however the bodies stand. ``layout``: the clip's ``layout_features``
     ([2, 4]); the bodies' yaw is read off the global slot's first frame."""
-    g, n = slice(n_expr, n_expr + 3), slice(n_expr + 3, n_expr + 6)
-    out = np.asarray(x, np.float64).copy()
-    body_fwd = rotmat(out[0, :, g])[..., :, 2]
+    body_fwd = rotmat(np.asarray(x, np.float64)[0, :, n_expr: n_expr + 3])[..., :, 2]
     offsets = np.arctan2(body_fwd[:, 0], body_fwd[:, 2])
-    for i, (head_ref, eye_ref) in enumerate(_references(layout, offsets, share)):
-        head = rotmat(out[:, i, g]) @ rotmat(out[:, i, n])
-        out[:, i, g] = axis_angle(head_ref.T @ head)
-        out[:, i, n] = 0.0
-        for eye in (slice(n_expr + 9, n_expr + 12), slice(n_expr + 12, n_expr + 15)):
-            out[:, i, eye] = axis_angle(eye_ref.T @ rotmat(out[:, i, eye]))
-    return out.astype(np.asarray(x).dtype)
+    return _reframe(x, _references(layout, offsets, share), n_expr, inverse=False).astype(np.asarray(x).dtype)
 
 
 def from_partner_eyes(x: np.ndarray, layout: np.ndarray, n_expr: int, share, offsets) -> np.ndarray:
     """Inverse of ``to_partner_eyes`` given the bodies' yaw relative to facing (``body_offsets``):
     heads back in the facing frame (all of the turn in the global slot), eyes relative to the head."""
-    g, n = slice(n_expr, n_expr + 3), slice(n_expr + 3, n_expr + 6)
-    out = np.asarray(x, np.float64).copy()
-    for i, (head_ref, eye_ref) in enumerate(_references(layout, offsets, share)):
-        out[:, i, g] = axis_angle(head_ref @ rotmat(out[:, i, g]) @ rotmat(out[:, i, n]))
-        out[:, i, n] = 0.0
-        for eye in (slice(n_expr + 9, n_expr + 12), slice(n_expr + 12, n_expr + 15)):
-            out[:, i, eye] = axis_angle(eye_ref @ rotmat(out[:, i, eye]))
-    return out
+    return _reframe(x, _references(layout, offsets, share), n_expr, inverse=True)
 
 
 def pack(motion: DyadicMotion, expr_names=ARKIT_52,
