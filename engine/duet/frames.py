@@ -59,6 +59,11 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return axis / np.where(s < 1e-12, 1.0, s) * angle
 
 
+def wrap_angle(angle: np.ndarray | float) -> np.ndarray:
+    """Angle(s) in radians brought into [-pi, pi)."""
+    return (np.asarray(angle, np.float64) + np.pi) % (2 * np.pi) - np.pi
+
+
 def yaw(angle: np.ndarray | float) -> np.ndarray:
     """Axis-angle for a rotation of ``angle`` radians about +Y (turning the head left/right)."""
     angle = np.asarray(angle, np.float64)

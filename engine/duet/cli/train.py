@@ -86,7 +86,8 @@ def run(args) -> int:
     if not 0 <= tc.pose_jitter <= 0.5:
         raise DuetError("--pose-jitter is an angle in radians: give a value from 0 to 0.5")
     if args.head_share is not None and not all(0 <= k <= 1 for k in args.head_share):
-        raise DuetError("--head-share takes two fractions (yaw, pitch) of the turn to the partner: give values from 0 to 1")
+        raise DuetError("--head-share takes two fractions (yaw, pitch) of the turn to the partner: "
+                        "give values from 0 to 1")
     if args.head_share is not None and tc.pose_jitter:
         raise DuetError("--pose-jitter turns the neck of the facing-frame packing; it does not go with --head-share")
     if args.dropout is not None and not 0 <= args.dropout < 1:

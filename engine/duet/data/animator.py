@@ -14,7 +14,7 @@ import numpy as np
 from duet.arkit import ARKIT_52, INDEX
 from duet.data import phonemes as ph
 from duet.data.conversation import PERSONS, Timings, n_frames
-from duet.frames import facing_yaw, rotation_between, yaw
+from duet.frames import facing_yaw, rotation_between, wrap_angle, yaw
 from duet.motion import DyadicMotion, PersonMotion
 from duet.rigs.kinematics import REST_GAZE, eye_midpoint, forward, transl_for_head
 
@@ -272,8 +272,7 @@ def _head(m, head, partner, body, timings: Timings, p, t, fps, rng, restraint, a
     beats on stressed vowels while speaking, turn-final tilts, listener nods, slow sway."""
     n = len(t)
     d = partner - head
-    rel_yaw = np.arctan2(d[0], d[2]) - body
-    rel_yaw = (rel_yaw + np.pi) % (2 * np.pi) - np.pi
+    rel_yaw = wrap_angle(np.arctan2(d[0], d[2]) - body)
     pitch = -np.arctan2(d[1], np.hypot(d[0], d[2]))  # positive X rotation looks down
     rot = np.zeros((n, 3))
     rot[:, 0] = 0.6 * pitch

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from duet.errors import DuetError
-from duet.frames import facing_yaw
+from duet.frames import facing_yaw, wrap_angle
 
 KINDS = ("face_to_face_standing", "face_to_face_sitting", "table_across", "table_corner", "side_by_side",
          "standing_and_sitting", "whispering", "across_room")
@@ -45,8 +45,8 @@ def sample_layout(rng: np.random.Generator, relation: str = "nonblood-equal") ->
         yaw_a, yaw_b = yaw_a - np.pi / 4, yaw_b + np.pi / 4
     elif kind != "whispering":
         yaw_a, yaw_b = yaw_a + u(-0.15, 0.15), yaw_b + u(-0.15, 0.15)
-    wrap = lambda v: float((v + np.pi) % (2 * np.pi) - np.pi)  # noqa: E731
-    return {"A": [float(v) for v in a], "B": [float(v) for v in b], "yaw": {"A": wrap(yaw_a), "B": wrap(yaw_b)},
+    return {"A": [float(v) for v in a], "B": [float(v) for v in b],
+            "yaw": {"A": float(wrap_angle(yaw_a)), "B": float(wrap_angle(yaw_b))},
             "kind": kind}
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from duet.arkit import ARKIT_52
-from duet.frames import axis_angle, facing_yaw, rotmat, yaw
+from duet.frames import axis_angle, facing_yaw, rotmat, wrap_angle, yaw
 from duet.motion import DyadicMotion, JOINTS, PERSONS, PersonMotion
 from duet.rigs.kinematics import EYE_MID_REST, eye_midpoint, transl_for_head
 
@@ -87,9 +87,8 @@ def body_offsets(heads: dict, body_yaw: dict | None) -> np.ndarray:
     """[2] radians: each body's yaw relative to facing the partner (0 without a ``body_yaw``)."""
     if body_yaw is None:
         return np.zeros(2)
-    return np.array([(float(body_yaw[p]) - float(facing_yaw(np.asarray(heads[p], np.float64),
-                                                             np.asarray(heads[q], np.float64))) + np.pi)
-                     % (2 * np.pi) - np.pi for p, q in (("A", "B"), ("B", "A"))])
+    return wrap_angle([float(body_yaw[p]) - float(facing_yaw(np.asarray(heads[p], np.float64), np.asarray(heads[q])))
+                       for p, q in (("A", "B"), ("B", "A"))])
 
 
 def _references(layout, offsets, share) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -106,16 +105,22 @@ def _references(layout, offsets, share) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+def _slot(n_expr: int, joint: str) -> slice:
+    """Where ``joint``'s axis-angle sits in a person's motion vector."""
+    s = JOINT_SLICES[joint]
+    return slice(n_expr + s.start, n_expr + s.stop)
+
+
 def _reframe(x: np.ndarray, refs, n_expr: int, inverse: bool) -> np.ndarray:
     """Heads (global then neck, into the global slot; neck slot zeroed) and eyes taken relative to
     their reference orientations ``refs`` (``_references``), or with ``inverse`` back from them."""
-    g, n = slice(n_expr, n_expr + 3), slice(n_expr + 3, n_expr + 6)
+    g, n = _slot(n_expr, "global"), _slot(n_expr, "neck")
     out = np.asarray(x, np.float64).copy()
     for i, (head_ref, eye_ref) in enumerate(refs):
         head_ref, eye_ref = (head_ref, eye_ref) if inverse else (head_ref.T, eye_ref.T)
         out[:, i, g] = axis_angle(head_ref @ rotmat(out[:, i, g]) @ rotmat(out[:, i, n]))
         out[:, i, n] = 0.0
-        for eye in (slice(n_expr + 9, n_expr + 12), slice(n_expr + 12, n_expr + 15)):
+        for eye in (_slot(n_expr, "eye_L"), _slot(n_expr, "eye_R")):
             out[:, i, eye] = axis_angle(eye_ref @ rotmat(out[:, i, eye]))
     return out
 
@@ -127,7 +132,7 @@ def to_partner_eyes(x: np.ndarray, layout: np.ndarray, n_expr: int, share) -> np
     of the way, so a person fixating the partner with the usual head-eye split packs to zero
     whatever the heights and however the bodies stand. ``layout``: the clip's ``layout_features``
     ([2, 4]); the bodies' yaw is read off the global slot's first frame."""
-    body_fwd = rotmat(np.asarray(x, np.float64)[0, :, n_expr: n_expr + 3])[..., :, 2]
+    body_fwd = rotmat(np.asarray(x, np.float64)[0, :, _slot(n_expr, "global")])[..., :, 2]
     offsets = np.arctan2(body_fwd[:, 0], body_fwd[:, 2])
     return _reframe(x, _references(layout, offsets, share), n_expr, inverse=False).astype(np.asarray(x).dtype)
 
