@@ -133,6 +133,27 @@ def test_cross_attention_lets_a_see_b_and_the_ablation_does_not():
         assert (not torch.allclose(a0, a1, atol=1e-4)) == expect_change
 
 
+def test_coarse_cross_attention_and_partner_drop_cut_exactly_what_they_say():
+    coarse = ModelConfig(**{**SMALL.to_dict(), "cross_levels": (2,)})
+    net = _randomized(coarse)
+    assert not hasattr(net, "dec1_cross") and len(net.dec2_cross) == SMALL.blocks_per_level
+    old = ModelConfig.from_dict({k: v for k, v in SMALL.to_dict().items() if k != "cross_levels"})
+    assert old.cross_levels == (2, 1)  # bundles from before the option keep both levels
+    inp = _inputs(SMALL)
+    changed = inp["x"].clone()
+    changed[:, 1] += 3.0  # change only B's noisy motion
+    alone = torch.tensor([True, False])
+    for cfg in (SMALL, coarse):
+        net = _randomized(cfg)
+        with torch.no_grad():
+            a0 = net(**inp, alone=alone)[:, 0]
+            a1 = net(**dict(inp, x=changed), alone=alone)[:, 0]
+            plain = net(**inp)
+        assert torch.equal(a0[0], a1[0])                        # a pair trained alone: A never sees B
+        assert not torch.allclose(a0[1], a1[1], atol=1e-4)      # the other pair still does
+        assert torch.equal(plain[1], net(**inp, alone=alone)[1])
+
+
 def test_audio_drop_changes_prediction_and_timestep_matters():
     net = _randomized(SMALL)
     inp = _inputs(SMALL)

@@ -304,6 +304,13 @@ def test_duet_train_rejects_a_missing_corpus(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--partner-input" in err[0]
     assert not (tmp_path / "t").exists()
+    for flags, named in ((["--partner-drop", "0.5", "--no-cross-attention"], "--partner-drop"),
+                         (["--coarse-cross-attention", "--no-cross-attention"], "--coarse-cross-attention"),
+                         (["--partner-drop", "1"], "--partner-drop")):
+        assert main(["train", "--corpus", str(tmp_path), *flags, "--out", str(tmp_path / "t")]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and named in err[0]
+        assert not (tmp_path / "t").exists()
 
 
 @pytest.mark.slow

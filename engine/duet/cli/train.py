@@ -35,6 +35,10 @@ def add_arguments(p) -> None:
     p.add_argument("--no-cross-attention", action="store_true", help="train the single-stream ablation")
     p.add_argument("--partner-input", action="store_true",
                    help="dual model: also give each stream its partner's noisy motion, frame-aligned, at the input")
+    p.add_argument("--coarse-cross-attention", action="store_true",
+                   help="dual model: cross-attention only at the decoder's stride-2 level, none at full rate")
+    p.add_argument("--partner-drop", type=float, default=None, metavar="P",
+                   help="dual model: train this fraction of pairs without cross-attention (default 0)")
     p.add_argument("--head-share", type=float, nargs=2, default=None, metavar=("YAW", "PITCH"),
                    help="pack each head relative to turning these shares of the way from the body to the "
                         "partner's eyes, and the eyes relative to the rest, so no head or gaze carries the "
@@ -71,7 +75,7 @@ def run(args) -> int:
                      threads=1 if args.threads is None else args.threads)
     overrides = {"stage1_steps": args.steps, "stage2_steps": args.stage2_steps, "batch": args.batch,
                  "augment": args.augment, "band_masks": args.band_masks, "gap_power": args.gap_power,
-                 "pose_jitter": args.pose_jitter}
+                 "pose_jitter": args.pose_jitter, "partner_drop": args.partner_drop}
     for name, value in overrides.items():
         if value is not None:
             setattr(tc, name, value)
@@ -92,8 +96,14 @@ def run(args) -> int:
         raise DuetError("--pose-jitter turns the neck of the facing-frame packing; it does not go with --head-share")
     if args.dropout is not None and not 0 <= args.dropout < 1:
         raise DuetError("--dropout must be from 0 to below 1")
-    if args.partner_input and args.no_cross_attention:
-        raise DuetError("--partner-input is a dual-model option; the single-stream ablation sees no partner")
+    for flag, given in (("--partner-input", args.partner_input), ("--partner-drop", args.partner_drop),
+                        ("--coarse-cross-attention", args.coarse_cross_attention)):
+        if given and args.no_cross_attention:
+            raise DuetError(f"{flag} is a dual-model option; the single-stream ablation sees no partner")
+    if not 0 <= tc.partner_drop < 1:
+        raise DuetError("--partner-drop is a fraction of training pairs: give a value from 0 to below 1")
+    if args.coarse_cross_attention:
+        tc.model.cross_levels = (2,)
     tc.model.cross_attention = not args.no_cross_attention
     tc.model.partner_input = args.partner_input
     tc.model.head_share = None if args.head_share is None else tuple(args.head_share)
@@ -117,7 +127,9 @@ def _voiceprint(args) -> int:
               "--band-masks": args.band_masks, "--gap-power": args.gap_power, "--dropout": args.dropout,
               "--pose-jitter": args.pose_jitter}
     others.update({"--pose-scale": args.pose_scale, "--no-cross-attention": args.no_cross_attention or None,
-                   "--partner-input": args.partner_input or None, "--head-share": args.head_share})
+                   "--partner-input": args.partner_input or None, "--head-share": args.head_share,
+                   "--partner-drop": args.partner_drop,
+                   "--coarse-cross-attention": args.coarse_cross_attention or None})
     given = [flag for flag, v in others.items() if v is not None]
     if given:
         raise DuetError(f"{', '.join(given)}: not an option of --voiceprint "

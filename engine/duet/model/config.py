@@ -25,6 +25,7 @@ class ModelConfig:
     relation_dim: int = 8
     cross_attention: bool = True    # False: the single-stream ablation (no partner motion at all)
     partner_input: bool = False     # with cross_attention: the partner's noisy motion also joins the input
+    cross_levels: tuple[int, ...] = (2, 1)  # decoder levels with cross-attention (2: stride 2, 1: full rate)
     head_share: tuple[float, float] | None = None  # (yaw, pitch): heads and eyes packed relative to
                                                     # looking at the partner (packing.to_partner_eyes)
     dropout: float = 0.0            # training-time dropout in every FiLM block and on c(k) (0: none)
@@ -89,6 +90,7 @@ class TrainConfig:
     augment: float = 0.0            # fraction of windows given a random voice change (dataset.voice_augment)
     band_masks: int = 0             # masked mel-band runs per window (dataset.band_mask)
     pose_jitter: float = 0.0        # rad: per window and person, neck turned (eyes back) at random
+    partner_drop: float = 0.0       # fraction of training pairs sampled without cross-attention (dual model)
     stage2_single: float = 0.5      # stage 2: fraction of windows trained on the speaker's lips only
     ckpt_every: int = 100
     keep_every: int = 500           # also keep the sampling bundle as snapshots/model-<step>.pt (pick on val)

@@ -111,8 +111,10 @@ class DualStreamUNet(nn.Module):
         self.dec2_attn = nn.ModuleList([Attention(c2, cfg.heads) for _ in range(nb)])
         self.up = nn.Conv1d(c2, c1, 3, padding=1)
         self.dec1 = nn.ModuleList([FiLMBlock(2 * c1 if i == 0 else c1, c1, cd, cfg.dropout) for i in range(nb)])
-        if cfg.cross_attention:
+        levels = cfg.cross_levels if cfg.cross_attention else ()
+        if 2 in levels:
             self.dec2_cross = nn.ModuleList([Attention(c2, cfg.heads) for _ in range(nb)])
+        if 1 in levels:
             self.dec1_cross = nn.ModuleList([Attention(c1, cfg.heads) for _ in range(nb)])
         self.out_norm = nn.GroupNorm(_groups(c1), c1)
         self.out = nn.Conv1d(c1, d, 3, padding=1)
@@ -131,12 +133,23 @@ class DualStreamUNet(nn.Module):
                            per_stream[:, None, :].expand(-1, t, -1)], dim=2)
         return self.cond_drop(self.cond_in(feats.transpose(1, 2)))
 
-    def forward(self, x, lsnr, audio, masks, layout, emotion, relation, drop):
-        """Predict clean motion x0 [B, 2, T, D] from noisy x [B, 2, T, D]; T must be even."""
+    def forward(self, x, lsnr, audio, masks, layout, emotion, relation, drop, alone=None):
+        """Predict clean motion x0 [B, 2, T, D] from noisy x [B, 2, T, D]; T must be even. ``alone`` [B]
+        (training only) marks pairs whose streams do not see each other's motion."""
         b, _, t, d = x.shape
         c = self.conditioning(audio, masks, layout, emotion, relation, drop)
         h = x.transpose(0, 1).reshape(2 * b, t, d).transpose(1, 2)
-        h = self.inp(torch.cat([h, partner(h, b), c] if self.with_partner else [h, c], dim=1))
+        keep = None if alone is None else ~alone.repeat(2)[:, None, None]
+
+        def cross(attn, h):  # h_A' = Attn(Q_A, K_B, V_B) and vice versa
+            y = attn(h, partner(h, b))
+            return y if keep is None else torch.where(keep, y, h)
+
+        if self.with_partner:
+            other = partner(h, b) if keep is None else partner(h, b) * keep
+            h = self.inp(torch.cat([h, other, c], dim=1))
+        else:
+            h = self.inp(torch.cat([h, c], dim=1))
         cf = c + self.time(timestep_embedding(lsnr, 64)).repeat(2, 1)[:, :, None]
         cf2 = F.avg_pool1d(cf, 2)
         for blk in self.enc1:
@@ -149,13 +162,13 @@ class DualStreamUNet(nn.Module):
         for i, (blk, attn) in enumerate(zip(self.dec2, self.dec2_attn)):
             h = blk(h, cf2)
             h = attn(h, h)
-            if self.cfg.cross_attention:
-                h = self.dec2_cross[i](h, partner(h, b))  # h_A' = Attn(Q_A, K_B, V_B) and vice versa
+            if self.cfg.cross_attention and 2 in self.cfg.cross_levels:
+                h = cross(self.dec2_cross[i], h)
         h = self.up(F.interpolate(h, scale_factor=2.0, mode="nearest"))
         h = torch.cat([h, skip], dim=1)
         for i, blk in enumerate(self.dec1):
             h = blk(h, cf)
-            if self.cfg.cross_attention:
-                h = self.dec1_cross[i](h, partner(h, b))
+            if self.cfg.cross_attention and 1 in self.cfg.cross_levels:
+                h = cross(self.dec1_cross[i], h)
         y = self.out(F.silu(self.out_norm(h)))
         return y.transpose(1, 2).reshape(2, b, t, d).transpose(0, 1)

@@ -40,8 +40,9 @@ def train_step(net, batch, tc: TrainConfig, mean, std, gen, lips_only=None):
     lsnr = logsnr(t, net.cfg.logsnr_min, net.cfg.logsnr_max)
     noise = torch.randn(x0.shape, generator=gen)
     drop = torch.rand(b, generator=gen) < tc.cond_drop
+    alone = torch.rand(b, generator=gen) < tc.partner_drop if tc.partner_drop else None
     pred = net(q_sample(x0, lsnr, noise), lsnr, batch["audio"], batch["masks"], batch["layout"],
-               batch["emotion"], batch["relation"], drop)
+               batch["emotion"], batch["relation"], drop, alone)
     return motion_loss(pred, x0, batch, net.cfg, tc, mean, std, lips_only)
 
 
