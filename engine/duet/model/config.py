@@ -90,7 +90,7 @@ class TrainConfig:
     augment: float = 0.0            # fraction of windows given a random voice change (dataset.voice_augment)
     band_masks: int = 0             # masked mel-band runs per window (dataset.band_mask)
     pose_jitter: float = 0.0        # rad: per window and person, neck turned (eyes back) at random
-    partner_drop: float = 0.0       # fraction of training pairs sampled without cross-attention (dual model)
+    partner_drop: float = 0.0       # fraction of training pairs run without cross-attention (dual model)
     stage2_single: float = 0.5      # stage 2: fraction of windows trained on the speaker's lips only
     ckpt_every: int = 100
     keep_every: int = 500           # also keep the sampling bundle as snapshots/model-<step>.pt (pick on val)
