@@ -139,6 +139,7 @@ class DualStreamUNet(nn.Module):
         b, _, t, d = x.shape
         c = self.conditioning(audio, masks, layout, emotion, relation, drop)
         h = x.transpose(0, 1).reshape(2 * b, t, d).transpose(1, 2)
+        levels = self.cfg.cross_levels if self.cfg.cross_attention else ()
         keep = None if alone is None else ~alone.repeat(2)[:, None, None]
 
         def cross(attn, h):  # h_A' = Attn(Q_A, K_B, V_B) and vice versa
@@ -147,9 +148,8 @@ class DualStreamUNet(nn.Module):
 
         if self.with_partner:
             other = partner(h, b) if keep is None else partner(h, b) * keep
-            h = self.inp(torch.cat([h, other, c], dim=1))
-        else:
-            h = self.inp(torch.cat([h, c], dim=1))
+            h = torch.cat([h, other], dim=1)
+        h = self.inp(torch.cat([h, c], dim=1))
         cf = c + self.time(timestep_embedding(lsnr, 64)).repeat(2, 1)[:, :, None]
         cf2 = F.avg_pool1d(cf, 2)
         for blk in self.enc1:
@@ -162,13 +162,13 @@ class DualStreamUNet(nn.Module):
         for i, (blk, attn) in enumerate(zip(self.dec2, self.dec2_attn)):
             h = blk(h, cf2)
             h = attn(h, h)
-            if self.cfg.cross_attention and 2 in self.cfg.cross_levels:
+            if 2 in levels:
                 h = cross(self.dec2_cross[i], h)
         h = self.up(F.interpolate(h, scale_factor=2.0, mode="nearest"))
         h = torch.cat([h, skip], dim=1)
         for i, blk in enumerate(self.dec1):
             h = blk(h, cf)
-            if self.cfg.cross_attention and 1 in self.cfg.cross_levels:
+            if 1 in levels:
                 h = cross(self.dec1_cross[i], h)
         y = self.out(F.silu(self.out_norm(h)))
         return y.transpose(1, 2).reshape(2, b, t, d).transpose(0, 1)
