@@ -409,7 +409,7 @@ class DUET_OT_export(bpy.types.Operator):
         return compat.poll_answer(cls, reason)
 
     def execute(self, context):
-        from duet.blender import export
+        from duet.exports import scene_export as export
         from duet.errors import DuetError
         from duet.files import atomic_output
 
@@ -417,7 +417,7 @@ class DUET_OT_export(bpy.types.Operator):
         path = Path(bpy.path.abspath(s.export_path))
         try:
             if s.export_format == "LIVELINK":
-                from duet.livelink import write_csv
+                from duet.exports.livelink import write_csv
                 from duet.motion import DyadicMotion
 
                 motion = DyadicMotion.load(bpy.path.abspath(s.motion_file))

@@ -63,7 +63,7 @@ def better(a: float, b: float, direction: int, truth: float) -> bool:
 
 def main() -> None:
     import torch
-    from duet.data.corpus import open_corpus
+    from duet.corpus.build import open_corpus
     from duet.errors import DuetError
     from duet.eval.runner import pick_clips
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-SR = 16000
+from duet.constants import SAMPLE_RATE as SR
 SECONDS = 60
 LINES = ["Did you see the game last night? It was unbelievable.", "I missed it, I was working late again.",
          "You have to watch the replay, really.", "Maybe this weekend, if the weather is bad.",

@@ -16,7 +16,7 @@ import numpy as np
 
 
 def test_audio(corpus_dir: str, seconds: float) -> np.ndarray:
-    from duet.data.corpus import open_corpus
+    from duet.corpus.build import open_corpus
 
     corpus = open_corpus(corpus_dir)
     parts, total = [], 0

@@ -47,7 +47,7 @@ def score_models(corpus, ids, weights, seed: int = 0, guidance=None, listener_gu
     """Score the ground truth, the baseline animator (``baseline``) and each bundle in ``weights``
     (None: the shipped one) on the clips ``ids``: {row name: summary dict of COLUMNS and timing}.
     ``labels``: give the models the script's per-turn emotions and relation (runner.script_labels)."""
-    from duet.baseline import animate
+    from duet.animators.baseline import animate
     from duet.eval.baselines import first_speaker
     from duet.eval.runner import Tally, face, score_clip, script_labels
     from duet.model.infer import generate
@@ -91,7 +91,7 @@ def score_models(corpus, ids, weights, seed: int = 0, guidance=None, listener_gu
 
 def main() -> None:
     import torch
-    from duet.data.corpus import open_corpus
+    from duet.corpus.build import open_corpus
     from duet.eval.runner import pick_clips
 
     ap = argparse.ArgumentParser()

@@ -71,8 +71,8 @@ def head_slot(cfg) -> int:
 def main() -> None:
     import torch
 
-    from duet.data.animator import MIRROR_LAG
-    from duet.data.corpus import open_corpus
+    from duet.corpus.animator import MIRROR_LAG
+    from duet.corpus.build import open_corpus
     from duet.eval.metrics import head_synchrony
 
     ap = argparse.ArgumentParser()

@@ -17,7 +17,7 @@ import numpy as np
 
 def motion():
     from duet.arkit import ARKIT_52
-    from duet.baseline import DEFAULT_LAYOUT
+    from duet.animators.baseline import DEFAULT_LAYOUT
     from duet.frames import facing_yaw
     from duet.motion import DyadicMotion, PersonMotion
     from duet.rigs.kinematics import transl_for_head

@@ -87,7 +87,7 @@ def test_zip_holds_addon_manifest_and_only_pure_duet(addon_zip):
 
 
 def test_manifest_rules_and_bundled_imports():
-    from duet import addon_build
+    from duet.blender import extension as addon_build
 
     good = {"schema_version": "1.0.0", "id": "duet", "version": addon_build.__version__, "name": "Duet",
             "tagline": "Two people talking", "maintainer": "x", "type": "add-on",

@@ -6,7 +6,7 @@ import pytest
 from duet.audio import features as F
 from duet.errors import DuetError
 
-SR = 16000
+from duet.constants import SAMPLE_RATE as SR
 
 
 def _tone(f0, seconds, amp=0.3, harmonics=5):

@@ -115,7 +115,7 @@ def test_livelink_beside_the_scene(scene_bake):
 def test_preview_video_has_both_streams(scene_bake):
     d, _ = scene_bake
     run_blender(f"""
-from duet.blender.preview import render_preview
+from duet.render.preview import render_preview
 render_preview({str(d / 'scene.blend')!r}, {str(d / 'preview.mp4')!r}, size=(320, 180), seconds=1.0)
 print(json.dumps({{"ok": True}}))
 """)

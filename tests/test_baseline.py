@@ -61,7 +61,7 @@ def test_same_seed_same_motion(tmp_path, conversation):
 
 def test_a_turned_body_keeps_still_and_the_neck_turns_the_head(conversation):
     from duet.audio.io import load_audio
-    from duet.baseline import animate
+    from duet.animators.baseline import animate
     from duet.frames import facing_yaw, rotmat
 
     mix = np.asarray(load_audio(conversation.mix).samples, np.float32).reshape(1, -1)

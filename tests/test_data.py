@@ -8,12 +8,12 @@ import sys
 import numpy as np
 import pytest
 
-from duet import tts
-from duet.data import phonemes as ph
-from duet.data.animator import animate
-from duet.data.conversation import Turn, assemble
-from duet.data.corpus import make_clip, open_corpus, synth, voice_split
-from duet.data.layouts import KINDS, sample_layout
+from duet import speech as tts
+from duet.speech import phonemes as ph
+from duet.corpus.animator import animate
+from duet.speech.conversation import Turn, assemble
+from duet.corpus.build import make_clip, open_corpus, synth, voice_split
+from duet.layout.kinds import KINDS, sample_layout
 from duet.errors import DuetError
 from duet.rigs.kinematics import eye_midpoint, gaze
 
@@ -209,7 +209,7 @@ def test_mirrored_corpus_changes_only_the_necks_and_eyes_and_resumes_only_as_mad
         synth(small_corpus.folder, hours=0.05, seed=1, workers=1, mirror=0.5)
     with pytest.raises(DuetError, match="between 0 and 1"):
         synth(small_corpus.folder, hours=0.05, seed=1, workers=1, mirror=2.0)
-    from duet.data.corpus import make_clip
+    from duet.corpus.build import make_clip
     plain, mirrored = make_clip(1, 0), make_clip(1, 0, mirror=0.5)
     assert np.array_equal(plain["mix"], mirrored["mix"]) and mirrored["labels"]["mirror"] == 0.5
     assert "mirror" not in plain["labels"]  # a corpus made without it is unchanged
@@ -250,7 +250,7 @@ def test_synth_workers_leave_termination_to_the_default_handler():
     import signal
 
     from duet.cli import _interrupt
-    from duet.data.corpus import _quiet_worker
+    from duet.corpus.build import _quiet_worker
 
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     try:

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from duet import tts
-from duet.data import augment
-from duet.data import phonemes as ph
+from duet import speech as tts
+from duet.corpus import augment
+from duet.speech import phonemes as ph
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 from conftest import run_duet
 from duet import dialogue
-from duet.dialogue import tts_openai
+from duet.speech import openai_tts
 from duet.errors import DuetError
 from openai_server import _server, llm_server, offline_env, raw, sleep, spoken, status  # noqa: F401
 
@@ -98,11 +98,11 @@ def test_openai_speech_needs_an_endpoint(offline_env, script, tmp_path):
 
 
 def test_voices_keep_the_script_gender_and_differ():
-    v = tts_openai.pick_voices({"A": {"voice": "espeak:en-us+m3"}, "B": {"voice": "espeak:en-us+f2"}})
-    assert v["A"] in tts_openai.VOICES["male"] and v["B"] in tts_openai.VOICES["female"]
-    v = tts_openai.pick_voices({"A": {"voice": "espeak:en-us+m3"}, "B": {"voice": "espeak:en-gb+m3"}})
+    v = openai_tts.pick_voices({"A": {"voice": "espeak:en-us+m3"}, "B": {"voice": "espeak:en-us+f2"}})
+    assert v["A"] in openai_tts.VOICES["male"] and v["B"] in openai_tts.VOICES["female"]
+    v = openai_tts.pick_voices({"A": {"voice": "espeak:en-us+m3"}, "B": {"voice": "espeak:en-gb+m3"}})
     assert v["A"] != v["B"]
-    v = tts_openai.pick_voices({"A": {"voice": "espeak:en-us"}, "B": {"voice": "espeak:en-gb"}})
+    v = openai_tts.pick_voices({"A": {"voice": "espeak:en-us"}, "B": {"voice": "espeak:en-gb"}})
     assert (v["A"], v["B"]) == ("alloy", "verse")
 
 
@@ -112,12 +112,12 @@ def test_speech_spans_follow_the_audio():
     x = np.zeros(3 * sr, np.float32)
     x[4000:12000] = 0.3 * np.sin(2 * np.pi * 200 * t[:8000])  # 0.25-0.75 s
     x[24000:32000] = 0.3 * np.sin(2 * np.pi * 200 * t[:8000])  # 1.5-2.0 s
-    spans = [s for s in tts_openai.speech_spans(x, sr) if s[2] == "speech"]
+    spans = [s for s in openai_tts.speech_spans(x, sr) if s[2] == "speech"]
     assert [(round(a, 2), round(b, 2)) for a, b, _ in spans] == [(0.25, 0.75), (1.5, 2.0)]
-    y = tts_openai.trim(x, sr)
-    assert len(y) == pytest.approx((2.0 - 0.25 + 2 * tts_openai.MARGIN_S) * sr, abs=2)
-    with pytest.raises(tts_openai.TTSError, match="no speech"):
-        tts_openai.trim(np.zeros(sr, np.float32), sr)
+    y = openai_tts.trim(x, sr)
+    assert len(y) == pytest.approx((2.0 - 0.25 + 2 * openai_tts.MARGIN_S) * sr, abs=2)
+    with pytest.raises(openai_tts.TTSError, match="no speech"):
+        openai_tts.trim(np.zeros(sr, np.float32), sr)
 
 
 def test_cli_tts_option(llm_server, tmp_path):

@@ -16,7 +16,7 @@ def onehot(label: str, conf: float = 1.0) -> np.ndarray:
 
 
 def test_vocabularies_match_the_corpus():
-    from duet.data.animator import EMOTIONS as CORPUS_EMOTIONS, RELATIONS as CORPUS_RELATIONS
+    from duet.corpus.animator import EMOTIONS as CORPUS_EMOTIONS, RELATIONS as CORPUS_RELATIONS
 
     assert EMOTIONS == tuple(CORPUS_EMOTIONS) and RELATIONS == tuple(CORPUS_RELATIONS)
     assert emotion_id("joy") == EMOTIONS.index("happy")

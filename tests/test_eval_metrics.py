@@ -33,7 +33,7 @@ def copy(m: DyadicMotion) -> DyadicMotion:
 
 
 def look_at_partner(m: DyadicMotion) -> None:
-    from duet.baseline import look_at
+    from duet.animators.baseline import look_at
     from duet.rigs.kinematics import eye_midpoint
 
     for p, q in (("A", "B"), ("B", "A")):

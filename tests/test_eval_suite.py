@@ -56,7 +56,7 @@ def test_score_motion_is_zero_against_itself_and_sees_an_open_jaw():
 
 
 def test_rhubarb_cues_become_jaw_opening_on_the_right_frames(tmp_path):
-    from duet.data.animator import JAW_MAX
+    from duet.corpus.animator import JAW_MAX
 
     path = tmp_path / "a.json"
     path.write_text(json.dumps({"metadata": {"soundFile": "a.wav", "duration": 1.0}, "mouthCues": [

@@ -10,7 +10,7 @@ import pytest
 from duet.arkit import ARKIT_52, EYE_LOOK_RAD, JAW_OPEN_RAD, canonical, channels_from_joints, to_arkit
 from duet.errors import DuetError
 from duet.frames import rotmat
-from duet.livelink import HEADER, export_livelink, timecodes, yaw_pitch_roll
+from duet.exports.livelink import HEADER, export_livelink, timecodes, yaw_pitch_roll
 from tests.test_bake_support import synthetic_motion
 
 

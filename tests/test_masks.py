@@ -11,7 +11,7 @@ from duet.audio.masks import masks_from_turns, speaking_masks
 from duet.errors import DuetError
 from duet.eval.masks import f1, first_speaker_order, shape_input
 
-SR = 16000
+from duet.constants import SAMPLE_RATE as SR
 
 
 def _truth(conversation, n_frames):
@@ -150,7 +150,7 @@ def test_eval_masks_cli_refuses_missing_corpus(tmp_path):
 def test_eval_masks_scores_a_corpus_and_checks_each_voice_alone(tmp_path):
     import json
 
-    from duet.data.corpus import synth
+    from duet.corpus.build import synth
 
     synth(tmp_path / "corpus", hours=0.03, seed=11, workers=1)
     r = run_duet("eval", "masks", "--corpus", tmp_path / "corpus", "--split", "train", "--shape", "mono",

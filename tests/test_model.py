@@ -166,8 +166,8 @@ def test_audio_drop_changes_prediction_and_timestep_matters():
 
 
 def _motion(n=60, seed=0, body_yaw=None, heights=(1.6, 1.5)):
-    from duet.data.animator import animate
-    from duet.data.conversation import TimedTurn, Timings
+    from duet.corpus.animator import animate
+    from duet.speech.conversation import TimedTurn, Timings
 
     phones = {"A": [(0.1, 0.3, "m"), (0.3, 0.6, "aa"), (0.6, 0.8, "p")], "B": [(1.2, 1.5, "ow"), (1.5, 1.9, "b")]}
     timings = Timings(duration=n / 25, turns=[TimedTurn("A", 0.1, 0.8, "ma"), TimedTurn("B", 1.2, 1.9, "ob")],
@@ -409,7 +409,7 @@ def test_generate_takes_per_turn_emotions_as_training_frames_them(tmp_path):
 
 def test_shipped_weights_animate_the_speaker_and_keep_the_listener_quiet():
     from duet.model import bundle, generate
-    from duet.tts import synthesize
+    from duet.speech import synthesize
 
     if not bundle.SHIPPED.is_file():
         pytest.skip("no shipped weights")

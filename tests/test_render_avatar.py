@@ -247,7 +247,7 @@ def test_shipped_avatars_match_fresh_blender_renders_of_unseen_views(tmp_path):
     views = sample_views(2, seed=99)
     (tmp_path / "views.json").write_text(json.dumps([v.to_json() for v in views]))
     for person in "AB":
-        subprocess.run([sys.executable, "-m", "duet.blender.avatar_views", person, str(tmp_path / "views.json"),
+        subprocess.run([sys.executable, "-m", "duet.render.avatar_views", person, str(tmp_path / "views.json"),
                         str(tmp_path / person)], check=True, capture_output=True, timeout=600)
         head = openhead.load(person)
         rgb, alpha = fit.load_targets(tmp_path / person, len(views))

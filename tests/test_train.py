@@ -53,7 +53,7 @@ def test_lip_jaw_dims_are_mouth_jaw_channels_and_the_jaw_joint():
 
 
 def test_labels_per_frame():
-    from duet.data.conversation import TimedTurn
+    from duet.speech.conversation import TimedTurn
 
     turns = [TimedTurn("A", 0.0, 1.0, "hi", emotion="happy"), TimedTurn("B", 1.2, 2.0, "yo", emotion="sad")]
     ids = emotion_frames(turns, 75, ("neutral", "happy", "sad"))
@@ -61,7 +61,7 @@ def test_labels_per_frame():
     bil = bilabial_frames({"A": [(0.0, 0.1, "m"), (0.1, 0.3, "aa")], "B": []}, 10)
     assert bil[0].tolist() == [True] * 3 + [False] * 7  # frame times 0, 0.04, 0.08 s lie inside the m
     assert not bil[1].any()
-    from duet.data.phonemes import OPEN_VOWELS
+    from duet.speech.phonemes import OPEN_VOWELS
     vowels = phone_class_frames({"A": [(0.0, 0.1, "m"), (0.1, 0.3, "aa"), (0.3, 0.31, "ah")]}, 10, OPEN_VOWELS)
     assert vowels[0].tolist() == [False] * 3 + [True] * 6 + [False]  # the 10 ms "ah" gets its nearest frame, 8
     short = phone_class_frames({"B": [(0.101, 0.105, "ae")]}, 10, OPEN_VOWELS)
@@ -315,7 +315,7 @@ def test_duet_train_rejects_a_missing_corpus(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_training_resumes_from_its_checkpoint(tmp_path):
-    from duet.data.corpus import synth
+    from duet.corpus.build import synth
     from duet.model import bundle
     from duet.train.loop import train
 

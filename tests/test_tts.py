@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from duet import tts
-from duet.data import phonemes
+from duet import speech as tts
+from duet.speech import phonemes
 from duet.errors import DuetError
 
 TEXT = "I went to the market. Then, after a long pause, I came home with my brother."

@@ -10,6 +10,7 @@ torch = pytest.importorskip("torch")
 
 from conftest import espeak  # noqa: E402
 from duet.audio import voiceprint  # noqa: E402
+from duet.train import voiceprint as vp_train  # noqa: E402
 from duet.errors import DuetError  # noqa: E402
 from model_support import one_torch_thread  # noqa: E402,F401
 
@@ -73,18 +74,18 @@ def test_cli_refuses_model_options_and_a_missing_corpus(tmp_path, capsys):
 @pytest.mark.slow
 def test_train_then_ship_a_voiceprint(tmp_path, monkeypatch):
     from duet.cli import train as cli_train
-    from duet.data.corpus import synth
+    from duet.corpus.build import synth
 
     corpus = tmp_path / "corpus"
     synth(corpus, hours=0.03, seed=11, workers=1)
-    out = voiceprint.train(corpus, tmp_path / "vp" / "voiceprint.pt", steps=3, seed=0, batch=4, threads=1)
+    out = vp_train.train(corpus, tmp_path / "vp" / "voiceprint.pt", steps=3, seed=0, batch=4, threads=1)
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["kind"] == "voiceprint" and card["steps"] == 3 and len(card["voices"]) >= 2
     assert voiceprint.is_bundle(out)
     x = np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)
     trained = voiceprint.embed(x, weights=out)
     assert trained.shape == (25, voiceprint.DIM) and not np.allclose(trained, voiceprint.embed(x))
-    again = voiceprint.train(corpus, tmp_path / "vp2" / "voiceprint.pt", steps=3, seed=0, batch=4, threads=1)
+    again = vp_train.train(corpus, tmp_path / "vp2" / "voiceprint.pt", steps=3, seed=0, batch=4, threads=1)
     assert np.array_equal(voiceprint.embed(x, weights=again), trained)  # seeded: the same network
 
     monkeypatch.setattr(voiceprint, "WEIGHTS", tmp_path / "weights" / "voiceprint.pt")

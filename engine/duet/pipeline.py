@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,7 +87,7 @@ def generate(req: Request, progress=None):
             "layout_source": source}
     progress("generating", 0.2)
     if req.engine == "baseline":
-        from duet.baseline import animate
+        from duet.animators.baseline import animate
 
         motion = animate(tracks, shape, layout=layout, seed=req.seed, meta=meta,
                          first_speaker=req.first_speaker)
@@ -134,7 +135,7 @@ def labels(req: Request) -> tuple:
 
 def scene_layout(prompt: str) -> tuple[dict, str]:
     """Where the two heads are for ``prompt`` (a default face-to-face layout without one)."""
-    from duet.baseline import DEFAULT_LAYOUT
+    from duet.animators.baseline import DEFAULT_LAYOUT
 
     if not prompt.strip():
         return DEFAULT_LAYOUT, "default"
@@ -152,3 +153,36 @@ def output_path(path: str, suffix: str) -> Path:
     if p.suffix.lower() != suffix:
         raise DuetError(f"{p}: output must end in {suffix}")
     return p
+
+
+def speak_dialogue(prompt: str, folder: Path, seed: int) -> tuple[str, str]:
+    """Write and speak a dialogue for ``prompt`` into ``folder`` (Duet's own output, so replaced on a
+    re-run); return the two speakers' tracks."""
+    from duet import dialogue
+
+    script = dialogue.write(prompt, seed=seed)
+    if script.reason:
+        print(f"dialogue: {script.reason}; using the offline writer", file=sys.stderr)
+    dialogue.speak(script, folder, force=True)
+    fallback = dialogue.speech_fallback(folder)
+    if fallback:
+        print(f"dialogue: {fallback}; spoke it with espeak-ng", file=sys.stderr)
+    print(f"wrote the dialogue to {folder}", file=sys.stderr)
+    return str(folder / "a.wav"), str(folder / "b.wav")
+
+
+def dialogue_request(folder: Path, base):
+    """``base`` (a Request) for a spoken dialogue folder: its two tracks, exact speaking masks from the
+    phone timings, and the script's emotion turn by turn (each person shows their own latest turn's,
+    from the moment it starts) unless the request names one."""
+    from dataclasses import replace
+
+    from duet import dialogue
+
+    spoken = dialogue.load(folder)
+    emotion = base.emotion
+    if not emotion:
+        emotion = [{"speaker": t["speaker"], "start": float(t["start"]), "emotion": t["emotion"]}
+                   for t in dialogue.timed_turns(spoken.script, spoken.timings)]
+    return replace(base, audio=str(folder / "a.wav"), audio_b=str(folder / "b.wav"), input_shape="two-track",
+                   masks=spoken.masks(25.0), emotion=emotion)

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from duet.constants import FPS, SAMPLE_RATE
 from duet.errors import DuetError
 
-SR = 16000
-FPS = 25
-HOP = SR // FPS  # 640 samples per frame
+HOP = SAMPLE_RATE // FPS  # 640 samples per frame
 N_MELS = 64
 FEATURE_DIM = 2 * N_MELS + 5
 NAMES = ([f"mel_a{i}" for i in range(N_MELS)] + [f"mel_b{i}" for i in range(N_MELS)]
@@ -82,7 +81,7 @@ def log_mel(x: np.ndarray, a: int, b: int) -> np.ndarray:
 
 def pitch(x: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
     """YIN pitch at the centres of frames [a, b): (f0 Hz, 0 where unvoiced; voicing in [0, 1])."""
-    tau_min, tau_max = int(SR / F0_MAX), int(SR / F0_MIN)
+    tau_min, tau_max = int(SAMPLE_RATE / F0_MAX), int(SAMPLE_RATE / F0_MIN)
     length = YIN_W + tau_max
     centres = np.arange(a, b) * HOP + HOP // 2
     from scipy import fft
@@ -110,7 +109,7 @@ def pitch(x: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
     voicing = np.clip(1.0 - depth, 0.0, 1.0)
     silent = r[:, 0] < YIN_W * 1e-7  # below about -70 dBFS there is no pitch to speak of
     voicing[silent] = 0.0
-    f0 = np.where(voicing > 0.5, SR / (best + tau_min), 0.0)
+    f0 = np.where(voicing > 0.5, SAMPLE_RATE / (best + tau_min), 0.0)
     return f0.astype(np.float32), voicing.astype(np.float32)
 
 
@@ -186,7 +185,7 @@ def _mel_basis() -> np.ndarray:
     """[N_FFT // 2 + 1, N_MELS] triangular filters, HTK mel scale, 60 Hz - 7.6 kHz, unit area."""
     if "mel" not in _cache:
         edges = mel_edges_hz()
-        freqs = np.arange(N_FFT // 2 + 1) * SR / N_FFT
+        freqs = np.arange(N_FFT // 2 + 1) * SAMPLE_RATE / N_FFT
         lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
         tri = np.maximum(0, np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)))
         tri /= np.maximum(tri.sum(1, keepdims=True), 1e-9)

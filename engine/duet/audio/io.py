@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from duet.constants import SAMPLE_RATE
 from duet.errors import DuetError
 
-SR = 16000
 MIN_SECONDS = 0.5
 MAX_SECONDS = 600.0  # ten minutes; raise with max_seconds= or DUET_MAX_AUDIO_SECONDS
 SILENCE_DBFS = -60.0
@@ -60,10 +60,10 @@ def load_audio(path: str | os.PathLike, max_seconds: float | None = None,
         raise DuetError(f"{path}: audio is too long ({seconds:.0f} s; the limit is {max_seconds:.0f} s)")
     if not np.all(np.isfinite(data)):
         raise DuetError(f"{path}: the audio holds invalid (NaN or infinite) samples")
-    samples = resample(data, sr, SR)
+    samples = resample(data, sr, SAMPLE_RATE)
     if not allow_silent and _dbfs(samples) < SILENCE_DBFS:
         raise DuetError(f"{path}: the audio is silent (peak below {SILENCE_DBFS:.0f} dBFS)")
-    return Audio(samples=samples, sr=SR, name=path.name)
+    return Audio(samples=samples, sr=SAMPLE_RATE, name=path.name)
 
 
 def _dbfs(x: np.ndarray) -> float:
@@ -86,11 +86,11 @@ def _decode(path: Path) -> tuple[np.ndarray, int]:
 
 def _decode_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
     probe = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-acodec", "pcm_f32le",
-                            "-ac", "1", "-ar", str(SR), "-"], capture_output=True)
+                            "-ac", "1", "-ar", str(SAMPLE_RATE), "-"], capture_output=True)
     if probe.returncode != 0 or not probe.stdout:
         lines = probe.stderr.decode(errors="replace").strip().splitlines()
         raise DuetError(f"{path}: cannot decode audio ({lines[-1] if lines else 'unknown format'})")
-    return np.frombuffer(probe.stdout, np.float32)[None, :].copy(), SR
+    return np.frombuffer(probe.stdout, np.float32)[None, :].copy(), SAMPLE_RATE
 
 
 def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
@@ -105,7 +105,7 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     return resample_poly(x, sr_out // g, sr_in // g, axis=-1).astype(np.float32)
 
 
-def save_wav(path: str | os.PathLike, samples: np.ndarray, sr: int = SR) -> None:
+def save_wav(path: str | os.PathLike, samples: np.ndarray, sr: int = SAMPLE_RATE) -> None:
     """Write float samples ([N] or [C, N]) as 16-bit PCM wav."""
     import soundfile as sf
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from duet.constants import FPS, SAMPLE_RATE
 from duet.audio import features as F
 from duet.errors import DuetError
 
@@ -96,7 +97,7 @@ def voice_activity(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     vad = webrtcvad.Vad(2)
     sub = F.SUB
     raw = pcm.tobytes()
-    flags = np.fromiter((vad.is_speech(raw[2 * i: 2 * (i + sub)], F.SR) for i in range(0, n * HOP, sub)),
+    flags = np.fromiter((vad.is_speech(raw[2 * i: 2 * (i + sub)], SAMPLE_RATE) for i in range(0, n * HOP, sub)),
                         bool, count=n * 4)
     db = F.frame_db(y)
     floor = np.percentile(db, 10) if n else 0.0

@@ -354,8 +354,8 @@ def _outputs(stack, out_blend, glb, fbx, livelink_dir) -> dict[str, Path]:
 
 
 def _write(motion: DyadicMotion, temps: dict[str, Path], progress) -> None:
-    from duet.blender import export
-    from duet.livelink import write_csv
+    from duet.exports import scene_export as export
+    from duet.exports.livelink import write_csv
 
     progress(0.7, "saving the .blend")
     with quiet():

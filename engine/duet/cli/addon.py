@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     import sys
 
-    from duet.addon_build import build
+    from duet.blender.extension import build
 
     out = build(args.output_dir)
     print(f"wrote {out}", file=sys.stderr)

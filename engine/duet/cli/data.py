@@ -22,10 +22,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from duet.data import corpus
+    from duet.corpus import build as corpus
 
     if args.action == "voices":
-        from duet.tts import voices
+        from duet.speech import voices
         for v in voices(args.engine):
             print(f"{v}\t{corpus.voice_split(v)}")
         return 0

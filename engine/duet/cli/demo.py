@@ -18,8 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from duet.blender.preview import render_preview
-    from duet.cli.run import dialogue_request, produce, speak_dialogue
+    from duet.render.preview import render_preview
+    from duet.cli.run import produce
+    from duet.pipeline import dialogue_request, speak_dialogue
     from duet.pipeline import Request
 
     folder = Path(args.output)

@@ -53,7 +53,7 @@ def _open_corpus(folder: str):
     if not Path(folder).is_dir():
         raise DuetError(f"{folder}: no such corpus folder")
     try:
-        from duet.data.corpus import open_corpus
+        from duet.corpus.build import open_corpus
     except ImportError as e:
         raise DuetError(f"the corpus reader is not available ({e})") from None
     return open_corpus(folder)

@@ -27,7 +27,7 @@ def add_output_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from duet.pipeline import output_path
+    from duet.pipeline import dialogue_request, output_path, speak_dialogue
 
     out = output_path(args.output, ".blend")
     for flag, suffix in (("glb", ".glb"), ("fbx", ".fbx")):
@@ -44,39 +44,6 @@ def run(args) -> int:
     produce(req, out, glb=args.glb, fbx=args.fbx, livelink=args.livelink,
             motion_path=args.motion or out.with_suffix(".npz"), sound=sound)
     return 0
-
-
-def speak_dialogue(prompt: str, folder: Path, seed: int) -> tuple[str, str]:
-    """Write and speak a dialogue for ``prompt`` into ``folder`` (Duet's own output, so replaced on a
-    re-run); return the two speakers' tracks."""
-    from duet import dialogue
-
-    script = dialogue.write(prompt, seed=seed)
-    if script.reason:
-        print(f"dialogue: {script.reason}; using the offline writer", file=sys.stderr)
-    dialogue.speak(script, folder, force=True)
-    fallback = dialogue.speech_fallback(folder)
-    if fallback:
-        print(f"dialogue: {fallback}; spoke it with espeak-ng", file=sys.stderr)
-    print(f"wrote the dialogue to {folder}", file=sys.stderr)
-    return str(folder / "a.wav"), str(folder / "b.wav")
-
-
-def dialogue_request(folder: Path, base):
-    """``base`` (a Request) for a spoken dialogue folder: its two tracks, exact speaking masks from the
-    phone timings, and the script's emotion turn by turn (each person shows their own latest turn's,
-    from the moment it starts) unless the request names one."""
-    from dataclasses import replace
-
-    from duet import dialogue
-
-    spoken = dialogue.load(folder)
-    emotion = base.emotion
-    if not emotion:
-        emotion = [{"speaker": t["speaker"], "start": float(t["start"]), "emotion": t["emotion"]}
-                   for t in dialogue.timed_turns(spoken.script, spoken.timings)]
-    return replace(base, audio=str(folder / "a.wav"), audio_b=str(folder / "b.wav"), input_shape="two-track",
-                   masks=spoken.masks(25.0), emotion=emotion)
 
 
 def produce(req, out: Path, glb=None, fbx=None, livelink=None, motion_path=None, sound=None):

@@ -120,7 +120,7 @@ def run(args) -> int:
 
 
 def _voiceprint(args) -> int:
-    from duet.audio.voiceprint import train
+    from duet.train.voiceprint import train
     from duet.progress import Progress
 
     others = {"--stage2-steps": args.stage2_steps, "--batch": args.batch, "--augment": args.augment,

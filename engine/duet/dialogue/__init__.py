@@ -5,7 +5,7 @@ and voices, 5-10 turns with emotion and prosody hints (rate, pitch, energy, paus
 the listener's silences and optional overlaps. An OpenAI-protocol endpoint writes it when configured
 (CHAT, sections 4.1-4.2); otherwise, or when it fails, the offline grammar does, with the reason.
 
-``speak(script, out_dir)`` synthesizes it (duet.tts, or an OpenAI speech endpoint) and writes the dialogue folder:
+``speak(script, out_dir)`` synthesizes it (duet.speech, or an OpenAI speech endpoint) and writes the dialogue folder:
 mix.wav, a.wav, b.wav (16 kHz), script.json and timings.json (turns and every phone, exact, so
 the speaking masks are exact). ``load(folder)`` reads such a folder back for ``duet run``.
 """
@@ -101,7 +101,7 @@ class Dialogue:
 
     folder: Path
     script: dict
-    timings: "object"  # duet.data.conversation.Timings
+    timings: "object"  # duet.speech.conversation.Timings
 
     @property
     def mix(self) -> Path:
@@ -141,7 +141,7 @@ def speech_fallback(folder) -> str:
 
 def load(folder) -> Dialogue:
     """Read a dialogue folder written by ``speak``; DuetError when something is missing or broken."""
-    from duet.data.conversation import Timings
+    from duet.speech.conversation import Timings
 
     folder = Path(folder)
     missing = [f for f in FILES if not (folder / f).is_file()]

@@ -3,10 +3,10 @@
 Turns follow each other after their ``pause`` (minus any ``overlap``); an interjection is spoken
 by the listener at its fraction ``at`` of the turn, moved to the nearest pause between the speaker's
 words, and dropped (noted in timings.json) when it would collide with the listener's own speech.
-Placement, masks and phone times come from duet.data.conversation.assemble, so they are exact.
+Placement, masks and phone times come from duet.speech.conversation.assemble, so they are exact.
 
 With ``tts="openai"`` the lines are spoken by an OpenAI-protocol speech endpoint instead
-(duet.dialogue.tts_openai); it gives no phone timings, so timings.json says
+(duet.speech.openai_tts); it gives no phone timings, so timings.json says
 ``"speech": {"phone_timings": false}`` and each person's phones are "speech"/"sil" spans measured from the audio.
 """
 
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from duet.constants import SAMPLE_RATE
 from duet.errors import DuetError
 from duet.files import atomic_folder
 
@@ -30,7 +31,6 @@ def speak(data: dict, out_dir: Path, force: bool = False, tts: str | None = None
     """Speak ``data`` into ``out_dir``. ``tts`` is "espeak" (default) or "openai" (DUET_TTS when None):
     the endpoint's voices when configured and working, else espeak-ng with the reason in timings.json."""
     from duet.progress import Progress
-    from duet.tts import SR
 
     if out_dir.exists() and not out_dir.is_dir():
         raise DuetError(f"{out_dir}: exists and is not a folder")
@@ -43,7 +43,7 @@ def speak(data: dict, out_dir: Path, force: bool = False, tts: str | None = None
         engine, reason = "espeak", ""
         if tts == "openai":
             from duet import llm
-            from duet.dialogue import tts_openai
+            from duet.speech import openai_tts
 
             if not llm.settings().configured:
                 reason = "OpenAI speech needs an endpoint (set OPENAI_API_KEY or OPENAI_BASE_URL)"
@@ -51,19 +51,19 @@ def speak(data: dict, out_dir: Path, force: bool = False, tts: str | None = None
                 try:
                     conv, dropped = _place(data, _openai_voice(data), progress)
                     engine = "openai"
-                except tts_openai.TTSError as e:
+                except openai_tts.TTSError as e:
                     reason = f"OpenAI speech failed: {e}"
         if engine == "espeak":
             conv, dropped = _place(data, _espeak_voice(data), progress)
         speech = {"engine": engine, "phone_timings": engine == "espeak", "fallback_reason": reason or None}
         if engine == "openai":
-            from duet.dialogue.tts_openai import model
+            from duet.speech.openai_tts import model
             speech["model"] = model()
             speech["note"] = ("the endpoint gives no phone timings: 'speech' spans come from the audio's "
                               "energy, so turns and masks are exact but phone identities are unknown")
         progress.update(0.95, "writing")
         with atomic_folder(out_dir) as tmp:
-            _write(tmp, conv, data, dropped, SR, speech)
+            _write(tmp, conv, data, dropped, SAMPLE_RATE, speech)
     return out_dir
 
 
@@ -74,7 +74,7 @@ def fallback_reason(folder: Path) -> str:
 
 
 def _espeak_voice(data: dict):
-    from duet.tts import synthesize
+    from duet.speech import synthesize
 
     voices = {p: data["speakers"][p]["voice"] for p in "AB"}
 
@@ -87,18 +87,18 @@ def _espeak_voice(data: dict):
 
 def _openai_voice(data: dict):
     from duet import llm
-    from duet.dialogue import tts_openai
+    from duet.speech import openai_tts
 
-    voices, cfg = tts_openai.pick_voices(data["speakers"]), llm.settings()
+    voices, cfg = openai_tts.pick_voices(data["speakers"]), llm.settings()
 
     def say(text, person, emotion="neutral", prosody=None):
-        return tts_openai.synthesize(text, voices[person], emotion=emotion, prosody=prosody, cfg=cfg)
+        return openai_tts.synthesize(text, voices[person], emotion=emotion, prosody=prosody, cfg=cfg)
     return say
 
 
 def _place(data: dict, say, progress):
     """Speak every line with ``say`` and place lines and interjections: (Conversation, dropped)."""
-    from duet.data.conversation import Turn, assemble
+    from duet.speech.conversation import Turn, assemble
 
     n = len(data["turns"])
     lines, starts, spans = [], [], {"A": [], "B": []}

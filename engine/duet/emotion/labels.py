@@ -7,7 +7,7 @@ import re
 from duet.errors import DuetError
 
 # MEAD's categories without contempt, neutral first so id 0 is calm. The same tuple as the corpus
-# (duet.data.animator.EMOTIONS), so ids mean the same thing in training and at inference.
+# (duet.corpus.animator.EMOTIONS), so ids mean the same thing in training and at inference.
 EMOTIONS = ("neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted")
 
 # RSATalker's taxonomy, blood / non-blood x equal / non-equal, spelled as the corpus spells it.

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from duet.constants import FPS, SAMPLE_RATE
 from duet.errors import DuetError
 
-SR = 16000
-FPS = 25.0
 LISTENER_JOINTS = ("jaw", "neck", "eye_L", "eye_R")
 
 # Rhubarb's mouth shapes -> (openness in [0, 1], extra ARKit channels): its documented shapes are
@@ -41,12 +40,12 @@ RHUBARB_SHAPES = {
 
 def recognize_phones(samples: np.ndarray) -> list[tuple[float, float, str]]:
     """Phones (start_s, end_s, phone) that pocketsphinx's all-phone decoder hears in 16 kHz ``samples``,
-    mapped onto Duet's inventory (duet.data.phonemes); silences and noises become "sil"."""
+    mapped onto Duet's inventory (duet.speech.phonemes); silences and noises become "sil"."""
     import os
 
     from pocketsphinx import Decoder, get_model_path
 
-    from duet.data.phonemes import INVENTORY, from_arpabet
+    from duet.speech.phonemes import INVENTORY, from_arpabet
 
     model = get_model_path()
     dec = Decoder(hmm=os.path.join(model, "en-us", "en-us"),
@@ -70,7 +69,7 @@ def recognize_phones(samples: np.ndarray) -> list[tuple[float, float, str]]:
 
 def gate_phones(phones, mask: np.ndarray, fps: float = FPS):
     """Keep the phones whose frames lie mostly where ``mask`` says the person speaks."""
-    from duet.eval.metrics import phone_frames
+    from duet.speech.phonemes import phone_frames
 
     kept = []
     for (start, end, phone), (_, idx) in zip(phones, phone_frames(phones, fps, len(mask))):
@@ -82,11 +81,11 @@ def gate_phones(phones, mask: np.ndarray, fps: float = FPS):
 def recognized_timings(audio: np.ndarray, shape: str, duration: float, first_speaker: str = "A"):
     """Timings for both people from recognition alone: phones per channel (or on the mix), each
     phone given to the person the baseline's speaking masks say is talking then."""
-    from duet.baseline import masks_from_mix, masks_from_tracks
-    from duet.data.conversation import Timings, TimedTurn, n_frames
+    from duet.animators.baseline import masks_from_mix, masks_from_tracks
+    from duet.speech.conversation import Timings, TimedTurn, n_frames
 
     n = n_frames(duration, FPS)
-    hop = int(SR / FPS)
+    hop = int(SAMPLE_RATE / FPS)
     if shape == "mono":
         masks = masks_from_mix(audio[0], audio.shape[1] // hop)
         if first_speaker == "B":
@@ -108,7 +107,7 @@ def _fit(mask: np.ndarray, n: int) -> np.ndarray:
 
 def procedural_recognized(audio: np.ndarray, shape: str, clip, seed: int = 1):
     """The corpus's procedural animator driven by recognized instead of true timings."""
-    from duet.data.animator import animate
+    from duet.corpus.animator import animate
 
     timings = recognized_timings(audio, shape, clip.timings.duration, first_speaker(clip))
     tracks = audio if audio.shape[0] == 2 else None
@@ -216,8 +215,8 @@ def rhubarb_motion(cues: dict[str, list], layout: dict, n_frames: int, fps: floa
     full jaw angle, the shape's extra channels, speaking where a cue other than X is shown; heads at
     ``layout``, facing and looking at each other, otherwise still."""
     from duet.arkit import ARKIT_52, INDEX
-    from duet.baseline import look_at
-    from duet.data.animator import JAW_MAX
+    from duet.animators.baseline import look_at
+    from duet.corpus.animator import JAW_MAX
     from duet.frames import facing_yaw, yaw
     from duet.motion import DyadicMotion, PersonMotion
     from duet.rigs import kinematics

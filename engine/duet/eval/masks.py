@@ -73,7 +73,7 @@ def shape_input(tracks: np.ndarray, mix: np.ndarray, shape: str) -> np.ndarray:
 def evaluate(corpus, split: str, shapes, progress=None) -> dict[str, Score]:
     """Score speaking_masks on every clip of ``split`` for each input shape."""
     from duet.audio.masks import speaking_masks
-    from duet.data.augment import noise
+    from duet.corpus.augment import noise
 
     ids = list(corpus.ids(split))
     scores = {s: Score() for s in shapes}

@@ -15,7 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from duet.data import phonemes
+from duet.speech import phonemes
+from duet.speech.phonemes import phone_frames
 from duet.errors import DuetError
 from duet.frames import rotmat
 
@@ -57,25 +58,6 @@ def same_timeline(pred, truth, slack: int = 2) -> int:
     if abs(pred.n_frames - truth.n_frames) > slack:
         raise DuetError(f"lengths differ: prediction {pred.n_frames} frames, ground truth {truth.n_frames}")
     return min(pred.n_frames, truth.n_frames)
-
-
-def phone_frames(phones, fps: float, n_frames: int):
-    """[(phone, frame indices)] for each phone: frames k with k / fps in [start, end).
-
-    A phone too short to contain a frame time gets the frame nearest its midpoint, so no phone
-    silently drops out of a rate.
-    """
-    out = []
-    for start, end, phone in phones:
-        first, last = int(np.ceil(start * fps - 1e-9)), int(np.ceil(end * fps - 1e-9))
-        idx = np.arange(max(first, 0), min(last, n_frames))
-        if idx.size == 0:
-            mid = int(round((start + end) / 2 * fps))
-            if not 0 <= mid < n_frames:
-                continue
-            idx = np.array([mid])
-        out.append((phone, idx))
-    return out
 
 
 def openness_track(phones, fps: float, n_frames: int) -> np.ndarray:
@@ -177,7 +159,7 @@ def lagged_correlation(gap: np.ndarray, target: np.ndarray, max_lag: int) -> np.
 
 
 def openness_correlation(gap: np.ndarray, phones, fps: float, max_lag_s: float = MAX_LAG_S) -> np.ndarray:
-    """Lip gap vs phone-openness target (duet.data.phonemes), as lagged_correlation over
+    """Lip gap vs phone-openness target (duet.speech.phonemes), as lagged_correlation over
     +-``max_lag_s``; the curves pool across clips by averaging, then best r and its lag are read off."""
     target = openness_track(phones, fps, len(gap))
     return lagged_correlation(gap, target, int(round(max_lag_s * fps)))

@@ -32,7 +32,7 @@ class Method:
 
 
 def _baseline(clip, audio, shape, ctx):
-    from duet.baseline import animate
+    from duet.animators.baseline import animate
 
     from duet.eval.baselines import first_speaker
 
@@ -51,7 +51,7 @@ def _listen_r(clip, audio, shape, ctx):
 
 
 def _true_timings(clip, audio, shape, ctx):
-    from duet.data.animator import animate
+    from duet.corpus.animator import animate
 
     return animate(clip.timings, clip.layout, relation=clip.relation, fps=clip.motion.fps,
                    seed=ctx["seed"] + 7, tracks=np.asarray(clip.tracks, np.float32))
@@ -83,7 +83,7 @@ def methods(rhubarb=None) -> list[Method]:
     from duet.pipeline import ENGINES
 
     out = [
-        Method("baseline animator", _baseline, note="duet.baseline: loudness-driven jaw, VAD masks"),
+        Method("baseline animator", _baseline, note="duet.animators.baseline: loudness-driven jaw, VAD masks"),
         Method("procedural, recognized timings", _recognized,
                note="corpus animator fed pocketsphinx all-phone recognition"),
         Method("Listen-R", _listen_r, note="baseline speaker + random training-split listener stretches"),

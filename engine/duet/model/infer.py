@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from duet.constants import DEFAULT_LAYOUT
 from duet.errors import DuetError
 from duet.model.packing import layout_features, unpack
 from duet.model.windows import chain_offsets, stitch, window_starts
 from duet.motion import DyadicMotion
 
-DEFAULT_LAYOUT = {"A": (-0.5, 1.6, 0.0), "B": (0.5, 1.6, 0.0)}
 _loaded: dict = {}
 
 
@@ -162,7 +162,7 @@ def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None,
     """
     from duet.audio.features import HOP, compute
     from duet.audio.masks import speaking_masks
-    from duet.data.layouts import body_yaw as layout_body_yaw
+    from duet.layout.kinds import body_yaw as layout_body_yaw
 
     b = _bundle(weights)
     cfg = b.cfg

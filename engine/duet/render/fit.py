@@ -7,7 +7,7 @@ transparent ones. Skin triangles facing away from the camera are culled exactly 
 culls them.
 
 ``python -m duet.render.fit [--person A B] [--work DIR]`` renders the source views with Blender
-(``duet.blender.avatar_views``), fits, measures PSNR on held-out views and writes rigs/avatars/P.npz and
+(``duet.render.avatar_views``), fits, measures PSNR on held-out views and writes rigs/avatars/P.npz and
 P.json; each finished stage is kept in DIR, so a rerun resumes.
 """
 
@@ -301,7 +301,7 @@ def build(person: str, work: Path, out: Path, config: FitConfig) -> dict:
     for name, views in sets.items():
         spec = work / f"{person}-{name}.json"
         spec.write_text(json.dumps([v.to_json() for v in views]))
-        subprocess.run([sys.executable, "-m", "duet.blender.avatar_views", person, str(spec), str(work / f"{person}-{name}")],
+        subprocess.run([sys.executable, "-m", "duet.render.avatar_views", person, str(spec), str(work / f"{person}-{name}")],
                        check=True)
     fitted, cost = work / f"{person}-avatar.npz", work / f"{person}-fit-cpu.txt"
     if not fitted.exists():

@@ -19,7 +19,7 @@ from pathlib import Path
 
 def write_dialogue(spec: dict, output: Path, say) -> list[str]:
     """Prompt only: write and speak the dialogue beside the output; the job then animates its two tracks."""
-    from duet.cli.run import speak_dialogue
+    from duet.pipeline import speak_dialogue
     from duet.errors import DuetError
 
     if spec.get("audio") or not spec.get("prompt"):

@@ -10,20 +10,20 @@ from pathlib import Path
 
 import numpy as np
 
-from duet.data import phonemes as ph
+from duet.constants import FPS
+from duet.speech import phonemes as ph
 from duet.model.config import ModelConfig
 from duet.model.packing import emotion_frames, layout_features, pack, to_partner_eyes
 from duet.motion import JOINTS, PERSONS
 from duet.rigs.kinematics import eye_midpoint
 
 CACHE_VERSION = 4
-FPS = 25.0
 
 
 def phone_class_frames(phonemes: dict, n_frames: int, phones: frozenset) -> np.ndarray:
-    """[2, T] bool: frames inside one of the person's ``phones``, as duet.eval.metrics.phone_frames
+    """[2, T] bool: frames inside one of the person's ``phones``, as duet.speech.phonemes.phone_frames
     assigns them (a phone too short to hold a frame time gets its nearest frame)."""
-    from duet.eval.metrics import phone_frames
+    from duet.speech.phonemes import phone_frames
 
     out = np.zeros((2, n_frames), bool)
     for i, p in enumerate(PERSONS):
@@ -82,7 +82,7 @@ def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=No
     facing frames). With a ``cfg.head_share`` the motion is turned to that packing on loading, and
     the conditioning layout is the clip's (``packing.layout_heads``) on every frame, as a user's
     layout is at inference, rather than where the eyes happen to be at the window's first frame."""
-    from duet.data.corpus import open_corpus
+    from duet.corpus.build import open_corpus
     from duet.files import atomic_output
 
     corpus = open_corpus(corpus_dir)
@@ -116,7 +116,7 @@ def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=No
 
 def vocabularies() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Emotion and relation labels, neutral/unknown first (id 0 is what unknown labels map to)."""
-    from duet.data.animator import EMOTIONS, RELATIONS
+    from duet.corpus.animator import EMOTIONS, RELATIONS
 
     return tuple(EMOTIONS), ("unknown", *RELATIONS)
 

@@ -11,8 +11,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from duet.constants import SAMPLE_RATE
 from duet.errors import DuetError
-from duet.tts import SR, Speech
+from duet.speech import Speech
 
 PERSONS = ("A", "B")
 PAUSE_IN_TURN = 0.3  # silences at least this long inside a turn do not count as speaking
@@ -106,16 +107,16 @@ def assemble(turns: list[Turn], lead_in: float = 0.3, tail: float = 0.5, fps: fl
     for turn in turns:
         if turn.speaker not in PERSONS:
             raise DuetError(f"turn speaker must be 'A' or 'B', got {turn.speaker!r}")
-        if turn.speech.sr != SR:
-            raise DuetError(f"speech must be at {SR} Hz, got {turn.speech.sr}")
+        if turn.speech.sr != SAMPLE_RATE:
+            raise DuetError(f"speech must be at {SAMPLE_RATE} Hz, got {turn.speech.sr}")
         if turn.at is not None:
             start = turn.at
         else:
             start = max(0.0, cursor + turn.gap)
             cursor = start + turn.speech.duration
-        placed.append((int(round(start * SR)), turn))
-    n = max(s + len(t.speech.samples) for s, t in placed) + int(round(tail * SR))
-    n = max(n, int(round(min_duration * SR)))
+        placed.append((int(round(start * SAMPLE_RATE)), turn))
+    n = max(s + len(t.speech.samples) for s, t in placed) + int(round(tail * SAMPLE_RATE))
+    n = max(n, int(round(min_duration * SAMPLE_RATE)))
     tracks = np.zeros((2, n), np.float32)
     busy = {p: [] for p in PERSONS}
     timed, phones = [], {p: [] for p in PERSONS}
@@ -124,14 +125,14 @@ def assemble(turns: list[Turn], lead_in: float = 0.3, tail: float = 0.5, fps: fl
         x = turn.speech.samples
         e0 = s0 + len(x)
         if any(s0 < b and a < e0 for a, b in busy[turn.speaker]):
-            raise DuetError(f"person {turn.speaker} would speak two utterances at once at {s0 / SR:.2f} s")
+            raise DuetError(f"person {turn.speaker} would speak two utterances at once at {s0 / SAMPLE_RATE:.2f} s")
         busy[turn.speaker].append((s0, e0))
         tracks[i, s0:e0] += x
-        off = s0 / SR
+        off = s0 / SAMPLE_RATE
         phones[turn.speaker] += [(a + off, b + off, p) for a, b, p in turn.speech.phonemes]
-        timed.append(TimedTurn(turn.speaker, off, e0 / SR, turn.speech.text, turn.kind, turn.emotion,
+        timed.append(TimedTurn(turn.speaker, off, e0 / SAMPLE_RATE, turn.speech.text, turn.kind, turn.emotion,
                                turn.speech.voice))
-    duration = n / SR
+    duration = n / SAMPLE_RATE
     for p in PERSONS:  # fill the gaps so each person's phones tile [0, duration]
         filled, t = [], 0.0
         for a, b, ph in sorted(phones[p]):

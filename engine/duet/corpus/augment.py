@@ -10,7 +10,8 @@ from math import gcd
 
 import numpy as np
 
-from duet.tts import SR, Speech
+from duet.constants import SAMPLE_RATE
+from duet.speech import Speech
 
 
 def resample_speech(speech: Speech, factor: float) -> Speech:
@@ -21,10 +22,10 @@ def resample_speech(speech: Speech, factor: float) -> Speech:
     g = gcd(up, down)
     x = resample_poly(speech.samples, up // g, down // g).astype(np.float32)
     scale = len(x) / max(len(speech.samples), 1)
-    duration = len(x) / SR
+    duration = len(x) / SAMPLE_RATE
     phones = [(a * scale, min(b * scale, duration), p) for a, b, p in speech.phonemes]
     phones[-1] = (phones[-1][0], duration, phones[-1][2])
-    return Speech(samples=x, sr=SR, phonemes=phones, voice=speech.voice, text=speech.text)
+    return Speech(samples=x, sr=SAMPLE_RATE, phonemes=phones, voice=speech.voice, text=speech.text)
 
 
 def eq(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -34,7 +35,7 @@ def eq(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     gain_db = rng.uniform(-8, 8)
     q = rng.uniform(0.5, 2.0)
     a_ = 10 ** (gain_db / 40)
-    w0 = 2 * np.pi * f0 / SR
+    w0 = 2 * np.pi * f0 / SAMPLE_RATE
     alpha = np.sin(w0) / (2 * q)
     b = [1 + alpha * a_, -2 * np.cos(w0), 1 - alpha * a_]
     a = [1 + alpha / a_, -2 * np.cos(w0), 1 - alpha / a_]
@@ -48,10 +49,10 @@ def reverb(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A synthetic room: unit direct path at zero delay plus exponentially decaying noise (RT60 0.1-0.6 s)."""
     from scipy.signal import fftconvolve
     rt60 = rng.uniform(0.1, 0.6)
-    n = int(rt60 * SR)
-    t = np.arange(n) / SR
+    n = int(rt60 * SAMPLE_RATE)
+    t = np.arange(n) / SAMPLE_RATE
     tail = rng.normal(0, 1, n) * np.exp(-6.9 * t / rt60)
-    tail[: int(0.004 * SR)] = 0.0  # first reflections arrive a few ms after the direct sound
+    tail[: int(0.004 * SAMPLE_RATE)] = 0.0  # first reflections arrive a few ms after the direct sound
     tail *= rng.uniform(0.1, 0.5) / max(np.sqrt(np.sum(tail ** 2)), 1e-9)
     ir = np.concatenate([[1.0], tail[1:]])
     return fftconvolve(x, ir)[: len(x)].astype(np.float32)
@@ -69,7 +70,7 @@ def noise(x: np.ndarray, rng: np.random.Generator, snr_db: float) -> np.ndarray:
 def band_limit(x: np.ndarray, cutoff: float) -> np.ndarray:
     """Telephone/codec-like low-pass (and a 100 Hz high-pass), zero phase so nothing shifts in time."""
     from scipy.signal import butter, sosfiltfilt
-    sos = butter(6, [100, cutoff], btype="band", fs=SR, output="sos")
+    sos = butter(6, [100, cutoff], btype="band", fs=SAMPLE_RATE, output="sos")
     return sosfiltfilt(sos, x).astype(np.float32)
 
 

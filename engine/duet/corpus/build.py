@@ -15,17 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-from duet.data import augment, scripts
-from duet.data.animator import animate
-from duet.data.conversation import PERSONS, Timings, Turn, assemble
-from duet.data.layouts import sample_layout
+from duet.constants import FPS, SAMPLE_RATE
+from duet.corpus import augment, scripts
+from duet.corpus.animator import animate
+from duet.speech.conversation import PERSONS, Timings, Turn, assemble
+from duet.layout.kinds import sample_layout
 from duet.errors import DuetError
 from duet.files import atomic_output
 from duet.motion import DyadicMotion
-from duet.tts import SR, synthesize_many, voices
+from duet.speech import synthesize_many, voices
 
 SPLITS = ("train", "val", "test")
-FPS = 25.0
 CORPUS_VERSION = 2
 _TEST_VARIANTS, _VAL_VARIANTS = ("m7", "f5", "klatt4"), ("m6", "f4", "klatt3")
 _TEST_BASES, _VAL_BASES = ("en-029",), ("en-gb-x-gbcwmd",)
@@ -137,7 +137,7 @@ def write_clip(folder: Path, clip: dict) -> dict:
     arrays["labels"] = np.asarray(json.dumps(clip["labels"]))
     with atomic_output(folder / f"{cid}.flac") as tmp:
         audio = np.stack([clip["mix"], *clip["tracks"]], 1)
-        sf.write(tmp, np.clip(audio, -1, 1), SR, format="FLAC", subtype="PCM_16")
+        sf.write(tmp, np.clip(audio, -1, 1), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
     with atomic_output(folder / f"{cid}.npz") as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
@@ -283,7 +283,7 @@ def synth(folder: str | os.PathLike, hours: float, seed: int = 0, workers: int =
     for i in [i for i in done if i >= n]:  # made in the last batch but beyond the prefix
         for ext in (".npz", ".flac"):
             (clips / f"{clip_id(i)}{ext}").unlink(missing_ok=True)
-    manifest = {"version": CORPUS_VERSION, "seed": seed, "hours": hours, "sr": SR, "fps": FPS,
+    manifest = {"version": CORPUS_VERSION, "seed": seed, "hours": hours, "sr": SAMPLE_RATE, "fps": FPS,
                 "total_seconds": round(total, 3), "clips": keep,
                 "splits": {s: sum(1 for c in keep if c["split"] == s) for s in SPLITS}}
     if mirror:

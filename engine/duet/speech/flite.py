@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from duet.data.phonemes import from_arpabet
+from duet.speech.phonemes import from_arpabet
 from duet.errors import DuetError
 
 # Mean F0 (Hz) each voice is built around, so ``pitch`` can scale it.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from duet.data.phonemes import from_espeak
+from duet.speech.phonemes import from_espeak
 from duet.errors import DuetError
 
 BASES = ("en-us", "en", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd",

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from duet.constants import DEFAULT_LAYOUT, FPS
 from duet.arkit import ARKIT_52, INDEX
-from duet.data import layouts
+from duet.layout import kinds as layouts
 from duet.frames import axis_angle, facing_yaw, rotation_between, rotmat, yaw
 from duet.motion import DyadicMotion, PersonMotion
 from duet.rigs import kinematics
 
-FPS = 25
 HOP = 16000 // FPS  # samples per frame at 16 kHz
 JAW_MAX = 0.25  # radians of jaw opening at full loudness
-DEFAULT_LAYOUT = {"A": (0.0, 1.6, -0.5), "B": (0.0, 1.6, 0.5)}  # standing face to face (duet.layout)
 
 
 def frame_rms_db(x: np.ndarray, n_frames: int) -> np.ndarray:

@@ -1,10 +1,12 @@
 """Duet's common phone inventory (ARPAbet-39 plus schwa and silence) with a class and a mouth-openness target.
 
-Every synthesizer's phones are mapped onto this one set (see duet.tts), so lip-sync targets,
+Every synthesizer's phones are mapped onto this one set (see duet.speech), so lip-sync targets,
 evaluation (bilabial closure, open vowels, lip gap vs openness) and the corpus speak one language.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 # phone: (class, openness target in [0, 1])
 INVENTORY: dict[str, tuple[str, float]] = {
@@ -90,3 +92,22 @@ def from_espeak(phone: str) -> str:
     if name.startswith("_") or not any(ch.isalnum() or ch == "@" for ch in name):
         return "sil"  # pauses and bare stress/length marks
     raise KeyError(f"unknown espeak-ng phoneme {phone!r}")
+
+
+def phone_frames(phones, fps: float, n_frames: int):
+    """[(phone, frame indices)] for each phone: frames k with k / fps in [start, end).
+
+    A phone too short to contain a frame time gets the frame nearest its midpoint, so no phone
+    silently drops out of a rate.
+    """
+    out = []
+    for start, end, phone in phones:
+        first, last = int(np.ceil(start * fps - 1e-9)), int(np.ceil(end * fps - 1e-9))
+        idx = np.arange(max(first, 0), min(last, n_frames))
+        if idx.size == 0:
+            mid = int(round((start + end) / 2 * fps))
+            if not 0 <= mid < n_frames:
+                continue
+            idx = np.array([mid])
+        out.append((phone, idx))
+    return out

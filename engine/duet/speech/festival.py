@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from duet.data.phonemes import from_arpabet
+from duet.speech.phonemes import from_arpabet
 from duet.errors import DuetError
 
 _VOICE_DIRS = (Path("/usr/share/festival/voices"), Path("/usr/lib/festival/voices"))

@@ -21,11 +21,11 @@ from duet import __version__
 from duet.errors import DuetError
 from duet.files import atomic_output
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGE = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[3]
+PACKAGE = Path(__file__).resolve().parents[1]
 # what the add-on needs from duet: motion files, frames, ARKit names, the rigs and duet.blender, the client
-BUNDLED = ("__init__.py", "errors.py", "files.py", "motion.py", "frames.py", "arkit.py", "livelink.py", "progress.py",
-           "rigs/*.py", "blender/*.py", "service/__init__.py", "service/client.py")
+BUNDLED = ("__init__.py", "errors.py", "files.py", "motion.py", "frames.py", "arkit.py", "constants.py", "progress.py",
+           "rigs/*.py", "blender/*.py", "exports/*.py", "service/__init__.py", "service/client.py")
 ASSETS = ("rigs/openhead.npz",)  # found by duet.rigs.openhead at <extension>/rigs/
 ALLOWED_THIRD_PARTY = {"numpy", "bpy", "mathutils", "bpy_extras", "gpu", "aud"}
 REQUIRED = ("schema_version", "id", "version", "name", "tagline", "maintainer", "type",

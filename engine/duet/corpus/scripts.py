@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from duet.data.animator import EMOTIONS, RELATIONS
+from duet.corpus.animator import EMOTIONS, RELATIONS
 
 INTERJECTIONS = ("uh-huh", "hmm", "okay", "yeah", "mm-hmm", "right", "oh", "wow", "I see")
 SHORT_REPLIES = ("Really?", "No way.", "I know, right?", "Sure.", "Exactly.", "Oh, come on.", "Absolutely.",

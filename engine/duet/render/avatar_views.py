@@ -2,7 +2,7 @@
 
 Cycles on the CPU with a uniform white environment and no specular reflection, so the shading is
 view-independent and fixed-colour Gaussians can reproduce it. Run as
-``python -m duet.blender.avatar_views PERSON VIEWS.json FOLDER``: writes FOLDER/NNN.png (RGBA), skipping
+``python -m duet.render.avatar_views PERSON VIEWS.json FOLDER``: writes FOLDER/NNN.png (RGBA), skipping
 views already rendered, so an interrupted run resumes.
 """
 

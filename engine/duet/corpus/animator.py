@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from duet.arkit import ARKIT_52, INDEX
-from duet.data import phonemes as ph
-from duet.data.conversation import PERSONS, Timings, n_frames
+from duet.speech import phonemes as ph
+from duet.speech.conversation import PERSONS, Timings, n_frames
 from duet.frames import facing_yaw, rotation_between, wrap_angle, yaw
 from duet.motion import DyadicMotion, PersonMotion
 from duet.rigs.kinematics import REST_GAZE, eye_midpoint, forward, transl_for_head

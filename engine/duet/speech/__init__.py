@@ -1,7 +1,7 @@
 """Speech with exact phone timings from three offline synthesizers: espeak-ng, flite, festival.
 
 ``synthesize(text, "espeak:en-us+m3")`` -> Speech at 16 kHz whose ``phonemes`` are
-(start_s, end_s, phone) in Duet's common inventory (duet.data.phonemes), covering the audio.
+(start_s, end_s, phone) in Duet's common inventory (duet.speech.phonemes), covering the audio.
 Five voices are reserved for independent evaluation and are refused everywhere (RESERVED).
 """
 
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from duet.constants import SAMPLE_RATE
 from duet.errors import DuetError
 
-SR = 16000
 ENGINES = ("espeak", "flite", "festival")
 RESERVED = frozenset({"flite:awb", "flite:awb_time", "flite:slt",
                       "festival:ked_diphone", "festival:cmu_us_slt_arctic_hts"})
@@ -55,11 +55,11 @@ def synthesize(text: str, voice: str, rate: float = 1.0, pitch: float = 1.0) -> 
     if not (0.4 <= rate <= 2.5) or not (0.5 <= pitch <= 2.0):
         raise DuetError(f"rate {rate} / pitch {pitch} out of range (rate 0.4-2.5, pitch 0.5-2.0)")
     if engine == "espeak":
-        from duet.tts import espeak as backend
+        from duet.speech import espeak as backend
     elif engine == "flite":
-        from duet.tts import flite as backend
+        from duet.speech import flite as backend
     else:
-        from duet.tts import festival as backend
+        from duet.speech import festival as backend
     samples, sr, phones = backend.synth(text, name, rate, pitch)
     return _finish(samples, sr, phones, f"{engine}:{name}", text)
 
@@ -72,7 +72,7 @@ def synthesize_many(texts: list[str], voice: str, rate: float = 1.0, pitch: floa
         return [synthesize(t, voice, rate, pitch) for t in texts]
     if not (0.4 <= rate <= 2.5) or not (0.5 <= pitch <= 2.0):
         raise DuetError(f"rate {rate} / pitch {pitch} out of range (rate 0.4-2.5, pitch 0.5-2.0)")
-    from duet.tts import festival
+    from duet.speech import festival
     return [_finish(x, sr, ph, f"{engine}:{name}", t)
             for t, (x, sr, ph) in zip(texts, festival.synth_many(texts, name, rate, pitch))]
 
@@ -83,13 +83,13 @@ def voices(engine: str | None = None) -> list[str]:
         raise DuetError(f"unknown speech engine {engine!r} (one of {', '.join(ENGINES)})")
     out: list[str] = []
     if engine in (None, "espeak"):
-        from duet.tts import espeak
+        from duet.speech import espeak
         out += [f"espeak:{v}" for v in espeak.installed()]
     if engine in (None, "flite") and shutil.which("flite"):
-        from duet.tts import flite
+        from duet.speech import flite
         out += [f"flite:{v}" for v in flite.installed()]
     if engine in (None, "festival") and shutil.which("festival"):
-        from duet.tts import festival
+        from duet.speech import festival
         out += [f"festival:{v}" for v in festival.installed()]
     return [v for v in out if v not in RESERVED]
 
@@ -97,13 +97,13 @@ def voices(engine: str | None = None) -> list[str]:
 def _finish(samples: np.ndarray, sr: int, phones: list[tuple[float, float, str]], voice: str, text: str) -> Speech:
     """Resample to 16 kHz, merge repeated silences, and make the phones tile [0, duration] exactly."""
     x = np.asarray(samples, np.float32)
-    if sr != SR:
+    if sr != SAMPLE_RATE:
         from math import gcd
 
         from scipy.signal import resample_poly
-        g = gcd(SR, sr)
-        x = resample_poly(x, SR // g, sr // g).astype(np.float32)
-    duration = len(x) / SR
+        g = gcd(SAMPLE_RATE, sr)
+        x = resample_poly(x, SAMPLE_RATE // g, sr // g).astype(np.float32)
+    duration = len(x) / SAMPLE_RATE
     tiled: list[tuple[float, float, str]] = []
     t = 0.0
     for start, end, phone in phones:
@@ -118,7 +118,7 @@ def _finish(samples: np.ndarray, sr: int, phones: list[tuple[float, float, str]]
         _append(tiled, t, duration, "sil")
     elif tiled:
         tiled[-1] = (tiled[-1][0], duration, tiled[-1][2])
-    return Speech(samples=x, sr=SR, phonemes=tiled, voice=voice, text=text)
+    return Speech(samples=x, sr=SAMPLE_RATE, phonemes=tiled, voice=voice, text=text)
 
 
 def _append(phones: list, start: float, end: float, phone: str) -> None:

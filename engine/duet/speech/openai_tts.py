@@ -63,11 +63,11 @@ def instructions(emotion: str, prosody: dict | None) -> str:
 
 
 def synthesize(text: str, voice: str, *, emotion: str = "neutral", prosody: dict | None = None, cfg=None):
-    """A duet.tts.Speech (16 kHz) for ``text`` spoken by the endpoint's ``voice``; TTSError on failure."""
+    """A duet.speech.Speech (16 kHz) for ``text`` spoken by the endpoint's ``voice``; TTSError on failure."""
     from duet import llm
     from duet.audio.io import load_audio
     from duet.errors import DuetError
-    from duet.tts import Speech
+    from duet.speech import Speech
 
     cfg = cfg or llm.settings()
     try:
