@@ -26,13 +26,12 @@ def _groups(c: int) -> int:
 class FiLMBlock(nn.Module):
     """Residual conv block; the middle activation is modulated by (gamma(c) + 1) * h + beta(c)."""
 
-    def __init__(self, cin: int, cout: int, cond: int, dropout: float = 0.0):
+    def __init__(self, cin: int, cout: int, cond: int):
         super().__init__()
         self.norm1 = nn.GroupNorm(_groups(cin), cin)
         self.conv1 = nn.Conv1d(cin, cout, 3, padding=1)
         self.norm2 = nn.GroupNorm(_groups(cout), cout)
         self.film = nn.Conv1d(cond, 2 * cout, 1)
-        self.drop = nn.Dropout(dropout)
         self.conv2 = nn.Conv1d(cout, cout, 3, padding=1)
         self.skip = nn.Conv1d(cin, cout, 1) if cin != cout else nn.Identity()
         nn.init.zeros_(self.film.weight)
@@ -42,7 +41,7 @@ class FiLMBlock(nn.Module):
         y = self.conv1(F.silu(self.norm1(h)))
         gamma, beta = self.film(c).chunk(2, dim=1)
         y = (gamma + 1) * self.norm2(y) + beta
-        y = self.conv2(self.drop(F.silu(y)))
+        y = self.conv2(F.silu(y))
         return self.skip(h) + y
 
 
@@ -71,8 +70,9 @@ class Attention(nn.Module):
 
 
 def partner(h, n_pairs: int):
-    """The other person's stream for each stream of a [2B, ...] stack (A half, then B half)."""
-    return torch.roll(h, n_pairs, dims=0)
+    """The other person's stream for each stream of a [2B, ...] stack (A half, then B half): the halves
+    swapped (a roll by B, written as slices so the ONNX export keeps B symbolic)."""
+    return torch.cat([h[n_pairs:], h[:n_pairs]])
 
 
 def timestep_embedding(lsnr, dim: int):
@@ -96,25 +96,19 @@ class DualStreamUNet(nn.Module):
         raw = cfg.audio_dim + 2 * cfg.role_dim + 2 + 8 + 2 * cfg.emotion_dim + cfg.relation_dim
         self.cond_in = nn.Sequential(nn.Conv1d(raw, cd, 5, padding=2), nn.SiLU(),
                                      nn.Conv1d(cd, cd, 5, padding=2))
-        self.cond_drop = nn.Dropout(cfg.dropout)
         self.time = nn.Sequential(nn.Linear(64, cd), nn.SiLU(), nn.Linear(cd, cd))
-        # The partner's noisy motion, frame-aligned, beside one's own: the convolutions can read "the
-        # partner nodded 0.3 s ago" directly, which content-based cross-attention has no position for.
-        self.with_partner = cfg.cross_attention and cfg.partner_input
-        self.inp = nn.Conv1d((2 * d if self.with_partner else d) + cd, c1, 3, padding=1)
+        self.inp = nn.Conv1d(d + cd, c1, 3, padding=1)
         nb = cfg.blocks_per_level
-        self.enc1 = nn.ModuleList([FiLMBlock(c1, c1, cd, cfg.dropout) for _ in range(nb)])
+        self.enc1 = nn.ModuleList([FiLMBlock(c1, c1, cd) for _ in range(nb)])
         self.down = nn.Conv1d(c1, c2, 4, stride=2, padding=1)
-        self.enc2 = nn.ModuleList([FiLMBlock(c2, c2, cd, cfg.dropout) for _ in range(nb)])
+        self.enc2 = nn.ModuleList([FiLMBlock(c2, c2, cd) for _ in range(nb)])
         self.enc2_attn = nn.ModuleList([Attention(c2, cfg.heads) for _ in range(nb)])
-        self.dec2 = nn.ModuleList([FiLMBlock(c2, c2, cd, cfg.dropout) for _ in range(nb)])
+        self.dec2 = nn.ModuleList([FiLMBlock(c2, c2, cd) for _ in range(nb)])
         self.dec2_attn = nn.ModuleList([Attention(c2, cfg.heads) for _ in range(nb)])
         self.up = nn.Conv1d(c2, c1, 3, padding=1)
-        self.dec1 = nn.ModuleList([FiLMBlock(2 * c1 if i == 0 else c1, c1, cd, cfg.dropout) for i in range(nb)])
-        levels = cfg.cross_levels if cfg.cross_attention else ()
-        if 2 in levels:
+        self.dec1 = nn.ModuleList([FiLMBlock(2 * c1 if i == 0 else c1, c1, cd) for i in range(nb)])
+        if cfg.cross_attention:  # the two streams meet in every decoder block, at both rates
             self.dec2_cross = nn.ModuleList([Attention(c2, cfg.heads) for _ in range(nb)])
-        if 1 in levels:
             self.dec1_cross = nn.ModuleList([Attention(c1, cfg.heads) for _ in range(nb)])
         self.out_norm = nn.GroupNorm(_groups(c1), c1)
         self.out = nn.Conv1d(c1, d, 3, padding=1)
@@ -131,24 +125,14 @@ class DualStreamUNet(nn.Module):
         per_stream = torch.cat([lay, partner(lay, b), self.relation(relation).repeat(2, 1)], dim=1)
         feats = torch.cat([audio.repeat(2, 1, 1), role(m), role(m_other), m, m_other, emo, partner(emo, b),
                            per_stream[:, None, :].expand(-1, t, -1)], dim=2)
-        return self.cond_drop(self.cond_in(feats.transpose(1, 2)))
+        return self.cond_in(feats.transpose(1, 2))
 
-    def forward(self, x, lsnr, audio, masks, layout, emotion, relation, drop, alone=None):
-        """Predict clean motion x0 [B, 2, T, D] from noisy x [B, 2, T, D]; T must be even. ``alone`` [B]
-        (training only) marks pairs whose streams do not see each other's motion."""
+    def forward(self, x, lsnr, audio, masks, layout, emotion, relation, drop):
+        """Predict clean motion x0 [B, 2, T, D] from noisy x [B, 2, T, D]; T must be even."""
         b, _, t, d = x.shape
         c = self.conditioning(audio, masks, layout, emotion, relation, drop)
         h = x.transpose(0, 1).reshape(2 * b, t, d).transpose(1, 2)
-        levels = self.cfg.cross_levels if self.cfg.cross_attention else ()
-        keep = None if alone is None else ~alone.repeat(2)[:, None, None]
-
-        def cross(attn, h):  # h_A' = Attn(Q_A, K_B, V_B) and vice versa
-            y = attn(h, partner(h, b))
-            return y if keep is None else torch.where(keep, y, h)
-
-        if self.with_partner:
-            other = partner(h, b) if keep is None else partner(h, b) * keep
-            h = torch.cat([h, other], dim=1)
+        cross = self.cfg.cross_attention
         h = self.inp(torch.cat([h, c], dim=1))
         cf = c + self.time(timestep_embedding(lsnr, 64)).repeat(2, 1)[:, :, None]
         cf2 = F.avg_pool1d(cf, 2)
@@ -162,13 +146,13 @@ class DualStreamUNet(nn.Module):
         for i, (blk, attn) in enumerate(zip(self.dec2, self.dec2_attn)):
             h = blk(h, cf2)
             h = attn(h, h)
-            if 2 in levels:
-                h = cross(self.dec2_cross[i], h)
+            if cross:  # h_A' = Attn(Q_A, K_B, V_B) and vice versa
+                h = self.dec2_cross[i](h, partner(h, b))
         h = self.up(F.interpolate(h, scale_factor=2.0, mode="nearest"))
         h = torch.cat([h, skip], dim=1)
         for i, blk in enumerate(self.dec1):
             h = blk(h, cf)
-            if 1 in levels:
-                h = cross(self.dec1_cross[i], h)
+            if cross:
+                h = self.dec1_cross[i](h, partner(h, b))
         y = self.out(F.silu(self.out_norm(h)))
         return y.transpose(1, 2).reshape(2, b, t, d).transpose(0, 1)
