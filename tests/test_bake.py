@@ -17,7 +17,7 @@ from duet.frames import axis_angle, conv_to_blender, rotmat
 from duet.motion import DyadicMotion
 from duet.rigs.kinematics import forward
 from tests.conftest import ROOT, run_duet
-from tests.test_bake_support import run_blender, synthetic_motion
+from tests.bake_support import run_blender, synthetic_motion
 
 pytestmark = pytest.mark.blender
 SAMPLE_FRAMES = [0, 17, 40, 74]  # motion frame indices; scene frame = index + 1

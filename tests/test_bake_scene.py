@@ -16,7 +16,7 @@ from duet.frames import conv_to_blender
 from duet.rigs.kinematics import forward
 from tests.conftest import ROOT, run_duet
 from tests.test_bake import SAMPLE_FRAMES, _accessor, _glb_json_and_bin, inspect_blend
-from tests.test_bake_support import run_blender, synthetic_motion
+from tests.bake_support import run_blender, synthetic_motion
 
 pytestmark = pytest.mark.blender
 

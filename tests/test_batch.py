@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.conftest import run_duet
-from tests.test_bake_support import synthetic_motion
+from tests.bake_support import synthetic_motion
 
 pytestmark = pytest.mark.blender
 

@@ -105,16 +105,6 @@ def test_bilabials_close_the_lips_and_open_vowels_open_them(conv):
             assert np.nanmax(gap[int((a + 0.5) * FPS):int((b - 0.5) * FPS)]) < 0.002
 
 
-def test_with_mirror_the_two_heads_follow_each_other(conv):
-    from duet.eval.metrics import head_synchrony
-    _, _, _, timings = conv
-    layout = {"A": [-0.6, 1.6, 0.0], "B": [0.6, 1.6, 0.0]}
-    mirrored = head_synchrony(animate(timings, layout, seed=4, mirror=0.5))
-    alone = head_synchrony(animate(timings, layout, seed=4))
-    assert min(mirrored) > 0.4
-    assert mirrored[0] > alone[0] + 0.05 and mirrored[1] > alone[1] + 0.3  # here: 0.56 / 0.45, 0.96 / 0.49
-
-
 @pytest.mark.parametrize("kind_seed", range(16))
 def test_fixating_gaze_points_at_the_partners_eyes(conv, kind_seed):
     _, _, _, timings = conv
@@ -202,21 +192,6 @@ def test_corpus_resumes_without_redoing_work(small_corpus):
     again = synth(folder, hours=0.05, seed=1, workers=1)
     assert {p.name: p.stat().st_mtime_ns for p in (folder / "clips").iterdir()} == stamps
     assert again.manifest["clips"] == manifest["clips"]
-
-
-def test_mirrored_corpus_changes_only_the_necks_and_eyes_and_resumes_only_as_made(small_corpus):
-    with pytest.raises(DuetError, match="--mirror 0.0"):
-        synth(small_corpus.folder, hours=0.05, seed=1, workers=1, mirror=0.5)
-    with pytest.raises(DuetError, match="between 0 and 1"):
-        synth(small_corpus.folder, hours=0.05, seed=1, workers=1, mirror=2.0)
-    from duet.corpus.build import make_clip
-    plain, mirrored = make_clip(1, 0), make_clip(1, 0, mirror=0.5)
-    assert np.array_equal(plain["mix"], mirrored["mix"]) and mirrored["labels"]["mirror"] == 0.5
-    assert "mirror" not in plain["labels"]  # a corpus made without it is unchanged
-    for p in "AB":
-        a, b = plain["motion"].person(p), mirrored["motion"].person(p)
-        assert np.array_equal(a.expr, b.expr) and np.array_equal(a.transl, b.transl)
-        assert not np.allclose(a.poses["neck"], b.poses["neck"])
 
 
 def test_cli_refuses_a_folder_that_is_not_a_corpus(tmp_path):

@@ -11,7 +11,7 @@ from duet.arkit import ARKIT_52, EYE_LOOK_RAD, JAW_OPEN_RAD, canonical, channels
 from duet.errors import DuetError
 from duet.frames import rotmat
 from duet.exports.livelink import HEADER, export_livelink, timecodes, yaw_pitch_roll
-from tests.test_bake_support import synthetic_motion
+from tests.bake_support import synthetic_motion
 
 
 def test_canonical_names_match_arkit_variants():

@@ -10,10 +10,7 @@ def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     s = sub.add_parser("synth", help="synthesize conversations with ground-truth motion (resumable)")
     s.add_argument("--hours", type=float, default=1.0, help="hours of conversation to make (default 1)")
-    s.add_argument("--seed", type=int, default=0, help="the corpus is a pure function of seed, hours and mirror")
-    s.add_argument("--mirror", type=float, default=0.0, metavar="GAIN",
-                   help="head synchrony: each head also follows the partner's head motion at this gain, "
-                        "0.3 s later (0-1; default 0: none)")
+    s.add_argument("--seed", type=int, default=0, help="the corpus is a pure function of seed and hours")
     s.add_argument("-o", "--out", required=True, help="corpus folder (rerun the same command to resume)")
     s.add_argument("-j", "--workers", type=int, default=os.cpu_count() or 1, help="parallel workers")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -31,8 +28,7 @@ def run(args) -> int:
         return 0
     from duet.progress import Progress
     with Progress("data synth", quiet=args.quiet) as p:
-        c = corpus.synth(args.out, args.hours, seed=args.seed, workers=args.workers, progress=p.update,
-                         mirror=args.mirror)
+        c = corpus.synth(args.out, args.hours, seed=args.seed, workers=args.workers, progress=p.update)
     counts = ", ".join(f"{len(c.ids(s))} {s}" for s in corpus.SPLITS)
     print(f"{args.out}: {c.hours():.2f} h in {len(c.ids())} clips ({counts})", file=sys.stderr)
     return 0

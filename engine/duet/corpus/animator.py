@@ -1,7 +1,7 @@
 """The procedural ground-truth animator: timings + layout -> DyadicMotion.
 
 Lips and jaw from phones (dominance-blended visemes, hard closures on m/b/p), head motion from
-prosody and turn-taking, listener nods and smiles, optionally heads that mirror each other, blinks,
+prosody and turn-taking, listener nods and smiles, blinks,
 emotion offsets, and gaze solved geometrically so that fixations land exactly on the partner's eyes.
 Given recognized timings it is also an evaluation baseline, so it needs nothing but ``timings`` and
 ``layout``.
@@ -22,7 +22,6 @@ JAW_MAX = 0.30  # rad of jaw rotation at openness 1
 EMOTIONS = ("neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted")
 RELATIONS = ("blood-equal", "blood-unequal", "nonblood-equal", "nonblood-unequal")
 RESTRAINT = {"blood-equal": 1.0, "blood-unequal": 0.85, "nonblood-equal": 0.8, "nonblood-unequal": 0.65}
-MIRROR_LAG = 0.3  # seconds: with ``mirror``, how long after the partner a head follows
 
 # Expression offsets while speaking with an emotion, and while listening to a partner who shows it.
 SPEAKER_EXPR = {
@@ -56,7 +55,7 @@ _CLASS_SHAPE = {
 
 
 def animate(timings: Timings, layout: dict, emotions=None, relation: str = "nonblood-equal", fps: float = 25.0,
-            seed: int = 0, tracks: np.ndarray | None = None, mirror: float = 0.0) -> DyadicMotion:
+            seed: int = 0, tracks: np.ndarray | None = None) -> DyadicMotion:
     """Ground-truth DyadicMotion for a conversation.
 
     ``layout``: {"A": [x,y,z], "B": [x,y,z]} eye midpoints (conversation frame), optionally "yaw":
@@ -94,8 +93,6 @@ def animate(timings: Timings, layout: dict, emotions=None, relation: str = "nonb
         q = PERSONS[1 - i]
         fix[p] = _gaze_plan(timings, p, t, fps, rng)
         _head(people[p], heads[p], heads[q], body_yaw[p], timings, p, t, fps, rng, restraint, fix[p][1])
-    if mirror:
-        _mirror(people["A"], people["B"], fps, mirror)
     for i, p in enumerate(PERSONS):
         q = PERSONS[1 - i]
         _eyes(people[p], people[q], fix[p][1], fix[p][0], rng)
@@ -297,17 +294,6 @@ def _head(m, head, partner, body, timings: Timings, p, t, fps, rng, restraint, a
     sway /= max(np.abs(sway).max(), 1e-9)
     rot += sway * np.array([0.03, 0.04, 0.02]) * restraint
     m.poses["neck"][:] = rot
-
-
-def _mirror(a: PersonMotion, b: PersonMotion, fps: float, gain: float) -> None:
-    """Interpersonal head synchrony: each neck also gets ``gain`` x the partner's own head motion
-    (nods, beats, sway, turns; mean removed, smoothed over 0.2 s) MIRROR_LAG seconds later. Runs
-    before the eyes are solved, so gaze still lands on the partner's eyes."""
-    lag = int(round(MIRROR_LAG * fps))
-    for m, src in ((a, b.poses["neck"].copy()), (b, a.poses["neck"].copy())):  # both before either changes
-        motion = _smooth(src - src.mean(0), fps, 0.2)
-        later = np.concatenate([np.repeat(motion[:1], lag, 0), motion[: len(motion) - lag]])
-        m.poses["neck"][:] += gain * later
 
 
 def _eyes(m, partner, away, looking, rng) -> None:

@@ -75,7 +75,7 @@ def _quiet_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def make_clip(seed: int, index: int, mirror: float = 0.0) -> dict:
+def make_clip(seed: int, index: int) -> dict:
     """Everything for clip ``index``: audio, conversation timings, motion and labels (no I/O)."""
     rng = np.random.default_rng([seed, index])
     split = clip_split(index)
@@ -113,13 +113,11 @@ def make_clip(seed: int, index: int, mirror: float = 0.0) -> dict:
     mix = augment.augment_mix(tracks.sum(0), rng)
     layout = sample_layout(rng, script.relation)
     motion = animate(conv.timings, layout, relation=script.relation, fps=FPS, seed=int(rng.integers(2**31)),
-                     tracks=conv.tracks, mirror=mirror)
+                     tracks=conv.tracks)
     labels = {"id": clip_id(index), "index": index, "split": split, "seed": seed, "voices": voice,
               "relation": script.relation, "emotions": [t.emotion for t in conv.timings.turns],
               "layout": layout, "sentences": script.sentences, "timings": conv.timings.to_json(),
               "augment": {"rate": rate, "pitch": pitch, "tempo": tempo}, "duration": conv.timings.duration}
-    if mirror:
-        labels["mirror"] = mirror
     motion.meta.update({"audio": [clip_id(index) + ".flac"], "layout": {p: layout[p] for p in PERSONS}})
     return {"labels": labels, "mix": mix, "tracks": tracks, "masks": conv.masks, "motion": motion}
 
@@ -214,23 +212,18 @@ def open_corpus(folder: str | os.PathLike) -> Corpus:
 
 
 def _work(job):
-    seed, index, folder, mirror = job
-    return write_clip(Path(folder), make_clip(seed, index, mirror))
+    seed, index, folder = job
+    return write_clip(Path(folder), make_clip(seed, index))
 
 
-def synth(folder: str | os.PathLike, hours: float, seed: int = 0, workers: int = 2, progress=None,
-          mirror: float = 0.0) -> Corpus:
+def synth(folder: str | os.PathLike, hours: float, seed: int = 0, workers: int = 2, progress=None) -> Corpus:
     """Make (or resume) a corpus of at least ``hours`` of conversation in ``folder``.
 
     Clips are made in index order; the corpus is the shortest prefix of clips reaching ``hours``, so
-    the result depends only on (seed, hours, mirror), not on the number of workers or on interruptions.
-    ``mirror`` > 0: the two heads mirror each other at that gain (``animator.animate``); the audio and
-    everything else are the same as without it."""
+    the result depends only on (seed, hours), not on the number of workers or on interruptions."""
     folder = Path(folder)
     if hours <= 0:
         raise DuetError("--hours must be positive")
-    if not 0.0 <= mirror <= 1.0:
-        raise DuetError("--mirror must be between 0 and 1")
     settings = folder / "corpus.json"
     if folder.exists() and any(folder.iterdir()):
         if not settings.is_file():
@@ -242,14 +235,11 @@ def synth(folder: str | os.PathLike, hours: float, seed: int = 0, workers: int =
         if old.get("seed") != seed:
             raise DuetError(f"{folder}: holds a corpus made with seed {old.get('seed')}; use that seed to resume "
                             "or another folder")
-        if old.get("mirror", 0.0) != mirror:
-            raise DuetError(f"{folder}: holds a corpus made with --mirror {old.get('mirror', 0.0)}; use that to "
-                            "resume or another folder")
     clips = folder / "clips"
     clips.mkdir(parents=True, exist_ok=True)
     if not settings.is_file():
         with atomic_output(settings) as tmp:
-            made = {"version": CORPUS_VERSION, "seed": seed, **({"mirror": mirror} if mirror else {})}
+            made = {"version": CORPUS_VERSION, "seed": seed}
             tmp.write_text(json.dumps(made))
     target = hours * 3600
     done: dict[int, dict] = {}
@@ -274,7 +264,7 @@ def synth(folder: str | os.PathLike, hours: float, seed: int = 0, workers: int =
             if total >= target:
                 break
             todo = [i for i in range(n, n + max(4 * workers, int((target - total) / 19) + 1)) if i not in done]
-            for e in pool.imap_unordered(_work, [(seed, i, str(clips), mirror) for i in todo]):
+            for e in pool.imap_unordered(_work, [(seed, i, str(clips)) for i in todo]):
                 done[int(e["id"][1:])] = e
                 if progress:
                     progress(min(1.0, covered()[1] / target), f"{len(done)} clips")
@@ -286,8 +276,6 @@ def synth(folder: str | os.PathLike, hours: float, seed: int = 0, workers: int =
     manifest = {"version": CORPUS_VERSION, "seed": seed, "hours": hours, "sr": SAMPLE_RATE, "fps": FPS,
                 "total_seconds": round(total, 3), "clips": keep,
                 "splits": {s: sum(1 for c in keep if c["split"] == s) for s in SPLITS}}
-    if mirror:
-        manifest["mirror"] = mirror
     with atomic_output(folder / "manifest.json") as tmp:
         tmp.write_text(json.dumps(manifest, indent=1))
     return open_corpus(folder)

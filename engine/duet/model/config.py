@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import tomllib
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 from duet.arkit import ARKIT_52
+from duet.errors import DuetError
 
 EMOTIONS_DEFAULT = ("neutral",)
 RELATIONS_DEFAULT = ("unknown",)
@@ -24,11 +28,6 @@ class ModelConfig:
     emotion_dim: int = 16
     relation_dim: int = 8
     cross_attention: bool = True    # False: the single-stream ablation (no partner motion at all)
-    partner_input: bool = False     # with cross_attention: the partner's noisy motion also joins the input
-    cross_levels: tuple[int, ...] = (2, 1)  # decoder levels with cross-attention (2: stride 2, 1: full rate)
-    head_share: tuple[float, float] | None = None  # (yaw, pitch): heads and eyes packed relative to
-                                                    # looking at the partner (packing.to_partner_eyes)
-    dropout: float = 0.0            # training-time dropout in every FiLM block and on c(k) (0: none)
     emotions: tuple[str, ...] = EMOTIONS_DEFAULT    # id 0 is neutral/unknown
     relations: tuple[str, ...] = RELATIONS_DEFAULT  # id 0 is unknown
     window: int = 200               # frames per window (8 s at 25 fps)
@@ -75,10 +74,9 @@ class TrainConfig:
     warmup: int = 100
     weight_decay: float = 0.01
     cond_drop: float = 0.1          # audio dropped for classifier-free guidance
-    pose_scale: str = "corpus"      # "clip": neck, jaw, eyes, translation scaled about each clip's mean
     t_power: float = 2.0            # t = 1 - (1 - u)^p: the first DDIM step (pure noise) decides most
     w_expr: float = 1.0
-    w_rot: float = 8.0              # (2 with pose_scale "clip", whose units are smaller)
+    w_rot: float = 8.0
     w_transl: float = 1.0
     w_vel: float = 1.0
     w_gaze: float = 5.0
@@ -86,11 +84,6 @@ class TrainConfig:
     w_closure: float = 10.0         # extra weight on the speaker's lip/jaw channels at m/b/p frames
     w_open: float = 4.0             # ... and at open-vowel frames (the model under-opened without it)
     w_gap: float = 10.0             # lip gap on the rig's lip vertices (train.losses.lip_gap)
-    gap_power: float = 2.0          # |error| ** power in that term: 2 seeks the mean, 1 the median
-    augment: float = 0.0            # fraction of windows given a random voice change (dataset.voice_augment)
-    band_masks: int = 0             # masked mel-band runs per window (dataset.band_mask)
-    pose_jitter: float = 0.0        # rad: per window and person, neck turned (eyes back) at random
-    partner_drop: float = 0.0       # fraction of training pairs run without cross-attention (dual model)
     stage2_single: float = 0.5      # stage 2: fraction of windows trained on the speaker's lips only
     ckpt_every: int = 100
     keep_every: int = 500           # also keep the sampling bundle as snapshots/model-<step>.pt (pick on val)
@@ -106,3 +99,34 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         kw = {k: v for k, v in d.items() if k in known and k != "model"}
         return cls(model=ModelConfig.from_dict(d.get("model", {})), **kw)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        """A config file: TOML (``.toml``) or JSON (a run's ``config.json``), with the model's fields
+        in a ``model`` table. Unknown fields are an error, so a misspelt one is never silently ignored."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+            d = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        except (OSError, ValueError) as e:
+            raise DuetError(f"{path}: not a readable TOML or JSON training config ({e})") from None
+        if not isinstance(d, dict) or not isinstance(d.get("model", {}), dict):
+            raise DuetError(f"{path}: a training config is a table of fields with a 'model' table")
+        unknown = sorted(set(d) - {f.name for f in fields(cls)}) + \
+            sorted(f"model.{k}" for k in set(d.get("model", {})) - {f.name for f in fields(ModelConfig)})
+        if unknown:
+            raise DuetError(f"{path}: unknown training config fields: {', '.join(unknown)}")
+        return cls.from_dict(d)
+
+    def differences(self, other: "TrainConfig", ignore=("out", "threads")) -> list[str]:
+        """Fields (``model.x`` for the model's) whose values differ, except those that do not change
+        what is trained: where it is written and how many threads compute it."""
+        a, b = self.to_dict(), other.to_dict()
+        out = [k for k in a if k != "model" and k not in ignore and a[k] != b.get(k)]
+        out += [f"model.{k}" for k in a["model"] if _norm(a["model"][k]) != _norm(b["model"].get(k))]
+        return out
+
+
+def _norm(v):
+    """Tuples and lists compare equal (JSON has only lists)."""
+    return [_norm(x) for x in v] if isinstance(v, (list, tuple)) else v

@@ -7,12 +7,6 @@ frame*: the yaw that turns them towards the partner's eyes where the layout put 
 reaches it as conditioning instead:
 [own eye height, partner's eye midpoint relative to own, in the own facing frame] (4 numbers).
 Jaw opening lives in the jaw joint and gaze in the eye joints (ARKit jawOpen / eyeLook* stay 0).
-
-With a ``head_share`` (yaw, pitch) (ModelConfig.head_share) the rest of the layout comes out too:
-the global slot holds the whole head (global then neck; the neck slot is zero) relative to turning
-that share of the way from the body to the partner's eyes, and the eyes relative to the rest of
-the way. Then neither a head nor a gaze carries the layout's height difference or how the bodies
-stand, and a model cannot read the layout off the partner's motion (docs/model.md).
 """
 
 from __future__ import annotations
@@ -20,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from duet.arkit import ARKIT_52
-from duet.frames import axis_angle, facing_yaw, rotmat, wrap_angle, yaw
+from duet.frames import axis_angle, facing_yaw, rotmat, yaw
 from duet.motion import DyadicMotion, JOINTS, PERSONS, PersonMotion
 from duet.rigs.kinematics import EYE_MID_REST, eye_midpoint, transl_for_head
 
@@ -76,78 +70,9 @@ def layout_features(heads: dict) -> np.ndarray:
     return np.asarray(rows, np.float32)
 
 
-def partner_pitch(layout: np.ndarray) -> np.ndarray:
-    """[2] radians: how far up each person looks (facing frame) to meet the partner's eyes, from
-    ``layout_features`` rows (negative: down)."""
-    rel = np.asarray(layout, np.float64)[..., 1:]
-    return np.arctan2(rel[..., 1], np.hypot(rel[..., 0], rel[..., 2]))
-
-
-def body_offsets(heads: dict, body_yaw: dict | None) -> np.ndarray:
-    """[2] radians: each body's yaw relative to facing the partner (0 without a ``body_yaw``)."""
-    if body_yaw is None:
-        return np.zeros(2)
-    return wrap_angle([float(body_yaw[p]) - float(facing_yaw(np.asarray(heads[p], np.float64), np.asarray(heads[q])))
-                       for p, q in (("A", "B"), ("B", "A"))])
-
-
-def _references(layout, offsets, share) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per person, the head's and the eyes' reference orientations (facing frame; the eyes' in the
-    head's): the head turned ``share`` = (yaw, pitch) of the way from the body to the partner's eyes,
-    the eyes the rest of the way."""
-    k_yaw, k_pitch = share
-    out = []
-    for angle, off in zip(partner_pitch(layout), offsets):
-        rest_yaw = (1 - k_yaw) * off  # the part of the body's turn away from the partner the head keeps
-        head = rotmat(yaw(rest_yaw)) @ rotmat(np.array([-k_pitch * angle, 0.0, 0.0]))
-        eyes = rotmat(yaw(-rest_yaw)) @ rotmat(np.array([-(1 - k_pitch) * angle, 0.0, 0.0]))
-        out.append((head, eyes))
-    return out
-
-
-def _slot(n_expr: int, joint: str) -> slice:
-    """Where ``joint``'s axis-angle sits in a person's motion vector."""
-    s = JOINT_SLICES[joint]
-    return slice(n_expr + s.start, n_expr + s.stop)
-
-
-def _reframe(x: np.ndarray, refs, n_expr: int, inverse: bool) -> np.ndarray:
-    """Heads (global then neck, into the global slot; neck slot zeroed) and eyes taken relative to
-    their reference orientations ``refs`` (``_references``), or with ``inverse`` back from them."""
-    g, n = _slot(n_expr, "global"), _slot(n_expr, "neck")
-    out = np.asarray(x, np.float64).copy()
-    for i, (head_ref, eye_ref) in enumerate(refs):
-        head_ref, eye_ref = (head_ref, eye_ref) if inverse else (head_ref.T, eye_ref.T)
-        out[:, i, g] = axis_angle(head_ref @ rotmat(out[:, i, g]) @ rotmat(out[:, i, n]))
-        out[:, i, n] = 0.0
-        for eye in (_slot(n_expr, "eye_L"), _slot(n_expr, "eye_R")):
-            out[:, i, eye] = axis_angle(eye_ref @ rotmat(out[:, i, eye]))
-    return out
-
-
-def to_partner_eyes(x: np.ndarray, layout: np.ndarray, n_expr: int, share) -> np.ndarray:
-    """Packed x [T, 2, D] (facing frames) -> layout-free heads and eyes. The head (global then neck,
-    as one rotation in the global slot; the neck slot zero) is taken relative to turning ``share`` =
-    (yaw, pitch) of the way from the body to the partner's eyes, and each eye relative to the rest
-    of the way, so a person fixating the partner with the usual head-eye split packs to zero
-    whatever the heights and however the bodies stand. ``layout``: the clip's ``layout_features``
-    ([2, 4]); the bodies' yaw is read off the global slot's first frame."""
-    body_fwd = rotmat(np.asarray(x, np.float64)[0, :, _slot(n_expr, "global")])[..., :, 2]
-    offsets = np.arctan2(body_fwd[:, 0], body_fwd[:, 2])
-    return _reframe(x, _references(layout, offsets, share), n_expr, inverse=False).astype(np.asarray(x).dtype)
-
-
-def from_partner_eyes(x: np.ndarray, layout: np.ndarray, n_expr: int, share, offsets) -> np.ndarray:
-    """Inverse of ``to_partner_eyes`` given the bodies' yaw relative to facing (``body_offsets``):
-    heads back in the facing frame (all of the turn in the global slot), eyes relative to the head."""
-    return _reframe(x, _references(layout, offsets, share), n_expr, inverse=True)
-
-
-def pack(motion: DyadicMotion, expr_names=ARKIT_52,
-         head_share: tuple[float, float] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def pack(motion: DyadicMotion, expr_names=ARKIT_52) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """DyadicMotion -> (x [T, 2, D] float32, the layout's heads: ``layout_heads``). Channels follow
-    ``expr_names``; with a ``head_share``, heads and eyes relative to looking at the partner
-    (``to_partner_eyes``)."""
+    ``expr_names``."""
     heads = layout_heads(motion)
     face = facing(heads)
     index = {n: i for i, n in enumerate(motion.expr_names)}
@@ -162,17 +87,12 @@ def pack(motion: DyadicMotion, expr_names=ARKIT_52,
         rots[0] = axis_angle(face[p].T @ rotmat(rots[0]))
         delta = (m.transl - m.transl[0]).astype(np.float64) @ face[p]  # rows: face^T (t - t0)
         people.append(np.concatenate([m.expr[:, cols], *rots, delta], axis=1))
-    x = np.stack(people, axis=1)
-    if head_share is not None:
-        x = to_partner_eyes(x, layout_features(heads), len(expr_names), head_share)
-    return x.astype(np.float32), heads
+    return np.stack(people, axis=1).astype(np.float32), heads
 
 
 def unpack(x: np.ndarray, heads: dict, expr_names=ARKIT_52, speaking: np.ndarray | None = None,
-           fps: float = 25.0, meta: dict | None = None, body_yaw: dict | None = None,
-           head_share: tuple[float, float] | None = None) -> DyadicMotion:
-    """x [T, 2, D] + first-frame eye midpoints -> DyadicMotion (absolute, conversation frame);
-    ``head_share``: the one x was packed with (``to_partner_eyes``).
+           fps: float = 25.0, meta: dict | None = None, body_yaw: dict | None = None) -> DyadicMotion:
+    """x [T, 2, D] + first-frame eye midpoints -> DyadicMotion (absolute, conversation frame).
 
     The body stays put, as it does in every training clip: the global rotation is the constant
     ``body_yaw[p]`` (radians; default: facing the partner) and the neck carries all of the head's
@@ -185,8 +105,6 @@ def unpack(x: np.ndarray, heads: dict, expr_names=ARKIT_52, speaking: np.ndarray
     """
     x = np.asarray(x, np.float64)
     n_frames, e = x.shape[0], len(expr_names)
-    if head_share is not None:
-        x = from_partner_eyes(x, layout_features(heads), e, head_share, body_offsets(heads, body_yaw))
     face = facing(heads)
     zero = [i for i, n in enumerate(expr_names) if n in ZERO_CHANNELS]
     people = []

@@ -13,11 +13,11 @@ import numpy as np
 from duet.constants import FPS
 from duet.speech import phonemes as ph
 from duet.model.config import ModelConfig
-from duet.model.packing import emotion_frames, layout_features, pack, to_partner_eyes
+from duet.model.packing import emotion_frames, layout_features, pack
 from duet.motion import JOINTS, PERSONS
 from duet.rigs.kinematics import eye_midpoint
 
-CACHE_VERSION = 4
+CACHE_VERSION = 5
 
 
 def phone_class_frames(phonemes: dict, n_frames: int, phones: frozenset) -> np.ndarray:
@@ -49,7 +49,7 @@ def prepare(clip, cfg: ModelConfig) -> dict[str, np.ndarray]:
     from duet.audio.features import compute
     from duet.audio.masks import speaking_masks
 
-    x, rest = pack(clip.motion, cfg.expr_names)
+    x, _ = pack(clip.motion, cfg.expr_names)
     feats = compute(clip.mix)
     try:  # as at inference, the user says which voice is A (duet generate --first-speaker)
         predicted = speaking_masks(clip.mix[None], "mono", first_speaker(clip.phonemes))
@@ -62,7 +62,6 @@ def prepare(clip, cfg: ModelConfig) -> dict[str, np.ndarray]:
     relation = cfg.relations.index(clip.relation) if clip.relation in cfg.relations else 0
     return {"x": x[:n], "audio": feats[:n], "masks": clip.masks[:, :n].astype(np.float32),
             "masks_pred": predicted[:, :n].astype(np.float32), "layout": layouts.astype(np.float32),
-            "rest_layout": layout_features(rest),
             "emotion": emotion_frames(clip.turns, n, cfg.emotions, FPS), "relation": np.int64(relation),
             "bilabial": bilabial_frames(clip.phonemes, n),
             "open_vowel": phone_class_frames(clip.phonemes, n, ph.OPEN_VOWELS)}
@@ -79,9 +78,7 @@ def _diarizer_id() -> str:
 
 def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=None) -> list[dict]:
     """Prepared clips of a split, computed once and cached in <corpus>/model-cache/ (motion packed in
-    facing frames). With a ``cfg.head_share`` the motion is turned to that packing on loading, and
-    the conditioning layout is the clip's (``packing.layout_heads``) on every frame, as a user's
-    layout is at inference, rather than where the eyes happen to be at the window's first frame."""
+    facing frames)."""
     from duet.corpus.build import open_corpus
     from duet.files import atomic_output
 
@@ -105,9 +102,6 @@ def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=No
                 with open(tmp, "wb") as f:
                     np.savez(f, key=np.asarray(key), **item)
         item["id"] = cid
-        if cfg.head_share is not None:  # packed against the layout, which is also the conditioning, as at inference
-            item["x"] = to_partner_eyes(item["x"], item["rest_layout"], cfg.n_expr, cfg.head_share)
-            item["layout"] = np.repeat(item["rest_layout"][None], len(item["x"]), 0)
         out.append(item)
         if progress:
             progress((k + 1) / len(ids), f"{split} clip {k + 1}/{len(ids)}")
@@ -129,11 +123,8 @@ class Stats:
     std: np.ndarray
 
     @classmethod
-    def of(cls, clips: list[dict], n_expr: int, pose_scale: str = "corpus") -> "Stats":
-        """Corpus mean; scale: the corpus std, except with ``pose_scale="clip"`` for the neck, jaw, eyes
-        and translation the std about each clip's own mean. A head's pose in a conversation is mostly a
-        fixed turn to the partner, which the layout gives; in corpus-std units the motion about it
-        (nods, sway, gaze shifts) is a tenth of a unit, under the noise left at the last sampling step."""
+    def of(cls, clips: list[dict]) -> "Stats":
+        """Corpus mean and std of each dimension (translation as a delta from each clip's first frame)."""
         xs = []
         for c in clips:
             x = c["x"].copy()
@@ -141,85 +132,20 @@ class Stats:
             xs.append(x)
         allx = np.concatenate([x.reshape(-1, x.shape[-1]) for x in xs])
         mean, std = allx.mean(0), allx.std(0)
-        if pose_scale == "clip":
-            about = np.sqrt(np.mean(np.concatenate([(x - x.mean(0)).reshape(-1, x.shape[-1]) for x in xs]) ** 2, 0))
-            std[n_expr + 3:] = about[n_expr + 3:]  # neck, jaw, eyes, translation (not the global rotation)
-        elif pose_scale != "corpus":
-            raise ValueError(f"pose_scale {pose_scale!r}: 'clip' or 'corpus'")
         floor = np.full_like(std, 0.02)
         floor[-3:] = 0.002  # metres
         mean[-3:] = 0.0  # deltas start at zero by definition
         return cls(mean=mean.astype(np.float32), std=np.maximum(std, floor).astype(np.float32))
 
 
-def _mel_centres_hz() -> np.ndarray:
-    """Centre frequency (Hz) of each of duet.audio.features' mel bands."""
-    from duet.audio.features import mel_edges_hz
-
-    return mel_edges_hz()[1:-1]
-
-
-def voice_augment(audio: np.ndarray, rng: np.random.Generator, warp: float = 0.12, tilt: float = 0.15,
-                  octaves: float = 0.3) -> np.ndarray:
-    """Make a window's audio features sound like another voice: [T, FEATURE_DIM] -> a new array.
-
-    Meant to keep a model trained on few voices from learning their particular spectra (on this
-    corpus it did not help: docs/model.md). Per window, one random voice change on the cached
-    features: vocal-tract length (every mel band's spectrum read at f / alpha, alpha within
-    1 +- ``warp``), spectral tilt (up to +- ``tilt`` feature units, about +- 6 dB, from lowest to
-    highest band) and pitch (log2 f0 shifted up to +- ``octaves`` on voiced frames). Timing, energy
-    and voicing are untouched, so every lip target stays where it was.
-    """
-    from duet.audio.features import N_MELS
-
-    out = audio.copy()
-    centres = _mel_centres_hz()
-    alpha = 1 + rng.uniform(-warp, warp)
-    src = np.interp(centres / alpha, centres, np.arange(N_MELS))  # band position of f / alpha
-    lo = np.clip(np.floor(src).astype(int), 0, N_MELS - 1)
-    hi = np.minimum(lo + 1, N_MELS - 1)
-    frac = (src - lo).astype(np.float32)
-    slope = rng.uniform(-tilt, tilt) * (np.linspace(-0.5, 0.5, N_MELS, dtype=np.float32))
-    for half in (slice(0, N_MELS), slice(N_MELS, 2 * N_MELS)):
-        bands = audio[:, half]
-        out[:, half] = bands[:, lo] * (1 - frac) + bands[:, hi] * frac + slope
-    lf = 2 * N_MELS + 2
-    voiced = audio[:, 2 * N_MELS + 4] > 0.5
-    out[voiced, lf] += np.float32(rng.uniform(-octaves, octaves))
-    return out
-
-
-def band_mask(audio: np.ndarray, rng: np.random.Generator, count: int, width: int = 8) -> np.ndarray:
-    """SpecAugment's frequency masking on a window's features: ``count`` random runs of up to ``width``
-    mel bands (the same bands in both 20 ms halves) replaced by the frame's mean level, so the model
-    cannot lean on one voice's particular band for a cue. Time is never masked: every frame keeps
-    the audio its lip target came from."""
-    from duet.audio.features import N_MELS
-
-    out = audio.copy()
-    level = [audio[:, half: half + N_MELS].mean(1, keepdims=True) for half in (0, N_MELS)]
-    for _ in range(count):
-        w = int(rng.integers(0, width + 1))
-        lo = int(rng.integers(0, N_MELS - w + 1))
-        for half, mean in zip((0, N_MELS), level):
-            out[:, half + lo: half + lo + w] = mean
-    return out
-
-
 class Windows:
-    """Random training windows of ``length`` frames, sampled in proportion to clip length; with
-    ``augment`` > 0 that fraction of windows gets a random voice change (``voice_augment``), and
-    every window ``band_masks`` masked mel-band runs (``band_mask``). ``pose_jitter`` (radians, std):
-    each person's neck is turned by its own random constant pitch and yaw for the window and the
-    eyes turned back by as much, so the gaze stays put (see TrainConfig.pose_jitter)."""
+    """Random training windows of ``length`` frames, sampled in proportion to clip length."""
 
-    def __init__(self, clips: list[dict], length: int, stats: Stats, seed: int, augment: float = 0.0,
-                 band_masks: int = 0, pose_jitter: float = 0.0):
+    def __init__(self, clips: list[dict], length: int, stats: Stats, seed: int):
         self.clips = [c for c in clips if len(c["x"]) >= length]
         if not self.clips:
             raise ValueError(f"no clip has {length} frames")
-        self.length, self.stats, self.augment, self.band_masks = length, stats, augment, band_masks
-        self.pose_jitter = pose_jitter
+        self.length, self.stats = length, stats
         sizes = np.array([len(c["x"]) - length + 1 for c in self.clips], np.float64)
         self.p = sizes / sizes.sum()
         self.rng = np.random.default_rng(seed)
@@ -237,18 +163,8 @@ class Windows:
         s = int(rng.integers(0, len(c["x"]) - length + 1))
         x = c["x"][s: s + length].copy()
         x[..., -3:] -= x[:1, :, -3:]
-        if self.pose_jitter:
-            e = x.shape[-1] - 18
-            turn = rng.normal(0.0, self.pose_jitter, (2, 2)).astype(x.dtype)  # person x (pitch, yaw)
-            x[..., e + 3: e + 5] += turn                  # neck (small angles: axis-angle components add)
-            x[..., e + 9: e + 11] -= turn                 # eye_L back by as much
-            x[..., e + 12: e + 14] -= turn                # eye_R
         masks = (c["masks_pred"] if rng.random() < 0.5 else c["masks"])[:, s: s + length]
         audio = c["audio"][s: s + length]
-        if self.augment and rng.random() < self.augment:
-            audio = voice_augment(audio, rng)
-        if self.band_masks:
-            audio = band_mask(audio, rng, self.band_masks)
         out = {"x": ((x - self.stats.mean) / self.stats.std).transpose(1, 0, 2), "audio": audio,
                "masks": masks, "layout": c["layout"][s], "emotion": c["emotion"][:, s: s + length],
                "relation": c["relation"], "bilabial": c["bilabial"][:, s: s + length],

@@ -40,9 +40,8 @@ def train_step(net, batch, tc: TrainConfig, mean, std, gen, lips_only=None):
     lsnr = logsnr(t, net.cfg.logsnr_min, net.cfg.logsnr_max)
     noise = torch.randn(x0.shape, generator=gen)
     drop = torch.rand(b, generator=gen) < tc.cond_drop
-    alone = torch.rand(b, generator=gen) < tc.partner_drop if tc.partner_drop else None
     pred = net(q_sample(x0, lsnr, noise), lsnr, batch["audio"], batch["masks"], batch["layout"],
-               batch["emotion"], batch["relation"], drop, alone)
+               batch["emotion"], batch["relation"], drop)
     return motion_loss(pred, x0, batch, net.cfg, tc, mean, std, lips_only)
 
 
@@ -69,12 +68,10 @@ def train(tc: TrainConfig, log=print) -> Path:
     resume = torch.load(ckpt_path, map_location="cpu", weights_only=False) if ckpt_path.is_file() else None
     tc.model.emotions, tc.model.relations = vocabularies()
     if resume is not None:
-        saved = TrainConfig.from_dict(resume["train_config"])
-        if saved.model != tc.model or saved.corpus != tc.corpus:
-            raise DuetError(f"{ckpt_path}: was trained with another model or corpus; use another --out")
-        tc = TrainConfig.from_dict({**saved.to_dict(), "stage1_steps": tc.stage1_steps,
-                                    "stage2_steps": tc.stage2_steps, "threads": tc.threads,
-                                    "t_power": tc.t_power})
+        differ = TrainConfig.from_dict(resume["train_config"]).differences(tc)
+        if differ:
+            raise DuetError(f"{ckpt_path}: was trained with another config ({', '.join(differ)} differ); "
+                            f"resume with its {out / 'config.json'} (--config) or use another --out")
     cfg = tc.model
 
     with Progress("preparing corpus", quiet=rank != 0) as p:
@@ -82,9 +79,8 @@ def train(tc: TrainConfig, log=print) -> Path:
     if resume is not None:
         stats = Stats(resume["mean"], resume["std"])
     else:
-        stats = Stats.of(clips, cfg.n_expr, tc.pose_scale)
-    windows = Windows(clips, tc.window, stats, seed=tc.seed * 1000 + rank, augment=tc.augment,
-                      band_masks=tc.band_masks, pose_jitter=tc.pose_jitter)
+        stats = Stats.of(clips)
+    windows = Windows(clips, tc.window, stats, seed=tc.seed * 1000 + rank)
     torch.manual_seed(tc.seed)
     net = DualStreamUNet(cfg).to(device)
     ema = copy.deepcopy(net)

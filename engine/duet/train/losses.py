@@ -121,7 +121,7 @@ def motion_loss(pred, target, batch, cfg: ModelConfig, tc: TrainConfig, mean, st
     parts["gaze"] = ((1 - cos).mean(dim=(1, 2)) * gaze_w).sum() / gaze_w.sum().clamp(min=1.0)
 
     # the lip gap itself, on every frame of both people
-    gap_err = ((lip_gap(raw_p, cfg) - lip_gap(raw_t, cfg)) / GAP_SCALE).abs() ** tc.gap_power
+    gap_err = ((lip_gap(raw_p, cfg) - lip_gap(raw_t, cfg)) / GAP_SCALE) ** 2
     parts["gap"] = (gap_err * frame_w).sum() / frame_w.sum()
     total = recon + tc.w_vel * parts["vel"] + tc.w_gaze * parts["gaze"] + tc.w_gap * parts["gap"]
     return total, {k: float(v.detach()) for k, v in parts.items()}
