@@ -23,7 +23,7 @@ ARKIT_52 = (
 
 INDEX = {name: i for i, name in enumerate(ARKIT_52)}
 
-# The engine carries jaw opening and gaze in the FLAME joints (DESIGN.md); rigs that only have
+# The engine carries jaw opening and gaze in the FLAME joints (docs/formats.md); rigs that only have
 # ARKit shape keys get these channels from the joints, at these full-scale angles.
 JAW_OPEN_RAD = 0.35
 EYE_LOOK_RAD = 0.5

@@ -1,6 +1,6 @@
 """Build Duet's heads in Blender: an armature with a skinned child mesh and expression shape keys.
 
-The result satisfies DESIGN.md's baked-scene contract and deforms exactly like
+The result satisfies the baked-scene contract of docs/formats.md and deforms exactly like
 ``duet.rigs.openhead.forward`` (same vertices, weights, shape keys and joint chain).
 
 Axes: the rig frame is the conversation frame (+Y up, face along +Z); Blender gets C v with
