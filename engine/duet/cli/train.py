@@ -11,8 +11,8 @@ VOICEPRINT_STEPS = 1500
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--config", metavar="FILE", help="a TrainConfig as TOML or JSON (e.g. a run's config.json, "
-                   "or docs/train.toml); the options below override it")
+    p.add_argument("--config", metavar="FILE", help="a TrainConfig as TOML or JSON (e.g. a run's "
+                   "config.json); the options below override it")
     p.add_argument("--corpus", default=None, help="corpus folder (made by 'duet data synth'; default data/corpus)")
     p.add_argument("--out", default=None, help="checkpoint folder; training resumes from it "
                    "(default data/train; data/voiceprint with --voiceprint)")
