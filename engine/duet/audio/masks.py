@@ -26,6 +26,12 @@ FLOOR_MARGIN_DB = 5.0  # speech must stand this far above the noise floor (10th 
 
 def speaking_masks(tracks: np.ndarray, mode: str, first_speaker: int | None = None,
                    speakers: int | None = None) -> np.ndarray:
+    """The masks of `listen` without its verdict."""
+    return listen(tracks, mode, first_speaker, speakers)[0]
+
+
+def listen(tracks: np.ndarray, mode: str, first_speaker: int | None = None,
+           speakers: int | None = None) -> tuple[np.ndarray, str]:
     """[C, N] samples at 16 kHz -> [2, N // 640] speaking probabilities in [0, 1].
 
     mode: "mono" (C = 1, both voices mixed; several channels are averaged), "two-track" or
@@ -49,15 +55,16 @@ def speaking_masks(tracks: np.ndarray, mode: str, first_speaker: int | None = No
     if speakers not in (None, 1, 2):
         raise DuetError(f"speakers must be 1, 2 or None, got {speakers!r}")
     if mode == "mono":
-        masks = diarize(x.mean(0), speakers)
+        masks, result = diarize(x.mean(0), speakers)
+        verdict = result.verdict()
     else:
-        masks = _per_track(x)
+        masks, verdict = _per_track(x), "one voice per track"
     order = _first_to_speak(masks)
     if first_speaker == 1:
         order = order[::-1]
     if mode != "mono" and first_speaker is not None:
         order = [first_speaker, 1 - first_speaker]
-    return soften(masks[order])
+    return soften(masks[order]), verdict
 
 
 def masks_from_turns(turns, n_frames: int) -> np.ndarray:
@@ -143,124 +150,12 @@ def _first_to_speak(masks: np.ndarray) -> list[int]:
 
 # ---- mono diarization ---------------------------------------------------------------------------
 
-SEGMENT_FRAMES = 25  # speech runs are cut into pieces of at most 1 s before clustering
-SWITCH_PENALTY = 12.0  # log-likelihood cost of changing who speaks between adjacent speech frames
-LL_SCALE = 0.3  # frames overlap in content; scale their log-likelihoods down before summing
-SAME_VOICE_COS = 0.8  # two clusters whose mean voice prints are this alike are one voice (set on val)
-
-
-def diarize(mix: np.ndarray, speakers: int | None = None) -> np.ndarray:
-    """Mono [N] -> binary [2, T] masks in order of the clustering (caller orders A/B); speakers
-    forces one or two voices."""
-    from duet.audio.voiceprint import embed
+def diarize(mix: np.ndarray, speakers: int | None = None):
+    """Mono [N] -> (binary [2, T] masks in clustering order, the `duet.audio.diarize.Diarization`)."""
+    from duet.audio.diarize import diarize as who_speaks
 
     x = np.asarray(mix, np.float32)
     frac, _ = voice_activity(x)
     speech = clean(frac >= 0.5, gap_s=0.1)  # fine runs: a turn change needs only a short pause
-    n = len(speech)
-    masks = np.zeros((2, n), bool)
-    if speech.sum() < 5:
-        return masks.astype(np.float32)
-    vec = embed(x)  # one learned voice print per frame
-    floor = vec[speech].var(0) * 0.05 + 1e-3
-    labels = None if speakers == 1 else _cluster_segments(vec, speech, force=speakers == 2)
-    if labels is None:  # one voice only
-        return np.stack([clean(speech), masks[1]]).astype(np.float32)
-    states = _refine(vec, speech, labels, floor)
-    masks[0] = speech & (states == 0)
-    masks[1] = speech & (states == 1)
-    return np.stack([clean(masks[0]), clean(masks[1])]).astype(np.float32)
-
-
-def _segments(speech: np.ndarray) -> list[tuple[int, int]]:
-    """Speech runs, long ones cut into equal pieces of at most SEGMENT_FRAMES."""
-    out = []
-    for s, e in _runs(speech):
-        k = max(1, int(np.ceil((e - s) / SEGMENT_FRAMES)))
-        cuts = np.linspace(s, e, k + 1).astype(int)
-        out += [(int(cuts[i]), int(cuts[i + 1])) for i in range(k)]
-    return out
-
-
-def _cluster_segments(vec: np.ndarray, speech: np.ndarray, force: bool = False) -> np.ndarray | None:
-    """Agglomerative clustering of speech segments' voice prints with Ward's linkage (the merge that
-    least increases the spread within clusters; a lone odd segment joins a voice early instead of
-    being left as the second "voice"), down to two voices; per-frame labels 0/1 (-1 outside
-    speech), or None when the two are one voice (SAME_VOICE_COS) or the second has under 10 frames."""
-    segs = _segments(speech)
-    if len(segs) < 2:
-        return None
-    sums = np.stack([vec[a:b].sum(0) for a, b in segs]).astype(np.float64)
-    counts = np.array([b - a for a, b in segs], np.float64)
-    members = [[i] for i in range(len(segs))]
-    alive = list(range(len(segs)))
-    while len(alive) > 2:
-        mean, n = sums[alive] / counts[alive, None], counts[alive]
-        cost = ((mean[:, None] - mean[None]) ** 2).sum(-1) * (n[:, None] * n[None] / (n[:, None] + n[None]))
-        np.fill_diagonal(cost, np.inf)
-        i, j = np.unravel_index(np.argmin(cost), cost.shape)
-        i, j = alive[min(i, j)], alive[max(i, j)]
-        sums[i] += sums[j]
-        counts[i] += counts[j]
-        members[i] += members[j]
-        alive.remove(j)
-    labels = np.full(len(speech), -1, np.int64)
-    for lab, k in enumerate(alive):
-        for m in members[k]:
-            a, b = segs[m]
-            labels[a:b] = lab
-    unit = sums[alive] / np.linalg.norm(sums[alive], axis=1, keepdims=True)
-    if not force and (counts[alive].min() < 10 or unit[0] @ unit[1] > SAME_VOICE_COS):
-        return None
-    return labels
-
-
-class _Gauss:
-    """A full-covariance Gaussian over frame descriptors, regularized for short clips."""
-
-    def __init__(self, data: np.ndarray, floor: np.ndarray):
-        self.mu = data.mean(0)
-        cov = np.cov(data, rowvar=False) if len(data) > 1 else np.zeros((data.shape[1],) * 2)
-        cov = cov + np.diag(floor)
-        sign, self.logdet = np.linalg.slogdet(cov)
-        self.prec = np.linalg.inv(cov)
-
-    def loglik(self, data: np.ndarray) -> np.ndarray:
-        d = data - self.mu
-        return -0.5 * (np.einsum("ij,jk,ik->i", d, self.prec, d) + self.logdet)
-
-
-def _refine(vec: np.ndarray, speech: np.ndarray, labels: np.ndarray, floor: np.ndarray) -> np.ndarray:
-    """Two-state (A, B) Viterbi over speech frames with per-voice Gaussians, refitted; [T] states."""
-    idx = np.flatnonzero(speech)
-    states = labels.copy()
-    for _ in range(3):
-        singles = [idx[states[idx] == k] for k in (0, 1)]
-        if min(len(s) for s in singles) < 10:
-            break
-        ll = np.stack([_Gauss(vec[s], floor).loglik(vec[idx]) for s in singles], 1) * LL_SCALE
-        path = _viterbi(ll, np.diff(idx) > 1)
-        new = np.full(len(speech), -1, np.int64)
-        new[idx] = path
-        if np.array_equal(new, states):
-            break
-        states = new
-    return states
-
-
-def _viterbi(ll: np.ndarray, gaps: np.ndarray) -> np.ndarray:
-    """Best state path under ll [n, S] with SWITCH_PENALTY per change (a quarter across pauses)."""
-    n, s = ll.shape
-    back = np.zeros((n, s), np.int64)
-    score = ll[0].copy()
-    stay = np.eye(s, dtype=bool)
-    for t in range(1, n):
-        pen = SWITCH_PENALTY * (0.25 if gaps[t - 1] else 1.0)
-        trans = score[:, None] - np.where(stay, 0.0, pen)
-        back[t] = trans.argmax(0)
-        score = trans.max(0) + ll[t]
-    path = np.zeros(n, np.int64)
-    path[-1] = score.argmax()
-    for t in range(n - 1, 0, -1):
-        path[t - 1] = back[t, path[t]]
-    return path
+    result = who_speaks(x, speech, speakers)
+    return np.stack([clean(m) for m in result.masks]).astype(np.float32), result
