@@ -1,4 +1,4 @@
-"""`duet bake` into a new scene with the open heads: the baked-scene contract of DESIGN.md, checked by
+"""`duet bake` into a new scene with the open heads: the baked-scene contract of docs/formats.md, checked by
 re-opening the .blend, plus the GLB in the conversation frame and the Live Link CSVs beside it."""
 
 from __future__ import annotations
@@ -105,11 +105,23 @@ def test_glb_of_the_scene_is_valid_and_in_the_conversation_frame(scene_bake):
 
 
 def test_livelink_beside_the_scene(scene_bake):
+    from duet.exports.livelink import timecodes
+
     d, motion = scene_bake
     for person in "AB":
         with open(d / "ll" / f"{person}.csv", newline="") as f:
             rows = list(csv.reader(f))
         assert rows[0][:2] == ["Timecode", "BlendShapeCount"] and len(rows) == motion.n_frames + 1
+        assert [r[0] for r in rows[1:]] == timecodes(motion.n_frames, motion.fps)
+        col = {name: np.array([float(r[i]) for r in rows[1:]]) for i, name in enumerate(rows[0]) if i >= 2}
+        m = motion.person(person)
+        # columns are read by name, as importers should: each carries its own channel's curve
+        smile = m.expr[:, list(motion.expr_names).index("mouthSmileLeft")]
+        np.testing.assert_allclose(col["MouthSmileLeft"], smile, atol=1e-5)
+        # the jaw joint's opening becomes JawOpen (docs/formats.md: 0.35 rad = 1), added to the channel's own
+        jaw = np.clip(m.poses["jaw"][:, 0] / 0.35, 0, 1) + m.expr[:, list(motion.expr_names).index("jawOpen")]
+        np.testing.assert_allclose(col["JawOpen"], np.clip(jaw, 0, 1), atol=1e-5)
+        assert np.ptp(col["HeadYaw"]) > 0.01 and np.ptp(col["LeftEyePitch"]) > 0.01  # head and eyes move
 
 
 def test_preview_video_has_both_streams(scene_bake):
