@@ -1,4 +1,5 @@
-"""Voice prints: one unit vector per 25 fps frame saying whose voice is heard (torch).
+"""Voice prints: one unit vector per 25 fps frame saying whose voice is heard (the shipped network
+runs from its ONNX export in ONNX Runtime; a torch .pt bundle, as training writes, runs in torch).
 
 A small 1-D convolutional network over 10 ms log-mel frames, mean-normalized over the clip so that a
 microphone's or room's colour cancels. It is trained as a classifier over the corpus's training
@@ -20,6 +21,7 @@ from duet.audio import features as F
 from duet.errors import DuetError
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "voiceprint.pt"
+RUNTIME = WEIGHTS.with_suffix(".onnx")  # its export (duet model export): what embed runs by default
 DIM = 32
 CHANNELS = 128
 
@@ -62,15 +64,33 @@ def normalized_mel(x: np.ndarray) -> np.ndarray:
 
 
 def embed(x: np.ndarray, weights: str | Path | None = None) -> np.ndarray:
-    """[N] samples at 16 kHz -> [N // 640, DIM] float32 unit vectors, one per 25 fps frame."""
-    import torch
-
-    net = load(str(weights or WEIGHTS))
+    """[N] samples at 16 kHz -> [N // 640, DIM] float32 unit vectors, one per 25 fps frame, from
+    ``weights`` (default: the shipped ONNX network; a .pt bundle runs in torch)."""
+    path = Path(weights or RUNTIME)
+    forward = _onnx_forward(path) if path.suffix == ".onnx" else _torch_forward(load(str(path)))
     mel = normalized_mel(x)
     if len(mel) == 0:
         return np.zeros((0, DIM), np.float32)
-    with torch.inference_mode():
-        return net(torch.from_numpy(mel)[None])[0].numpy().astype(np.float32)
+    return forward(mel[None])[0].astype(np.float32)
+
+
+def _onnx_forward(path: Path):
+    from duet.model.runtime import session
+
+    if not path.is_file():
+        raise DuetError(f"{path}: no voice-print network there (export it with 'duet model export')")
+    s = session(str(path), path.stat().st_mtime_ns, 1)
+    return lambda mel: s.run(None, {"mel": mel})[0]
+
+
+def _torch_forward(net):
+    import torch
+
+    def forward(mel):
+        with torch.inference_mode():
+            return net(torch.from_numpy(mel)).numpy()
+
+    return forward
 
 
 @functools.lru_cache(maxsize=2)

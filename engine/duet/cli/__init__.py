@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "batch": ("duet.cli.batch", "generate + bake many clips from a manifest, resumable"),
     "serve": ("duet.cli.serve", "the local engine service the Blender add-on talks to"),
     "train": ("duet.cli.train", "train the dual-stream diffusion model"),
+    "model": ("duet.cli.model", "export the trained networks to ONNX for the torch-free runtime"),
     "eval": ("duet.cli.eval", "measure motion against ground truth and baselines"),
     "data": ("duet.cli.data", "make the synthetic conversation corpus"),
     "render": ("duet.cli.render", "render Gaussian avatars from a DyadicMotion"),

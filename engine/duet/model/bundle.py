@@ -1,9 +1,11 @@
 """Model bundles: network weights + motion statistics + the ModelConfig, saved together so a
-checkpoint is always sampled with the configuration it was trained with (torch)."""
+checkpoint is always sampled with the configuration it was trained with (torch; the runtime's
+ONNX bundles, duet.model.runtime, are exported from these)."""
 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,21 @@ class Bundle:
     @property
     def model_id(self) -> str:
         return str(self.meta.get("id", "duet-dual"))
+
+    @contextmanager
+    def denoiser(self, threads: int | None = 1):
+        """``net(x, lsnr, audio, masks, layout, emotion, relation, drop) -> x0`` on numpy arrays, with
+        ``threads`` torch threads meanwhile (None: torch's default), as the ONNX runtime's bundle offers."""
+        import torch
+
+        before = torch.get_num_threads()
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            with torch.inference_mode():
+                yield lambda *arrays: self.net(*map(torch.from_numpy, arrays)).numpy()
+        finally:
+            torch.set_num_threads(before)
 
 
 def save(path: str | Path, net, cfg: ModelConfig, mean, std, meta: dict, half: bool = True) -> Path:

@@ -1,6 +1,7 @@
 """Sampling the dual-stream model for a whole conversation: audio features and speaking masks,
 overlapping windows sampled together (DDIM + classifier-free guidance), stitched with the Gaussian
-boundary blend, unpacked into a DyadicMotion placed at the layout (torch + numpy)."""
+boundary blend, unpacked into a DyadicMotion placed at the layout (numpy; the network runs in ONNX
+Runtime for an exported .onnx bundle, the shipped default, or in torch for a .pt training bundle)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,17 @@ _loaded: dict = {}
 
 
 def _bundle(weights):
-    from duet.model import bundle
+    """The bundle at ``weights`` (default: the shipped ONNX model): .onnx runs without torch, .pt with it."""
+    from duet.model import runtime
 
-    key = str(weights or bundle.SHIPPED)
+    key = str(weights or runtime.SHIPPED)
     if key not in _loaded:
-        _loaded[key] = bundle.load(weights)
+        if key.endswith(".onnx"):
+            _loaded[key] = runtime.load(key)
+        else:
+            from duet.model import bundle
+
+            _loaded[key] = bundle.load(key)
     return _loaded[key]
 
 
@@ -76,41 +83,31 @@ def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidan
 
     ``progress(fraction)``, when given, is called after each DDIM step (a cancelled job raises there).
 
-    ``threads``: torch threads while sampling (None: torch's default). One is the default because on
-    a shared 2-core machine two contending threads ran 5x slower (benchmarks/infer.py)."""
-    import torch
+    ``threads``: the network's CPU threads while sampling (None: its library's default). One is the
+    default because on a shared 2-core machine two contending threads ran 5x slower (benchmarks/infer.py).
 
+    The starting noise is torch's for ``seed`` (runtime.torch_normal), with or without torch."""
     from duet.model.diffusion import ddim_sample, guided
+    from duet.model.runtime import torch_normal
 
-    net, cfg = b.net, b.cfg
+    cfg = b.cfg
     n, length = audio.shape[0], audio.shape[1]
-    t = torch.from_numpy
-    cond = (t(audio), t(masks), t(layout), t(emotion), t(relation))
-
+    cond = (audio, masks, layout, emotion, relation)
     calls = 0
 
-    def denoise(x_t, lsnr, drop):
-        nonlocal calls
-        k = x_t.shape[0] // n
-        rep = [c.repeat((k,) + (1,) * (c.dim() - 1)) for c in cond]
-        out = net(x_t, lsnr, *rep, drop)
-        calls += 1
-        if progress is not None:
-            progress(min(1.0, calls / steps))
-        return out
+    with b.denoiser(threads) as net:
+        def denoise(x_t, lsnr, drop):
+            nonlocal calls
+            k = x_t.shape[0] // n
+            out = net(x_t, lsnr, *[np.concatenate([c] * k) for c in cond], drop)
+            calls += 1
+            if progress is not None:
+                progress(min(1.0, calls / steps))
+            return out
 
-    gen = torch.Generator().manual_seed(int(seed))
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        with torch.inference_mode():
-            scale = role_guidance(masks, guidance, listener_guidance, pose_guidance, pose_dims(cfg))
-            x = ddim_sample(guided(denoise, scale),
-                            (n, 2, length, cfg.motion_dim), steps, gen, cfg.logsnr_min, cfg.logsnr_max)
-    finally:
-        torch.set_num_threads(before)
-    return x.numpy()
+        scale = role_guidance(masks, guidance, listener_guidance, pose_guidance, pose_dims(cfg))
+        noise = torch_normal(int(seed), (n, 2, length, cfg.motion_dim))
+        return ddim_sample(guided(denoise, scale), noise, steps, cfg.logsnr_min, cfg.logsnr_max)
 
 
 def pose_dims(cfg) -> np.ndarray:
@@ -133,15 +130,13 @@ def role_guidance(masks: np.ndarray, speaker: float, listener: float | None, pos
     it. On the ``posed`` dimensions (head and eye rotations, translation): ``pose`` (None: as the
     face). Guidance pushes what it scales away from the unconditional average, and on head pose
     that meant a head swinging wider than people's heads do (see docs/model.md)."""
-    import torch
-
     listener = speaker if listener is None else listener
     pose_apart = pose is not None and posed is not None
     if listener == speaker and not pose_apart:
         return speaker
-    m = torch.from_numpy(np.asarray(masks, np.float32))[..., None]
-    face = listener + (speaker - listener) * m
-    return torch.where(torch.from_numpy(posed), torch.tensor(float(pose)), face) if pose_apart else face
+    m = np.asarray(masks, np.float32)[..., None]
+    face = np.float32(listener) + np.float32(speaker - listener) * m
+    return np.where(posed, np.float32(pose), face) if pose_apart else face
 
 
 def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None, emotion=None,
@@ -218,6 +213,5 @@ def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None,
         meta["relation"] = relation
     if body_yaw is not None:
         meta["body_yaw"] = body_yaw
-    return unpack(seq, layout, cfg.expr_names, speaking=m, fps=cfg.fps, meta=meta, body_yaw=body_yaw,
-                  head_share=cfg.head_share).validate()
+    return unpack(seq, layout, cfg.expr_names, speaking=m, fps=cfg.fps, meta=meta, body_yaw=body_yaw).validate()
 

@@ -1,0 +1,145 @@
+"""The torch-free runtime: ONNX exports agree with the torch networks, the noise is torch's, the
+generated motion is the torch path's, and `import duet` / `duet generate` never import torch."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import torch  # noqa: E402
+
+from conftest import espeak  # noqa: E402
+from duet.errors import DuetError  # noqa: E402
+from duet.model import bundle, infer, runtime  # noqa: E402
+from duet.motion import DyadicMotion  # noqa: E402
+from model_support import SMALL, one_torch_thread  # noqa: E402,F401
+
+SHIPPED = ("duet-dual", "duet-single")
+
+
+def _inputs(cfg, n: int, t: int, seed: int) -> tuple:
+    rng = np.random.default_rng(seed)
+    f32 = lambda *s: rng.normal(size=s).astype(np.float32)  # noqa: E731
+    return (f32(n, 2, t, cfg.motion_dim), f32(n) * 5, f32(n, t, cfg.audio_dim),
+            (rng.random((n, 2, t)) < 0.5).astype(np.float32), f32(n, 2, 4),
+            rng.integers(0, len(cfg.emotions), (n, 2, t)), rng.integers(0, len(cfg.relations), n),
+            rng.random(n) < 0.5)
+
+
+@pytest.mark.parametrize("seed,shape", [(0, (9, 2, 200, 70)), (3, (1, 2, 34, 70)), (12345, (2, 3, 5, 7)),
+                                        (2 ** 32 + 7, (17,))])
+def test_torch_normal_is_torchs_noise_for_the_seed(seed, shape):
+    want = torch.randn(shape, generator=torch.Generator().manual_seed(seed)).numpy()
+    got = runtime.torch_normal(seed, shape)
+    assert got.dtype == np.float32 and got.shape == shape
+    assert np.abs(got - want).max() < 1e-5
+    assert abs(float(got.std()) - 1) < 0.3  # normals, not uniforms
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_onnx_denoiser_agrees_with_torch_on_fixed_noise(name):
+    onnx_b = runtime.load(runtime.WEIGHTS_DIR / f"{name}.onnx")
+    torch_b = bundle.load(runtime.WEIGHTS_DIR / f"{name}.pt")
+    assert onnx_b.cfg == torch_b.cfg and onnx_b.model_id == torch_b.model_id == name
+    assert np.array_equal(onnx_b.mean, torch_b.mean) and np.array_equal(onnx_b.std, torch_b.std)
+    with onnx_b.denoiser(1) as run_onnx, torch_b.denoiser(1) as run_torch:
+        for n, t, seed in ((3, 200, 0), (2, 34, 1), (1, 2, 2)):  # time and batch are symbolic in the graph
+            args = _inputs(onnx_b.cfg, n, t, seed)
+            a, b = run_onnx(*args), run_torch(*args)
+            assert a.shape == (n, 2, t, onnx_b.cfg.motion_dim)
+            assert np.abs(a - b).max() < 1e-4
+            assert np.abs(b).max() > 0.1  # a real answer, not zeros on both sides
+
+
+def _clip(conversation):
+    from duet.audio.io import load_audio
+
+    return load_audio(conversation.mix).mono[None]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_generated_motion_matches_the_torch_path_on_a_test_clip(conversation, name):
+    audio = _clip(conversation)
+    layout = {"A": [-0.45, 1.6, 0.1], "B": [0.45, 1.55, -0.1]}
+    kw = dict(layout=layout, seed=7, emotion="happy", relation="nonblood-equal")
+    got = infer.generate(audio, weights=runtime.WEIGHTS_DIR / f"{name}.onnx", **kw)
+    want = infer.generate(audio, weights=runtime.WEIGHTS_DIR / f"{name}.pt", **kw)
+    assert got.n_frames == want.n_frames == int(conversation.seconds * 25)
+    assert got.meta == want.meta
+    for p in "AB":
+        g, w = got.person(p), want.person(p)
+        assert np.array_equal(g.speaking, w.speaking)
+        assert np.abs(g.expr - w.expr).max() < 1e-3
+        assert np.abs(g.transl - w.transl).max() < 1e-3
+        for j in g.poses:
+            assert np.abs(g.poses[j] - w.poses[j]).max() < 1e-3
+    assert got.A.poses["jaw"].std() > 0.01  # the speaker's jaw moves: a real animation was compared
+
+
+def test_shipped_voiceprint_onnx_agrees_with_torch(tmp_path):
+    from duet.audio import voiceprint
+
+    x = espeak("Maybe we should buy a bigger map before the trip, don't you think?", "en-us+f4", tmp_path / "a.wav")
+    got = voiceprint.embed(x)
+    want = voiceprint.embed(x, weights=voiceprint.WEIGHTS)
+    assert got.shape == want.shape == (len(x) // 640, voiceprint.DIM)
+    assert np.abs(got - want).max() < 1e-4
+    with pytest.raises(DuetError, match="no voice-print network"):
+        voiceprint.embed(x, weights=tmp_path / "none.onnx")
+
+
+def test_export_writes_a_bundle_the_runtime_samples_like_torch(tmp_path):
+    from duet.model.export import export_model
+
+    torch.manual_seed(0)
+    from duet.model.network import DualStreamUNet
+
+    net = DualStreamUNet(SMALL)
+    with torch.no_grad():  # zero-initialized layers would hide a missing part: perturb everything
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    mean = np.linspace(-0.1, 0.1, SMALL.motion_dim)
+    src = bundle.save(tmp_path / "tiny.pt", net.eval(), SMALL, mean, np.full(SMALL.motion_dim, 0.2),
+                      {"id": "tiny"})
+    dst = export_model(src)
+    assert dst == tmp_path / "tiny.onnx"
+    b = runtime.load(dst)
+    assert b.cfg == SMALL and b.model_id == "tiny" and np.allclose(b.mean, mean)
+    audio = (np.random.default_rng(0).normal(size=(1, 16000 * 3)) * 0.05).astype(np.float32)
+    masks = np.zeros((2, 75), np.float32)
+    masks[0, :40], masks[1, 45:] = 1, 1
+    kw = dict(layout={"A": [-0.4, 1.6, 0.0], "B": [0.4, 1.6, 0.0]}, masks=masks, seed=3, emotion="happy")
+    got, want = infer.generate(audio, weights=dst, **kw), infer.generate(audio, weights=src, **kw)
+    assert got.n_frames == 75  # three 40-frame windows: batch 3, doubled for guidance
+    assert np.abs(got.A.expr - want.A.expr).max() < 1e-4
+    assert np.abs(got.B.poses["neck"] - want.B.poses["neck"]).max() < 1e-4
+
+
+def test_bad_onnx_files_get_one_clear_error(tmp_path):
+    with pytest.raises(DuetError, match="no model weights"):
+        runtime.load(tmp_path / "missing.onnx")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a protobuf at all")
+    with pytest.raises(DuetError, match="not an ONNX model"):
+        runtime.load(junk)
+    with pytest.raises(DuetError, match="without a Duet model card"):
+        runtime.load(runtime.WEIGHTS_DIR / "voiceprint.onnx")  # a real ONNX file, but no model card
+
+
+def test_import_duet_and_duet_generate_never_import_torch(conversation, tmp_path):
+    out = tmp_path / "m.npz"
+    code = ("import sys\n"
+            "import duet\n"
+            "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'torch')\n"
+            "from duet.cli import main\n"
+            f"rc = main(['generate', {str(conversation.mix)!r}, '--prompt', 'two friends arguing across a "
+            f"kitchen table', '-o', {str(out)!r}])\n"
+            "loaded += sorted(m for m in sys.modules if m.split('.')[0] == 'torch')\n"
+            "print(rc, len([m for m in sys.modules if m.startswith('onnxruntime')]) > 0, loaded)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["0", "True", "[]"]
+    motion = DyadicMotion.load(out)
+    assert motion.meta["model"] == "duet-dual" and motion.meta["layout_source"] != "default"
+    assert motion.n_frames == int(conversation.seconds * 25)
