@@ -46,7 +46,7 @@ def test_logsnr_cosine_endpoints_and_monotone():
 
 
 def test_ddim_is_deterministic_by_seed_and_exact_for_a_perfect_denoiser():
-    from duet.model.runtime import torch_normal
+    from duet.runtime import torch_normal
 
     target = np.linspace(-1, 1, 30, dtype=np.float32).reshape(1, 30)
 

@@ -11,7 +11,8 @@ import torch  # noqa: E402
 
 from conftest import espeak  # noqa: E402
 from duet.errors import DuetError  # noqa: E402
-from duet.model import bundle, infer, runtime  # noqa: E402
+from duet import runtime  # noqa: E402
+from duet.model import bundle, exported, infer  # noqa: E402
 from duet.motion import DyadicMotion  # noqa: E402
 from model_support import SMALL, one_torch_thread  # noqa: E402,F401
 
@@ -39,8 +40,8 @@ def test_torch_normal_is_torchs_noise_for_the_seed(seed, shape):
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_onnx_denoiser_agrees_with_torch_on_fixed_noise(name):
-    onnx_b = runtime.load(runtime.WEIGHTS_DIR / f"{name}.onnx")
-    torch_b = bundle.load(runtime.WEIGHTS_DIR / f"{name}.pt")
+    onnx_b = exported.load(exported.WEIGHTS_DIR / f"{name}.onnx")
+    torch_b = bundle.load(exported.WEIGHTS_DIR / f"{name}.pt")
     assert onnx_b.cfg == torch_b.cfg and onnx_b.model_id == torch_b.model_id == name
     assert np.array_equal(onnx_b.mean, torch_b.mean) and np.array_equal(onnx_b.std, torch_b.std)
     with onnx_b.denoiser(1) as run_onnx, torch_b.denoiser(1) as run_torch:
@@ -63,8 +64,8 @@ def test_generated_motion_matches_the_torch_path_on_a_test_clip(conversation, na
     audio = _clip(conversation)
     layout = {"A": [-0.45, 1.6, 0.1], "B": [0.45, 1.55, -0.1]}
     kw = dict(layout=layout, seed=7, emotion="happy", relation="nonblood-equal")
-    got = infer.generate(audio, weights=runtime.WEIGHTS_DIR / f"{name}.onnx", **kw)
-    want = infer.generate(audio, weights=runtime.WEIGHTS_DIR / f"{name}.pt", **kw)
+    got = infer.generate(audio, weights=exported.WEIGHTS_DIR / f"{name}.onnx", **kw)
+    want = infer.generate(audio, weights=exported.WEIGHTS_DIR / f"{name}.pt", **kw)
     assert got.n_frames == want.n_frames == int(conversation.seconds * 25)
     assert got.meta == want.meta
     for p in "AB":
@@ -104,7 +105,7 @@ def test_export_writes_a_bundle_the_runtime_samples_like_torch(tmp_path):
                       {"id": "tiny"})
     dst = export_model(src)
     assert dst == tmp_path / "tiny.onnx"
-    b = runtime.load(dst)
+    b = exported.load(dst)
     assert b.cfg == SMALL and b.model_id == "tiny" and np.allclose(b.mean, mean)
     audio = (np.random.default_rng(0).normal(size=(1, 16000 * 3)) * 0.05).astype(np.float32)
     masks = np.zeros((2, 75), np.float32)
@@ -118,13 +119,13 @@ def test_export_writes_a_bundle_the_runtime_samples_like_torch(tmp_path):
 
 def test_bad_onnx_files_get_one_clear_error(tmp_path):
     with pytest.raises(DuetError, match="no model weights"):
-        runtime.load(tmp_path / "missing.onnx")
+        exported.load(tmp_path / "missing.onnx")
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a protobuf at all")
     with pytest.raises(DuetError, match="not an ONNX model"):
-        runtime.load(junk)
+        exported.load(junk)
     with pytest.raises(DuetError, match="without a Duet model card"):
-        runtime.load(runtime.WEIGHTS_DIR / "voiceprint.onnx")  # a real ONNX file, but no model card
+        exported.load(exported.WEIGHTS_DIR / "voiceprint.onnx")  # a real ONNX file, but no model card
 
 
 def test_import_duet_and_duet_generate_never_import_torch(conversation, tmp_path):

@@ -92,9 +92,9 @@ def generate(req: Request, progress=None):
         motion = animate(tracks, shape, layout=layout, seed=req.seed, meta=meta,
                          first_speaker=req.first_speaker)
     else:
-        from duet.model import generate as model_generate, runtime
+        from duet.model import exported, generate as model_generate
 
-        weights = runtime.SHIPPED if req.engine == "model" else runtime.SHIPPED.with_name("duet-single.onnx")
+        weights = exported.SHIPPED if req.engine == "model" else exported.SHIPPED.with_name("duet-single.onnx")
         # In a mono mix first_speaker names the first voice heard; with tracks, A is always the first.
         motion = model_generate(tracks, shape, layout=layout, emotion=emotion, relation=relation,
                                 seed=req.seed, masks=req.masks, weights=weights,

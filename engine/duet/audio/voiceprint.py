@@ -75,7 +75,7 @@ def embed(x: np.ndarray, weights: str | Path | None = None) -> np.ndarray:
 
 
 def _onnx_forward(path: Path):
-    from duet.model.runtime import session
+    from duet.runtime import session
 
     if not path.is_file():
         raise DuetError(f"{path}: no voice-print network there (export it with 'duet model export')")

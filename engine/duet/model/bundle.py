@@ -1,6 +1,6 @@
 """Model bundles: network weights + motion statistics + the ModelConfig, saved together so a
-checkpoint is always sampled with the configuration it was trained with (torch; the runtime's
-ONNX bundles, duet.model.runtime, are exported from these)."""
+checkpoint is always sampled with the configuration it was trained with (torch; the
+ONNX bundles, duet.model.exported, are exported from these)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class Bundle:
     @contextmanager
     def denoiser(self, threads: int | None = 1):
         """``net(x, lsnr, audio, masks, layout, emotion, relation, drop) -> x0`` on numpy arrays, with
-        ``threads`` torch threads meanwhile (None: torch's default), as the ONNX runtime's bundle offers."""
+        ``threads`` torch threads meanwhile (None: torch's default), as an exported bundle's does."""
         import torch
 
         before = torch.get_num_threads()

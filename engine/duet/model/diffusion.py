@@ -5,7 +5,7 @@ logSNR(0) = logsnr_max and logSNR(1) = logsnr_min exactly; alpha^2 = sigmoid(log
 sigma^2 = sigmoid(-logSNR), x_t = alpha x0 + sigma eps.
 
 The schedule takes numpy arrays (sampling) or torch tensors (training); sampling is numpy only, so
-the torch network and the ONNX runtime (duet.model.runtime) run the very same sampler.
+the torch network and the exported ONNX network (duet.model.exported) run the very same sampler.
 """
 
 from __future__ import annotations

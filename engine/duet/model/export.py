@@ -1,4 +1,4 @@
-"""Torch bundles to the ONNX files the runtime samples (duet.model.runtime): a release-build step,
+"""Torch bundles to the ONNX files the runtime samples (duet.model.exported, duet.runtime): a release-build step,
 ``duet model export``, that needs torch, onnx and onnxscript (the ``train`` extra).
 
 Batch and time stay symbolic in the graphs (time as 2k for the denoiser, whose U-Net halves it
@@ -14,7 +14,7 @@ import numpy as np
 
 from duet.errors import DuetError
 from duet.files import atomic_output
-from duet.model.runtime import INPUTS, META_KEY, WEIGHTS_DIR
+from duet.model.exported import INPUTS, META_KEY, WEIGHTS_DIR
 
 
 def _export(module, example: tuple, dims: dict, inputs: list[str], output: str):

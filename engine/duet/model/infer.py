@@ -18,12 +18,12 @@ _loaded: dict = {}
 
 def _bundle(weights):
     """The bundle at ``weights`` (default: the shipped ONNX model): .onnx runs without torch, .pt with it."""
-    from duet.model import runtime
+    from duet.model import exported
 
-    key = str(weights or runtime.SHIPPED)
+    key = str(weights or exported.SHIPPED)
     if key not in _loaded:
         if key.endswith(".onnx"):
-            _loaded[key] = runtime.load(key)
+            _loaded[key] = exported.load(key)
         else:
             from duet.model import bundle
 
@@ -86,9 +86,9 @@ def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidan
     ``threads``: the network's CPU threads while sampling (None: its library's default). One is the
     default because on a shared 2-core machine two contending threads ran 5x slower (benchmarks/infer.py).
 
-    The starting noise is torch's for ``seed`` (runtime.torch_normal), with or without torch."""
+    The starting noise is torch's for ``seed`` (duet.runtime.torch_normal), with or without torch."""
     from duet.model.diffusion import ddim_sample, guided
-    from duet.model.runtime import torch_normal
+    from duet.runtime import torch_normal
 
     cfg = b.cfg
     n, length = audio.shape[0], audio.shape[1]
