@@ -36,6 +36,38 @@ def request_from(args):
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_request_arguments(p)
     p.add_argument("-o", "--output", required=True, help="where to write the DyadicMotion (.npz)")
+    p.add_argument("--speakers", type=int, choices=(1, 2),
+                   help="how many people talk in a mono mix (default: decided from the audio)")
+    p.add_argument("--turns", metavar="F.txt",
+                   help="who speaks when, from an Audacity label file (start, end, A|B); replaces diarization")
+    p.add_argument("--turns-out", metavar="F.txt",
+                   help="write who speaks when as an Audacity label file, to check or edit and give back with --turns")
+
+
+def _masks(args, req):
+    """Speaking masks from --turns or from the front end (with --speakers), the line on how sure it
+    is, and the label file when asked; (None, None) for the baseline engine, which finds its own."""
+    from duet.audio.features import HOP
+    from duet.audio.masks import listen
+    from duet.audio.turns import masks_from_labels, write_labels
+    from duet.errors import DuetError
+    from duet.pipeline import load_tracks
+
+    if req.engine == "baseline":
+        if args.turns or args.turns_out or args.speakers:
+            raise DuetError("--speakers, --turns and --turns-out work with the model engines, not baseline")
+        return None, None
+    tracks, shape = load_tracks(req)
+    if args.speakers and shape != "mono":
+        raise DuetError(f"--speakers is for a mono mix; this input is {shape} (one voice per channel)")
+    if args.turns:
+        masks, verdict = masks_from_labels(args.turns, tracks.shape[1] // HOP), f"turns from {args.turns}"
+    else:
+        first = "AB".index(req.first_speaker) if shape == "mono" else None
+        masks, verdict = listen(tracks, shape, first, args.speakers)
+    if args.turns_out:
+        write_labels(args.turns_out, masks)
+    return masks, verdict
 
 
 def run(args) -> int:
@@ -45,6 +77,9 @@ def run(args) -> int:
 
     out = output_path(args.output, ".npz")
     req = request_from(args)
+    req.masks, verdict = _masks(args, req)
+    if verdict:
+        print(f"who speaks: {verdict}", file=sys.stderr)
     motion = generate(req)
     motion.save(out)
     note = silent_person_note(motion, req)

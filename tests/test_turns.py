@@ -1,0 +1,87 @@
+"""Who speaks when, in the user's hands: Audacity label files out and back in, and --speakers."""
+
+import numpy as np
+import pytest
+
+from conftest import espeak, run_duet
+from duet.audio.io import save_wav
+from duet.audio.masks import masks_from_turns
+from duet.audio.turns import masks_from_labels, read_labels, turns_from_masks, write_labels
+from duet.errors import DuetError
+from duet.motion import DyadicMotion
+
+
+def test_label_file_round_trip(tmp_path):
+    masks = masks_from_turns([("A", 0.2, 1.0), ("B", 0.8, 2.0), ("A", 2.4, 3.0)], 80)
+    write_labels(tmp_path / "t.txt", masks)
+    assert (tmp_path / "t.txt").read_text() == "0.20\t1.00\tA\n0.80\t2.00\tB\n2.40\t3.00\tA\n"
+    back = masks_from_labels(tmp_path / "t.txt", 80)
+    assert np.array_equal(back >= 0.5, masks >= 0.5)
+    assert turns_from_masks(back) == [("A", 0.2, 1.0), ("B", 0.8, 2.0), ("A", 2.4, 3.0)]
+
+
+def test_audacity_spacing_case_and_frequency_lines_are_read(tmp_path):
+    f = tmp_path / "t.txt"
+    f.write_text("0.5 1.25 a\n\\\t100.0\t4000.0\n\n2\t3\tB\n")
+    assert read_labels(f) == [("A", 0.5, 1.25), ("B", 2.0, 3.0)]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("0.5\t1.0\tC\n", r"t.txt:1: the label must be A or B, got 'C'"),
+    ("0.5\t1.0\tA\nabc\t1.0\tB\n", r"t.txt:2: expected 'start<TAB>end<TAB>A\|B'"),
+    ("2.0\t1.0\tA\n", r"t.txt:1: a turn must have 0 <= start <= end"),
+    ("\n", r"t.txt: the turns file holds no turns"),
+])
+def test_bad_label_files_are_refused_with_the_line(tmp_path, text, message):
+    f = tmp_path / "t.txt"
+    f.write_text(text)
+    with pytest.raises(DuetError, match=message):
+        read_labels(f)
+
+
+def test_an_edited_label_file_changes_who_is_animated(conversation, tmp_path):
+    first = run_duet("generate", conversation.mix, "--turns-out", tmp_path / "t.txt", "-o", tmp_path / "a.npz")
+    assert first.rc == 0, first.err
+    assert "who speaks: two voices" in first.err
+    turns = read_labels(tmp_path / "t.txt")
+    assert [p for p, _, _ in turns][:3] == ["A", "B", "A"]
+    # the user decides the middle turn was A's too, and that B said nothing
+    (tmp_path / "edited.txt").write_text("".join(f"{a}\t{b}\tA\n" for _, a, b in turns))
+    second = run_duet("generate", conversation.mix, "--turns", tmp_path / "edited.txt", "-o", tmp_path / "b.npz")
+    assert second.rc == 0, second.err
+    assert "who speaks: turns from" in second.err
+    a, b = DyadicMotion.load(tmp_path / "a.npz"), DyadicMotion.load(tmp_path / "b.npz")
+    middle = slice(int(turns[1][1] * 25) + 2, int(turns[1][2] * 25) - 2)
+    assert a.person("B").speaking[middle].min() > 0.5 and a.person("A").speaking[middle].max() < 0.5
+    assert b.person("A").speaking[middle].min() > 0.5 and b.person("B").speaking.max() < 0.5
+    # the motion follows: A's jaw moves in the middle turn only when A is said to speak it
+    jaw = [m.person("A").expr[middle].std(0).sum() for m in (a, b)]
+    assert jaw[1] > jaw[0]
+
+
+def test_speakers_1_keeps_a_monologue_on_one_head(tmp_path):
+    parts = [espeak(t, v, tmp_path / f"{i}.wav") for i, (t, v) in enumerate(
+        [("Good morning, everyone, and welcome.", "en-us+m3"), ("Today we talk about the weather.", "en-us+m3"),
+         ("It will rain at first, then clear up.", "en-us+m3")])]
+    gap = np.zeros(8000, np.float32)
+    save_wav(tmp_path / "mono.wav", np.concatenate([gap] + [np.concatenate([p, gap]) for p in parts]))
+    r = run_duet("generate", tmp_path / "mono.wav", "--speakers", "1", "--turns-out", tmp_path / "t.txt",
+                 "-o", tmp_path / "m.npz")
+    assert r.rc == 0, r.err
+    assert "who speaks: one voice (forced)" in r.err
+    m = DyadicMotion.load(tmp_path / "m.npz")
+    assert m.person("B").speaking.max() < 0.5 and (m.person("A").speaking > 0.5).mean() > 0.5
+    assert {p for p, _, _ in read_labels(tmp_path / "t.txt")} == {"A"}
+
+
+def test_control_options_are_refused_clearly_where_they_do_not_apply(conversation, tmp_path):
+    r = run_duet("generate", conversation.a, "--audio-b", conversation.b, "--speakers", "1",
+                 "-o", tmp_path / "x.npz")
+    assert r.rc != 0 and "--speakers is for a mono mix" in r.err and "Traceback" not in r.err
+    r = run_duet("generate", conversation.mix, "--engine", "baseline", "--turns-out", tmp_path / "t.txt",
+                 "-o", tmp_path / "x.npz")
+    assert r.rc != 0 and "not baseline" in r.err and not (tmp_path / "t.txt").exists()
+    (tmp_path / "bad.txt").write_text("1.0\t2.0\tZ\n")
+    r = run_duet("generate", conversation.mix, "--turns", tmp_path / "bad.txt", "-o", tmp_path / "x.npz")
+    assert r.rc != 0 and "bad.txt:1: the label must be A or B" in r.err and not (tmp_path / "x.npz").exists()
+    assert len(r.err.strip().splitlines()) == 1
