@@ -144,3 +144,53 @@ def test_import_duet_and_duet_generate_never_import_torch(conversation, tmp_path
     motion = DyadicMotion.load(out)
     assert motion.meta["model"] == "duet-dual" and motion.meta["layout_source"] != "default"
     assert motion.n_frames == int(conversation.seconds * 25)
+
+
+def _python313() -> str | None:
+    """A Python 3.13 interpreter: on PATH, or under pyenv's versions (whose shim may not select it)."""
+    import glob
+    import os
+    import shutil
+
+    root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    for cand in [shutil.which("python3.13"), *sorted(glob.glob(f"{root}/versions/3.13*/bin/python3.13"))]:
+        if cand and subprocess.run([cand, "-c", "import sys; assert sys.version_info[:2] == (3, 13)"],
+                                   capture_output=True).returncode == 0:
+            return cand
+    return None
+
+
+@pytest.mark.slow
+def test_the_built_wheel_installs_on_python_313_without_torch_and_generates(conversation, tmp_path):
+    """pip install of the wheel into a fresh Python 3.13 venv (wheels from PyPI): no torch, and
+    `duet generate` animates a conversation there."""
+    from conftest import ROOT
+
+    py313 = _python313()
+    if py313 is None:
+        pytest.skip("no Python 3.13 here (this machine's pyenv has one)")
+    pip = ["-m", "pip", "--disable-pip-version-check", "-q"]
+    run = lambda *a, **kw: subprocess.run(a, capture_output=True, text=True, timeout=600, **kw)  # noqa: E731
+    built = run(sys.executable, *pip, "wheel", "--no-deps", "-w", str(tmp_path / "dist"), str(ROOT))
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp_path / "dist").glob("duet-*.whl")
+    venv = tmp_path / "venv"
+    assert run(py313, "-m", "venv", str(venv)).returncode == 0
+    py = venv / "bin" / "python"
+    installed = run(str(py), *pip, "install", str(wheel))
+    assert installed.returncode == 0, installed.stderr
+    listed = run(str(py), "-m", "pip", "list", "--format=freeze", "--disable-pip-version-check").stdout
+    names = {line.split("==")[0].lower() for line in listed.splitlines()}
+    assert "onnxruntime" in names and "duet" in names
+    assert not {n for n in names if n.startswith(("torch", "nvidia"))}
+    version = run(str(py), "-c", "import sys; print(sys.version_info[:2])").stdout.strip()
+    assert version == "(3, 13)"
+    out = tmp_path / "m.npz"
+    gen = run(str(venv / "bin" / "duet"), "generate", str(conversation.mix), "--prompt",
+              "two friends arguing across a kitchen table", "-o", str(out))
+    assert gen.returncode == 0, gen.stderr
+    motion = DyadicMotion.load(out)
+    assert motion.n_frames == int(conversation.seconds * 25) and motion.meta["model"] == "duet-dual"
+    want = infer.generate(_clip(conversation), layout=motion.meta["layout"], seed=0,
+                          emotion=motion.meta.get("emotion"), relation=motion.meta.get("relation"))
+    assert np.abs(motion.A.expr - want.A.expr).max() < 1e-3  # numpy 2 and ORT there: the same animation
