@@ -1,13 +1,18 @@
 """The procedural ground-truth animator: timings + layout -> DyadicMotion.
 
-Lips and jaw from phones (dominance-blended visemes, hard closures on m/b/p), head motion from
-prosody and turn-taking, listener nods and smiles, blinks,
-emotion offsets, and gaze solved geometrically so that fixations land exactly on the partner's eyes.
-Given recognized timings it is also an evaluation baseline, so it needs nothing but ``timings`` and
-``layout``.
+Lips and jaw from phones (dominance-blended visemes, hard closures on m/b/p); head motion from
+prosody (a posture per phrase, beats on pitch accents, falls and rises at phrase ends) and
+turn-taking; listener nods at the partner's phrase ends and on backchannels; speaker gaze aversion
+at turn starts, pauses and in long turns, listener glances away; smiles and brow raises in reply
+to the partner; blinks; emotion offsets; the social relation scaling each person's share of it all
+(RELATION_STYLE); gaze solved geometrically so that fixations land exactly on the partner's eyes.
+Rules and sources: docs/corpus.md. Given recognized timings it is also an evaluation baseline, so
+it needs nothing but ``timings`` and ``layout``.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -21,7 +26,25 @@ from duet.rigs.kinematics import REST_GAZE, eye_midpoint, forward, transl_for_he
 JAW_MAX = 0.30  # rad of jaw rotation at openness 1
 EMOTIONS = ("neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted")
 RELATIONS = ("blood-equal", "blood-unequal", "nonblood-equal", "nonblood-unequal")
-RESTRAINT = {"blood-equal": 1.0, "blood-unequal": 0.85, "nonblood-equal": 0.8, "nonblood-unequal": 0.65}
+
+
+class Style(NamedTuple):
+    """How much of each behaviour one person shows (1 = the corpus's equal, non-blood default)."""
+
+    head: float = 1.0           # head motion (every deviation of the neck from facing the partner)
+    expression: float = 1.0     # emotion offsets, smiles and brow raises in reply to the partner
+    avert_speaking: float = 1.0  # gaze aversion while speaking (turn starts, long turns, pauses)
+    avert_listening: float = 1.0  # glances away while listening
+
+
+# The social relation's effect on each person (RSATalker's blood/non-blood x equal/unequal; in an
+# unequal relation A is the senior, B the junior). Sources and directions: docs/corpus.md.
+RELATION_STYLE = {
+    "blood-equal": (Style(1.15, 1.7, 0.6, 0.6), Style(1.15, 1.7, 0.6, 0.6)),
+    "blood-unequal": (Style(1.1, 1.35, 0.7, 1.3), Style(0.6, 1.05, 1.5, 0.8)),
+    "nonblood-equal": (Style(), Style()),
+    "nonblood-unequal": (Style(0.85, 0.55, 0.75, 1.4), Style(0.5, 0.6, 1.7, 0.85)),
+}
 
 # Expression offsets while speaking with an emotion, and while listening to a partner who shows it.
 SPEAKER_EXPR = {
@@ -60,7 +83,8 @@ def animate(timings: Timings, layout: dict, emotions=None, relation: str = "nonb
 
     ``layout``: {"A": [x,y,z], "B": [x,y,z]} eye midpoints (conversation frame), optionally "yaw":
     {"A": rad, "B": rad} body orientations (default: facing each other). ``emotions``: one label per
-    turn (default: each turn's own). ``tracks`` [2, N] at 16 kHz, when given, scales lip amplitude by loudness.
+    turn (default: each turn's own). ``relation`` sets each person's Style (RELATION_STYLE; A is the
+    senior in an unequal relation). ``tracks`` [2, N] at 16 kHz, when given, scales lip amplitude by loudness.
     ``meta["gaze_on_partner"]`` lists, per person, the [start, end) frame ranges fixating the partner's eyes.
     """
     rng = np.random.default_rng(seed)
@@ -69,36 +93,39 @@ def animate(timings: Timings, layout: dict, emotions=None, relation: str = "nonb
     emotions = [tt.emotion for tt in timings.turns] if emotions is None else list(emotions)
     if len(emotions) != len(timings.turns):
         raise ValueError(f"{len(emotions)} emotions for {len(timings.turns)} turns")
-    restraint = RESTRAINT.get(relation, 0.8)
+    style = dict(zip(PERSONS, RELATION_STYLE.get(relation, RELATION_STYLE["nonblood-equal"])))
     masks = timings.masks(fps)
     heads = {p: np.asarray(layout[p], np.float64) for p in PERSONS}
     body_yaw = dict(layout.get("yaw") or {})
     for p, q in (("A", "B"), ("B", "A")):
         body_yaw.setdefault(p, float(facing_yaw(heads[p], heads[q])))
+    phrases = {p: _phrases(timings, p) for p in PERSONS}
 
-    people = {}
+    people, fix, accents = {}, {}, {}
     for i, p in enumerate(PERSONS):
+        q = PERSONS[1 - i]
         m = PersonMotion.still(n, len(ARKIT_52), n_betas=10)
         m.speaking = masks[i].copy()
         loud = _loudness(tracks[i], n, fps) if tracks is not None else None
         _lips(m, timings.phonemes.get(p, []), t, fps, loud)
-        _expressions(m, timings, emotions, p, t, restraint, rng)
-        _blinks(m, timings, p, t, fps, rng)
+        accents[p] = _accents(timings.phonemes.get(p, []), loud, fps, rng)
+        _expressions(m, timings, emotions, p, t, style[p].expression, phrases[q], accents[p], rng)
+        fix[p] = _gaze_plan(timings, p, t, fps, rng, style[p], phrases[p])
+        _blinks(m, timings, p, t, fps, rng, fix[p][0])
         m.poses["global"][:] = yaw(body_yaw[p])
-        m.transl[:] = transl_for_head(heads[p], body_yaw[p]) + _drift(n, fps, rng, 0.008 * restraint)
+        m.transl[:] = transl_for_head(heads[p], body_yaw[p]) + _drift(n, fps, rng, 0.008 * style[p].head)
         people[p] = m
-
-    fix = {}
     for i, p in enumerate(PERSONS):
         q = PERSONS[1 - i]
-        fix[p] = _gaze_plan(timings, p, t, fps, rng)
-        _head(people[p], heads[p], heads[q], body_yaw[p], timings, p, t, fps, rng, restraint, fix[p][1])
+        _head(people[p], heads[p], heads[q], body_yaw[p], timings, p, t, fps, rng, style[p].head, fix[p][1],
+              phrases, accents[p])
     for i, p in enumerate(PERSONS):
         q = PERSONS[1 - i]
         _eyes(people[p], people[q], fix[p][1], fix[p][0], rng)
 
     meta = {"source": "procedural", "seed": int(seed), "relation": relation, "emotions": emotions,
             "layout": {p: [float(v) for v in heads[p]] for p in PERSONS},
+            "style": {p: style[p]._asdict() for p in PERSONS},
             "gaze_on_partner": {p: _runs(fix[p][0]) for p in PERSONS}}
     return DyadicMotion(A=people["A"], B=people["B"], expr_names=ARKIT_52, fps=fps, meta=meta).validate()
 
@@ -180,33 +207,79 @@ def _pulse(t: np.ndarray, centre: float, width: float) -> np.ndarray:
     return np.exp(-0.5 * ((t - centre) / width) ** 2)
 
 
-def _expressions(m, timings: Timings, emotions, p, t, restraint, rng) -> None:
+def _phrases(timings: Timings, p: str, pause: float = 0.2) -> list[tuple[float, float, bool]]:
+    """(start, end, question) of each intonation phrase of ``p``: speech between silences of at least
+    ``pause`` seconds; ``question`` when it ends a turn whose text ends with '?'."""
+    spans: list[list[float]] = []
+    for a, b, phone in timings.phonemes.get(p, []):
+        if phone == "sil":
+            continue
+        if spans and a - spans[-1][1] < pause:
+            spans[-1][1] = b
+        else:
+            spans.append([a, b])
+    asks = [tt.end for tt in timings.turns if tt.speaker == p and tt.text.rstrip().endswith("?")]
+    return [(a, b, any(abs(b - e) < 0.35 for e in asks)) for a, b in spans]
+
+
+def _accents(phones, loud: np.ndarray | None, fps: float, rng) -> list[tuple[float, float]]:
+    """(time, strength in [0.5, 1]) of pitch accents: vowels of at least 80 ms that are the longest
+    within 0.3 s either side (one per stress foot), weighted by loudness when the track is given."""
+    vowels = [(a, b) for a, b, phone in phones if ph.is_vowel(phone) and b - a >= 0.08]
+    out = []
+    for a, b in vowels:
+        if any(b2 - a2 > b - a and abs((a2 + b2) / 2 - (a + b) / 2) < 0.3 for a2, b2 in vowels):
+            continue
+        k0 = int(a * fps)
+        level = 1.0 if loud is None else float(np.max(loud[k0:max(int(b * fps), k0 + 1)], initial=0.0))
+        if level >= 0.35:
+            out.append((a + 0.02, float(np.clip(0.5 + 0.5 * level * rng.uniform(0.6, 1.0), 0.5, 1.0))))
+    return out
+
+
+def _expressions(m, timings: Timings, emotions, p, t, amount, partner_phrases, accents, rng) -> None:
     """Emotion offsets (own emotion while speaking, listener dictionary while the partner speaks),
-    plus smiles at the partner's pauses."""
+    brow raises on some of one's own pitch accents, and, in reply to the partner, smiles at their
+    phrase ends and brow raises at their questions; ``amount`` scales all of it (the relation)."""
     fps = 1.0 / (t[1] - t[0]) if len(t) > 1 else 25.0
     target = np.zeros_like(m.expr)
     for turn, emo in zip(timings.turns, emotions):
         table = SPEAKER_EXPR if turn.speaker == p else LISTENER_EXPR
         on = (t >= turn.start) & (t < turn.end + 0.8)
         for name, w in table.get(emo, {}).items():
-            target[on, INDEX[name]] = np.maximum(target[on, INDEX[name]], w * restraint)
+            target[on, INDEX[name]] = np.maximum(target[on, INDEX[name]], min(1.0, w * amount))
     m.expr[:] = np.clip(m.expr + _smooth(target, fps, 0.3), 0, 1)
-    for turn in timings.turns:
-        if turn.speaker != p and turn.kind == "utterance" and rng.random() < 0.4 * restraint:
-            smile = 0.3 * restraint * _pulse(t, turn.end + 0.3, 0.35)
-            _add(m, "mouthSmileLeft", smile)
-            _add(m, "mouthSmileRight", smile)
+    brow = np.zeros(len(t))
+    for c, strength in accents:
+        if rng.random() < 0.3:
+            brow = np.maximum(brow, strength * rng.uniform(0.25, 0.45) * _pulse(t, c, 0.15))
+    smile = np.zeros(len(t))
+    for a, b, question in partner_phrases:
+        if rng.random() < min(0.9, 0.35 * amount):
+            smile = np.maximum(smile, rng.uniform(0.25, 0.4) * _pulse(t, b + 0.35, 0.4))
+        if question and rng.random() < 0.6:
+            brow = np.maximum(brow, rng.uniform(0.3, 0.5) * _pulse(t, b + 0.15, 0.2))
+    _add(m, "browInnerUp", np.minimum(1.0, amount) * brow)
+    _add(m, "browOuterUpLeft", np.minimum(1.0, amount) * 0.8 * brow)
+    _add(m, "browOuterUpRight", np.minimum(1.0, amount) * 0.8 * brow)
+    _add(m, "mouthSmileLeft", np.minimum(1.0, amount * smile))
+    _add(m, "mouthSmileRight", np.minimum(1.0, amount * smile))
+    _add(m, "cheekSquintLeft", 0.4 * np.minimum(1.0, amount * smile))
+    _add(m, "cheekSquintRight", 0.4 * np.minimum(1.0, amount * smile))
 
 
-def _blinks(m, timings: Timings, p, t, fps, rng) -> None:
-    """Random blinks (about 17 a minute, never closer than 1 s) plus blinks at turn boundaries."""
+def _blinks(m, timings: Timings, p, t, fps, rng, looking) -> None:
+    """Random blinks (about 11 a minute, never closer than 1 s), blinks at turn boundaries, and
+    blinks with some of the gaze shifts away from the partner."""
     times, cur = [], float(rng.uniform(0.3, 2.5))
     while cur < t[-1] + 1e-9:
         times.append(cur)
-        cur += max(1.0, rng.exponential(3.5))
+        cur += max(1.0, rng.exponential(5.5))
     for turn in timings.turns:
         if turn.kind == "utterance" and rng.random() < (0.5 if turn.speaker == p else 0.3):
             times.append(turn.start if turn.speaker == p else turn.end)
+    shifts = np.flatnonzero(looking[:-1] & ~looking[1:]) + 1
+    times += [k / fps for k in shifts if rng.random() < 0.3]
     shape = np.array([0.5, 1.0, 1.0, 0.6, 0.2])
     blink = np.zeros(len(t))
     for b in times:
@@ -226,74 +299,111 @@ def _drift(n: int, fps: float, rng, amplitude: float) -> np.ndarray:
     return amplitude * walk / np.where(scale < 1e-9, 1.0, scale)
 
 
-def _gaze_plan(timings: Timings, p, t, fps, rng):
+def _gaze_plan(timings: Timings, p, t, fps, rng, style: Style, phrases):
     """Per frame: fixating the partner's eyes (bool) and the aversion offsets (yaw, pitch) in radians.
 
-    Listeners look at the speaker most of the time; speakers often look away as a turn starts and
-    come back before it ends."""
+    Speakers look away as a turn starts, at hesitation pauses and in stretches of long turns, and
+    look back for the turn's last 0.7 s; listeners look at the speaker with shorter glances away;
+    during backchannels and the partner's turn ends the eyes stay on the partner."""
     n = len(t)
     away = np.zeros((n, 2))
     looking = np.ones(n, bool)
+    held = np.zeros(n, bool)  # on the partner: one's own backchannels and turn ends
+    yielding = np.zeros(n, bool)  # on the partner: the end of the partner's turn
 
-    def avert(start, dur):
-        k0, k1 = int(round(start * fps)), int(round((start + dur) * fps))
-        k0, k1 = max(0, k0), min(n, k1)
-        if k1 <= k0:
+    def avert(start, dur, size, listening=False):
+        k0, k1 = max(0, int(round(start * fps))), min(n, int(round((start + dur) * fps)))
+        if k1 - k0 < 3 or held[k0:k1].any() or (listening and yielding[k0:k1].any()):
             return
         side = rng.choice([-1.0, 1.0])
-        away[k0:k1] = [side * rng.uniform(0.17, 0.4), rng.uniform(-0.2, 0.1)]
+        away[k0:k1] = [side * rng.uniform(*size), rng.uniform(-0.05, 0.2)]
         looking[k0:k1] = False
 
+    for turn in timings.turns:
+        if turn.speaker == p and turn.kind == "backchannel":
+            held[max(0, int(turn.start * fps)):int((turn.end + 0.2) * fps)] = True
+        elif turn.kind == "utterance":
+            mask = held if turn.speaker == p else yielding
+            mask[max(0, int((turn.end - 0.6) * fps)):max(0, int((turn.end + 0.1) * fps))] = True
+    s = np.sqrt(style.avert_speaking)
+    big = (0.26, 0.45)
     for turn in timings.turns:
         if turn.speaker != p or turn.kind != "utterance":
             continue
         length = turn.end - turn.start
-        if rng.random() < 0.7 and length > 1.2:
-            avert(turn.start + rng.uniform(0.0, 0.2), min(rng.uniform(0.6, 2.0), length - 1.0))
-        cur = turn.start + 2.5
-        while cur < turn.end - 1.5:  # further glances away in long turns, back before the end
-            if rng.random() < 0.5:
-                avert(cur, min(rng.uniform(0.4, 1.2), turn.end - 1.0 - cur))
-            cur += rng.uniform(2.0, 4.0)
-    cur = rng.exponential(6.0)
-    while cur < t[-1]:  # the listener's rarer, shorter aversions
+        cur = turn.start + rng.uniform(-0.15, 0.1)
+        if length > 0.9 and rng.random() < min(1.0, 0.85 * s):  # Kendon: away as the turn starts
+            dur = min(s * rng.uniform(1.0, 2.2), length - 0.7)
+            avert(cur, dur, big)
+            cur += max(dur, 0.0)
+        cur += rng.uniform(0.8, 1.8) / s
+        while cur < turn.end - 1.1:  # stretches away during long turns
+            dur = s * rng.uniform(0.8, 1.6)
+            avert(cur, min(dur, turn.end - 0.6 - cur), big)
+            cur += dur + rng.uniform(0.8, 1.8) / s
+    for a, b, _ in phrases:  # looking away while thinking at a hesitation pause
+        if rng.random() < min(1.0, 0.4 * s):
+            avert(b + 0.05, s * rng.uniform(0.4, 0.9), big)
+    g = style.avert_listening
+    cur = rng.exponential(2.0 / g)
+    while cur < t[-1]:  # the listener's glances away
         k = min(n - 1, int(cur * fps))
-        if not any(tt.speaker == p and tt.start <= cur < tt.end for tt in timings.turns) and looking[k]:
-            avert(cur, rng.uniform(0.3, 0.9))
-        cur += rng.exponential(6.0) + 1.0
+        if looking[k] and not any(tt.speaker == p and tt.start <= cur < tt.end for tt in timings.turns):
+            dur = rng.uniform(0.5, 1.4)
+            avert(cur, dur, (0.24, 0.4), listening=True)
+            cur += dur
+        cur += 0.6 + rng.exponential(1.8 / g)
     return looking, away
 
 
-def _head(m, head, partner, body, timings: Timings, p, t, fps, rng, restraint, away) -> None:
-    """Neck rotation: turn towards the partner (the eyes do the rest), part of each gaze aversion,
-    beats on stressed vowels while speaking, turn-final tilts, listener nods, slow sway."""
+def _nod(t, centre, size, rng, count=1) -> np.ndarray:
+    """Head pitch (rad, positive down) of ``count`` nods of about ``size`` rad from ``centre`` seconds."""
+    out = np.zeros(len(t))
+    for k in range(count):
+        out += size * rng.uniform(0.85, 1.1) * (0.7 ** k) * _pulse(t, centre + 0.3 * k, 0.09)
+    return out
+
+
+def _head(m, head, partner, body, timings: Timings, p, t, fps, rng, amount, away, phrases, accents) -> None:
+    """Neck rotation: turn towards the partner (the eyes do the rest) plus, scaled by ``amount``:
+    a posture per phrase of one's own, beats on pitch accents, a fall (statements) or rise
+    (questions) at phrase ends, turn-final tilts, part of each gaze aversion, listener nods at the
+    partner's phrase ends and on one's own backchannels, slow sway."""
     n = len(t)
+    q = "B" if p == "A" else "A"
     d = partner - head
     rel_yaw = wrap_angle(np.arctan2(d[0], d[2]) - body)
     pitch = -np.arctan2(d[1], np.hypot(d[0], d[2]))  # positive X rotation looks down
+    rest = np.array([0.6 * pitch, 0.75 * rel_yaw, 0.0])
     rot = np.zeros((n, 3))
-    rot[:, 0] = 0.6 * pitch
-    rot[:, 1] = 0.75 * rel_yaw
     rot[:, :2] += _smooth(np.stack([0.35 * away[:, 1], 0.35 * away[:, 0]], 1), fps, 0.15)
-    for a, b, phone in timings.phonemes.get(p, []):
-        if ph.is_vowel(phone) and b - a > 0.09 and rng.random() < 0.35:
-            rot[:, 0] += restraint * rng.uniform(0.02, 0.06) * _pulse(t, (a + b) / 2, 0.09)
-            rot[:, 2] += restraint * rng.normal(0, 0.01) * _pulse(t, (a + b) / 2, 0.12)
+    posture = np.zeros((n, 3))
+    for a, b, question in phrases[p]:  # a new head posture for each phrase (Hadar et al. 1983)
+        on = (t >= a - 0.1) & (t < b + 0.3)
+        posture[on] = rng.normal(0, [0.035, 0.05, 0.03])
+        fall = -rng.uniform(0.04, 0.07) if question else rng.uniform(0.03, 0.07)
+        rot[:, 0] += fall * _pulse(t, b - 0.05, 0.15)
+    rot += _smooth(posture, fps, 0.25)
+    for c, strength in accents:  # beats on pitch accents
+        rot[:, 0] += strength * rng.uniform(0.03, 0.065) * _pulse(t, c, 0.09)
+        rot[:, 1] += strength * rng.normal(0, 0.015) * _pulse(t, c, 0.12)
+        rot[:, 2] += strength * rng.normal(0, 0.012) * _pulse(t, c, 0.12)
     for turn in timings.turns:
-        if turn.kind == "backchannel" and turn.speaker == p:
-            rot[:, 0] += restraint * 0.06 * _pulse(t, (turn.start + turn.end) / 2, 0.12)
+        if turn.kind == "backchannel" and turn.speaker == p:  # nodding while saying "mm-hm"
+            rot[:, 0] += _nod(t, turn.start + 0.12, rng.uniform(0.09, 0.13), rng, 1 + int(rng.integers(3)))
         elif turn.speaker == p:
-            tilt = rng.choice([-1, 1]) * rng.uniform(0.03, 0.07) * restraint
+            tilt = rng.choice([-1, 1]) * rng.uniform(0.03, 0.07)
             ramp = np.clip((t - (turn.end - 0.8)) / 0.6, 0, 1) * np.exp(-np.maximum(t - turn.end, 0) / 0.8)
             rot[:, 2] += tilt * ramp
-        elif rng.random() < 0.6:  # the listener nods at the partner's turn end
-            for k in range(1 + int(rng.random() < 0.4)):
-                rot[:, 0] += restraint * rng.uniform(0.04, 0.08) * _pulse(t, turn.end + 0.15 + 0.35 * k, 0.1)
+    own = [(tt.start, tt.end) for tt in timings.turns if tt.speaker == p and tt.kind == "backchannel"]
+    for a, b, _ in phrases[q]:  # listener nods at the partner's phrase ends (not over one's own backchannel)
+        if rng.random() < 0.55 and not any(s - 0.6 < b < e + 0.3 for s, e in own):
+            rot[:, 0] += _nod(t, b + 0.15, rng.uniform(0.05, 0.09), rng, 1 + int(rng.random() < 0.4))
     sway = _smooth(np.cumsum(rng.normal(0, 1, (n, 3)), 0), fps, 1.2)
     sway -= sway.mean(0)
     sway /= max(np.abs(sway).max(), 1e-9)
-    rot += sway * np.array([0.03, 0.04, 0.02]) * restraint
-    m.poses["neck"][:] = rot
+    rot += sway * np.array([0.03, 0.04, 0.02])
+    m.poses["neck"][:] = rest + amount * rot
 
 
 def _eyes(m, partner, away, looking, rng) -> None:
