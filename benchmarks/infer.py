@@ -1,72 +1,106 @@
-"""Inference speed of the dual-stream model on 60 s of conversation, side by side.
+"""Whole-process `duet generate` on 60 s of conversation: the torch path and the runtime path side by side.
 
-    .venv/bin/python benchmarks/infer.py [--corpus data/corpus] [--weights PATH] [--seconds 60]
+    .venv/bin/python benchmarks/infer.py [--seconds 60] [--repeats 3]
 
-Prints, for the same audio: front end (features, masks), the model part (windows + DDIM + CFG +
-stitching + unpacking) and the whole generate call, each as seconds and as x real time, on CPU with
-1 and 2 torch threads (sampling runs on the CPU). The audio is the corpus's test mixes laid end to end.
+The audio is a two-voice espeak-ng conversation (real speech, the same every run). Each row is a
+fresh Python process doing everything `duet generate AUDIO --prompt P -o OUT.npz` does (start-up and
+imports, loading the audio, the layout from the prompt, features, speaking masks, sampling, writing
+the .npz); the two paths differ only in the model file: the torch bundle (.pt) or its ONNX export run
+by ONNX Runtime. The third row is the real `duet generate` command. Each row shows the best of
+``--repeats`` runs: wall seconds (on a shared machine other work inflates these) and the process's
+CPU seconds. The target is 3 s wall for 60 s of audio (20x real time).
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
-import numpy as np
-
-
-def test_audio(corpus_dir: str, seconds: float) -> np.ndarray:
-    from duet.corpus.build import open_corpus
-
-    corpus = open_corpus(corpus_dir)
-    parts, total = [], 0
-    for cid in sorted(corpus.ids("test")):
-        mix = corpus.load(cid).mix
-        parts.append(mix)
-        total += len(mix)
-        if total >= seconds * 16000:
-            break
-    return np.concatenate(parts)[: int(seconds * 16000)].astype(np.float32)
+PROMPT = "two friends arguing across a kitchen table"
+LINES = ["Did you see the game last night? It was unbelievable, honestly.",
+         "I missed it. I was working late again, sadly, and the bus was slow.",
+         "You have to watch the replay. The second half was something else.",
+         "Fine, I will, but only if you stop telling me the score first."]
 
 
-def timed(f):
-    """(result, wall seconds, this process's CPU seconds): on a shared machine the two differ."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    out = f()
-    return out, time.perf_counter() - t0, time.process_time() - c0
+def conversation(path: Path, seconds: float) -> Path:
+    """Alternating lines of two espeak-ng voices with half-second gaps, cut to ``seconds``."""
+    import numpy as np
+
+    from duet.audio.io import save_wav
+    from duet.constants import SAMPLE_RATE
+    from duet.speech import synthesize
+
+    parts, total, i = [], 0, 0
+    while total < seconds * SAMPLE_RATE:
+        speech = synthesize(LINES[i % len(LINES)], "espeak:en-us+m3" if i % 2 == 0 else "espeak:en-us+f4")
+        parts += [speech.samples, np.zeros(SAMPLE_RATE // 2, np.float32)]
+        total += len(speech.samples) + SAMPLE_RATE // 2
+        i += 1
+    save_wav(path, np.concatenate(parts)[: int(seconds * SAMPLE_RATE)])
+    return path
+
+
+def one(kind: str, audio: str, out: str) -> None:
+    """The child: `duet generate`'s steps (duet.pipeline.generate) with the model file of ``kind``."""
+    from duet.model import bundle, exported
+    from duet.model.infer import generate
+    from duet.pipeline import Request, labels, load_tracks, scene_layout
+
+    req = Request(audio=audio, prompt=PROMPT)
+    emotion, relation = labels(req)
+    tracks, shape = load_tracks(req)
+    layout, _ = scene_layout(req.prompt)
+    weights = bundle.SHIPPED if kind == "torch" else exported.SHIPPED
+    generate(tracks, shape, layout=layout, emotion=emotion, relation=relation, weights=weights,
+             first_speaker="A").save(out)
+    print("torch imported" if "torch" in sys.modules else "no torch")
+
+
+def timed(cmd: list[str]) -> tuple[float, float, str]:
+    """(wall s, the child's CPU s, its last stdout line) of one run of ``cmd``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if p.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed: {p.stderr.strip().splitlines()[-1:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, (p.stdout.strip().splitlines() or [""])[-1]
 
 
 def main() -> None:
-    from duet.audio.features import compute
-    from duet.audio.masks import speaking_masks
-    from duet.model import infer
-
     ap = argparse.ArgumentParser()
-    ap.add_argument("--corpus", default="data/corpus")
-    ap.add_argument("--weights", default=None)
     ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--one", nargs=3, metavar=("KIND", "AUDIO", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
-    audio = test_audio(args.corpus, args.seconds)
-    dur = len(audio) / 16000
-    layout = {"A": [-0.45, 1.6, 0.0], "B": [0.45, 1.6, 0.0]}
-    infer._bundle(args.weights)  # load once, outside the timings
-    feats, t_feat, _ = timed(lambda: compute(audio))
-    masks, t_mask, _ = timed(lambda: speaking_masks(audio[None], "mono"))
-    print(f"audio {dur:.1f} s | features {t_feat:.2f} s | masks {t_mask:.2f} s (wall)")
-    rows = []
-    for threads in (1, 2):
-        infer.generate(audio[None, :16000 * 9], layout=layout, weights=args.weights, threads=threads)  # warm up
-        _, t_model, c_model = timed(lambda: infer.generate(audio[None], layout=layout, masks=masks, features=feats,
-                                                           weights=args.weights, threads=threads))
-        _, t_all, c_all = timed(lambda: infer.generate(audio[None], layout=layout, weights=args.weights,
-                                                       threads=threads))
-        rows.append((f"cpu x{threads}", t_model, c_model, t_all, c_all))
-    for name, t_model, c_model, t_all, c_all in rows:
-        print(f"{name:8s} model part {t_model:6.2f} s wall ({dur / t_model:5.1f}x real time), {c_model:5.2f} s CPU "
-              f"({dur / c_model:5.1f}x) | whole generate {t_all:6.2f} s wall, {c_all:5.2f} s CPU")
-    best = min(rows, key=lambda r: r[1])
-    print(f"target: model part >= 20x real time -> {dur / best[1]:.1f}x wall, {dur / best[2]:.1f}x CPU ({best[0]}); "
-          f"whole generate <= 10 s -> {min(r[3] for r in rows):.2f} s wall")
+    if args.one:
+        return one(*args.one)
+    with tempfile.TemporaryDirectory() as tmp:
+        audio = conversation(Path(tmp) / "conversation.wav", args.seconds)
+        out = str(Path(tmp) / "m.npz")
+        duet = str(Path(sys.executable).with_name("duet"))
+        rows = {"torch path (.pt, torch)": [sys.executable, __file__, "--one", "torch", str(audio), out],
+                "runtime path (.onnx, ONNX Runtime)": [sys.executable, __file__, "--one", "runtime", str(audio), out],
+                "duet generate (the command)": [duet, "generate", str(audio), "--prompt", PROMPT, "-o", out]}
+        print(f"{args.seconds:.0f} s of audio, prompt {PROMPT!r}; whole process, best of {args.repeats}")
+        best = {}
+        for name, cmd in rows.items():
+            runs = [timed(cmd) for _ in range(args.repeats)]
+            wall, cpu, note = min(runs)
+            best[name] = wall
+            print(f"  {name:36s} {wall:6.2f} s wall ({args.seconds / wall:5.1f}x real time), {cpu:5.2f} s CPU"
+                  f"{'  ' + note if note.endswith('torch') else ''}")
+        torch_wall, runtime_wall = best["torch path (.pt, torch)"], best["runtime path (.onnx, ONNX Runtime)"]
+        print(f"runtime / torch: {runtime_wall / torch_wall:.2f}x the time; target <= 3 s wall -> "
+              f"{best['duet generate (the command)']:.2f} s")
 
 
 if __name__ == "__main__":
