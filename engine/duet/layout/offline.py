@@ -21,11 +21,10 @@ _ANGLES = (rules.FACE, rules.CORNER, rules.SIDE)
 
 def neighbours(prompt: str, k: int = K, pool: np.ndarray | None = None) -> list[tuple[int, float]]:
     """Indices of the ``k`` most similar annotated examples (within ``pool`` when given) and their cosines."""
-    from duet.layout.embedding import embed
+    from duet.layout.embedding import embed, method
 
-    vectors, method = _example_vectors()
-    query, got = embed([prompt], list(_corpus()))
-    assert got == method, "the embedding method changed within one process"
+    vectors = _example_vectors(method())
+    query, _ = embed([prompt], list(_corpus()))
     sims = vectors @ query[0]
     if pool is not None:
         sims = np.where(pool, sims, -np.inf)
@@ -38,11 +37,13 @@ def _corpus() -> tuple[str, ...]:
     return tuple(p for p, _ in examples())
 
 
-@lru_cache(maxsize=1)
-def _example_vectors() -> tuple[np.ndarray, str]:
+@lru_cache(maxsize=2)
+def _example_vectors(method: str) -> np.ndarray:
     from duet.layout.embedding import corpus_vectors
 
-    return corpus_vectors(_corpus())
+    vectors, got = corpus_vectors(_corpus())
+    assert got == method, "the embedding method changed while the example vectors were made"
+    return vectors
 
 
 @lru_cache(maxsize=1)
