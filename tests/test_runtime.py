@@ -44,13 +44,18 @@ def test_shipped_onnx_denoiser_agrees_with_torch_on_fixed_noise(name):
     torch_b = bundle.load(exported.WEIGHTS_DIR / f"{name}.pt")
     assert onnx_b.cfg == torch_b.cfg and onnx_b.model_id == torch_b.model_id == name
     assert np.array_equal(onnx_b.mean, torch_b.mean) and np.array_equal(onnx_b.std, torch_b.std)
-    with onnx_b.denoiser(1) as run_onnx, torch_b.denoiser(1) as run_torch:
-        for n, t, seed in ((3, 200, 0), (2, 34, 1), (1, 2, 2)):  # time and batch are symbolic in the graph
-            args = _inputs(onnx_b.cfg, n, t, seed)
-            a, b = run_onnx(*args), run_torch(*args)
+    with onnx_b.denoiser(1) as net_onnx, torch_b.denoiser(1) as net_torch:
+        for n, t, seed in ((3, 200, 0), (2, 34, 1), (1, 2, 2)):  # time and batch are symbolic in the graphs
+            x, lsnr, *cond = _inputs(onnx_b.cfg, n, t, seed)
+            c_onnx, c_torch = net_onnx.conditioning(*cond), net_torch.conditioning(*cond)
+            assert c_onnx.shape == (2 * n, onnx_b.cfg.cond_dim, t) and np.abs(c_onnx - c_torch).max() < 1e-4
+            a, b = net_onnx.denoise(x, lsnr, c_onnx), net_torch.denoise(x, lsnr, c_torch)
             assert a.shape == (n, 2, t, onnx_b.cfg.motion_dim)
             assert np.abs(a - b).max() < 1e-4
             assert np.abs(b).max() > 0.1  # a real answer, not zeros on both sides
+            with torch.inference_mode():  # the two calls are the network's forward
+                whole = torch_b.net(*map(torch.from_numpy, (x, lsnr, *cond))).numpy()
+            assert np.abs(whole - b).max() < 1e-6
 
 
 def _clip(conversation):
@@ -104,7 +109,7 @@ def test_export_writes_a_bundle_the_runtime_samples_like_torch(tmp_path):
     src = bundle.save(tmp_path / "tiny.pt", net.eval(), SMALL, mean, np.full(SMALL.motion_dim, 0.2),
                       {"id": "tiny"})
     dst = export_model(src)
-    assert dst == tmp_path / "tiny.onnx"
+    assert dst == tmp_path / "tiny.onnx" and (tmp_path / "tiny-conditioning.onnx").is_file()
     b = exported.load(dst)
     assert b.cfg == SMALL and b.model_id == "tiny" and np.allclose(b.mean, mean)
     audio = (np.random.default_rng(0).normal(size=(1, 16000 * 3)) * 0.05).astype(np.float32)
@@ -118,14 +123,22 @@ def test_export_writes_a_bundle_the_runtime_samples_like_torch(tmp_path):
 
 
 def test_bad_onnx_files_get_one_clear_error(tmp_path):
+    import shutil
+
     with pytest.raises(DuetError, match="no model weights"):
         exported.load(tmp_path / "missing.onnx")
+    shutil.copy(exported.SHIPPED, tmp_path / "alone.onnx")  # without its conditioning encoder
+    with pytest.raises(DuetError, match="no model weights"):
+        exported.load(tmp_path / "alone.onnx")
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a protobuf at all")
+    (tmp_path / "junk-conditioning.onnx").write_bytes(b"")
     with pytest.raises(DuetError, match="not an ONNX model"):
         exported.load(junk)
+    for name in ("nocard.onnx", "nocard-conditioning.onnx"):  # real ONNX graphs, but no model card
+        shutil.copy(exported.conditioning_path(exported.SHIPPED), tmp_path / name)
     with pytest.raises(DuetError, match="without a Duet model card"):
-        exported.load(exported.WEIGHTS_DIR / "voiceprint.onnx")  # a real ONNX file, but no model card
+        exported.load(tmp_path / "nocard.onnx")
 
 
 def test_import_duet_and_duet_generate_never_import_torch(conversation, tmp_path):

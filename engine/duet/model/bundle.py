@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -15,6 +16,14 @@ from duet.model.config import ModelConfig
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 SHIPPED = WEIGHTS_DIR / "duet-dual.pt"
+
+
+class Network(NamedTuple):
+    """The denoiser in two calls on numpy arrays, so a sampler computes the conditioning once:
+    ``conditioning(audio, masks, layout, emotion, relation, drop) -> c`` and ``denoise(x, lsnr, c) -> x0``."""
+
+    conditioning: Callable
+    denoise: Callable
 
 
 class Bundle:
@@ -29,16 +38,19 @@ class Bundle:
 
     @contextmanager
     def denoiser(self, threads: int | None = 1):
-        """``net(x, lsnr, audio, masks, layout, emotion, relation, drop) -> x0`` on numpy arrays, with
-        ``threads`` torch threads meanwhile (None: torch's default), as an exported bundle's does."""
+        """The network as a ``Network`` on numpy arrays, with ``threads`` torch threads meanwhile (None:
+        torch's default), as an exported bundle's is."""
         import torch
+
+        def call(f):
+            return lambda *arrays: f(*map(torch.from_numpy, arrays)).numpy()
 
         before = torch.get_num_threads()
         if threads:
             torch.set_num_threads(threads)
         try:
             with torch.inference_mode():
-                yield lambda *arrays: self.net(*map(torch.from_numpy, arrays)).numpy()
+                yield Network(call(self.net.conditioning), call(self.net.denoise))
         finally:
             torch.set_num_threads(before)
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from duet.errors import DuetError
 from duet.files import atomic_output
-from duet.model.exported import INPUTS, META_KEY, WEIGHTS_DIR
+from duet.model.exported import CONDITIONING, DENOISE, META_KEY, WEIGHTS_DIR, conditioning_path
 
 
 def _export(module, example: tuple, dims: dict, inputs: list[str], output: str):
@@ -45,8 +45,32 @@ def _save(program, dst: Path, card: dict | None) -> Path:
     return dst
 
 
+def _halves(net):
+    """The network's two calls as modules to export: conditioning, and denoise from it."""
+    import torch
+
+    class Conditioning(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, audio, masks, layout, emotion, relation, drop):
+            return self.net.conditioning(audio, masks, layout, emotion, relation, drop)
+
+    class Denoise(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x, lsnr, c):
+            return self.net.denoise(x, lsnr, c)
+
+    return Conditioning(), Denoise()
+
+
 def export_model(src: str | Path, dst: str | Path | None = None) -> Path:
-    """A model bundle (.pt) -> its ONNX bundle (default: beside it, .onnx) with config and statistics."""
+    """A model bundle (.pt) -> its ONNX bundle (default: beside it, NAME.onnx with config and statistics,
+    and NAME-conditioning.onnx); returns the NAME.onnx path."""
     import torch
 
     from duet.model import bundle
@@ -57,19 +81,22 @@ def export_model(src: str | Path, dst: str | Path | None = None) -> Path:
     cfg = b.cfg
     n, t = 2, 2 * 20
     g = torch.Generator().manual_seed(0)
-    example = (torch.randn(n, 2, t, cfg.motion_dim, generator=g), torch.randn(n, generator=g),
-               torch.randn(n, t, cfg.audio_dim, generator=g), torch.rand(n, 2, t, generator=g),
+    cond_in = (torch.randn(n, t, cfg.audio_dim, generator=g), torch.rand(n, 2, t, generator=g),
                torch.randn(n, 2, 4, generator=g), torch.zeros(n, 2, t, dtype=torch.long),
                torch.zeros(n, dtype=torch.long), torch.tensor([False, True]))
+    conditioning, denoise = _halves(b.net)
+    with torch.inference_mode():
+        c = b.net.conditioning(*cond_in)
     batch = torch.export.Dim("batch", min=1, max=4096)
     time = 2 * torch.export.Dim("half", min=1, max=8192)
-    dims = {"x": {0: batch, 2: time}, "lsnr": {0: batch}, "audio": {0: batch, 1: time},
-            "masks": {0: batch, 2: time}, "layout": {0: batch}, "emotion": {0: batch, 2: time},
-            "relation": {0: batch}, "drop": {0: batch}}
-    program = _export(b.net, example, dims, list(INPUTS), "x0")
+    cond_dims = {"audio": {0: batch, 1: time}, "masks": {0: batch, 2: time}, "layout": {0: batch},
+                 "emotion": {0: batch, 2: time}, "relation": {0: batch}, "drop": {0: batch}}
+    den_dims = {"x": {0: batch, 2: time}, "lsnr": {0: batch}, "c": {0: 2 * batch, 2: time}}
+    _save(_export(conditioning, cond_in, cond_dims, list(CONDITIONING), "c"), conditioning_path(dst), None)
+    den_in = (torch.randn(n, 2, t, cfg.motion_dim, generator=g), torch.randn(n, generator=g), c.clone())
     card = {"config": cfg.to_dict(), "mean": np.asarray(b.mean, np.float32).tolist(),
             "std": np.asarray(b.std, np.float32).tolist(), "meta": b.meta}
-    return _save(program, dst, card)
+    return _save(_export(denoise, den_in, den_dims, list(DENOISE), "x0"), dst, card)
 
 
 def export_voiceprint(src: str | Path, dst: str | Path | None = None) -> Path:

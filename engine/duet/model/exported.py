@@ -1,9 +1,10 @@
 """Exported model bundles: the dual-stream network as an ONNX file that ONNX Runtime samples without
 torch (duet.runtime).
 
-An exported bundle is one file: the denoiser's graph plus, as metadata, the ModelConfig, the motion
-statistics and the card's meta, so it samples with the configuration it was trained with, as a
-torch bundle (duet.model.bundle) does. ``duet model export`` writes them from the torch bundles
+An exported bundle is two files: NAME.onnx, the denoiser from the conditioning with, as metadata,
+the ModelConfig, the motion statistics and the card's meta (so it samples with the configuration it
+was trained with, as a torch bundle, duet.model.bundle, does), and NAME-conditioning.onnx, the
+conditioning encoder, which a sampler runs once rather than at every step. ``duet model export`` writes them from the torch bundles
 (duet.model.export); both kinds offer ``denoiser(threads)``, and duet.model.infer samples either.
 """
 
@@ -16,12 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from duet.errors import DuetError
-from duet.model.bundle import WEIGHTS_DIR
+from duet.model.bundle import WEIGHTS_DIR, Network
 from duet.model.config import ModelConfig
 from duet.runtime import session
 
 SHIPPED = WEIGHTS_DIR / "duet-dual.onnx"
-INPUTS = ("x", "lsnr", "audio", "masks", "layout", "emotion", "relation", "drop")
+CONDITIONING = ("audio", "masks", "layout", "emotion", "relation", "drop")  # -> c
+DENOISE = ("x", "lsnr", "c")  # -> x0
 META_KEY = "duet"  # metadata entry holding {"config", "mean", "std", "meta"} as JSON
 
 
@@ -37,16 +39,24 @@ class OnnxBundle:
 
     @contextmanager
     def denoiser(self, threads: int | None = 1):
-        """``net(x, lsnr, audio, masks, layout, emotion, relation, drop) -> x0`` on numpy arrays, in a
-        session with ``threads`` intra-op threads (None: ONNX Runtime's default)."""
-        s = session(str(self.path), self.path.stat().st_mtime_ns, threads)
-        yield lambda *arrays: s.run(None, dict(zip(INPUTS, arrays)))[0]
+        """The network as a ``Network`` on numpy arrays, in sessions with ``threads`` intra-op threads
+        (None: ONNX Runtime's default)."""
+        def call(path: Path, names: tuple[str, ...]):
+            s = session(str(path), path.stat().st_mtime_ns, threads)
+            return lambda *arrays: s.run(None, dict(zip(names, arrays)))[0]
+
+        yield Network(call(conditioning_path(self.path), CONDITIONING), call(self.path, DENOISE))
+
+
+def conditioning_path(path: Path) -> Path:
+    """Where an exported bundle's conditioning encoder lives: NAME-conditioning.onnx beside NAME.onnx."""
+    return path.with_name(f"{path.stem}-conditioning.onnx")
 
 
 def load(path: str | Path | None = None) -> OnnxBundle:
     """Load an exported model bundle (default: the shipped dual-stream model)."""
     path = Path(path) if path else SHIPPED
-    if not path.is_file():
+    if not path.is_file() or not conditioning_path(path).is_file():
         raise DuetError(f"{path}: no model weights there (export them with 'duet model export' or use --engine baseline)")
     s = session(str(path), path.stat().st_mtime_ns, 1)
     try:

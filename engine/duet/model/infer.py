@@ -96,10 +96,15 @@ def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidan
     calls = 0
 
     with b.denoiser(threads) as net:
+        conditioning = {}  # per drop pattern (guided runs both branches as one batch): the same every step
+
         def denoise(x_t, lsnr, drop):
             nonlocal calls
-            k = x_t.shape[0] // n
-            out = net(x_t, lsnr, *[np.concatenate([c] * k) for c in cond], drop)
+            key = drop.tobytes()
+            if key not in conditioning:
+                k = x_t.shape[0] // n
+                conditioning[key] = net.conditioning(*[np.concatenate([c] * k) for c in cond], drop)
+            out = net.denoise(x_t, lsnr, conditioning[key])
             calls += 1
             if progress is not None:
                 progress(min(1.0, calls / steps))

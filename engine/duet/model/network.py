@@ -129,8 +129,12 @@ class DualStreamUNet(nn.Module):
 
     def forward(self, x, lsnr, audio, masks, layout, emotion, relation, drop):
         """Predict clean motion x0 [B, 2, T, D] from noisy x [B, 2, T, D]; T must be even."""
+        return self.denoise(x, lsnr, self.conditioning(audio, masks, layout, emotion, relation, drop))
+
+    def denoise(self, x, lsnr, c):
+        """``forward`` from the conditioning c [2B, cond_dim, T], which stays the same through all the
+        sampling steps (a sampler computes it once)."""
         b, _, t, d = x.shape
-        c = self.conditioning(audio, masks, layout, emotion, relation, drop)
         h = x.transpose(0, 1).reshape(2 * b, t, d).transpose(1, 2)
         cross = self.cfg.cross_attention
         h = self.inp(torch.cat([h, c], dim=1))
