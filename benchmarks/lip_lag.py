@@ -2,7 +2,7 @@
 late) of each stage's lip gap against phone times, per clip and pooled, on the corpus's test split.
 
     .venv/bin/python benchmarks/lip_lag.py [--corpus data/test-split] [--clips 21] [--bake-clips 1]
-                                           [--held-out DIR]
+                                           [--make-piper DIR] [--make-real DIR] [--held-out DIR ...]
 
 Phone times: the corpus's own labels, and an independent pocketsphinx forced alignment of each
 person's track (duet.eval.timing.turn_phones). Stages:
@@ -12,12 +12,16 @@ person's track (duet.eval.timing.turn_phones). Stages:
   model      the shipped model on the mono mix, as `duet generate` runs it; also at 5 ms steps (ms)
   blend      the model's frames within the window boundary blends only, and the rest (pooled)
   sampling   the model with 4x the DDIM steps
+  baseline   the baseline animator (a loudness-driven jaw), for comparison
   bake       `duet bake` of the model's motion with the mix as its sound strip, re-opened in Blender:
              the lip gap of the baked head per scene frame, timed from the sound strip's start
-  held-out   with --held-out DIR: DIR/NAME.wav (two channels, one voice each) + DIR/NAME.json
+  held-out   with --held-out DIR ...: DIR/NAME.wav (two channels, one voice each) + DIR/NAME.json
              ({"turns": [{speaker, start, end, text}] or "phones": {"A": [[start, end, phone]], "B": ...},
              "first_speaker", "layout"}), the model on the mix against the turns' forced alignment or
-             the given phones (recordings or voices the corpus never had)
+             the given phones (recordings or voices the corpus never had). --make-piper DIR makes one
+             from the test clips with A re-spoken by piper's joe voice; --make-real DIR one from the
+             recorded people of benchmarks/real_voices.py (English lines, phones hand-labelled or
+             force-aligned)
 The test split is made on first use (duet.eval.timing.make_test_split, about 5 s).
 """
 
@@ -117,9 +121,121 @@ def blend_zones(n_frames: int, cfg) -> np.ndarray:
     return (w > 1e-9).sum(0) > 1
 
 
+def _write_held_out(folder: Path, name: str, tracks: np.ndarray, phones: dict, first: str, layout) -> None:
+    from duet.audio.io import save_wav
+
+    folder.mkdir(parents=True, exist_ok=True)
+    save_wav(folder / f"{name}.wav", tracks)
+    (folder / f"{name}.json").write_text(json.dumps({"phones": phones, "first_speaker": first, "layout": layout}))
+
+
+def make_piper_set(corpus, ids, folder: Path) -> None:
+    """Each test clip with A's lines re-spoken by piper's neural voice (joe; the shipped model never
+    heard it) at the same start times (later if the previous line ran long); B's track as it is.
+    Phones: A's from the voice's forced alignment, B's the corpus labels."""
+    from duet.audio.features import loudness_gain_db
+    from duet.speech import synthesize
+
+    sr = 16000
+    for cid in ids:
+        clip = corpus.load(cid)
+        parts, phones, free = [], [], 0.0
+        for t in clip.turns:
+            if t.speaker == "A":
+                said = synthesize(t.text, "piper:joe")
+                start = max(t.start, free + 0.15)
+                parts.append((int(start * sr), said.samples))
+                phones += [(a + start, b + start, ph) for a, b, ph in said.phonemes]
+                free = start + len(said.samples) / sr
+        n = max(clip.tracks.shape[1], int((free + 0.5) * sr))
+        tracks = np.zeros((2, n), np.float32)
+        for at, x in parts:
+            tracks[0, at: at + len(x)] += x
+        tracks[0] *= np.float32(10 ** ((loudness_gain_db(clip.tracks[0]) - loudness_gain_db(tracks[0])) / 20))
+        tracks[1, : clip.tracks.shape[1]] = clip.tracks[1]
+        first = min(clip.turns, key=lambda t: t.start).speaker
+        _write_held_out(folder, cid, tracks, {"A": phones, "B": clip.phonemes.get("B", [])}, first, clip.layout)
+
+
+REAL_PAIRS = (("klettres:en", "hw:Default"), ("hw:British", "hw:Classic"), ("hw:HillBilly", "hw:Singer"),
+              ("hw:Mobster", "hw:Surfer"), ("hw:Pirate", "klettres:en"), ("praatio:bobby-mary", "hw:Default"),
+              ("hw:Singer", "hw:British"), ("hw:Surfer", "hw:Pirate"))
+
+
+def make_real_set(folder: Path, cache: Path, seed: int = 0) -> None:
+    """Two-person clips (20 s) of recorded people from benchmarks/real_voices.py's sources, English
+    lines only: praatio's two with their hand-labelled phones, hedgewars' and klettres' lines with
+    the words their file names spell, force-aligned (duet.speech.align). A speaks 2-3 lines, then B."""
+    import re
+    import tarfile
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import real_voices as rv
+
+    from duet.audio.features import loudness_gain_db
+    from duet.errors import DuetError
+    from duet.speech.align import forced_phones
+    from duet.speech.phonemes import INVENTORY, from_arpabet
+
+    def grid(text: str) -> list:  # the "phone" tier of a TextGrid, labels kept
+        toks = re.findall(r'"[^"]*"|-?\d+(?:\.\d+)?(?:e-?\d+)?', re.sub(r"\[\d*\]", "", text))
+        i = toks.index('"phone"') + 3
+        out = []
+        for k in range(int(toks[i])):
+            a, b, label = toks[i + 1 + 3 * k: i + 4 + 3 * k]
+            label = re.sub(r"\d", "", label.strip('"').strip()).lower()
+            if label:
+                try:
+                    phone = from_arpabet(label)
+                except KeyError:  # praatio's closures ("pt") and the like
+                    phone = "sil"
+                out.append((float(a), float(b), phone if phone in INVENTORY else "sil"))
+        return out
+
+    cache = rv.fetch(cache)
+    with tarfile.open(next(cache.glob("praatio-*.tar.gz"))) as tar:
+        grids = {Path(m.name).name: tar.extractfile(m).read().decode() for m in tar.getmembers()
+                 if m.name.endswith(("/examples/files/bobby_phones.TextGrid", "/examples/files/mary.TextGrid"))}
+    words = rv.Aligner()
+    pool: dict[str, list] = {}
+    for spk, name, x, _ in rv.raw_sources(cache):
+        if spk not in rv.ENGLISH and not spk.startswith("praatio"):
+            continue
+        x = (x * np.float32(10 ** (loudness_gain_db(x) / 20))).astype(np.float32)
+        if spk.startswith("praatio"):
+            phones = grid(grids["bobby_phones.TextGrid" if name == "bobby" else "mary.TextGrid"])
+        else:
+            said = words.words(name.split("/")[-1])
+            try:
+                phones = forced_phones(x, " ".join(said)) if said else []
+            except DuetError:
+                phones = []
+        if sum(p != "sil" for _, _, p in phones) >= 2:
+            pool.setdefault(spk, []).append((x, phones))
+    rng = np.random.default_rng(seed)
+    sr, n = 16000, 20 * 16000
+    for k, pair in enumerate(REAL_PAIRS):
+        tracks, phones, t, who = np.zeros((2, n), np.float32), {"A": [], "B": []}, 0.3, 0
+        while t < 19.0:
+            for _ in range(int(rng.integers(2, 4))):
+                x, ph = pool[pair[who]][int(rng.integers(len(pool[pair[who]])))]
+                at = int(t * sr)
+                if at + len(x) > n:
+                    t = 20.0
+                    break
+                tracks[who, at: at + len(x)] += x
+                phones["AB"[who]] += [(a + at / sr, b + at / sr, p) for a, b, p in ph]
+                t = (at + len(x)) / sr + float(rng.uniform(0.15, 0.35))
+            t, who = t + float(rng.uniform(0.2, 0.6)), 1 - who
+        name = f"real{k}_{pair[0]}_{pair[1]}".replace(":", "-")
+        _write_held_out(folder, name, tracks, phones, "A", {"A": [0.0, 1.6, -0.5], "B": [0.0, 1.6, 0.5]})
+
+
 def main() -> None:
+    import soundfile as sf
     import torch
 
+    from duet.animators.baseline import animate
     from duet.eval import timing as T
     from duet.eval.baselines import first_speaker
     from duet.eval.runner import face
@@ -129,15 +245,26 @@ def main() -> None:
     ap.add_argument("--corpus", default="data/test-split", help="a corpus folder (made here if missing)")
     ap.add_argument("--clips", type=int, default=21)
     ap.add_argument("--bake-clips", type=int, default=1, help="clips also baked and read back (about 15 s each)")
-    ap.add_argument("--held-out", default=None, help="folder of two-voice recordings with transcripts or phones")
+    ap.add_argument("--held-out", nargs="*", default=[], metavar="DIR",
+                    help="folders of two-voice recordings with transcripts or phones (one stage each)")
+    ap.add_argument("--make-piper", metavar="DIR", help="make the piper-voice set in DIR (make_piper_set), then score it")
+    ap.add_argument("--make-real", metavar="DIR", help="make the recorded-voice set in DIR (make_real_set), then score it")
+    ap.add_argument("--real-cache", default=str(Path(tempfile.gettempdir()) / "duet-real-voices"),
+                    help="where benchmarks/real_voices.py's sources are downloaded")
     args = ap.parse_args()
     torch.set_num_threads(1)
     corpus = T.make_test_split(args.corpus, clips=args.clips)
     ids = sorted(corpus.ids("test"))[: args.clips]
+    if args.make_piper:
+        make_piper_set(corpus, ids, Path(args.make_piper))
+        args.held_out.append(args.make_piper)
+    if args.make_real:
+        make_real_set(Path(args.make_real), Path(args.real_cache))
+        args.held_out.append(args.make_real)
     faces = {p: face(p) for p in "AB"}
     cfg = _bundle(None).cfg
     names = ("truth vs labels", "truth vs aligner", "model vs labels", "model vs aligner",
-             "model, 4x DDIM steps, vs labels", "baked .blend vs labels", "held-out: model vs their phones")
+             "model, 4x DDIM steps, vs labels", "baked .blend vs labels", "baseline animator (loudness) vs labels")
     stages = {n: Stage() for n in names}
     zones = {"blend": np.zeros((7, 6)), "interior": np.zeros((7, 6))}
     label_ms, fine_ms, failed, turns = [], [], 0, 0
@@ -172,6 +299,9 @@ def main() -> None:
         fine_ms += fine
         slow_lag = stages["model, 4x DDIM steps, vs labels"].add(
             [T.lag_curve(T.mouth_gap(slow, p, faces), clip.phonemes.get(p, [])) for p in "AB"])
+        loud = animate(mix[None], "mono", layout=clip.layout, seed=0, first_speaker=first)
+        stages["baseline animator (loudness) vs labels"].add(
+            [T.lag_curve(T.mouth_gap(loud, p, faces), clip.phonemes.get(p, [])) for p in "AB"])
         inside = blend_zones(len(gaps["A"]), cfg)
         for p in "AB":
             zones["blend"] += T.masked_lag_curve(gaps[p], clip.phonemes.get(p, []), inside)[0]
@@ -189,15 +319,16 @@ def main() -> None:
         print(f"| {cid} | {clip.voices['A']}, {clip.voices['B']} | {', '.join(f'{v:+.0f}' for v in ms)} "
               f"| {row[0]:+d}, {row[1]:+d} | {row[2]:+d}, {row[3]:+d} | {', '.join(f'{v:+.0f}' for v in fine)} "
               f"| {slow_lag:+d} | {baked} |", flush=True)
-    if args.held_out:
-        import soundfile as sf
-
-        for meta in sorted(Path(args.held_out).glob("*.json")):
+    for folder in args.held_out:
+        stage = stages.setdefault(f"held-out {Path(folder).name}: model vs their phones", Stage())
+        flap = stages.setdefault(f"held-out {Path(folder).name}: baseline animator vs their phones", Stage())
+        for meta in sorted(Path(folder).glob("*.json")):
             info = json.loads(meta.read_text())
             x, _ = sf.read(meta.with_suffix(".wav"), dtype="float32", always_2d=True)
             pred = generate(x.T.mean(0)[None], "mono", layout=info["layout"], seed=0,
                             first_speaker=info["first_speaker"])
-            curves = []
+            loud = animate(x.T.mean(0)[None], "mono", layout=info["layout"], seed=0, first_speaker=info["first_speaker"])
+            curves, flaps = [], []
             for i, p in enumerate("AB"):
                 if "phones" in info:  # labelled by hand, or aligned when the recordings were gathered
                     phones = [tuple(ph) for ph in info["phones"][p]]
@@ -206,7 +337,9 @@ def main() -> None:
                                                         if t["speaker"] == p])
                 if phones:
                     curves.append(T.lag_curve(T.mouth_gap(pred, p, faces), phones))
-            print(f"held-out {meta.stem}: best lag {stages['held-out: model vs their phones'].add(curves):+d}", flush=True)
+                    flaps.append(T.lag_curve(T.mouth_gap(loud, p, faces), phones))
+            print(f"held-out {meta.stem}: best lag {stage.add(curves):+d} (baseline animator {flap.add(flaps):+d})",
+                  flush=True)
     print(f"\n{len(ids)} test clips; aligner: {turns - failed} of {turns} turns aligned\n")
     print(f"labels - aligner (5 ms steps): median {np.median(label_ms):+.1f} ms, "
           f"IQR {np.percentile(label_ms, 25):+.0f}..{np.percentile(label_ms, 75):+.0f} ms over {len(label_ms)} tracks")
