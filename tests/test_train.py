@@ -228,6 +228,9 @@ def test_ship_writes_fp16_weights_with_the_sampling_scales(tmp_path, monkeypatch
     shipped = bundle.load(tmp_path / "weights" / "duet-x.pt")
     assert (shipped.cfg.guidance, shipped.cfg.guidance_listen, shipped.cfg.guidance_pose) == (4.0, 1.0, 1.0)
     assert shipped.model_id == "duet-x"
+    from duet.model import exported  # exported beside it for the runtime, with the same scales
+
+    assert exported.load(tmp_path / "weights" / "duet-x.onnx").cfg == shipped.cfg
     with pytest.raises(DuetError, match="goes with --ship"):
         cli_train.run(p.parse_args(["--guidance", "1", "1", "1"]))
     with pytest.raises(DuetError, match="between 0 and 20"):

@@ -92,8 +92,9 @@ def test_train_then_ship_a_voiceprint(tmp_path, monkeypatch):
     p = argparse.ArgumentParser()
     cli_train.add_arguments(p)
     with pytest.raises(DuetError, match="belong to model bundles"):
-        cli_train.run(p.parse_args(["--ship", str(out), "--guidance", "3"]))
+        cli_train.run(p.parse_args(["--ship", str(out), "--guidance", "3", "1", "1"]))
     assert not (tmp_path / "weights").exists()
     assert cli_train.run(p.parse_args(["--ship", str(out)])) == 0
     assert np.array_equal(voiceprint.embed(x, weights=tmp_path / "weights" / "voiceprint.pt"), trained)
+    assert np.abs(voiceprint.embed(x, weights=tmp_path / "weights" / "voiceprint.onnx") - trained).max() < 1e-4
     assert json.loads((tmp_path / "weights" / "voiceprint.json").read_text())["kind"] == "voiceprint"

@@ -94,12 +94,13 @@ def _voiceprint(args) -> int:
 
 def _ship(src: Path, name: str, guidance=None) -> int:
     """Copy a training bundle into the package (fp16), with the sampling scales chosen on val; a
-    voice-print bundle goes in as the package's voiceprint.pt."""
+    voice-print bundle goes in as the package's voiceprint.pt. Either is exported to ONNX beside it."""
     import shutil
 
     from duet.audio import voiceprint
     from duet.files import atomic_output
     from duet.model import bundle
+    from duet.model.export import export_model, export_voiceprint
 
     if src.is_file() and voiceprint.is_bundle(src):
         if guidance is not None or name != "duet-dual":
@@ -110,6 +111,7 @@ def _ship(src: Path, name: str, guidance=None) -> int:
                 shutil.copyfile(s, tmp)
         voiceprint.load.cache_clear()
         print(f"shipped {src} -> {voiceprint.WEIGHTS} ({voiceprint.WEIGHTS.stat().st_size / 1e6:.1f} MB)")
+        print(f"exported {export_voiceprint(voiceprint.WEIGHTS)} (what duet generate runs)")
         return 0
 
     if not name.replace("-", "").isalnum():
@@ -122,4 +124,5 @@ def _ship(src: Path, name: str, guidance=None) -> int:
     dst = bundle.save(bundle.WEIGHTS_DIR / f"{name}.pt", b.net, b.cfg, b.mean, b.std, {**b.meta, "id": name},
                       half=True)
     print(f"shipped {src} -> {dst} ({dst.stat().st_size / 1e6:.1f} MB)")
+    print(f"exported {export_model(dst)} (what duet generate runs)")
     return 0
