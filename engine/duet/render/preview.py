@@ -1,106 +1,636 @@
-"""A small preview video of a baked scene: both heads, the conversation audio muxed in.
+"""The preview video of a baked scene: a three-quarter two-shot of both heads, or close-ups that cut to
+whoever is speaking, lit by a soft key, a fill and a rim light, with the conversation audio muxed in.
 
-Cycles on the CPU at two samples and no bounces with a flat, noise-free look (see _flat_look): it
-runs headless everywhere (EEVEE and Workbench need a GPU context the bpy wheel may not have).
-Blender's own FFmpeg output writes H.264 + AAC.
+Framing: the preview adds its own cameras (removed again afterwards). The two-shot camera is chosen by
+a search over directions around the pair: both heads (crown to under the chin, ``head_points``) at
+least ``TWO_SHOT_SHARE`` of the frame height, side by side without overlapping, the favoured face
+(the person who speaks more) turned most towards the lens. A close-up frames one head at
+``CLOSE_SHARE`` of the frame height from about 30 degrees off its nose, the partner out of the frame.
+``shot_list`` turns the motion's speaking masks into cuts held at least ``MIN_SHOT_S``.
+
+Light: the key is a sun lamp with soft shadows; the fill and the rim are evaluated in the heads'
+shaders (wrapped diffuse from the fill's direction, a fresnel rim from the rim's), so they cost no
+shadow rays and add no noise. EEVEE renders where a GPU context opens (probed in a child process,
+``eevee_available``); elsewhere Cycles on the CPU at a few samples, with OpenImageDenoise when asked
+(``denoise``; the default frames have no noise to remove, and denoising doubles the time per frame).
+Blender's own FFmpeg output writes H.264 + AAC. Everything the preview adds is removed afterwards and
+everything it changes is put back, so a live scene comes back as it was.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import bpy
+import numpy as np
+from mathutils import Matrix
 
 from duet.blender import compat
 from duet.blender.logs import quiet
-from duet.blender.scene import KEY_LIGHT
-from duet.progress import Progress
 from duet.errors import DuetError
 from duet.files import atomic_output
+from duet.progress import Progress
 
-AMBIENT = 0.35  # self-lit share of each material's colour in the preview, standing in for fill light
+SIZE = (1280, 720)
+MIN_SHOT_S = 2.0          # no shot of the cut preview is shorter (the first one included)
+HEAD_SHARE = 0.71         # the head proper is the top 71% of a head mesh's height (crown to under the chin)
+TWO_SHOT_SHARE = 0.56     # each head's height in the two-shot, as a share of the frame height (at least)
+THREE_QUARTER = np.cos(np.deg2rad(40))  # the favoured face turned this far from the lens in the two-shot
+CLOSE_SHARE = 0.74        # the speaker's head in a close-up
+SENSOR_MM = 36.0
+FILL = 0.6               # fill light, as a share of the key's (in the shaders, no shadows)
+RIM = 0.9                 # rim light strength (in the shaders)
+NECK_FADE = (0.04, 0.22)  # the neck fades out between these shares of a head mesh's rest height
+KEY_ENERGY = 4.0          # W/m^2 of the key sun
+KEY_ANGLE = np.deg2rad(12)  # the key sun's angular size: soft shadow edges
+BACKDROP = ((0.050, 0.056, 0.064), (0.012, 0.013, 0.016))  # top and bottom of the backdrop's gradient
+_TAG = "duet_preview"     # on everything the preview adds
 
 
-def render_preview(blend_or_scene, out_mp4: str | os.PathLike, size=(480, 270), seconds: float | None = None) -> Path:
-    """Render ``blend_or_scene`` (a .blend path or a bpy Scene) to ``out_mp4``; ``seconds`` caps the length."""
-    if isinstance(blend_or_scene, (str, os.PathLike)):
-        path = Path(blend_or_scene)
-        if not path.is_file():
-            raise DuetError(f"{path}: no such .blend file")
-        with quiet():
-            bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
-        scene = bpy.context.scene
-    else:
-        scene = blend_or_scene
-    if scene.camera is None:
-        raise DuetError(f"scene '{scene.name}' has no camera to render from")
+@dataclass
+class Framing:
+    """A camera: position, rotation (rows: right, up, forward; Blender world frame), focal length."""
+
+    position: np.ndarray
+    rotation: np.ndarray
+    lens: float
+    who: str | None          # None: the two-shot; else the person in the close-up
+
+    def project(self, points: np.ndarray, aspect: float) -> tuple[np.ndarray, np.ndarray]:
+        """Points [N,3] -> frame coordinates [N,2] in 0..1 (x right, y up) and depth [N]."""
+        c = (np.asarray(points) - self.position) @ self.rotation.T
+        half_w = SENSOR_MM / (2 * self.lens)
+        xy = c[:, :2] / np.maximum(c[:, 2:3], 1e-9)
+        return 0.5 + xy / (2 * np.array([half_w, half_w / aspect])), c[:, 2]
+
+
+def render_preview(blend_or_scene, out_mp4: str | os.PathLike, size=SIZE, seconds: float | None = None,
+                   motion=None, cuts: bool = False, min_shot: float = MIN_SHOT_S, samples: int = 3,
+                   denoise: bool = False, engine: str = "auto") -> Path:
+    """Render ``blend_or_scene`` (a .blend path or a bpy Scene) to the video ``out_mp4``.
+
+    ``seconds`` caps the length; ``cuts`` cuts between close-ups of whoever speaks (the speaking masks of
+    ``motion``, a DyadicMotion or its .npz, frame 0 at the scene's first frame) and the two-shot;
+    ``engine`` is "auto", "eevee" or "cycles".
+    """
     out_mp4 = Path(out_mp4)
+    with staged_preview(blend_or_scene, size, seconds, motion, cuts, min_shot, samples, denoise, engine) as scene:
+        _encode(scene, out_mp4)
+    return out_mp4
+
+
+def render_still(blend_or_scene, out_png: str | os.PathLike, frame: int, size=SIZE, motion=None,
+                 cuts: bool = False, samples: int = 3, denoise: bool = False, engine: str = "auto") -> Path:
+    """One frame of the preview (the scene's frame number ``frame``) as a PNG."""
+    out_png = Path(out_png)
+    with staged_preview(blend_or_scene, size, None, motion, cuts, MIN_SHOT_S, samples, denoise, engine) as scene:
+        render = scene.render
+        saved = (scene.frame_current, render.image_settings.file_format)
+        scene.frame_set(int(frame))
+        render.image_settings.file_format = "PNG"
+        try:
+            with atomic_output(out_png) as tmp, quiet(stderr=False):
+                render.filepath = str(tmp)
+                bpy.ops.render.render(write_still=True, scene=scene.name)
+        finally:
+            scene.frame_set(saved[0])
+            render.image_settings.file_format = saved[1]
+    return out_png
+
+
+@contextlib.contextmanager
+def staged_preview(blend_or_scene, size=SIZE, seconds=None, motion=None, cuts=False, min_shot=MIN_SHOT_S,
+                   samples=3, denoise=False, engine="auto"):
+    """The scene with the preview's cameras (bound to frames by timeline markers), lights, looks and render
+    settings in place; everything is put back on leaving."""
+    if engine not in ("auto", "eevee", "cycles"):
+        raise DuetError(f"unknown preview engine {engine!r}; use auto, eevee or cycles")
+    if cuts and motion is None:
+        raise DuetError("cutting to the speaker needs the motion's speaking masks: give the motion")
+    if not (16 <= size[0] <= 7680 and 16 <= size[1] <= 4320):
+        raise DuetError(f"preview size {size[0]}x{size[1]} is outside 16x16..7680x4320")
+    speaking = _speaking(motion) if motion is not None else None
+    scene = _open(blend_or_scene)
+    heads = find_heads(scene)
     render = scene.render
-    saved = (scene.frame_end, render.engine, render.filepath)
-    render.engine = "CYCLES"
-    scene.cycles.device = "CPU"
-    scene.cycles.samples = 2
-    scene.cycles.use_denoising = False
-    scene.cycles.max_bounces = 0
-    render.resolution_x, render.resolution_y = size
-    render.resolution_percentage = 100
+    saved = (scene.frame_end, scene.camera, render.filepath, render.resolution_x, render.resolution_y,
+             render.resolution_percentage, render.use_file_extension)
     if seconds is not None:
         fps = render.fps / render.fps_base
         scene.frame_end = min(scene.frame_end, scene.frame_start + max(1, round(seconds * fps)) - 1)
+    first, last = scene.frame_start, scene.frame_end
+    render.resolution_x, render.resolution_y = size
+    render.resolution_percentage = 100
+    aspect = size[0] / size[1]
+    try:
+        sample = np.unique(np.linspace(first, last, 6).round().astype(int))
+        points = head_points(scene, heads, sample)
+        forward = face_directions(scene, heads, sample)
+        favour = "B" if speaking is not None and speaking["B"].sum() > speaking["A"].sum() else "A"
+        with _staged(scene) as added:
+            two = two_shot(points, forward, aspect, favour)
+            shots = [(first, last, None)]
+            if cuts:
+                fps = render.fps / render.fps_base
+                shots = [(first + s, first + e - 1, who)
+                         for s, e, who in shot_list(speaking, last - first + 1, round(min_shot * fps))]
+            cameras = {None: _camera(scene, two, added)}
+            for who in sorted({w for _, _, w in shots if w is not None}):
+                cameras[who] = _camera(scene, close_up(points, forward, aspect, who), added)
+            for start, _, who in shots:
+                marker = scene.timeline_markers.new(f"{_TAG} {who or 'both'}", frame=start)
+                marker.camera = cameras[who]
+                added.append(marker)
+            scene.camera = cameras[shots[0][2]]
+            _lights(scene, two, added)
+            _look(heads, two, added)
+            _engine(scene, engine, samples, denoise, added)
+            yield scene
+    finally:
+        (scene.frame_end, scene.camera, render.filepath, render.resolution_x, render.resolution_y,
+         render.resolution_percentage, render.use_file_extension) = saved
+
+
+def _open(blend_or_scene):
+    if not isinstance(blend_or_scene, (str, os.PathLike)):
+        return blend_or_scene
+    path = Path(blend_or_scene)
+    if not path.is_file():
+        raise DuetError(f"{path}: no such .blend file")
+    with quiet():
+        bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
+    return bpy.context.scene
+
+
+def _speaking(motion) -> dict[str, np.ndarray]:
+    from duet.motion import DyadicMotion
+
+    if not isinstance(motion, DyadicMotion):
+        motion = DyadicMotion.load(motion)
+    return {p: np.asarray(motion.person(p).speaking, np.float64) for p in "AB"}
+
+
+def find_heads(scene) -> dict[str, tuple]:
+    """{person: (armature, mesh)} of the Duet heads in ``scene`` (armatures carrying ``duet_person``)."""
+    heads = {}
+    for ob in scene.objects:
+        person = ob.get("duet_person") if ob.type == "ARMATURE" else None
+        meshes = [c for c in ob.children if c.type == "MESH"] if person else []
+        if meshes:
+            heads[str(person)] = (ob, meshes[0])
+    if set(heads) != {"A", "B"}:
+        raise DuetError(f"scene '{scene.name}' does not hold Duet's two heads A and B to frame")
+    return heads
+
+
+def head_rows(mesh_obj) -> np.ndarray:
+    """Indices of the head proper among a head mesh's vertices: its top HEAD_SHARE by rest height."""
+    co = np.empty(len(mesh_obj.data.vertices) * 3, np.float32)
+    mesh_obj.data.vertices.foreach_get("co", co)
+    z = co.reshape(-1, 3)[:, 2]
+    return np.nonzero(z >= z.max() - HEAD_SHARE * np.ptp(z))[0]
+
+
+def head_points(scene, heads, frames, stride: int = 3) -> dict[str, np.ndarray]:
+    """{person: [N,3]} world points of each head proper, posed at each of ``frames`` (every ``stride``-th vertex)."""
+    rows = {p: head_rows(mesh)[::stride] for p, (_, mesh) in heads.items()}
+    out = {p: [] for p in heads}
+    current = scene.frame_current
+    try:
+        for f in frames:
+            scene.frame_set(int(f))
+            depsgraph = bpy.context.evaluated_depsgraph_get()
+            for p, (_, mesh) in heads.items():
+                ev = mesh.evaluated_get(depsgraph)
+                data = ev.to_mesh()
+                try:
+                    co = np.empty(len(data.vertices) * 3, np.float32)
+                    data.vertices.foreach_get("co", co)
+                finally:
+                    ev.to_mesh_clear()
+                m = np.array(mesh.matrix_world)
+                out[p].append(co.reshape(-1, 3)[rows[p]].astype(np.float64) @ m[:3, :3].T + m[:3, 3])
+    finally:
+        scene.frame_set(current)
+    return {p: np.concatenate(v) for p, v in out.items()}
+
+
+def face_directions(scene, heads, frames) -> dict[str, np.ndarray]:
+    """{person: unit vector} the mean direction each face looks (the neck bone's local +Z) over ``frames``."""
+    out = {p: np.zeros(3) for p in heads}
+    current = scene.frame_current
+    try:
+        for f in frames:
+            scene.frame_set(int(f))
+            for p, (arm, _) in heads.items():
+                m = np.array(arm.matrix_world @ arm.pose.bones["neck"].matrix)
+                out[p] += m[:3, 2]
+    finally:
+        scene.frame_set(current)
+    return {p: v / max(np.linalg.norm(v), 1e-9) for p, v in out.items()}
+
+
+# ---------------------------------------------------------------- framing (numpy)
+
+
+def _aim(position, target) -> np.ndarray:
+    f = np.asarray(target, np.float64) - position
+    f /= np.linalg.norm(f)
+    r = np.cross(f, [0.0, 0.0, 1.0])
+    r /= np.linalg.norm(r)
+    return np.stack([r, np.cross(r, f), f])
+
+
+def _tangent(points, position, rotation):
+    c = (points - position) @ rotation.T
+    return c[:, :2] / np.maximum(c[:, 2:3], 1e-9), c[:, 2]
+
+
+def _fit(position, target, points, place, aspect, iterations=3):
+    """Aim from ``position`` and choose the frame's half height (tangent units) by ``place``.
+
+    ``place(lo, hi)`` gets the tangent-space box of ``points`` and returns the frame's half height and
+    where the box's centre should sit in the frame (tangent offsets); the aim is refined to match.
+    """
+    rot = _aim(position, target)
+    for _ in range(iterations):
+        xy, _ = _tangent(points, position, rot)
+        lo, hi = xy.min(0), xy.max(0)
+        half_h, offset = place(lo, hi)
+        centre = (lo + hi) / 2 - offset
+        direction = rot.T @ np.array([centre[0], centre[1], 1.0])
+        rot = _aim(position, position + direction)
+    return rot, half_h
+
+
+def _lens(half_h, aspect):
+    return SENSOR_MM / (2 * half_h * aspect)
+
+
+def two_shot(points: dict, forward: dict, aspect: float, favour: str = "A") -> Framing:
+    """The two-shot: searched over directions around the pair (see the module's docstring)."""
+    centre = {p: (v.min(0) + v.max(0)) / 2 for p, v in points.items()}
+    mid = (centre["A"] + centre["B"]) / 2
+    both = np.concatenate([points["A"], points["B"]])
+    other = "B" if favour == "A" else "A"
+    margin_x, margin_top, margin_bottom = 0.05, 0.06, 0.04
+
+    def place(lo, hi):
+        half_h = max((hi[1] - lo[1]) / (2 * (1 - margin_top - margin_bottom)),
+                     (hi[0] - lo[0]) / (2 * aspect * (1 - 2 * margin_x)))
+        # the heads' crowns margin_top below the frame's top edge
+        return half_h, np.array([0.0, half_h * (1 - 2 * margin_top) - (hi[1] - lo[1]) / 2])
+
+    best, best_key = None, None
+    for distance in (2.2, 3.0, 4.5, 6.0):
+        for elevation in (0.06, 0.14):
+            for azimuth in np.deg2rad(np.arange(0, 360, 3)):
+                d = np.array([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth),
+                              np.sin(elevation)])
+                pos = mid + distance * d
+                if min(np.linalg.norm(pos - c) for c in centre.values()) < 0.6:
+                    continue
+                rot, half_h = _fit(pos, mid, both, place, aspect)
+                boxes = {}
+                for p in points:
+                    xy, depth = _tangent(points[p], pos, rot)
+                    if depth.min() < 0.3:
+                        break
+                    boxes[p] = (xy.min(0), xy.max(0))
+                else:
+                    share = min((hi[1] - lo[1]) / (2 * half_h) for lo, hi in boxes.values())
+                    (la, ha), (lb, hb) = boxes["A"], boxes["B"]
+                    gap = max(la[0], lb[0]) - min(ha[0], hb[0])  # > 0: the boxes do not overlap
+                    facing = {p: forward[p] @ (pos - centre[p]) / np.linalg.norm(pos - centre[p]) for p in points}
+                    ok = share >= TWO_SHOT_SHARE and gap > 0.02 * half_h
+                    # the favoured face as near a three-quarter view as the sizes allow, then the other's turned most
+                    look = 0.25 * facing[other] - abs(facing[favour] - THREE_QUARTER)
+                    key = (ok, look if ok else share + min(gap, 0))
+                    if best_key is None or key > best_key:
+                        best_key, best = key, Framing(pos, rot, _lens(half_h, aspect), None)
+    return best
+
+
+def close_up(points: dict, forward: dict, aspect: float, who: str) -> Framing:
+    """A close-up of ``who``: about 30 degrees off the nose, the head CLOSE_SHARE of the frame, the partner out of it."""
+    other = "B" if who == "A" else "A"
+    head = points[who]
+    centre = (head.min(0) + head.max(0)) / 2
+    fwd = forward[who].copy()
+    fwd[2] = 0
+    fwd /= max(np.linalg.norm(fwd), 1e-9)
+    side = np.cross([0.0, 0.0, 1.0], fwd)
+    best, best_key = None, None
+    for turn in np.deg2rad(np.arange(-50, 51, 5)):
+        if abs(turn) < np.deg2rad(12):
+            continue
+        look_room = -np.sign(turn)  # the face turns away from the lens's side: leave room in front of it
+
+        def place(lo, hi, look_room=look_room):
+            half_h = (hi[1] - lo[1]) / (2 * CLOSE_SHARE)
+            dy = half_h * (1 - 2 * 0.06) - (hi[1] - lo[1]) / 2   # crown 6% below the top edge
+            return half_h, np.array([look_room * 0.12 * half_h * aspect, dy])
+
+        for distance in (0.9, 1.2):
+            d = np.cos(turn) * fwd + np.sin(turn) * side
+            pos = centre + distance * (d + np.array([0.0, 0.0, 0.08]))
+            rot, half_h = _fit(pos, centre, head, place, aspect)
+            cam = Framing(pos, rot, _lens(half_h, aspect), who)
+            uv, depth = cam.project(points[other], aspect)
+            seen = (depth > 0.05) & np.all((uv > -0.02) & (uv < 1.02), axis=1)
+            facing = forward[who] @ (pos - centre) / np.linalg.norm(pos - centre)
+            key = (-seen.mean(), -abs(facing - np.cos(np.deg2rad(30))))
+            if best_key is None or key > best_key:
+                best_key, best = key, cam
+    return best
+
+
+def shot_list(speaking: dict, n_frames: int, min_frames: int) -> list[tuple[int, int, str | None]]:
+    """Shots (start, end exclusive, who) over ``n_frames``: who speaks alone gets a close-up, both at once
+    the two-shot, a pause keeps the shot; the first shot is the two-shot. Every shot is held at least
+    ``min_frames`` (a cut waits until then, then goes to whoever speaks at that moment)."""
+    n_frames, min_frames = int(n_frames), max(1, int(min_frames))
+    a = np.zeros(n_frames)
+    b = np.zeros(n_frames)
+    a[: min(n_frames, len(speaking["A"]))] = speaking["A"][:n_frames]
+    b[: min(n_frames, len(speaking["B"]))] = speaking["B"][:n_frames]
+    label = np.where((a > 0.5) & (b > 0.5), 2, np.where(a > 0.5, 0, np.where(b > 0.5, 1, -1)))
+    label[0] = 2
+    for t in range(1, n_frames):
+        if label[t] < 0:
+            label[t] = label[t - 1]
+    shots = []
+    start = 0
+    while start < n_frames:
+        cur = label[start]
+        later = np.nonzero(label[start + min_frames:] != cur)[0]
+        end = start + min_frames + int(later[0]) if len(later) else n_frames
+        if n_frames - end < min_frames:
+            end = n_frames
+        shots.append((start, end, cur))
+        start = end
+    names = {0: "A", 1: "B", 2: None}
+    return [(s, e, names[int(w)]) for s, e, w in shots]
+
+
+# ---------------------------------------------------------------- staging in Blender
+
+
+@contextlib.contextmanager
+def _staged(scene):
+    """Collects what the preview adds (objects, markers, data) and changes (``(owner, attr, value)``)."""
+    added: list = []
+    world = scene.world
+    try:
+        yield added
+    finally:
+        scene.world = world
+        for thing in reversed(added):
+            if isinstance(thing, tuple) and isinstance(thing[1], int):
+                thing[0][thing[1]] = thing[2]
+            elif isinstance(thing, tuple):
+                setattr(*thing)
+            elif isinstance(thing, bpy.types.TimelineMarker):
+                scene.timeline_markers.remove(thing)
+            elif isinstance(thing, bpy.types.Object):
+                data = thing.data
+                bpy.data.objects.remove(thing)
+                if data is not None and data.users == 0:
+                    (bpy.data.cameras if isinstance(data, bpy.types.Camera) else bpy.data.lights).remove(data)
+            elif isinstance(thing, bpy.types.Material):
+                bpy.data.materials.remove(thing)
+            elif isinstance(thing, bpy.types.World):
+                bpy.data.worlds.remove(thing)
+
+
+def _set(added, owner, attr, value):
+    added.append((owner, attr, _copy(getattr(owner, attr))))
+    setattr(owner, attr, value)
+
+
+def _copy(value):
+    return tuple(value) if hasattr(value, "__len__") and not isinstance(value, str) else value
+
+
+def _camera(scene, framing: Framing, added):
+    data = bpy.data.cameras.new(f"{_TAG} camera")
+    data.sensor_fit = "HORIZONTAL"
+    data.sensor_width = SENSOR_MM
+    data.lens = framing.lens
+    data.clip_start = 0.05
+    cam = bpy.data.objects.new(f"{_TAG} camera {framing.who or 'both'}", data)
+    scene.collection.objects.link(cam)
+    r = framing.rotation
+    # Blender cameras look down their local -Z with +Y up: columns right, up, -forward
+    cam.matrix_world = Matrix.Translation(framing.position) @ Matrix(np.stack([r[0], r[1], -r[2]], 1)).to_4x4()
+    added.append(cam)
+    return cam
+
+
+def _directions(two: Framing):
+    """World directions (towards the light) of key, fill and rim, set from the two-shot camera."""
+    toward_cam = -two.rotation[2].copy()
+    toward_cam[2] = 0
+    toward_cam /= np.linalg.norm(toward_cam)
+    side = np.cross([0.0, 0.0, 1.0], toward_cam)
+    key = toward_cam * 0.75 + side * 0.6 + np.array([0, 0, 0.75])
+    fill = toward_cam * 0.8 - side * 0.9 + np.array([0, 0, 0.15])
+    rim = -toward_cam * 0.9 + side * 0.2 + np.array([0, 0, 0.6])
+    return [v / np.linalg.norm(v) for v in (key, fill, rim)]
+
+
+def _lights(scene, two: Framing, added):
+    key, _, _ = _directions(two)
+    for ob in scene.objects:
+        if ob.type == "LIGHT" and not ob.hide_render:
+            _set(added, ob, "hide_render", True)
+    data = bpy.data.lights.new(f"{_TAG} key", "SUN")
+    data.energy = KEY_ENERGY
+    data.angle = float(KEY_ANGLE)
+    lamp = bpy.data.objects.new(f"{_TAG} key", data)
+    lamp.matrix_world = _track(-key).to_4x4()
+    scene.collection.objects.link(lamp)
+    added.append(lamp)
+    world = bpy.data.worlds.new(f"{_TAG} backdrop")
+    added.append(world)
+    _backdrop(world)
+    scene.world = world
+
+
+def _track(direction):
+    f = np.asarray(direction, np.float64) / np.linalg.norm(direction)
+    r = np.cross(f, [0.0, 0.0, 1.0]) if abs(f[2]) < 0.99 else np.array([1.0, 0, 0])
+    r /= np.linalg.norm(r)
+    u = np.cross(r, f)
+    return Matrix(np.stack([r, u, -f], 1))
+
+
+def _backdrop(world):
+    """A dark gradient seen by the camera only (no light from the world)."""
+    world.use_nodes = True
+    nodes, links = world.node_tree.nodes, world.node_tree.links
+    nodes.clear()
+    coord = nodes.new("ShaderNodeTexCoord")
+    sep = nodes.new("ShaderNodeSeparateXYZ")
+    ramp = nodes.new("ShaderNodeValToRGB")
+    ramp.color_ramp.elements[0].position, ramp.color_ramp.elements[1].position = 0.35, 0.6
+    ramp.color_ramp.elements[0].color = (*BACKDROP[1], 1.0)
+    ramp.color_ramp.elements[1].color = (*BACKDROP[0], 1.0)
+    map_z = nodes.new("ShaderNodeMapRange")
+    map_z.inputs["From Min"].default_value, map_z.inputs["From Max"].default_value = -0.4, 0.4
+    seen = nodes.new("ShaderNodeBackground")
+    dark = nodes.new("ShaderNodeBackground")
+    dark.inputs["Color"].default_value = (0.0, 0.0, 0.0, 1.0)
+    path = nodes.new("ShaderNodeLightPath")
+    mix = nodes.new("ShaderNodeMixShader")
+    out = nodes.new("ShaderNodeOutputWorld")
+    links.new(coord.outputs["Window"], sep.inputs[0])
+    links.new(sep.outputs["Y"], map_z.inputs["Value"])
+    links.new(map_z.outputs["Result"], ramp.inputs["Fac"])
+    links.new(ramp.outputs["Color"], seen.inputs["Color"])
+    links.new(path.outputs["Is Camera Ray"], mix.inputs[0])
+    links.new(dark.outputs[0], mix.inputs[1])
+    links.new(seen.outputs[0], mix.inputs[2])
+    links.new(mix.outputs[0], out.inputs["Surface"])
+
+
+def _look(heads, two: Framing, added):
+    """Preview copies of the heads' materials: the fill and the rim added in the shader, no subsurface."""
+    _, fill, rim = _directions(two)
+    copies = {}
+    for _, mesh in heads.values():
+        for slot, mat in enumerate(mesh.data.materials):
+            if mat is None or not mat.use_nodes:
+                continue
+            if mat.name not in copies:
+                copies[mat.name] = _lit_copy(mat, fill, rim)
+                added.append(copies[mat.name])
+            added.append((mesh.data.materials, slot, mat))
+            mesh.data.materials[slot] = copies[mat.name]
+
+
+def _lit_copy(mat, fill, rim):
+    copy = mat.copy()
+    copy.name = f"{_TAG} {mat.name}"
+    nodes, links = copy.node_tree.nodes, copy.node_tree.links
+    bsdf = next((n for n in nodes if n.type == "BSDF_PRINCIPLED"), None)
+    out = next((n for n in nodes if n.type == "OUTPUT_MATERIAL" and n.is_active_output), None)
+    if bsdf is None or out is None:
+        return copy
+    bsdf.inputs["Subsurface Weight"].default_value = 0.0
+    colour = bsdf.inputs["Base Color"]
+    geo = nodes.new("ShaderNodeNewGeometry")
+
+    def lit(direction, wrap, strength):
+        dot = nodes.new("ShaderNodeVectorMath")
+        dot.operation = "DOT_PRODUCT"
+        dot.inputs[1].default_value = tuple(direction)
+        links.new(geo.outputs["Normal"], dot.inputs[0])
+        shade = nodes.new("ShaderNodeMath")
+        shade.operation = "MULTIPLY_ADD"
+        shade.use_clamp = True
+        shade.inputs[1].default_value = 1 / (1 + wrap)
+        shade.inputs[2].default_value = wrap / (1 + wrap)
+        links.new(dot.outputs["Value"], shade.inputs[0])
+        scale = nodes.new("ShaderNodeMath")
+        scale.operation = "MULTIPLY"
+        scale.inputs[1].default_value = strength
+        links.new(shade.outputs[0], scale.inputs[0])
+        return scale
+
+    fill_term = lit(fill, 0.6, FILL)
+    rim_side = lit(rim, 0.3, RIM)
+    facing = nodes.new("ShaderNodeLayerWeight")
+    facing.inputs["Blend"].default_value = 0.35
+    rim_term = nodes.new("ShaderNodeMath")
+    rim_term.operation = "MULTIPLY"
+    links.new(facing.outputs["Facing"], rim_term.inputs[0])
+    links.new(rim_side.outputs[0], rim_term.inputs[1])
+    light = nodes.new("ShaderNodeMath")
+    light.operation = "ADD"
+    links.new(fill_term.outputs[0], light.inputs[0])
+    links.new(rim_term.outputs[0], light.inputs[1])
+    emit = nodes.new("ShaderNodeEmission")
+    if colour.is_linked:
+        links.new(colour.links[0].from_socket, emit.inputs["Color"])
+    else:
+        emit.inputs["Color"].default_value = tuple(colour.default_value)
+    links.new(light.outputs[0], emit.inputs["Strength"])
+    add = nodes.new("ShaderNodeAddShader")
+    source = out.inputs["Surface"].links[0].from_socket if out.inputs["Surface"].is_linked else bsdf.outputs[0]
+    links.new(source, add.inputs[0])
+    links.new(emit.outputs[0], add.inputs[1])
+    # the neck's cut end fades into the backdrop (rest height, 0 at the bottom of the mesh, 1 at the crown)
+    rest = nodes.new("ShaderNodeTexCoord")
+    height = nodes.new("ShaderNodeSeparateXYZ")
+    links.new(rest.outputs["Generated"], height.inputs[0])
+    fade = nodes.new("ShaderNodeMapRange")
+    fade.inputs["From Min"].default_value, fade.inputs["From Max"].default_value = NECK_FADE
+    links.new(height.outputs["Z"], fade.inputs["Value"])
+    clear = nodes.new("ShaderNodeBsdfTransparent")
+    mix = nodes.new("ShaderNodeMixShader")
+    links.new(fade.outputs["Result"], mix.inputs[0])
+    links.new(clear.outputs[0], mix.inputs[1])
+    links.new(add.outputs[0], mix.inputs[2])
+    links.new(mix.outputs[0], out.inputs["Surface"])
+    return copy
+
+
+def eevee_available(timeout: float = 60.0) -> bool:
+    """Whether EEVEE renders here: only tried where a GPU device node exists, in a child process (a
+    missing GPU context hangs or aborts Blender rather than raising)."""
+    if not (glob.glob("/dev/dri/renderD*") or glob.glob("/dev/nvidia[0-9]*")) and sys.platform == "linux":
+        return False
+    probe = ("import bpy\ns = bpy.context.scene\ns.render.engine = 'BLENDER_EEVEE'\n"
+             "s.render.resolution_x = s.render.resolution_y = 16\nbpy.ops.render.render()\nprint('EEVEE-OK')")
+    try:
+        r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False
+    return r.returncode == 0 and "EEVEE-OK" in r.stdout
+
+
+def _engine(scene, engine, samples, denoise, added):
+    render = scene.render
+    use_eevee = engine == "eevee" or (engine == "auto" and eevee_available())
+    if use_eevee:
+        _set(added, render, "engine", "BLENDER_EEVEE")
+        _set(added, scene.eevee, "taa_render_samples", max(4, samples * 4))
+        return
+    _set(added, render, "engine", "CYCLES")
+    cycles = scene.cycles
+    for attr, value in (("device", "CPU"), ("samples", samples), ("use_adaptive_sampling", False),
+                        ("max_bounces", 0), ("use_denoising", denoise), ("denoiser", "OPENIMAGEDENOISE"),
+                        ("denoising_input_passes", "RGB_ALBEDO_NORMAL"), ("denoising_prefilter", "FAST"),
+                        ("denoising_quality", "FAST"), ("seed", 0)):
+        _set(added, cycles, attr, value)
+    _set(added, render, "use_persistent_data", True)
+    _set(added, scene.view_settings, "view_transform", "AgX")
+
+
+def _encode(scene, out_mp4: Path):
+    render = scene.render
     compat.set_video_output(render.image_settings)
     render.ffmpeg.format = "MPEG4"
     render.ffmpeg.codec = "H264"
     render.ffmpeg.audio_codec = "AAC"
     render.use_file_extension = False
-    try:
-        with _flat_look(scene), atomic_output(out_mp4) as tmp, Progress("preview") as progress, quiet(stderr=False):
-            render.filepath = str(tmp)
-            first, count = scene.frame_start, scene.frame_end - scene.frame_start + 1
+    with atomic_output(out_mp4) as tmp, Progress("preview") as progress, quiet(stderr=False):
+        render.filepath = str(tmp)
+        first, count = scene.frame_start, scene.frame_end - scene.frame_start + 1
 
-            def frame_done(sc, *_):
-                progress.update((sc.frame_current - first + 1) / count, f"frame {sc.frame_current - first + 1}/{count}")
+        def frame_done(sc, *_):
+            done = sc.frame_current - first + 1
+            progress.update(done / count, f"frame {done}/{count}")
 
-            bpy.app.handlers.render_write.append(frame_done)
-            try:
-                bpy.ops.render.render(animation=True, scene=scene.name)
-            finally:
-                bpy.app.handlers.render_write.remove(frame_done)
-    finally:
-        scene.frame_end, render.engine, render.filepath = saved
-    return out_mp4
-
-
-
-@contextlib.contextmanager
-def _flat_look(scene):
-    """For the preview's two samples: the key light alone plus a little self-lit ambient.
-
-    Cycles picks one light per sample and samples subsurface and gloss at random, which at two samples
-    speckles the skin; one sun and diffuse-only materials are noise-free. Everything is put back.
-    """
-    saved = []
-    for ob in scene.objects:
-        if ob.type == "LIGHT" and ob.name != KEY_LIGHT and not ob.hide_render:
-            saved.append((ob, "hide_render", False))
-            ob.hide_render = True
-    for mat in bpy.data.materials:
-        for node in (mat.node_tree.nodes if mat.node_tree else ()):
-            if node.type != "BSDF_PRINCIPLED":
-                continue
-            inputs = node.inputs
-            for name, value in (("Subsurface Weight", 0.0), ("Specular IOR Level", 0.0),
-                                ("Emission Color", tuple(inputs["Base Color"].default_value)),
-                                ("Emission Strength", AMBIENT)):
-                saved.append((inputs[name], "default_value", _copy(inputs[name].default_value)))
-                inputs[name].default_value = value
-    try:
-        yield
-    finally:
-        for owner, attr, value in reversed(saved):
-            setattr(owner, attr, value)
-
-
-def _copy(value):
-    return tuple(value) if hasattr(value, "__len__") else value
+        bpy.app.handlers.render_write.append(frame_done)
+        try:
+            bpy.ops.render.render(animation=True, scene=scene.name)
+        finally:
+            bpy.app.handlers.render_write.remove(frame_done)
