@@ -30,6 +30,9 @@ class Request:
     first_speaker: str = "A"
     layout: dict | None = None  # {"A": [x,y,z], "B": [x,y,z]}; predicted from the prompt when absent
     masks: np.ndarray | None = None  # exact speaking masks [2, T] when timings are known (spoken dialogue)
+    head_motion: float | str | dict = 1.0    # per-person amounts (duet.animators.controls): a number, "A,B"
+    expression: float | str | dict = 1.0     # or {"A": .., "B": ..}; 1.0 = as made
+    gaze_aversion: float | str | dict = 1.0
     extra: dict = field(default_factory=dict)
 
 
@@ -78,6 +81,9 @@ def generate(req: Request, progress=None):
     if req.first_speaker not in ("A", "B"):
         raise DuetError("--first-speaker must be A or B")
     emotion, relation = labels(req)
+    from duet.animators import controls
+
+    amounts = {name: controls.amounts(getattr(req, name), name) for name in controls.CONTROLS}
     progress("loading audio", 0.0)
     tracks, shape = load_tracks(req)
     progress("placing the heads", 0.1)
@@ -101,6 +107,8 @@ def generate(req: Request, progress=None):
                                 first_speaker=req.first_speaker if shape == "mono" else "A",
                                 progress=lambda f: progress("generating", 0.2 + 0.8 * f))
         motion.meta.update(meta)
+    if any(v != 1.0 for a in amounts.values() for v in a.values()):
+        controls.apply(motion, **amounts)
     progress("generating", 1.0)
     return motion.validate()
 

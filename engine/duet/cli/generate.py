@@ -23,6 +23,10 @@ def add_request_arguments(p: argparse.ArgumentParser, audio_required: bool = Tru
                    help="how to read AUDIO (auto: stereo with different channels = one voice each)")
     p.add_argument("--first-speaker", default="A", choices=("A", "B"),
                    help="who speaks first (default A)")
+    for flag, what in (("--head-motion", "head motion"), ("--expression", "facial expression (brows, smiles, "
+                       "cheeks; not the lips)"), ("--gaze-aversion", "looking away from the partner's eyes")):
+        p.add_argument(flag, default="1.0", metavar="X[,Y]",
+                       help=f"how much {what}: one amount for both people or A,B (default 1.0: as made; 0-3)")
 
 
 def request_from(args):
@@ -30,7 +34,8 @@ def request_from(args):
 
     return Request(audio=args.audio, audio_b=args.audio_b, prompt=args.prompt, emotion=args.emotion,
                    relation=args.relation, seed=args.seed, engine=args.engine,
-                   input_shape=args.input_shape, first_speaker=args.first_speaker)
+                   input_shape=args.input_shape, first_speaker=args.first_speaker,
+                   head_motion=args.head_motion, expression=args.expression, gaze_aversion=args.gaze_aversion)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
