@@ -207,3 +207,19 @@ def test_the_built_wheel_installs_on_python_313_without_torch_and_generates(conv
     want = infer.generate(_clip(conversation), layout=motion.meta["layout"], seed=0,
                           emotion=motion.meta.get("emotion"), relation=motion.meta.get("relation"))
     assert np.abs(motion.A.expr - want.A.expr).max() < 1e-3  # numpy 2 and ORT there: the same animation
+
+
+def test_install_engine_installs_no_torch(tmp_path):
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("engine_setup", ROOT / "addon" / "engine_setup.py")
+    setup = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(setup)
+    commands = setup.install_commands(str(tmp_path / "env"), str(ROOT), base_python="/usr/bin/python3.13")
+    assert commands[0] == ["/usr/bin/python3.13", "-m", "venv", str(tmp_path / "env")]
+    assert commands[-1][-1] == f"{ROOT}[serve]"  # a checkout: the engine and the service's extra
+    assert not [a for c in commands for a in c if "torch" in a or "download.pytorch" in a]
+    wheel = str(tmp_path / "duet-0.1.0-py3-none-any.whl")
+    assert setup.install_commands(str(tmp_path / "env"), wheel)[-1][-1] == wheel
