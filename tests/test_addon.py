@@ -83,7 +83,7 @@ def test_zip_holds_addon_manifest_and_only_pure_duet(addon_zip):
     assert not any("torch" in n or n.endswith(".whl") for n in names)
     assert manifest["id"] == "duet" and len(manifest["tagline"]) < 64 and manifest["tagline"][-1].isalnum()
     assert set(manifest["permissions"]) == {"files", "network"}
-    assert manifest["blender_version_min"] == "4.2.0" and manifest["license"] == ["SPDX:GPL-3.0-or-later"]
+    assert manifest["blender_version_min"] == "4.4.0" and manifest["license"] == ["SPDX:GPL-3.0-or-later"]
 
 
 def test_manifest_rules_and_bundled_imports():
