@@ -63,7 +63,7 @@ def one(kind: str, audio: str, out: str) -> None:
 
 
 def timed(cmd: list[str]) -> tuple[float, float, str]:
-    """(wall s, the child's CPU s, its last stdout line) of one run of ``cmd``."""
+    """(wall s, the child's CPU s, its last stdout line: whether torch was imported) of one run of ``cmd``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True)
@@ -97,7 +97,7 @@ def main() -> None:
             wall, cpu, note = min(runs)
             best[name] = wall
             print(f"  {name:36s} {wall:6.2f} s wall ({args.seconds / wall:5.1f}x real time), {cpu:5.2f} s CPU"
-                  f"{'  ' + note if note.endswith('torch') else ''}")
+                  f"{'  (' + note + ')' if note else ''}")
         torch_wall, runtime_wall = best["torch path (.pt, torch)"], best["runtime path (.onnx, ONNX Runtime)"]
         print(f"runtime / torch: {runtime_wall / torch_wall:.2f}x the time; target <= 3 s wall -> "
               f"{best['duet generate (the command)']:.2f} s")
