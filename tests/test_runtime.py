@@ -198,6 +198,9 @@ def test_the_built_wheel_installs_on_python_313_without_torch_and_generates(conv
     assert not {n for n in names if n.startswith(("torch", "nvidia"))}
     version = run(str(py), "-c", "import sys; print(sys.version_info[:2])").stdout.strip()
     assert version == "(3, 13)"
+    refused = run(str(py), "-c", "from duet.model import bundle\ntry:\n bundle.load()\n"
+                                 "except Exception as e:\n print(type(e).__name__, e)")
+    assert refused.stdout.startswith("DuetError") and "needs torch" in refused.stdout  # .pt: one clear line
     out = tmp_path / "m.npz"
     gen = run(str(venv / "bin" / "duet"), "generate", str(conversation.mix), "--prompt",
               "two friends arguing across a kitchen table", "-o", str(out))

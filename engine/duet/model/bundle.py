@@ -74,13 +74,17 @@ def save(path: str | Path, net, cfg: ModelConfig, mean, std, meta: dict, half: b
 
 def load(path: str | Path | None = None) -> Bundle:
     """Load a bundle (default: the shipped weights) as float32 in eval mode."""
-    import torch
-
-    from duet.model.network import DualStreamUNet
-
     path = Path(path) if path else SHIPPED
     if not path.is_file():
         raise DuetError(f"{path}: no model weights there (train with 'duet train' or use --engine baseline)")
+    try:
+        import torch
+    except ImportError:
+        raise DuetError(f"{path}: a torch bundle needs torch (pip install 'duet[train]'); "
+                        f"its ONNX export ({path.with_suffix('.onnx').name}) does not") from None
+
+    from duet.model.network import DualStreamUNet
+
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
         cfg = ModelConfig.from_dict(payload["config"])
