@@ -15,6 +15,7 @@ from duet.layout import MAX_APART, MAX_HEIGHT, MIN_APART, MIN_HEIGHT, Layout, ex
 
 K = 9
 MAJORITY = 0.6  # the share of the neighbours' weight that overrules face to face
+FACE_RANGE = (0.7, 1.6)  # with nothing said, a conversation stays in the personal to near-social zone
 SPACING = {rules.SIDE: 0.6, rules.CORNER: 0.9}
 _ANGLES = (rules.FACE, rules.CORNER, rules.SIDE)
 
@@ -90,6 +91,7 @@ def predict_offline(prompt: str, pool: np.ndarray | None = None) -> Layout:
     if apart is None:  # the spacing of the neighbours arranged face to face, when there are any
         same = table[:, 1] == angle
         apart = _weighted_median(table[same, 0], weight[same]) if same.any() else _weighted_median(table[:, 0], weight)
+        apart = float(np.clip(apart, *FACE_RANGE))
     # A person the words say nothing about stands: the neighbours' heights belong to their own scenes.
     height_a = rules.STAND if cues.height_a is None else cues.height_a
     height_b = rules.STAND if cues.height_b is None else cues.height_b

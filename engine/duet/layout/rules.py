@@ -82,13 +82,15 @@ def _amount(words: str) -> float:
 _NOT_PLACE = r"(?! (?:table|counter|island|desk|bar|net|fence|hedge|wall|aisle|machine))"
 _BIG = (r"(?:warehouse|pitch|field|football field|street|road|square|car park|parking lot|construction site|"
         r"building site|pool|pool deck|penalty area|auditorium|lecture hall|hall|gym|courtyard|playground|"
-        r"schoolyard|yard|lawn|park|beach|stadium|court|church|factory|hangar|barn|site|deck)")
+        r"schoolyard|yard|lawn|park|beach|stadium|court|church|factory|hangar|barn|site|deck|theat(?:er|re)|cinema|"
+        r"concert hall)")
 _ROOM = (r"(?:room|living room|kitchen|office|classroom|shop|store|restaurant|lobby|loft|studio|garage|"
          r"backyard|garden|hallway|corridor|house|flat|apartment|pub|library|boat)")
 _FAR = (r"(?:across|opposite ends? of|(?:the )?(?:far|other) (?:end|side|corner) of|(?:one|either) end of|"
         r"(?:one|either) side of|ends? of|back of|top of|from afar)")
 _ROWS = {"front": 2.0, "first": 2.0, "second": 3.0, "third": 4.0, "fourth": 4.0, "fifth": 5.0, "back": 6.0,
          "last": 6.0, "top": 6.0}
+OFF_STAGE = 3.0  # the least distance between someone on a stage and someone off it
 STAGE_EXTRA = 1.5  # a stage's edge and the speaker's place on it add to the distance to a row
 # (pattern, metres, whether it is a piece of furniture the two face across), most specific first.
 DISTANCES: list[tuple[str, float, bool]] = [
@@ -189,6 +191,7 @@ POSTURES: list[tuple[str, str, float, bool]] = [
      STAND, True),
 ]
 _VERBS = ("standing", "seated")
+_ADJECTIVE = re.compile(r"(?:seated|standing|sitting) (?!on\b|in\b|at\b|by\b|next\b|beside\b|with\b|and\b)\w+")
 _IMPLIED = [  # places where people stand or sit, used only when no posture word is said
     (r"\b(?:pool table|snooker|billiards?|darts|oche|bowling|ping-pong|table tennis)\b", "standing", STAND),
     (r"\b(?:bench|desks?|dinner|dining|table|lecture|chess|cards|poker|dominoes|theat(?:er|re)|cinema|"
@@ -243,6 +246,10 @@ def read(prompt: str) -> Cues:
         apart = implied[0]  # a table's width is the distance across it, not along or around it
         notes.append(f"'{implied[1]}' -> {apart:g} m apart")
     height_a, height_b = heights(text, notes)
+    if (not stated and re.search(r"\bstage\b", text) and None not in (height_a, height_b)
+            and max(height_a, height_b) >= 2.5 > min(height_a, height_b) + 1.0 and (apart or 0.0) < OFF_STAGE):
+        apart = OFF_STAGE
+        notes.append(f"one on the stage, one off it -> {OFF_STAGE:g} m apart")
     return Cues(apart, stated, angle, height_a, height_b, tuple(notes))
 
 
@@ -255,22 +262,30 @@ def heights(text: str, notes: list[str]) -> tuple[float | None, float | None]:
     if not re.search(r"\b(?:crowd|audience|row|pew|heckler|fan|volunteer|guest|below|front table|bid)\b", text):
         hits = [h for h in hits if h[1] != "on a stage"]  # both on one stage: its floor is their floor
     plural = bool(_PLURAL.search(text)) and not _ONE_OTHER.search(text)
-    kinds = list(dict.fromkeys((k, h) for _, k, h in hits))
     slots: dict[str, tuple[str, float] | None] = {"A": None, "B": None}
+    adjectives = [h for h in hits if re.search(r"\b(?:a|an|the|his|her|their) $", text[:h[0]])
+                  and _ADJECTIVE.match(text, h[0])]
+    if adjectives and not plural:  # "a seated passenger": that person only; the other stands unless said
+        for pos, kind, h in adjectives:  # a noun phrase of its own: the first person's only at the start
+            who = "A" if len(text[:pos].split()) < 2 else "B"
+            slots[who] = slots[who] or (kind, h)
+        for who in ("A", "B"):
+            own = [x for x in hits if x not in adjectives and _describes_first(text, x[0]) == (who == "A")]
+            slots[who] = slots[who] or (own[0][1:] if own else ("standing", STAND))
+        hits = []
+    kinds = list(dict.fromkeys((k, h) for _, k, h in hits))
     if kinds and plural:
         slots["A"] = slots["B"] = min(kinds, key=lambda kh: rank[kh[0]])
     elif len(kinds) >= 2:
         slots["A"], slots["B"] = kinds[0], kinds[1]
     elif kinds:
         pos, kind, _ = hits[0]
-        adjective = re.search(rf"\b(?:a|an|the|his|her|their) {re.escape(text[pos:pos + 12].split()[0])} \w+",
-                              text[max(0, pos - 6):pos + 30]) if kind in _VERBS else None
-        if kind in general and not adjective:
+        if kind in general:
             slots["A"] = slots["B"] = kinds[0]
         else:  # one person's posture: theirs is whoever the words describe; the other stands
             who = "A" if _describes_first(text, pos) else "B"
             slots[who], slots[_other(who)] = kinds[0], ("standing", STAND)
-    else:
+    elif not adjectives:
         for pattern, kind, h in _IMPLIED:
             if re.search(pattern, text):
                 slots["A"] = slots["B"] = (kind, h)
