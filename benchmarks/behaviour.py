@@ -8,7 +8,8 @@ Rows: the corpus's ground truth; with --reanimate, duet.corpus.animator re-run o
 timings, layout, relation and tracks (what a rebuilt corpus would hold: old against new without
 rebuilding); one row per --weights bundle ("-" for the shipped one), mono mix, diarized masks; with
 --motions, the DyadicMotion files DIR/<clip id>.npz (e.g. read back from baked scenes). Columns: the
-duet.eval.behaviour statistics with the issue's targets, plus motion variance as a share of the
+duet.eval.behaviour statistics with the issue's targets (head_fast: the head
+std without drift slower than 2 s, so a slowly wandering or misaimed head does not pass for a lively one), plus motion variance as a share of the
 truth's, listener SID and head sync (duet.eval.metrics). --split all pools every split.
 """
 
@@ -20,6 +21,7 @@ import time
 import numpy as np
 
 COLUMNS = (("head_std_speaking", "deg >=2.0"), ("head_std_listening", "deg >=1.0"),
+           ("head_fast_speaking", "deg"), ("head_fast_listening", "deg"),
            ("pitch_std_speaking", "deg"), ("pitch_std_listening", "deg"), ("backchannel_nod", ">=0.6"),
            ("eye_contact_speaking", "0.35-0.70"), ("eye_contact_listening", "0.65-0.90"),
            ("mutual_gaze", "share"), ("blinks_per_min", "10-25"), ("smile_listening", "mean"),

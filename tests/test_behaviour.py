@@ -57,8 +57,13 @@ def test_head_rotation_std_by_role_and_pitch_alone():
     assert s["head_std_speaking"] == pytest.approx(np.sqrt((12.5 + 8.0) / 2), rel=0.02)
     assert s["head_std_listening"] < 0.01
     assert s["pitch_std_speaking"] == pytest.approx(np.sqrt(12.5 / 2), rel=0.03)  # the shake is no pitch
+    assert s["head_fast_speaking_A"] > 0.8 * s["head_std_speaking_A"]  # 2 s cycles: mostly fast
     m.A.poses["neck"][n // 2:, 0] = np.radians(2.0)  # a held posture is no motion
     assert B.summarize(m)["head_std_listening"] < 0.01
+    m.B.poses["neck"][:, 1] = np.radians(12.0) * np.arange(n) / n  # a slow 12-degree wander
+    s = B.summarize(m)
+    assert s["head_std_listening_B"] == pytest.approx(6.0 / np.sqrt(12), rel=0.03)
+    assert s["head_fast_listening_B"] < 0.15 * s["head_std_listening_B"]
 
 
 def test_a_backchannel_counts_a_nod_only_for_a_quick_swing_over_three_degrees_near_it():

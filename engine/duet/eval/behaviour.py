@@ -19,6 +19,7 @@ from duet.frames import axis_angle, rotmat
 NOD_DEG = 3.0            # a nod: head pitch swings by more than this ...
 NOD_WINDOW_S = 0.5       # ... within this many seconds
 NOD_SEARCH_S = (0.25, 0.5)  # looked for from this long before a backchannel starts to this long after it ends
+FAST_S = 2.0             # head_fast: motion about a running mean over this many seconds (no slow drift)
 BLINK_LEVEL = 0.5        # the eyes count as shut while the mean of eyeBlinkLeft/Right is at least this
 SMILE = ("mouthSmileLeft", "mouthSmileRight")
 BROW_RAISE = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight")
@@ -53,6 +54,17 @@ def rotation_spread(r: np.ndarray) -> tuple[float, int]:
     dev = np.einsum("ji,njk->nik", mean_rotation(r), r)
     ang = np.degrees(np.linalg.norm(axis_angle(dev), axis=-1))
     return float(np.sum(ang ** 2)), len(r)
+
+
+def fast_head_deg(rot: np.ndarray, fps: float) -> np.ndarray:
+    """[T] degrees between the head and a running mean of its rotation over FAST_S seconds: the
+    nods, beats and turns of conversation, without the slow drift or a constant misaim."""
+    aa = axis_angle(np.einsum("ji,tjk->tik", mean_rotation(rot), rot))
+    k = max(1, int(round(FAST_S * fps / 2)))
+    pad = np.pad(aa, ((k, k), (0, 0)), mode="edge")
+    run = np.cumsum(np.vstack([np.zeros((1, 3)), pad]), 0)
+    local = (run[2 * k + 1:] - run[:-2 * k - 1]) / (2 * k + 1)
+    return np.degrees(np.linalg.norm(aa - local, axis=-1))
 
 
 def roles(masks: dict[str, np.ndarray], p: str) -> dict[str, np.ndarray]:
@@ -123,7 +135,8 @@ class Tally:
     def summary(self) -> dict[str, float]:
         out = {}
         for key in self.sums:
-            out[key] = float(np.sqrt(self.rate(key))) if key.startswith(("head_std", "pitch_std")) else self.rate(key)
+            root = key.startswith(("head_std", "head_fast", "pitch_std"))
+            out[key] = float(np.sqrt(self.rate(key))) if root else self.rate(key)
         return out
 
 
@@ -140,11 +153,13 @@ def add_clip(tally: Tally, motion, backchannels=(), masks: dict | None = None) -
         person = motion.person(p)
         rot = head_rotation(person)
         pitch = head_pitch_deg(person)
+        fast = fast_head_deg(rot, motion.fps)
         smile = channel_mean(person, motion.expr_names, SMILE)
         brow = channel_mean(person, motion.expr_names, BROW_RAISE)
         for role, on in roles(masks, p).items():
             for key in (f"_{role}", f"_{role}_{p}"):
                 tally.add("head_std" + key, *rotation_spread(rot[on]))
+                tally.add("head_fast" + key, np.sum(fast[on] ** 2), on.sum())
                 tally.add("eye_contact" + key, look[p][on].sum(), on.sum())
                 tally.add("smile" + key, smile[on].sum(), on.sum())
                 tally.add("brow" + key, brow[on].sum(), on.sum())
