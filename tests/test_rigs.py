@@ -221,10 +221,10 @@ def test_identities_are_distinct_and_keep_the_joints():
     np.testing.assert_array_equal(a.joints, b.joints)
     eyes = _parts(a, "eye_L", "eye_R", "teeth", "tongue")
     np.testing.assert_allclose(a.vertices[eyes], b.vertices[eyes])
-    # B's haircut is fuller: on B's own face shape, only the hair grows, by 7 mm at the crown
+    # B's haircut is fuller than the plain head's (A's): on B's own face shape only the hair grows, 8 mm at the crown
     plain = openhead.load(None, betas=openhead.IDENTITIES["B"])
     grown = np.linalg.norm(b.vertices - plain.vertices, axis=1)
-    assert abs(grown.max() - 0.007) < 1e-6 and not grown[~_parts(b, "hair")].any()
+    assert abs(grown.max() - 0.008) < 1e-6 and not grown[~_parts(b, "hair")].any()
     custom = openhead.load(None, betas=np.r_[1.0, np.zeros(9)])
     mean = openhead.load(None, betas=np.zeros(10))
     assert np.ptp(custom.vertices[:, 0]) > np.ptp(mean.vertices[:, 0]) + 0.01

@@ -197,8 +197,17 @@ def _principled(name, colour, roughness, skin):
     bsdf.inputs["Base Color"].default_value = (*colour, 1.0)
     bsdf.inputs["Roughness"].default_value = roughness
     if skin:
-        bsdf.inputs["Subsurface Weight"].default_value = 0.2
+        bsdf.inputs["Subsurface Weight"].default_value = 0.3
         bsdf.inputs["Subsurface Radius"].default_value = (0.01, 0.004, 0.0025)
         bsdf.inputs["Subsurface Scale"].default_value = 1.0
+        # pores and oiliness: roughness varies over the skin (object-space noise, 2-3 mm blotches)
+        nodes, links = mat.node_tree.nodes, mat.node_tree.links
+        coord, noise, span = (nodes.new(t) for t in ("ShaderNodeTexCoord", "ShaderNodeTexNoise", "ShaderNodeMapRange"))
+        noise.inputs["Scale"].default_value = 400.0
+        noise.inputs["Detail"].default_value = 4.0
+        span.inputs["To Min"].default_value, span.inputs["To Max"].default_value = roughness - 0.12, roughness + 0.12
+        links.new(coord.outputs["Object"], noise.inputs["Vector"])
+        links.new(noise.outputs["Fac"], span.inputs["Value"])
+        links.new(span.outputs["Result"], bsdf.inputs["Roughness"])
     mat.diffuse_color = (*colour, 1.0)
     return mat

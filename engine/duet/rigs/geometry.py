@@ -52,8 +52,8 @@ def _capsule(p, a, b, r):
 
 
 def lips_sdf(p):
-    upper = _ellipsoid(p, (0, 0.1272, 0.0905), (0.023, 0.0060, 0.0090))
-    lower = _ellipsoid(p, (0, 0.1148, 0.0890), (0.021, 0.0066, 0.0095))
+    upper = _ellipsoid(p, (0, 0.1278, 0.0912), (0.0235, 0.0070, 0.0095))
+    lower = _ellipsoid(p, (0, 0.1136, 0.0898), (0.0215, 0.0078, 0.0102))
     return np.minimum(upper, lower)
 
 
@@ -62,9 +62,9 @@ def head_sdf(p):
     d = _ellipsoid(p, (0, 0.205, -0.012), (0.073, 0.097, 0.100))
     d = _smin(d, _ellipsoid(p, (0, 0.150, 0.020), (0.060, 0.082, 0.072)), 0.02)
     d = _smin(d, _ellipsoid(p, (0, 0.110, 0.022), (0.049, 0.036, 0.064)), 0.014)
-    d = _smin(d, _ellipsoid(p, (0, 0.089, 0.070), (0.019, 0.014, 0.015)), 0.010)  # chin
-    for s in (-1, 1):  # the jawline, from below the ear to the chin
-        d = _smin(d, _capsule(p, (s * 0.047, 0.118, -0.006), (s * 0.016, 0.086, 0.070), 0.011), 0.012)
+    d = _smin(d, _ellipsoid(p, (0, 0.089, 0.068), (0.025, 0.015, 0.016)), 0.016)  # a rounded chin
+    for s in (-1, 1):  # the jawline, from below the ear to the chin's side
+        d = _smin(d, _capsule(p, (s * 0.047, 0.118, -0.006), (s * 0.022, 0.087, 0.062), 0.011), 0.02)
     d = _smin(d, _capsule(p, (0, -0.2, NECK_Z), (0, 0.14, NECK_Z - 0.004), 0.044), 0.016)
     nose = _capsule(p, (0, 0.193, 0.083), (0, 0.152, 0.106), 0.0056)
     nose = _smin(nose, _ellipsoid(p, (0, 0.147, 0.104), (0.0095, 0.0092, 0.0100)), 0.004)
@@ -72,11 +72,23 @@ def head_sdf(p):
         nose = _smin(nose, _ellipsoid(p, (s * 0.0122, 0.1438, 0.0935), (0.0070, 0.0064, 0.0078)), 0.004)
     d = _smin(d, nose, 0.007)
     for s in (-1, 1):
-        d = _smin(d, _ellipsoid(p, (s * 0.046, 0.170, 0.052), (0.022, 0.016, 0.022)), 0.015)
-        d = _smin(d, _ellipsoid(p, (s * 0.073, 0.185, -0.014), (0.010, 0.029, 0.018)), 0.006)
+        d = _smin(d, _ellipsoid(p, (s * 0.040, 0.168, 0.055), (0.018, 0.013, 0.018)), 0.02)
+        d = _smin(d, _ear(p, s), 0.005)
     d = _smin(d, _capsule(p, (-0.044, 0.207, 0.070), (0.044, 0.207, 0.070), 0.010), 0.012)
     d = _smin(d, lips_sdf(p), 0.004)
     return d
+
+
+def _smax(a, b, k):
+    return -_smin(-a, -b, k)
+
+
+def _ear(p, s):
+    """An ear on side ``s``: a flat shell with a rim (helix) around a hollow (concha) and a lobe."""
+    shell = _ellipsoid(p, (s * 0.073, 0.186, -0.014), (0.010, 0.029, 0.018))
+    shell = _smin(shell, _ellipsoid(p, (s * 0.0725, 0.161, -0.008), (0.007, 0.009, 0.008)), 0.004)  # the lobe
+    hollow = _ellipsoid(p, (s * 0.0835, 0.184, -0.011), (0.006, 0.016, 0.010))
+    return _smax(shell, -hollow, 0.003)
 
 
 def _raycast(origins, dirs, far=0.26, step=0.002):
@@ -107,7 +119,7 @@ def lid_heights(dx):
     """Upper and lower lid margins (metres above/below the eye centre) and the opening's t."""
     t = (dx - 0.0005) / 0.0140
     inside = np.clip(1 - t ** 2, 0, 1)
-    up = 0.0054 * inside ** 0.55 * (1 - 0.12 * t)
+    up = 0.0049 * inside ** 0.55 * (1 - 0.12 * t)
     lo = 0.0042 * inside ** 0.7
     return up, lo, t
 
@@ -139,6 +151,9 @@ def _shape_eye_region(v):
         w = 1 - smoothstep(0.85 * LID_RADIUS, 0.023, rho)
         w = w * (v[:, 2] > c[2] - 0.01)
         target_z = c[2] + _sphere_dz(dx, dy)
+        # beyond the lids, skin far behind the lid sphere (the outer corner, towards the temple) stays put
+        beyond = smoothstep(0.85 * LID_RADIUS, 1.3 * LID_RADIUS, rho)
+        w = w * (1 - beyond * smoothstep(0.003, 0.008, target_z - v[:, 2]))
         v[:, 2] = v[:, 2] + w * (target_z - v[:, 2])
         up, lo, t = lid_heights(dx)
         opening = (np.abs(t) < 1) & (dy < up) & (dy > -lo) & (v[:, 2] > c[2])
@@ -334,9 +349,9 @@ def build_template() -> Template:
         vs, ps, pol, uv = _uv_sphere(REST_JOINTS[3 + e], (EYE_RADIUS,) * 3, 24, 16)
         add(vs, ps, 1 + e, uv * 0.24 + [0.005 + 0.25 * e, 0.005], pol)
     arch = lambda dz: (lambda x: z_front - dz - 0.012 * (x / 0.018) ** 2)  # noqa: E731
-    vs, ps = _bent_box(0.018, arch(0.0060), MOUTH_Y + 0.0004, MOUTH_Y + 0.0090, 0.0035)
+    vs, ps = _bent_box(0.018, arch(0.0072), MOUTH_Y + 0.0004, MOUTH_Y + 0.0090, 0.0035)
     add(vs, ps, 4, _box_uv(vs, 0.5), sg=1)
-    vs, ps = _bent_box(0.0165, arch(0.0100), MOUTH_Y - 0.0085, MOUTH_Y + 0.0002, 0.0035)
+    vs, ps = _bent_box(0.0165, arch(0.0112), MOUTH_Y - 0.0085, MOUTH_Y + 0.0002, 0.0035)
     add(vs, ps, 4, _box_uv(vs, 0.625), sg=-1)
     vs, ps, _, uv = _uv_sphere((0, MOUTH_Y - 0.0078, z_front - 0.034), (0.0150, 0.0048, 0.018), 16, 10)
     add(vs, ps, 5, uv * 0.12 + [0.755, 0.005], sg=-1)
@@ -393,7 +408,7 @@ def _hair(grid, rows, phi, n_rows=12, step=2):
     p = _raycast(np.array(origins_), np.array(dirs_))
     n = _normal(p)
     fracs = np.array(fracs)[:, None]
-    outer = p + n * (0.0009 + 0.0075 * (1 - fracs ** 2.5))
+    outer = p + n * (0.0012 + 0.0125 * (1 - fracs ** 2.2))
     inner = p - n * 0.0006
     volume = n * (1 - fracs ** 2)  # where fuller hair grows: most at the crown, none at the hairline
     top = _raycast(np.array([[0.0, CROWN_Y, AXIS_Z]]), np.array([[0.0, 1.0, 0.0]]))[0]

@@ -28,13 +28,13 @@ BETA_NAMES = ("head_width", "head_length", "head_height", "jaw_width", "nose_siz
 # The two default people: A broad-jawed with a longer nose, B narrower with fuller lips and higher brows.
 IDENTITIES = {
     "A": np.array([0.7, 0.5, 0.3, 0.9, 0.8, -0.4, -0.6, 0.6, -0.5, 0.8]),
-    "B": np.array([-0.8, -0.3, -0.2, -0.9, -0.7, 0.7, 0.8, -0.6, 1.0, -0.7]),
+    "B": np.array([-0.8, -0.3, -0.2, -0.9, -0.7, 0.7, 0.8, -0.6, 0.6, -0.7]),
 }
 # Per-person looks: how much fuller the haircut is (metres at the crown) and colours (linear RGB).
 LOOKS = {
-    "A": {"hair_volume": 0.0, "skin": (0.46, 0.28, 0.19), "hair": (0.045, 0.028, 0.018), "lip": (0.50, 0.22, 0.20),
+    "A": {"hair_volume": 0.004, "skin": (0.46, 0.28, 0.19), "hair": (0.045, 0.028, 0.018), "lip": (0.52, 0.15, 0.13),
           "iris": (0.10, 0.20, 0.32)},
-    "B": {"hair_volume": 0.007, "skin": (0.20, 0.105, 0.06), "hair": (0.012, 0.010, 0.010), "lip": (0.30, 0.11, 0.10),
+    "B": {"hair_volume": 0.012, "skin": (0.20, 0.105, 0.06), "hair": (0.012, 0.010, 0.010), "lip": (0.27, 0.075, 0.065),
           "iris": (0.12, 0.06, 0.02)},
 }
 
