@@ -226,3 +226,34 @@ def test_install_engine_installs_no_torch(tmp_path):
     assert not [a for c in commands for a in c if "torch" in a or "download.pytorch" in a]
     wheel = str(tmp_path / "duet-0.1.0-py3-none-any.whl")
     assert setup.install_commands(str(tmp_path / "env"), wheel)[-1][-1] == wheel
+
+
+@pytest.mark.slow
+def test_test_split_metrics_are_the_same_through_both_paths(tmp_path):
+    """The evaluation's metrics on a synthetic corpus's test split, torch path against runtime path."""
+    from duet.corpus.build import open_corpus
+    from duet.eval import runner
+    from duet.eval.masks import shape_input
+
+    from conftest import run_duet
+
+    made = run_duet("data", "synth", "--hours", "0.1", "-o", tmp_path / "corpus", "-j", "1", "-q")
+    assert made.rc == 0, made.err
+    corpus = open_corpus(tmp_path / "corpus")
+    ids = sorted(corpus.ids("test"))
+    assert ids
+    faces = {p: runner.face(p) for p in "AB"}
+    tallies = {w: runner.Tally() for w in (bundle.SHIPPED, exported.SHIPPED)}
+    for cid in ids:
+        clip = corpus.load(cid)
+        for shape in ("mono", "two-track"):
+            audio = shape_input(np.asarray(clip.tracks, np.float32), np.asarray(clip.mix, np.float32), shape)
+            for weights, tally in tallies.items():
+                pred = infer.generate(audio, shape, layout=clip.layout, weights=weights,
+                                      first_speaker=runner._first(clip) if shape == "mono" else "A")
+                runner.score_clip(tally, pred, clip, faces, clip.motion.fps)
+    want, got = (t.summary(clip.motion.fps) for t in tallies.values())
+    numbers = [k for k, v in want.items() if isinstance(v, float)]
+    assert {"bilabial_closure", "open_vowel", "gaze_error_deg", "openness_r"} <= set(numbers)
+    assert {k: f"{got[k]:.2f}" for k in numbers} == {k: f"{want[k]:.2f}" for k in numbers}
+    assert want["openness_r"] > 0.3  # a real animation was scored, not a frozen face
