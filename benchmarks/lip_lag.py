@@ -304,8 +304,8 @@ def main() -> None:
             [T.lag_curve(T.mouth_gap(loud, p, faces), clip.phonemes.get(p, [])) for p in "AB"])
         inside = blend_zones(len(gaps["A"]), cfg)
         for p in "AB":
-            zones["blend"] += T.masked_lag_curve(gaps[p], clip.phonemes.get(p, []), inside)[0]
-            zones["interior"] += T.masked_lag_curve(gaps[p], clip.phonemes.get(p, []), ~inside)[0]
+            zones["blend"] += T.masked_lag_curve(gaps[p], clip.phonemes.get(p, []), inside)
+            zones["interior"] += T.masked_lag_curve(gaps[p], clip.phonemes.get(p, []), ~inside)
         baked = "-"
         if k < args.bake_clips:
             try:

@@ -89,7 +89,7 @@ def feature_centre_ms() -> float:
 
 
 def masked_lag_curve(gap: np.ndarray, phones, keep: np.ndarray, fps: float = FPS,
-                     max_lag: int = MAX_LAG) -> tuple[np.ndarray, np.ndarray]:
+                     max_lag: int = MAX_LAG) -> np.ndarray:
     """Sums for pooling a lag curve over the frames ``keep`` [T] bool only (e.g. the window boundary
     blends): per lag, [n, sum x, sum y, sum xx, sum yy, sum xy] of (target[k], gap[k + lag]) for kept k.
     ``pooled_r`` turns summed rows into r per lag."""
@@ -101,7 +101,7 @@ def masked_lag_curve(gap: np.ndarray, phones, keep: np.ndarray, fps: float = FPS
         kk = k[(k + lag >= 0) & (k + lag < len(gap))]
         x, y = target[kk], gap[kk + lag]
         rows[i] = [len(kk), x.sum(), y.sum(), (x * x).sum(), (y * y).sum(), (x * y).sum()]
-    return rows, target
+    return rows
 
 
 def pooled_r(rows: np.ndarray) -> np.ndarray:
