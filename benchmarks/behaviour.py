@@ -8,9 +8,9 @@ Rows: the corpus's ground truth; with --reanimate, duet.corpus.animator re-run o
 timings, layout, relation and tracks (what a rebuilt corpus would hold: old against new without
 rebuilding); one row per --weights bundle ("-" for the shipped one), mono mix, diarized masks; with
 --motions, the DyadicMotion files DIR/<clip id>.npz (e.g. read back from baked scenes). Columns: the
-duet.eval.behaviour statistics with the issue's targets (head_fast: the head
-std without drift slower than 2 s, so a slowly wandering or misaimed head does not pass for a lively one), plus motion variance as a share of the
-truth's, listener SID and head sync (duet.eval.metrics). --split all pools every split.
+duet.eval.behaviour statistics with the issue's targets (head_fast: the head std without drift slower
+than 2 s, so a slowly wandering or misaimed head does not pass for a lively one), plus motion variance
+as a share of the truth's, listener SID and head sync (duet.eval.metrics). --split all pools every split.
 """
 
 from __future__ import annotations
@@ -121,7 +121,8 @@ def relation_table(name: str, rels: dict) -> list[str]:
     lines.append("")
     for (r, s), changed in B.relation_changes(rels).items():
         verdict = "ok" if len(changed) >= 2 else "FEWER THAN TWO"
-        lines.append(f"- {r} vs {s}: {len(changed)} statistics differ by >=20% ({', '.join(changed) or 'none'}): {verdict}")
+        which = ", ".join(changed) or "none"
+        lines.append(f"- {r} vs {s}: {len(changed)} statistics differ by >=20% ({which}): {verdict}")
     return lines
 
 
@@ -165,4 +166,11 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from duet.errors import DuetError
+
+    try:
+        main()
+    except DuetError as e:
+        sys.exit(f"error: {e}")

@@ -109,7 +109,8 @@ def test_eye_contact_by_role_mutual_gaze_and_blinks():
 def test_relation_changes_count_statistics_twenty_percent_apart():
     rels = {"x": {"smile_A": 0.10, "head_std_A": 3.0, "mutual_gaze": 0.5},
             "y": {"smile_A": 0.13, "head_std_A": 3.5, "mutual_gaze": 0.6}}
-    assert B.relation_changes(rels, ("smile_A", "head_std_A", "mutual_gaze")) == {("x", "y"): ["smile_A", "mutual_gaze"]}
+    changed = B.relation_changes(rels, ("smile_A", "head_std_A", "mutual_gaze"))
+    assert changed == {("x", "y"): ["smile_A", "mutual_gaze"]}
 
 
 # ---------------------------------------------------------------- the animator
