@@ -53,8 +53,8 @@ def clip_split(index: int) -> str:
 
 def _pick_voices(rng, split: str) -> list[str]:
     pool = [v for v in voices() if voice_split(v) == split]
-    by_engine = {e: [v for v in pool if v.startswith(e + ":")] for e in ("espeak", "flite", "festival")}
-    weights = {"espeak": 0.5, "flite": 0.3, "festival": 0.2}
+    by_engine = {e: [v for v in pool if v.startswith(e + ":")] for e in ("espeak", "flite", "festival", "piper")}
+    weights = {"espeak": 0.5, "flite": 0.3, "festival": 0.2, "piper": 0.2}
     engines = [e for e in by_engine if by_engine[e]]
     p = np.array([weights[e] for e in engines])
     out: list[str] = []
@@ -111,6 +111,12 @@ def make_clip(seed: int, index: int) -> dict:
     conv = assemble(turns, fps=FPS)
     tracks = np.stack([augment.augment_track(conv.tracks[i], rng) for i in range(2)])
     mix = augment.augment_mix(tracks.sum(0), rng)
+    if split == "train":  # recordings' troubles the model should shrug off; val and test stay as they were
+        if rng.random() < 0.2:
+            mix = augment.babble(mix, tracks, rng, float(rng.uniform(10, 25)))
+        if rng.random() < 0.25:
+            mix = augment.codec(mix, rng)
+        mix = (mix * min(1.0, 0.9 / max(float(np.abs(mix).max()), 1e-9))).astype(np.float32)
     layout = sample_layout(rng, script.relation)
     motion = animate(conv.timings, layout, relation=script.relation, fps=FPS, seed=int(rng.integers(2**31)),
                      tracks=conv.tracks)
