@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 MIN_APART, MAX_APART = 0.15, 6.0  # metres between the two eye midpoints
@@ -36,7 +35,7 @@ class Layout:
 
     @property
     def distance(self) -> float:
-        return float(np.linalg.norm(np.subtract(self.B, self.A)))
+        return math.dist(self.A, self.B)
 
     def as_dict(self) -> dict[str, list[float]]:
         """{"A": [x,y,z], "B": [x,y,z]}: what the pipeline and DyadicMotion meta carry."""

@@ -63,7 +63,7 @@ def score(predictor, prompts=None, leave_one_out: bool = False) -> dict:
 
 def main(argv=None) -> int:
     from duet import llm
-    from duet.layout import offline, prompting
+    from duet.layout import offline, prompting, retrieval
     from duet.layout.embedding import method, write_vectors
 
     ap = argparse.ArgumentParser(prog="python -m duet.layout.evaluate")
@@ -76,9 +76,9 @@ def main(argv=None) -> int:
         print(write_vectors(tuple(p for p, _ in examples())))
         return 0
     name = method()
-    rows = [(f"k-NN average (k=5, {name})", offline.knn_average),
-            (f"retrieval only (nearest example, {name})", offline.retrieve),
-            (f"offline: rules + {offline.K} nearest examples ({name})", offline.predict_offline)]
+    rows = [(f"k-NN average (k=5, {name})", retrieval.knn_average),
+            (f"retrieval only (nearest example, {name})", retrieval.retrieve),
+            (f"offline: rules + {retrieval.K} nearest examples ({name})", offline.predict_offline)]
     if args.llm and not args.examples:
         if not llm.settings().configured:
             print("no endpoint configured (OPENAI_API_KEY / OPENAI_BASE_URL)", file=sys.stderr)
