@@ -173,36 +173,55 @@ def _python313() -> str | None:
     return None
 
 
-@pytest.mark.slow
-def test_the_built_wheel_installs_on_python_313_without_torch_and_generates(conversation, tmp_path):
-    """pip install of the wheel into a fresh Python 3.13 venv (wheels from PyPI): no torch, and
-    `duet generate` animates a conversation there."""
+PIP = ("-m", "pip", "--disable-pip-version-check", "-q")
+
+
+def _run(*args) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def wheel_313(tmp_path_factory):
+    """(the engine's wheel built from this checkout, a Python 3.13 interpreter)."""
     from conftest import ROOT
 
     py313 = _python313()
     if py313 is None:
         pytest.skip("no Python 3.13 here (this machine's pyenv has one)")
-    pip = ["-m", "pip", "--disable-pip-version-check", "-q"]
-    run = lambda *a, **kw: subprocess.run(a, capture_output=True, text=True, timeout=600, **kw)  # noqa: E731
-    built = run(sys.executable, *pip, "wheel", "--no-deps", "-w", str(tmp_path / "dist"), str(ROOT))
+    dist = tmp_path_factory.mktemp("dist")
+    built = _run(sys.executable, *PIP, "wheel", "--no-deps", "-w", str(dist), str(ROOT))
     assert built.returncode == 0, built.stderr
-    (wheel,) = (tmp_path / "dist").glob("duet-*.whl")
-    venv = tmp_path / "venv"
-    assert run(py313, "-m", "venv", str(venv)).returncode == 0
-    py = venv / "bin" / "python"
-    installed = run(str(py), *pip, "install", str(wheel))
+    (wheel,) = dist.glob("duet-*.whl")
+    return wheel, py313
+
+
+def _venv(py313: str, folder, *packages) -> str:
+    """A fresh venv of ``py313`` in ``folder`` with ``packages`` pip-installed (from PyPI); its python."""
+    assert _run(py313, "-m", "venv", str(folder)).returncode == 0
+    py = str(folder / "bin" / "python")
+    installed = _run(py, *PIP, "install", *map(str, packages))
     assert installed.returncode == 0, installed.stderr
-    listed = run(str(py), "-m", "pip", "list", "--format=freeze", "--disable-pip-version-check").stdout
+    return py
+
+
+@pytest.mark.slow
+def test_the_built_wheel_installs_on_python_313_without_torch_and_generates(conversation, tmp_path, wheel_313):
+    """pip install of the wheel into a fresh Python 3.13 venv (wheels from PyPI): no torch, and
+    `duet generate` animates a conversation there."""
+    wheel, py313 = wheel_313
+    venv = tmp_path / "venv"
+    py = _venv(py313, venv, wheel)
+    listed = _run(py, "-m", "pip", "list", "--format=freeze", "--disable-pip-version-check").stdout
     names = {line.split("==")[0].lower() for line in listed.splitlines()}
     assert "onnxruntime" in names and "duet" in names
     assert not {n for n in names if n.startswith(("torch", "nvidia"))}
-    version = run(str(py), "-c", "import sys; print(sys.version_info[:2])").stdout.strip()
+    version = _run(py, "-c", "import sys; print(sys.version_info[:2])").stdout.strip()
     assert version == "(3, 13)"
-    refused = run(str(py), "-c", "from duet.model import bundle\ntry:\n bundle.load()\n"
-                                 "except Exception as e:\n print(type(e).__name__, e)")
+    refused = _run(py, "-c", "from duet.model import bundle\ntry:\n bundle.load()\n"
+                              "except Exception as e:\n print(type(e).__name__, e)")
     assert refused.stdout.startswith("DuetError") and "needs torch" in refused.stdout  # .pt: one clear line
     out = tmp_path / "m.npz"
-    gen = run(str(venv / "bin" / "duet"), "generate", str(conversation.mix), "--prompt",
+    gen = _run(str(venv / "bin" / "duet"), "generate", str(conversation.mix), "--prompt",
               "two friends arguing across a kitchen table", "-o", str(out))
     assert gen.returncode == 0, gen.stderr
     motion = DyadicMotion.load(out)
@@ -257,3 +276,20 @@ def test_test_split_metrics_are_the_same_through_both_paths(tmp_path):
     assert {"bilabial_closure", "open_vowel", "gaze_error_deg", "openness_r"} <= set(numbers)
     assert {k: f"{got[k]:.2f}" for k in numbers} == {k: f"{want[k]:.2f}" for k in numbers}
     assert want["openness_r"] > 0.3  # a real animation was scored, not a frozen face
+
+
+@pytest.mark.slow
+def test_the_runtime_generates_inside_blender_5_python(conversation, tmp_path, wheel_313):
+    """Blender 5's own Python (the bpy module: Python 3.13, its numpy 2) with the engine's wheel:
+    `duet generate` runs there, in the process that has bpy loaded, without torch."""
+    wheel, py313 = wheel_313
+    py = _venv(py313, tmp_path / "venv", "bpy==5.2.3", wheel)  # the newest bpy on PyPI
+    out = tmp_path / "m.npz"
+    code = ("import sys\nimport bpy\nfrom duet.cli import main\n"
+            f"rc = main(['generate', {str(conversation.mix)!r}, '-o', {str(out)!r}])\n"
+            "print(rc, bpy.app.version[:2], sys.version_info[:2], any(m.startswith('torch') for m in sys.modules))\n")
+    p = _run(py, "-c", code)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip().splitlines()[-1] == "0 (5, 2) (3, 13) False"
+    motion = DyadicMotion.load(out)
+    assert motion.n_frames == int(conversation.seconds * 25) and motion.A.poses["jaw"].std() > 0.01

@@ -1,11 +1,12 @@
-"""Exported model bundles: the dual-stream network as an ONNX file that ONNX Runtime samples without
+"""Exported model bundles: the dual-stream network as ONNX files that ONNX Runtime samples without
 torch (duet.runtime).
 
 An exported bundle is two files: NAME.onnx, the denoiser from the conditioning with, as metadata,
 the ModelConfig, the motion statistics and the card's meta (so it samples with the configuration it
 was trained with, as a torch bundle, duet.model.bundle, does), and NAME-conditioning.onnx, the
-conditioning encoder, which a sampler runs once rather than at every step. ``duet model export`` writes them from the torch bundles
-(duet.model.export); both kinds offer ``denoiser(threads)``, and duet.model.infer samples either.
+conditioning encoder, which a sampler runs once rather than at every step. ``duet model export``
+(duet.model.export) writes them from the torch bundles; both kinds offer ``denoiser(threads)``, and
+duet.model.infer samples either.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def load(path: str | Path | None = None) -> OnnxBundle:
     """Load an exported model bundle (default: the shipped dual-stream model)."""
     path = Path(path) if path else SHIPPED
     if not path.is_file() or not conditioning_path(path).is_file():
-        raise DuetError(f"{path}: no model weights there (export them with 'duet model export' or use --engine baseline)")
+        raise DuetError(f"{path}: no model weights there (export them with 'duet model export' "
+                        "or use --engine baseline)")
     s = session(str(path), path.stat().st_mtime_ns, 1)
     try:
         card = json.loads(s.get_modelmeta().custom_metadata_map[META_KEY])
