@@ -6,9 +6,10 @@ The issue-9 path is the engine as of commit BEFORE (retrieval over 30 examples w
 sentence-transformers, plus its rules), unpacked from git into a temporary folder; the new one is this
 working tree. For each it prints:
 - `duet layout --offline PROMPT` as a whole process (python start, imports, model load, answer): the
-  median wall time of N runs;
+  median wall time of N runs, for a prompt whose words settle the layout and one that needs the
+  nearest examples (and so the sentence encoder);
 - what `duet generate --prompt` pays for the layout: importing the layout package and one offline
-  prediction in a fresh process that has already imported numpy (as generate has);
+  prediction of the second prompt in a fresh process that has already imported numpy (as generate has);
 - the offline pass rate on this tree's held-out prompts and on issue 9's 36 held-out prompts, each
   path predicting with its own code and examples (targets: 90% held-out, under 1 s, under 0.5 s).
 """
@@ -27,7 +28,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE = "67d311d"  # main before issue 29: the issue-9 layout
-PROMPT = "Two workers shouting to each other from the opposite ends of a long warehouse."
+PROMPTS = {  # one the words settle, one whose arrangement the nearest examples decide (the encoder runs)
+    "words settle it": "Two workers shouting to each other from the opposite ends of a long warehouse.",
+    "encoder runs": "Two colleagues chatting by the water cooler about the weekend.",
+}
 
 _IN_PROCESS = """
 import json, sys, time
@@ -52,21 +56,25 @@ print(json.dumps({"layout_s": layout_s, "rates": rates}))
 
 def measure(engine: Path, runs: int, sets: dict) -> dict:
     env = {**os.environ, "PYTHONPATH": str(engine), "HF_HUB_OFFLINE": "1"}
-    env.pop("OPENAI_API_KEY", None)
-    env.pop("OPENAI_BASE_URL", None)
-    env.pop("DUET_TEXT_EMBEDDING", None)
-    cmd = [sys.executable, "-c", "import sys; from duet.cli import main; sys.exit(main())", "layout", "--offline", PROMPT]
-    subprocess.run(cmd, env=env, check=True, capture_output=True)  # warm the page cache
-    walls = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        r = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        walls.append(time.perf_counter() - t0)
-        if r.returncode:
-            raise SystemExit(f"duet layout failed under {engine}: {r.stderr.strip()}")
-    inner = subprocess.run([sys.executable, "-c", _IN_PROCESS, PROMPT], env=env, input=json.dumps(sets),
-                           capture_output=True, text=True, check=True)
-    return {"wall": statistics.median(walls), "answer": r.stdout.strip().splitlines()[-1], **json.loads(inner.stdout)}
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "DUET_TEXT_EMBEDDING"):
+        env.pop(name, None)
+    out = {"wall": {}, "answer": {}}
+    for kind, prompt in PROMPTS.items():
+        cmd = [sys.executable, "-c", "import sys; from duet.cli import main; sys.exit(main())", "layout", "--offline",
+               prompt]
+        subprocess.run(cmd, env=env, check=True, capture_output=True)  # warm the page cache
+        walls = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            walls.append(time.perf_counter() - t0)
+            if r.returncode:
+                raise SystemExit(f"duet layout failed under {engine}: {r.stderr.strip()}")
+        out["wall"][kind] = statistics.median(walls)
+        out["answer"][kind] = r.stdout.strip().splitlines()[-1]
+    inner = subprocess.run([sys.executable, "-c", _IN_PROCESS, PROMPTS["encoder runs"]], env=env,
+                           input=json.dumps(sets), capture_output=True, text=True, check=True)
+    return {**out, **json.loads(inner.stdout)}
 
 
 def main(argv=None) -> int:
@@ -85,17 +93,19 @@ def main(argv=None) -> int:
         before = measure(Path(tmp) / "engine", args.runs, sets)
     now = measure(ROOT / "engine", args.runs, sets)
     n_held, n_old = len(sets["held-out"]), len(sets["issue 9 held-out"])
-    print(f"prompt: {PROMPT!r}")
     print(f"| | issue-9 path ({BEFORE}) | this tree | ratio |\n|---|---|---|---|")
-    print(f"| `duet layout` whole process (median of {args.runs}) | {before['wall']:.2f} s | {now['wall']:.2f} s | "
-          f"{before['wall'] / now['wall']:.1f}x faster |")
+    for kind, prompt in PROMPTS.items():
+        b, n = before["wall"][kind], now["wall"][kind]
+        print(f"| `duet layout` whole process, {kind} (median of {args.runs}) | {b:.2f} s | {n:.2f} s | "
+              f"{b / n:.1f}x faster |")
     print(f"| layout cost inside `duet generate` | {before['layout_s']:.2f} s | {now['layout_s']:.2f} s | "
           f"{before['layout_s'] / now['layout_s']:.1f}x faster |")
-    print(f"| answer | {before['answer']} | {now['answer']} | |")
+    for kind, prompt in PROMPTS.items():
+        print(f"| {prompt} | {before['answer'][kind]} | {now['answer'][kind]} | |")
     for name, n in (("held-out", n_held), ("issue 9 held-out", n_old)):
         print(f"| pass rate, {name} ({n} prompts) | {100 * before['rates'][name]:.1f}% | "
               f"{100 * now['rates'][name]:.1f}% | |")
-    ok = now["wall"] < 1.0 and now["layout_s"] <= 0.5
+    ok = max(now["wall"].values()) < 1.0 and now["layout_s"] <= 0.5
     print(f"targets: whole process < 1 s and generate's layout <= 0.5 s: {'met' if ok else 'MISSED'}")
     return 0
 
