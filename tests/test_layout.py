@@ -4,7 +4,6 @@ few-shot prompting against a real local OpenAI-protocol server."""
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 
@@ -48,6 +47,7 @@ def test_offline_distance_words(offline_env, prompt, lo, hi):
     ("120 cm apart", 1.2), ("80 centimetres", 0.8), ("six feet apart", 6 * 0.3048), ("10 ft apart", 3.048),
     ("a foot and a half", 1.5 * 0.3048), ("6' apart", 6 * 0.3048), ("three yards", 3 * 0.9144),
     ("ten paces", 7.5), ("five steps apart", 3.75), ("an arm's length away", 0.7), ("at arms length", 0.7),
+    ("two arm's lengths apart", 1.4),
     ("a metre and a half", 1.5), ("four and a half metres", 4.5), ("half a metre", 0.5),
     ("one point four metres", 1.4), ("twenty-five feet", 25 * 0.3048), ("twelve feet away", 12 * 0.3048),
 ])

@@ -45,8 +45,6 @@ _NOT_APART = re.compile(r"^[\s-]*(?:tall|high|old|long|wide|deep|up\b|above|belo
 def stated_distance(text: str) -> tuple[float, str] | None:
     """The distance between the two people that the prompt states with a unit, in metres, and the words."""
     text = text.lower().replace("’", "'").replace("′", "'")
-    if (m := _ARMS.search(text)) and not _MEASURE.search(text[:m.start()].rsplit(" ", 3)[-1] + m.group(0)):
-        return UNITS["arm"], m.group(0).strip()
     for m in _MEASURE.finditer(text):
         if _NOT_APART.match(m.group("after")):
             continue
@@ -55,6 +53,8 @@ def stated_distance(text: str) -> tuple[float, str] | None:
             value += 0.5
         metres = value * UNITS[_unit(m.group("unit"))]
         return metres, m.group(0)[: len(m.group(0)) - len(m.group("after"))].strip()
+    if m := _ARMS.search(text):  # "at arm's length": the one unit said without a number
+        return UNITS["arm"], m.group(0).strip()
     return None
 
 
