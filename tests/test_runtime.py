@@ -220,6 +220,8 @@ def test_the_built_wheel_installs_on_python_313_without_torch_and_generates(conv
     refused = _run(py, "-c", "from duet.model import bundle\ntry:\n bundle.load()\n"
                               "except Exception as e:\n print(type(e).__name__, e)")
     assert refused.stdout.startswith("DuetError") and "needs torch" in refused.stdout  # .pt: one clear line
+    no_export = _run(str(venv / "bin" / "duet"), "model", "export")
+    assert no_export.returncode == 1 and "pip install 'duet[train]'" in no_export.stderr
     out = tmp_path / "m.npz"
     gen = _run(str(venv / "bin" / "duet"), "generate", str(conversation.mix), "--prompt",
               "two friends arguing across a kitchen table", "-o", str(out))

@@ -13,16 +13,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    import importlib.util
     import sys
     from pathlib import Path
 
     from duet.audio.voiceprint import is_bundle
     from duet.errors import DuetError
+    from duet.model import export
 
-    try:
-        from duet.model import export
-    except ImportError as e:
-        raise DuetError(f"export needs the train extra (pip install 'duet[train]'): {e}") from None
+    missing = [m for m in ("torch", "onnx", "onnxscript") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise DuetError(f"exporting needs {', '.join(missing)}: pip install 'duet[train]'")
     if args.bundles:
         paths = [Path(p) for p in args.bundles]
         for p in paths:
