@@ -95,7 +95,7 @@ def test_preview_frames_each_head_at_least_half_the_frame_and_cuts_to_the_speake
     assert {shots[f] for f in frames if 30 <= f <= 50} == {"A"}
     assert {shots[f] for f in frames if f >= 80} == {"B"}
     # everything the preview added is gone again
-    assert info["objects_after"] == info["objects"] - 4  # three cameras and the key lamp
+    assert info["objects_after"] == info["objects"] - 5  # three cameras and the two key lamps
     assert info["markers_after"] == 0 and not info["camera_after"].startswith("duet_preview")
 
 

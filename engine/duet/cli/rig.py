@@ -17,6 +17,15 @@ SHEETS = {
         ("A", "A, turned", {}, {"neck": (0.0, 0.5, 0.0)}),
         ("B", "B, turned", {}, {"neck": (0.0, -0.5, 0.0)}),
     ],
+    **{f"check_{p}.png": [
+        (p, "front", {}, {}),
+        (p, "three-quarter", {}, {"neck": (0.0, 0.6, 0.0)}),
+        (p, "profile", {}, {"neck": (0.0, 1.5708, 0.0)}),
+        (p, "jawOpen", {"jawOpen": 1.0}, {"neck": (0.0, 0.35, 0.0)}),
+        (p, "m/b/p: mouthClose", {"mouthClose": 1.0}, {"jaw": (0.15, 0, 0), "neck": (0.0, 0.35, 0.0)}),
+        (p, "smile", {"mouthSmileLeft": 1, "mouthSmileRight": 1}, {"neck": (0.0, 0.35, 0.0)}),
+        (p, "blink", {"eyeBlinkLeft": 1, "eyeBlinkRight": 1}, {"neck": (0.0, 0.35, 0.0)}),
+    ] for p in "AB"},
     "expressions_A.png": [
         ("A", "smile", {"mouthSmileLeft": 1, "mouthSmileRight": 1, "cheekSquintLeft": 0.6,
                         "cheekSquintRight": 0.6, "eyeSquintLeft": 0.4, "eyeSquintRight": 0.4}, {}),

@@ -8,9 +8,9 @@ least ``TWO_SHOT_SHARE`` of the frame height, side by side without overlapping, 
 ``CLOSE_SHARE`` of the frame height from about 30 degrees off its nose, the partner out of the frame.
 ``shot_list`` turns the motion's speaking masks into cuts held at least ``MIN_SHOT_S``.
 
-Light: the key is a sun lamp with soft shadows; the fill and the rim are evaluated in the heads'
-shaders (wrapped diffuse from the fill's direction, a fresnel rim from the rim's), so they cost no
-shadow rays and add no noise. EEVEE renders where a GPU context opens (probed in a child process,
+Light: each person has a key, a sun lamp with soft shadows 35 degrees off the face and 40 up; face to
+face, each key is also the partner's back light (a cross key). The fill (a sky from above) and a rim
+on the edges are evaluated in the heads' shaders, so they cost no shadow rays and add no noise. EEVEE renders where a GPU context opens (probed in a child process,
 ``eevee_available``); elsewhere Cycles on the CPU at a few samples, with OpenImageDenoise when asked
 (``denoise``; the default frames have no noise to remove, and denoising doubles the time per frame).
 Blender's own FFmpeg output writes H.264 + AAC. Everything the preview adds is removed afterwards and
@@ -44,8 +44,8 @@ TWO_SHOT_SHARE = 0.56     # each head's height in the two-shot, as a share of th
 THREE_QUARTER = np.cos(np.deg2rad(40))  # the favoured face turned this far from the lens in the two-shot
 CLOSE_SHARE = 0.74        # the speaker's head in a close-up
 SENSOR_MM = 36.0
-FILL = 0.6               # fill light, as a share of the key's (in the shaders, no shadows)
-RIM = 0.9                 # rim light strength (in the shaders)
+FILL = 0.6               # sky fill from above (emission strength in the shaders, no shadows)
+RIM = 0.6                 # rim light strength (in the shaders)
 NECK_FADE = (0.04, 0.22)  # the neck fades out between these shares of a head mesh's rest height
 KEY_ENERGY = 4.0          # W/m^2 of the key sun
 KEY_ANGLE = np.deg2rad(12)  # the key sun's angular size: soft shadow edges
@@ -148,8 +148,8 @@ def staged_preview(blend_or_scene, size=SIZE, seconds=None, motion=None, cuts=Fa
                 marker.camera = cameras[who]
                 added.append(marker)
             scene.camera = cameras[shots[0][2]]
-            _lights(scene, two, added)
-            _look(heads, two, added)
+            _lights(scene, forward, two, added)
+            _look(heads, added)
             _engine(scene, engine, samples, denoise, added)
             yield scene
     finally:
@@ -433,30 +433,32 @@ def _camera(scene, framing: Framing, added):
     return cam
 
 
-def _directions(two: Framing):
-    """World directions (towards the light) of key, fill and rim, set from the two-shot camera."""
+def _key_directions(forward: dict, two: Framing) -> dict[str, np.ndarray]:
+    """Each person's key (the direction towards it): 35 degrees off the face towards the two-shot camera's
+    side and 40 degrees up. Face to face, each key is also the partner's back light (a cross key)."""
     toward_cam = -two.rotation[2].copy()
-    toward_cam[2] = 0
-    toward_cam /= np.linalg.norm(toward_cam)
-    side = np.cross([0.0, 0.0, 1.0], toward_cam)
-    key = toward_cam * 0.75 + side * 0.6 + np.array([0, 0, 0.75])
-    fill = toward_cam * 0.8 - side * 0.9 + np.array([0, 0, 0.15])
-    rim = -toward_cam * 0.9 + side * 0.2 + np.array([0, 0, 0.6])
-    return [v / np.linalg.norm(v) for v in (key, fill, rim)]
+    out = {}
+    for p, f in forward.items():
+        f = np.array([f[0], f[1], 0.0]) / max(np.hypot(f[0], f[1]), 1e-9)
+        side = np.cross([0.0, 0.0, 1.0], f)
+        side = side if side @ toward_cam >= 0 else -side
+        flat = np.cos(np.deg2rad(35)) * f + np.sin(np.deg2rad(35)) * side
+        out[p] = np.cos(np.deg2rad(40)) * flat + np.array([0.0, 0.0, np.sin(np.deg2rad(40))])
+    return out
 
 
-def _lights(scene, two: Framing, added):
-    key, _, _ = _directions(two)
+def _lights(scene, forward: dict, two: Framing, added):
     for ob in scene.objects:
         if ob.type == "LIGHT" and not ob.hide_render:
             _set(added, ob, "hide_render", True)
-    data = bpy.data.lights.new(f"{_TAG} key", "SUN")
-    data.energy = KEY_ENERGY
-    data.angle = float(KEY_ANGLE)
-    lamp = bpy.data.objects.new(f"{_TAG} key", data)
-    lamp.matrix_world = _track(-key).to_4x4()
-    scene.collection.objects.link(lamp)
-    added.append(lamp)
+    for p, key in _key_directions(forward, two).items():
+        data = bpy.data.lights.new(f"{_TAG} key {p}", "SUN")
+        data.energy = KEY_ENERGY
+        data.angle = float(KEY_ANGLE)
+        lamp = bpy.data.objects.new(f"{_TAG} key {p}", data)
+        lamp.matrix_world = _track(-key).to_4x4()
+        scene.collection.objects.link(lamp)
+        added.append(lamp)
     world = bpy.data.worlds.new(f"{_TAG} backdrop")
     added.append(world)
     _backdrop(world)
@@ -500,22 +502,21 @@ def _backdrop(world):
     links.new(mix.outputs[0], out.inputs["Surface"])
 
 
-def _look(heads, two: Framing, added):
+def _look(heads, added):
     """Preview copies of the heads' materials: the fill and the rim added in the shader, no subsurface."""
-    _, fill, rim = _directions(two)
     copies = {}
     for _, mesh in heads.values():
         for slot, mat in enumerate(mesh.data.materials):
             if mat is None or not mat.use_nodes:
                 continue
             if mat.name not in copies:
-                copies[mat.name] = _lit_copy(mat, fill, rim)
+                copies[mat.name] = _lit_copy(mat)
                 added.append(copies[mat.name])
             added.append((mesh.data.materials, slot, mat))
             mesh.data.materials[slot] = copies[mat.name]
 
 
-def _lit_copy(mat, fill, rim):
+def _lit_copy(mat):
     copy = mat.copy()
     copy.name = f"{_TAG} {mat.name}"
     nodes, links = copy.node_tree.nodes, copy.node_tree.links
@@ -544,8 +545,8 @@ def _lit_copy(mat, fill, rim):
         links.new(shade.outputs[0], scale.inputs[0])
         return scale
 
-    fill_term = lit(fill, 0.6, FILL)
-    rim_side = lit(rim, 0.3, RIM)
+    fill_term = lit((0.0, 0.0, 1.0), 1.0, FILL)   # a sky: from above, wrapped all the way round
+    rim_side = lit((0.0, 0.0, 1.0), 0.5, RIM)     # edges catch it where they face up or sideways
     facing = nodes.new("ShaderNodeLayerWeight")
     facing.inputs["Blend"].default_value = 0.35
     rim_term = nodes.new("ShaderNodeMath")
