@@ -13,7 +13,6 @@ import bpy
 
 from . import compat, preferences
 
-STRIPS_KEY = "duet_strips"  # scene property: names of the sound strips Duet added
 MOVIE_KEY = "duet_movie"  # scene property: name of the movie strip of the last render
 _RUNNING = []  # jobs in flight, so unregister can stop them
 
@@ -90,12 +89,9 @@ def render_outputs(motion_path: str) -> tuple[Path, Path]:
 
 def sound_files(scene) -> list[str]:
     """The files behind Duet's sound strips: what the scene plays with the motion."""
-    from duet.blender import compat as bcompat
+    from duet.blender.scene import duet_sounds
 
-    names = set(scene.get(STRIPS_KEY, []))
-    if not names or not scene.sequence_editor:
-        return []
-    paths = [bpy.path.abspath(st.sound.filepath) for st in bcompat.strips(scene) if st.name in names and st.sound]
+    paths = [bpy.path.abspath(st.sound.filepath) for st in duet_sounds(scene) if st.sound]
     return [p for p in paths if Path(p).is_file()]
 
 
@@ -124,6 +120,8 @@ def job_spec(s) -> dict:
         return {**spec, "write_dialogue": True}
     shape = {"MIX": "mono", "TRACKS": "two-track", "STEREO": "stereo"}[s.audio_mode]
     spec.update(audio=bpy.path.abspath(s.audio), input_shape=shape)
+    if s.audio_mode == "MIX":
+        spec["first_speaker"] = s.first_speaker
     if s.audio_mode == "TRACKS":
         spec["audio_b"] = bpy.path.abspath(s.audio_b)
     return spec
@@ -154,35 +152,87 @@ def audio_files(s) -> list[str]:
     return files
 
 
-def remove_duet_strips(scene) -> None:
-    from duet.blender import compat as bcompat
+def person_settings(s, person: str):
+    return s.person_a if person == "A" else s.person_b
 
-    names = set(scene.get(STRIPS_KEY, []))
-    if names and scene.sequence_editor:
-        strips = bcompat.strips(scene)
-        for strip in [st for st in strips if st.name in names]:
-            strips.remove(strip)
-    scene[STRIPS_KEY] = []
+
+JOINT_PROPS = (("neck", "head_bone"), ("jaw", "jaw_bone"), ("eye_L", "eye_l_bone"), ("eye_R", "eye_r_bone"),
+               ("global", "place_bone"))
+
+
+def fill_mapping(p, head, overrides=None) -> None:
+    """Fill person ``p``'s rows for ``head``: ARKit-52 shape keys and the head, jaw and eye bones matched
+    by name (duet.blender.mapping), then ``overrides`` (a Mapping, e.g. a loaded preset) on top."""
+    from duet.arkit import ARKIT_52
+    from duet.blender import bake
+    from duet.blender.mapping import Mapping
+
+    overrides = overrides or Mapping()
+    armature, meshes = bake.head_parts(head)
+    keys = [kb.name for m in meshes for kb in m.data.shape_keys.key_blocks[1:]]
+    matched = bake.match_shape_keys(keys, ARKIT_52, overrides)
+    p.channels.clear()
+    for channel in ARKIT_52:
+        row = p.channels.add()
+        row.name = row.channel = channel
+        row.key = matched.get(channel, "")
+    bones = bake.match_bones(armature, overrides) if armature is not None else {}
+    for joint, prop in JOINT_PROPS:
+        setattr(p, prop, bones.get(joint, ""))
+    p.place_object = bpy.data.objects.get(overrides.place_object) if overrides.place_object else None
+    p.forward = overrides.forward
+    p.matched_for = head.name
+
+
+def panel_mapping(p):
+    """Person ``p``'s rows as the Mapping the CLI's --mapping would give: every row and joint explicit."""
+    from duet.blender.mapping import Mapping
+
+    return Mapping(shape_keys={row.channel: row.key or None for row in p.channels},
+                   bones={joint: getattr(p, prop) or None for joint, prop in JOINT_PROPS},
+                   place_object=p.place_object.name if p.place_object else None, forward=p.forward)
+
+
+def unmatched(p) -> list[str]:
+    return [row.channel for row in p.channels if not row.key]
+
+
+def strength(p):
+    from duet.blender.take import Strength
+
+    return Strength(mouth=p.mouth, expression=p.expression, head=p.head, blinks=p.blinks)
 
 
 def apply_motion(context, motion_path: str, audio: list[str]) -> str:
-    """Key the motion onto the two heads (duet.blender, as 'duet bake'), add the audio, set the timing."""
+    """Key the motion onto the two heads as one take (duet.blender, as 'duet bake --into') through the
+    panel's mapping and polish, and add its audio on free channels; the scene's timing stays."""
     from duet.blender import bake, scene as scene_setup
     from duet.motion import DyadicMotion
 
     s, scene = settings(context), context.scene
     motion = DyadicMotion.load(motion_path)
-    scene_setup.set_timing(scene, motion, frame_start=scene.frame_start)
-    reports = bake.bake_motion(motion, s.head_a, s.head_b, placement=s.placement, scene=scene)
-    remove_duet_strips(scene)
+    people = {"A": (s.person_a, s.head_a), "B": (s.person_b, s.head_b)}
+    for p, head in people.values():
+        if p.matched_for != head.name or not p.channels:
+            fill_mapping(p, head)
+    take = Path(motion_path).stem
+    reports = bake.bake_motion(motion, s.head_a, s.head_b, scene=scene, take=take, placement=s.placement,
+                               mapping={k: panel_mapping(p) for k, (p, _) in people.items()},
+                               strength={k: strength(p) for k, (p, _) in people.items()},
+                               thinned=s.thin, blend=s.blend, fit_range=s.fit_range)
+    scene_setup.remove_sounds(scene)
     if audio:
-        strips = scene_setup.add_audio(scene, audio, frame_start=scene.frame_start, pack=False)
-        scene[STRIPS_KEY] = [st.name for st in strips]
-    scene.frame_set(scene.frame_start)
+        scene_setup.add_audio(scene, audio, frame_start=scene.frame_start, pack=False, take=take)
+    scene.frame_set(scene.frame_current)
     s.motion_file = motion_path
-    unmatched = sorted({c for r in reports.values() for c in r.unmatched_channels})
-    note = f"; {len(unmatched)} channels had no shape key" if unmatched else ""
-    return f"Keyed {motion.n_frames} frames ({motion.duration:.1f} s) on both heads{note}"
+    first, last = reports["A"].frames
+    note = f"Keyed take '{take}' on both heads: frames {first}-{last}, {sum(r.keys for r in reports.values())} keys"
+    missing = sorted({c for r in reports.values() for c in r.unmatched_channels})
+    if missing:
+        note += f"; {len(missing)} channels had no shape key"
+    if last > scene.frame_end:
+        note += f"; it runs past the scene's end (frame {scene.frame_end}): tick Fit Frame Range to grow it"
+    return note
 
 
 def say(s, message: str, error: bool = False) -> None:
@@ -356,7 +406,7 @@ class DUET_OT_bake_file(bpy.types.Operator):
 
 
 class DUET_OT_clear(bpy.types.Operator):
-    """Remove Duet's animation and sound strips; the heads go back to rest"""
+    """Remove Duet's takes and sound strips and put back every value Duet changed; nothing else is touched"""
 
     bl_idname = "duet.clear"
     bl_label = "Clear"
@@ -370,25 +420,94 @@ class DUET_OT_clear(bpy.types.Operator):
         from duet.blender import bake
 
         s = settings(context)
-        for head in (s.head_a, s.head_b):
-            armature, meshes = bake.head_parts(head)
-            ids = ([armature] if armature else []) + [m.data.shape_keys for m in meshes]
-            for block in ids:
-                ad = block.animation_data
-                if ad and ad.action and bake.DUET_TAG in ad.action:
-                    action, ad.action = ad.action, None
-                    if action.users == 0:
-                        bpy.data.actions.remove(action)
-            if armature:
-                for pb in armature.pose.bones:
-                    pb.location = (0, 0, 0)
-                    pb.rotation_quaternion = (1, 0, 0, 0)
-                    pb.rotation_euler = (0, 0, 0)
-            for mesh in meshes:
-                for kb in mesh.data.shape_keys.key_blocks[1:]:
-                    kb.value = 0.0
-        remove_duet_strips(context.scene)
-        say(s, "Cleared Duet's animation")
+        n = bake.clear([s.head_a, s.head_b], context.scene)
+        context.scene.frame_set(context.scene.frame_current)
+        say(s, f"Cleared Duet's take ({n} strips); the rigs are back as they were")
+        return {"FINISHED"}
+
+
+class DUET_OT_match_channels(bpy.types.Operator):
+    """Match the ARKit-52 channels to this character's shape keys and pick its head, jaw and eye bones by name"""
+
+    bl_idname = "duet.match_channels"
+    bl_label = "Match"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        s = settings(context)
+        head = s.head_a if s.mapping_person == "A" else s.head_b
+        return compat.poll_answer(cls, None if head else f"Pick head {s.mapping_person} first")
+
+    def execute(self, context):
+        s = settings(context)
+        p = person_settings(s, s.mapping_person)
+        fill_mapping(p, s.head_a if s.mapping_person == "A" else s.head_b)
+        say(s, f"{s.mapping_person}: {len(p.channels) - len(unmatched(p))} of {len(p.channels)} channels matched")
+        return {"FINISHED"}
+
+
+class DUET_OT_save_mapping(bpy.types.Operator):
+    """Save both people's mappings as a preset: the JSON that 'duet bake --mapping' reads"""
+
+    bl_idname = "duet.save_mapping"
+    bl_label = "Save Preset"
+
+    filepath: bpy.props.StringProperty(subtype="FILE_PATH")
+    filter_glob: bpy.props.StringProperty(default="*.json", options={"HIDDEN"})
+
+    def invoke(self, context, event):
+        self.filepath = "duet-mapping.json"
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context):
+        import json
+
+        from duet.blender.mapping import mapping_json
+        from duet.files import atomic_output
+
+        s = settings(context)
+        path = Path(bpy.path.abspath(self.filepath)).with_suffix(".json")
+        data = mapping_json({k: panel_mapping(person_settings(s, k)) for k in ("A", "B")})
+        with atomic_output(path) as tmp:
+            Path(tmp).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        say(s, f"Saved the mapping to {path}")
+        return {"FINISHED"}
+
+
+class DUET_OT_load_mapping(bpy.types.Operator):
+    """Load a mapping preset (the JSON of 'duet bake --mapping') onto both people's characters"""
+
+    bl_idname = "duet.load_mapping"
+    bl_label = "Load Preset"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filepath: bpy.props.StringProperty(subtype="FILE_PATH")
+    filter_glob: bpy.props.StringProperty(default="*.json", options={"HIDDEN"})
+
+    @classmethod
+    def poll(cls, context):
+        return compat.poll_answer(cls, heads_blocker(settings(context)))
+
+    def invoke(self, context, event):
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context):
+        from duet.blender.mapping import load_mapping
+        from duet.errors import DuetError
+
+        s = settings(context)
+        try:
+            mappings = load_mapping(bpy.path.abspath(self.filepath))
+            for person, head in (("A", s.head_a), ("B", s.head_b)):
+                fill_mapping(person_settings(s, person), head, mappings[person])
+        except DuetError as e:
+            say(s, str(e), error=True)
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        say(s, f"Loaded the mapping from {Path(self.filepath).name}")
         return {"FINISHED"}
 
 
@@ -543,5 +662,6 @@ class DUET_OT_install_engine(bpy.types.Operator):
         return {"FINISHED"} if level == "INFO" else {"CANCELLED"}
 
 
-CLASSES = (DUET_OT_generate, DUET_OT_add_head_pair, DUET_OT_bake_file, DUET_OT_clear, DUET_OT_export,
-           DUET_OT_render_avatars, DUET_OT_check_engine, DUET_OT_install_engine)
+CLASSES = (DUET_OT_generate, DUET_OT_add_head_pair, DUET_OT_bake_file, DUET_OT_clear, DUET_OT_match_channels,
+           DUET_OT_save_mapping, DUET_OT_load_mapping, DUET_OT_export, DUET_OT_render_avatars,
+           DUET_OT_check_engine, DUET_OT_install_engine)

@@ -1,8 +1,9 @@
-"""Scene settings of the Duet panel (``scene.duet``) and the state of a running job."""
+"""Scene settings of the Duet panel (``scene.duet``): heads, conversation, each person's mapping and
+polish, and the state of a running job."""
 
 import bpy
-from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, IntVectorProperty,
-                       PointerProperty, StringProperty)
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty,
+                       IntVectorProperty, PointerProperty, StringProperty)
 
 AUDIO_MODES = (
     ("MIX", "One mixed file", "Both voices in one recording; Duet tells the speakers apart"),
@@ -18,8 +19,44 @@ RELATIONS = [("AUTO", "Auto", "From the prompt")] + [
 EXPORTS = (("GLB", "glTF (.glb)", ""), ("FBX", "FBX (.fbx)", ""), ("LIVELINK", "Live Link Face CSV", ""))
 
 
+FORWARDS = (("-Y", "-Y", "The character faces -Y (Blender's front view)"), ("+Y", "+Y", ""),
+            ("+X", "+X", ""), ("-X", "-X", ""))
+
+
 def is_armature(_self, ob) -> bool:
     return ob.type == "ARMATURE"
+
+
+class DuetChannel(bpy.types.PropertyGroup):
+    """One row of a person's mapping: a motion channel and the shape key it drives ("" drives none)."""
+
+    channel: StringProperty(name="Channel")
+    key: StringProperty(name="Shape Key", description="The shape key this channel drives (empty: none)")
+
+
+class DuetPerson(bpy.types.PropertyGroup):
+    """What Duet drives on one person's character (the mapping, as `duet bake --mapping` reads it) and
+    how strongly."""
+
+    channels: CollectionProperty(type=DuetChannel)
+    channel_index: IntProperty()
+    matched_for: StringProperty(description="The head these rows were matched on (another head is matched anew)")
+    head_bone: StringProperty(name="Head", description="The bone that turns the head (the motion's neck joint)")
+    jaw_bone: StringProperty(name="Jaw")
+    eye_l_bone: StringProperty(name="Left Eye")
+    eye_r_bone: StringProperty(name="Right Eye")
+    place_bone: StringProperty(name="Place Bone",
+                               description="Moves and turns the whole character with the head (empty: never)")
+    place_object: PointerProperty(name="Place Object", type=bpy.types.Object,
+                                  description="An object moved and turned with the head instead of a bone")
+    forward: EnumProperty(name="Facing", items=FORWARDS, default="-Y",
+                          description="The armature axis the character faces")
+    mouth: FloatProperty(name="Mouth", default=1.0, min=0.0, soft_max=2.0,
+                         description="Jaw, mouth and tongue: 1 as generated, 0 none")
+    expression: FloatProperty(name="Expression", default=1.0, min=0.0, soft_max=2.0,
+                              description="Brows, cheeks, nose, eye squint and wide")
+    head: FloatProperty(name="Head Motion", default=1.0, min=0.0, soft_max=2.0, description="Head turns and nods")
+    blinks: FloatProperty(name="Blinks", default=1.0, min=0.0, soft_max=2.0)
 
 
 class DuetSettings(bpy.types.PropertyGroup):
@@ -30,6 +67,9 @@ class DuetSettings(bpy.types.PropertyGroup):
     audio_mode: EnumProperty(name="Audio", items=AUDIO_MODES, default="MIX")
     audio: StringProperty(name="Audio", subtype="FILE_PATH", description="The conversation (or A's track)")
     audio_b: StringProperty(name="Track B", subtype="FILE_PATH", description="Person B's own track")
+    first_speaker: EnumProperty(name="First Speaker", items=(("A", "A", "The first voice heard is person A"),
+                                                              ("B", "B", "The first voice heard is person B")),
+                                description="In a mixed recording, who speaks first")
     prompt: StringProperty(name="Scene", description="A sentence about the scene, e.g. 'whispering on a park bench'")
     emotion: EnumProperty(name="Emotion", items=EMOTIONS)
     relation: EnumProperty(name="Relation", items=RELATIONS)
@@ -39,6 +79,18 @@ class DuetSettings(bpy.types.PropertyGroup):
         items=(("absolute", "Move heads", "Place the heads where the layout puts them"),
                ("keep", "Keep in place", "Keep the heads where they are; animate relative to the first frame")),
         default="absolute")
+    person_a: PointerProperty(type=DuetPerson)
+    person_b: PointerProperty(type=DuetPerson)
+    unmatched_only: BoolProperty(name="Unmatched Only", default=False,
+                                 description="List only the channels that drive no shape key")
+    mapping_person: EnumProperty(name="Person", items=(("A", "A", "Person A's character"),
+                                                       ("B", "B", "Person B's character")))
+    thin: BoolProperty(name="Thin Keys", default=False,
+                       description="Keep only the keys the curves need (within 0.02 and 0.5 degrees)")
+    blend: IntProperty(name="Blend In/Out", default=5, min=0, soft_max=50,
+                       description="Frames over which the take's bones blend in and out")
+    fit_range: BoolProperty(name="Fit Frame Range", default=False,
+                            description="Grow the scene's frame range to the take (else it stays as it is)")
     motion_file: StringProperty(name="Motion", subtype="FILE_PATH",
                                 description="A DyadicMotion (.npz) from 'duet generate' or the last Generate")
     export_format: EnumProperty(name="Format", items=EXPORTS, default="GLB")
@@ -63,4 +115,4 @@ def detach():
     del bpy.types.Scene.duet
 
 
-CLASSES = (DuetSettings,)
+CLASSES = (DuetChannel, DuetPerson, DuetSettings)

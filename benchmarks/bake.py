@@ -88,7 +88,7 @@ def keyframe_insert_baseline(motion: DyadicMotion, heads) -> None:
         p = motion.person(person)
         face = next(o for o in head.children_recursive if o.type == "MESH" and o.data.shape_keys)
         blocks = [face.data.shape_keys.key_blocks[n] for n in motion.expr_names]
-        bones = match_bones([b.name for b in head.data.bones], _no_mapping())
+        bones = match_bones(head, _no_mapping())
         quats = {j: bone_quaternions(np.array(head.data.bones[b].matrix_local.to_3x3()), p.poses[j])
                  for j, b in bones.items()}
         root = head.pose.bones[bones["global"]]
@@ -109,7 +109,7 @@ def keyframe_insert_baseline(motion: DyadicMotion, heads) -> None:
 
 
 def _no_mapping():
-    from duet.blender.bake import Mapping
+    from duet.blender.mapping import Mapping
 
     return Mapping()
 

@@ -113,6 +113,8 @@ assert bpy.ops.duet.add_head_pair() == {"FINISHED"}
 a, b = s.head_a, s.head_b
 out["people"] = [a.get("duet_person"), b.get("duet_person")]
 out["blocker_no_audio"] = __import__(ADDON + ".operators", fromlist=["x"]).generate_blocker(bpy.context)
+scene.render.fps = 30  # the user's scene: Generate keeps its fps and frame range
+scene.frame_start, scene.frame_end = 1, 100
 s.audio = AUDIO
 s.prompt = "two friends chatting in a cafe"
 out["can_generate"] = bpy.ops.duet.generate.poll()
@@ -122,17 +124,21 @@ out["message"], out["error"] = s.message, s.message_is_error
 out["fps"] = scene.render.fps / scene.render.fps_base
 out["range"] = [scene.frame_start, scene.frame_end]
 out["strips"] = [(st.name, st.frame_final_duration) for st in scene.sequence_editor.strips]
-out["actions"] = [a.animation_data.action.name, b.animation_data.action.name]
+out["actions"] = [a.animation_data.action, b.animation_data.action]
+out["takes"] = [[[t.name, [st.action.name for st in t.strips]] for t in h.animation_data.nla_tracks] for h in (a, b)]
 from duet.motion import DyadicMotion
 m = DyadicMotion.load(s.motion_file)
 out["n_frames"] = m.n_frames
 out["motion_fps"] = m.fps
-# the jaw follows the speaker: compare the keyed jaw at A's and B's busiest frames with the motion
+out["take"] = os.path.splitext(os.path.basename(s.motion_file))[0]
+# the jaw follows the speaker: compare the keyed jaw at A's busiest frame with the motion at that time
 import numpy as np
 fa = int(np.argmax(m.A.poses["jaw"][:, 0]))
-scene.frame_set(scene.frame_start + fa)
+k = round(fa * 30 / m.fps)
+scene.frame_set(scene.frame_start + k)
 out["jaw_A_keyed"] = a.pose.bones["jaw"].rotation_quaternion.angle
-out["jaw_A_motion"] = float(np.linalg.norm(m.A.poses["jaw"][fa]))
+out["jaw_A_motion"] = float(np.interp(k * m.fps / 30, np.arange(m.n_frames), np.linalg.norm(m.A.poses["jaw"], axis=-1)))
+scene.frame_end = scene.frame_start + round((m.n_frames - 1) * 30 / m.fps)  # keyed() walks the whole take
 out["keyed_A"] = keyed(a)
 out["keyed_B"] = keyed(b)
 '''
@@ -141,7 +147,7 @@ out["keyed_B"] = keyed(b)
 def test_generate_with_engine_subprocess(addon_zip, conversation, tmp_path):
     code = f"AUDIO = {str(conversation.mix)!r}\nprefs.engine_mode = 'SUBPROCESS'\nprefs.python = PYTHON\n" + GENERATE + r'''
 assert bpy.ops.duet.clear() == {"FINISHED"}
-out["after_clear"] = [a.animation_data.action is None, len(list(scene.sequence_editor.strips))]
+out["after_clear"] = [a.animation_data is None, len(list(scene.sequence_editor.strips))]
 scene.frame_set(scene.frame_start + fa)
 out["jaw_after_clear"] = a.pose.bones["jaw"].rotation_quaternion.angle
 '''
@@ -149,11 +155,11 @@ out["jaw_after_clear"] = a.pose.bones["jaw"].rotation_quaternion.angle
     assert r["blockers"] == [False] and "audio" in r["blocker_no_audio"]
     assert r["people"] == ["A", "B"]
     assert r["can_generate"] and r["result"] == ["FINISHED"] and not r["error"], r["message"]
-    assert r["fps"] == r["motion_fps"] == 25
-    assert r["range"] == [1, r["n_frames"]]
+    assert r["fps"] == 30 and r["motion_fps"] == 25 and r["range"] == [1, 100]  # the scene's own timing stays
     assert abs(r["n_frames"] / 25 - conversation.seconds) < 0.1
-    assert [name for name, _ in r["strips"]] == ["mix"] and abs(r["strips"][0][1] - r["n_frames"]) <= 2
-    assert r["actions"] == ["Duet A", "Duet B"]
+    assert [name for name, _ in r["strips"]] == ["mix"] and abs(r["strips"][0][1] - 30 * conversation.seconds) <= 2
+    assert r["actions"] == [None, None]  # the take is an NLA strip on Duet's track, named after the take
+    assert r["takes"] == [[[r["take"], ["Duet A"]]], [[r["take"], ["Duet B"]]]]
     assert r["jaw_A_motion"] > 0.1 and abs(r["jaw_A_keyed"] - r["jaw_A_motion"]) < 0.02
     for person in ("A", "B"):  # both speak, so both jaws open; heads and eyes move
         keyed = r[f"keyed_{person}"]
@@ -167,7 +173,7 @@ def test_generate_with_duet_serve(addon_zip, conversation, tmp_path):
                 + GENERATE)
         r = blender(code, tmp_path, addon_zip)
     assert r["result"] == ["FINISHED"] and not r["error"], r["message"]
-    assert r["range"] == [1, r["n_frames"]] and abs(r["n_frames"] / 25 - conversation.seconds) < 0.1
+    assert r["range"] == [1, 100] and abs(r["n_frames"] / 25 - conversation.seconds) < 0.1
     assert r["jaw_A_motion"] > 0.1 and abs(r["jaw_A_keyed"] - r["jaw_A_motion"]) < 0.02
     assert r["keyed_B"]["jaw"] > 0.1
 
@@ -196,8 +202,10 @@ out["prompt_blocker"] = ops.generate_blocker(bpy.context)
 s.audio_mode = "MIX"
 s.audio = AUDIO
 s.motion_file = MOTION
+s.fit_range = True
 assert bpy.ops.duet.bake_file() == {"FINISHED"}
-out["baked"] = [s.head_a.animation_data.action.name, scene.frame_end, [st.name for st in scene.sequence_editor.strips]]
+out["baked"] = [s.head_a.animation_data.nla_tracks[0].strips[0].action.name, scene.frame_end,
+                [st.name for st in scene.sequence_editor.strips]]
 s.export_format = "GLB"
 s.export_path = os.path.join(TMP, "pair.glb")
 assert bpy.ops.duet.export() == {"FINISHED"}
@@ -217,7 +225,7 @@ out["undoable"] = {n: "UNDO" in getattr(bpy.types, n).bl_options for n in
     from duet.motion import DyadicMotion
 
     n = DyadicMotion.load(motion).n_frames
-    assert r["baked"] == ["Duet A", n, ["mix"]]
+    assert r["baked"] == ["Duet A", 1 + (n - 1) * 24 // 25, ["mix"]]  # Fit Frame Range: the take, at the scene's 24 fps
     glb = (tmp_path / "pair.glb").read_bytes()
     assert glb[:4] == b"glTF" and len(glb) > 100_000
     rows = (tmp_path / "livelink" / "A.csv").read_text().splitlines()
@@ -237,6 +245,8 @@ out["blocker_empty"] = __import__(ADDON + ".operators", fromlist=["x"]).generate
 s.prompt = "two colleagues argue about a deadline at the office"
 out["result"] = sorted(bpy.ops.duet.generate())
 out["message"] = s.message
+from duet.motion import DyadicMotion
+scene.frame_end = round((DyadicMotion.load(s.motion_file).n_frames - 1) * scene.render.fps / 25) + 1
 out["range"] = [scene.frame_start, scene.frame_end]
 out["strips"] = [(st.name, st.frame_final_duration) for st in scene.sequence_editor.strips]
 out["keyed_A"], out["keyed_B"] = keyed(s.head_a), keyed(s.head_b)
@@ -294,6 +304,7 @@ blockers["no_python"] = ops.render_blocker(bpy.context)
 prefs.python = PYTHON
 blockers["no_motion"] = ops.render_blocker(bpy.context)
 assert bpy.ops.duet.add_head_pair() == {"FINISHED"}
+scene.render.fps = 10  # the scene runs at the motion's rate: one rendered frame per scene frame
 s.audio, s.motion_file = AUDIO, MOTION
 assert bpy.ops.duet.bake_file() == {"FINISHED"}
 s.render_size = (95, 54)
@@ -353,3 +364,96 @@ def test_render_job_cancel_leaves_nothing_and_errors_are_one_line(tmp_path):
     failed = RenderJob(sys.executable, str(bad), str(tmp_path / "f2"), str(tmp_path / "v2.mp4"), (64, 64)).wait(60)
     assert failed.state == "failed" and "notes.npz" in failed.error and "\n" not in failed.error
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.npz", "notes.npz"]
+
+
+USER_BAKE = r'''
+ops = __import__(ADDON + ".operators", fromlist=["x"])
+bpy.ops.wm.open_mainfile(filepath=USER)
+scene = bpy.context.scene
+s = scene.duet
+s.head_a, s.head_b = bpy.data.objects["Hero"], bpy.data.objects["Sidekick"]
+
+def snapshot():
+    v = {"scene": [scene.render.fps, scene.frame_start, scene.frame_end,
+                   sorted([st.name, st.channel, st.frame_final_start] for st in scene.sequence_editor.strips)]}
+    for f in (10, 30, 70):
+        scene.frame_set(f)
+        for ob in (s.head_a, s.head_b):
+            v[f"{ob.name} {f}"] = [list(b.matrix_basis.col[0]) + list(b.matrix_basis.col[1]) for b in ob.pose.bones]
+            v[f"{ob.name} keys {f}"] = [kb.value for kb in ob.children[0].data.shape_keys.key_blocks]
+    v["actions"] = [s.head_a.animation_data.action.name, s.head_b.animation_data.action.name]
+    return v
+
+before = snapshot()
+for person in ("A", "B"):
+    s.mapping_person = person
+    assert bpy.ops.duet.match_channels() == {"FINISHED"}
+p = s.person_a
+out["matched"] = {row.channel: row.key for row in p.channels if row.key}
+out["bones"] = [p.head_bone, p.jaw_bone, p.eye_l_bone, p.eye_r_bone, p.place_bone]
+out["unmatched"] = len(ops.unmatched(p))
+p.channels["mouthFunnel"].key = ""  # the animator drops one channel
+assert bpy.ops.duet.save_mapping(filepath=PRESET) == {"FINISHED"}
+p.mouth, p.blinks = 0.5, 0.0
+s.motion_file = MOTION
+s.blend = 0
+assert bpy.ops.duet.bake_file() == {"FINISHED"}
+out["message"] = s.message
+act = bpy.data.actions["Duet A"]
+curves = {f"{fc.data_path}[{fc.array_index}]": [list(k.co) for k in fc.keyframe_points]
+          for l in act.layers for st in l.strips for bag in st.channelbags for fc in bag.fcurves}
+out["paths"] = sorted({fc.data_path for l in act.layers for st in l.strips for bag in st.channelbags
+                       for fc in bag.fcurves})
+out["whole"] = all(k[0] == int(k[0]) for keys in curves.values() for k in keys)
+out["jaw"] = [k[1] for k in curves['key_blocks["jawOpen"].value[0]']]
+out["blink"] = [k[1] for k in curves['key_blocks["eyeBlink_L"].value[0]']]
+out["tracks"] = [[t.name, [st.action.name for st in t.strips]] for t in s.head_a.animation_data.nla_tracks]
+after = snapshot()
+out["kept"] = {k: after[k] == before[k] for k in ("scene", "actions")}
+assert bpy.ops.duet.clear() == {"FINISHED"}
+out["cleared"] = snapshot() == before
+s.first_speaker = "B"  # a mixed recording where B speaks first
+out["first_speaker"] = ops.job_spec(s).get("first_speaker")
+# a preset loads back onto the rows as saved
+p.channels["mouthFunnel"].key = "mouthFunnel"
+assert bpy.ops.duet.load_mapping(filepath=PRESET) == {"FINISHED"}
+out["reloaded"] = s.person_a.channels["mouthFunnel"].key
+'''
+
+
+def test_user_characters_through_the_mapping_panel_strength_and_clear(addon_zip, tmp_path):
+    import numpy as np
+
+    from duet.blender.take import resample
+    from tests.bake_support import run_blender, synthetic_motion
+    from tests.test_bake_into import USER_SCENE
+
+    motion = synthetic_motion(seconds=2.0, seed=8)
+    motion.save(tmp_path / "talk.npz")
+    _tone(tmp_path / "music.wav", 2.0)
+    run_blender(f"FPS = 30\nROOT_BONE = 'COG'\nMUSIC = {str(tmp_path / 'music.wav')!r}\n"
+                f"OUT = {str(tmp_path / 'user.blend')!r}\n" + USER_SCENE)
+    code = (f"USER = {str(tmp_path / 'user.blend')!r}\nMOTION = {str(tmp_path / 'talk.npz')!r}\n"
+            f"PRESET = {str(tmp_path / 'preset.json')!r}\n" + USER_BAKE)
+    r = blender(code, tmp_path / "blender", addon_zip)
+    # ARKit names in assorted spellings matched; the corrective and the custom key are not channels
+    assert r["matched"] == {"jawOpen": "jawOpen", "eyeBlinkLeft": "eyeBlink_L", "eyeBlinkRight": "EyeBlinkRight",
+                            "mouthSmileLeft": "mouthSmile_L", "browInnerUp": "BS_browInnerUp",
+                            "mouthFunnel": "mouthFunnel"}
+    assert r["bones"] == ["head", "jaw", "eye_L", "eye_R", ""] and r["unmatched"] == 46  # no placement bone
+    # the preset is the JSON duet bake --mapping reads
+    preset = json.loads((tmp_path / "preset.json").read_text())
+    assert preset["A"]["shape_keys"]["mouthFunnel"] is None and preset["A"]["bones"]["global"] is None
+    assert preset["A"]["bones"]["neck"] == "head" and r["reloaded"] == ""
+    assert "Keyed take 'talk'" in r["message"]
+    assert r["tracks"] == [["talk", ["Duet A"]]] and r["whole"]
+    assert r["paths"] == sorted([*(f'pose.bones["{b}"].rotation_quaternion' for b in ("head", "jaw", "eye_L", "eye_R")),
+                                 *(f'key_blocks["{k}"].value' for k in ("jawOpen", "eyeBlink_L", "EyeBlinkRight",
+                                                                        "mouthSmile_L", "BS_browInnerUp"))])
+    scene = resample(motion, 30.0)
+    i = motion.expr_names.index
+    np.testing.assert_allclose(r["jaw"], 0.5 * scene.A.expr[:, i("jawOpen")], atol=1e-5)  # mouth at half strength
+    assert not any(r["blink"])  # blinks off
+    assert r["kept"] == {"scene": True, "actions": True}  # fps, range, strips and the user's actions as they were
+    assert r["cleared"]
+    assert r["first_speaker"] == "B"

@@ -144,7 +144,7 @@ def user_bake(tmp_path_factory):
     (d / "ll").mkdir()
     (d / "ll" / "notes.txt").write_text("mine")
     r = run_duet("bake", d / "talk.npz", "-o", d / "out.blend", "--into", d / "user.blend",
-                 "--head-a", "Hero", "--head-b", "Bust", "--mapping", d / "map.json",
+                 "--head-a", "Hero", "--head-b", "Bust", "--mapping", d / "map.json", "--blend", "0",
                  "--glb", d / "out.glb", "--fbx", d / "out.fbx", "--livelink", d / "ll")
     assert r.rc == 0, r.err
     assert r.out.strip() == str(d / "out.blend")  # Blender's chatter stays off stdout
@@ -157,15 +157,17 @@ def test_user_scene_is_baked_through_the_mapping_and_keeps_its_animation(user_ba
     assert "B: derived from the joints: eyeLookDownLeft" in r.err
     info = inspect_blend(d / "out.blend")
     hero, face, bust = info["objects"]["Hero"], info["objects"]["Hero_face"], info["objects"]["Bust"]
-    assert hero["action"] == "Duet A" and face["key_action"] == "Duet A" and bust["key_action"] == "Duet B"
-    assert hero["nla"] == [["Before Duet: HeroWobble", ["HeroWobble"]]]
-    assert face["key_nla"] == [["Before Duet: HeroBlink", ["HeroBlink"]]]
+    # the user's actions stay active; Duet's take is an NLA strip on its own track, named after the take
+    assert hero["action"] == "HeroWobble" and face["key_action"] == "HeroBlink" and bust["key_action"] is None
+    assert hero["nla"] == [["talk", ["Duet A"]]] and face["key_nla"] == [["talk", ["Duet A"]]]
+    assert bust["key_nla"] == [["talk", ["Duet B"]]]
+    assert 'A: your active action also keys key_blocks["eyeBlink_L"].value' in r.err
     assert info["actions"]["Duet A"]["duet"] == "A" and info["actions"]["HeroWobble"]["duet"] is None
     assert sorted(info["actions"]["Duet A"]["slots"]) == ["KEHero_face shape keys", "OBHero"]
     assert info["actions"]["Duet A"]["interp"] == ["LINEAR"]
     assert info["actions"]["Duet A"]["groups"] == sorted([*HERO_BONES, "Shape keys"])  # F-curves grouped per bone
     assert (d / "ll" / "notes.txt").read_text() == "mine" and (d / "ll" / "A.csv").is_file()
-    # the user's pushed-down action still plays under Duet's (channels Duet does not key)
+    # the user's action still plays with Duet's (channels Duet does not key)
     assert info["frames"]["0"]["Hero mood"] == pytest.approx(0.0)
     assert info["frames"]["40"]["Hero mood"] == pytest.approx(0.75)
 
@@ -177,7 +179,7 @@ def test_user_scene_is_baked_through_the_mapping_and_keeps_its_animation(user_ba
         keys = frame["Hero_face"]["keys"]
         # Hero has a jaw bone, so JawOpen carries the motion's own channel; the mapping names the rest.
         assert keys["JawOpen"] == pytest.approx(motion.A.expr[f, names["jawOpen"]], abs=1e-5)
-        assert keys["eyeBlink_L"] == pytest.approx(motion.A.expr[f, names["eyeBlinkLeft"]], abs=1e-5)
+        assert keys["eyeBlink_L"] == pytest.approx(0.0 if f == 0 else 1.0)  # the user's own blink plays on top
         assert keys["Smile_Left"] == pytest.approx(motion.A.expr[f, names["mouthSmileLeft"]], abs=1e-5)
         assert keys["BrowsUp"] == pytest.approx(motion.A.expr[f, names["browInnerUp"]], abs=1e-5)
         # Bones (Euler, odd rolls) reproduce the FLAME chain, relative to where the user put the rig.
@@ -206,7 +208,8 @@ def test_rebake_replaces_only_duets_action(user_bake, tmp_path):
     duet_actions = sorted(n for n, a in info["actions"].items() if a["duet"])
     assert duet_actions == ["Duet A", "Duet B"]
     assert {"HeroWobble", "HeroBlink"} <= set(info["actions"])
-    assert info["objects"]["Hero"]["nla"] == [["Before Duet: HeroWobble", ["HeroWobble"]]]
+    assert info["objects"]["Hero"]["action"] == "HeroWobble"
+    assert info["objects"]["Hero"]["nla"] == [["again", ["Duet A"]]]  # the new take replaced the old one
     names = {n: i for i, n in enumerate(faster.expr_names)}
     assert info["frames"]["10"]["Hero_face"]["keys"]["Smile_Left"] == pytest.approx(
         faster.A.expr[10, names["mouthSmileLeft"]], abs=1e-5)
@@ -215,13 +218,15 @@ def test_rebake_replaces_only_duets_action(user_bake, tmp_path):
 BAKE_API = r'''
 from duet.arkit import ARKIT_52
 from duet.blender.bake import bake_motion
+from duet.blender.mapping import Mapping
 from duet.motion import DyadicMotion
 bpy.ops.wm.read_factory_settings(use_empty=True)
 motion = DyadicMotion.load(NPZ)
 a = build_user_head("A_rig", ARKIT_52, rolls={"global": 0.3, "jaw": 0.7, "eye_L": 2.0})
 b = build_user_head("B_rig", ARKIT_52)
 bpy.context.scene.render.fps = 25
-reports = bake_motion(motion, a, b)
+placed = Mapping(bones={"global": "root"})  # the root places the head only when the mapping says so
+reports = bake_motion(motion, a, b, mapping={"A": placed, "B": placed})
 out = {"derived": reports["A"].derived_channels, "unmatched": reports["A"].unmatched_channels, "frames": {}}
 for f in FRAMES:
     bpy.context.scene.frame_set(f + 1)
@@ -375,7 +380,8 @@ def test_fbx_reimports_into_blender_with_the_same_shape_keys_and_bones(user_bake
         frame = out["frames"][str(f)]
         assert set(frame["keys"]["Hero_face"]) == set(hero_keys)
         for key, channel in hero_keys.items():
-            assert frame["keys"]["Hero_face"][key] == pytest.approx(motion.A.expr[f, names[channel]], abs=1e-5)
+            want = (0.0 if f == 0 else 1.0) if key == "eyeBlink_L" else motion.A.expr[f, names[channel]]  # the user's
+            assert frame["keys"]["Hero_face"][key] == pytest.approx(want, abs=1e-5)  # blink plays on top
         bust = frame["keys"]["Bust"]
         assert list(bust) == list(ARKIT_52)
         want = motion.B.expr[f] + np.array([derived[n][f] if n in derived else 0.0 for n in ARKIT_52])

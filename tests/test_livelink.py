@@ -53,6 +53,39 @@ def test_timecodes_count_frames_within_a_second():
     assert tc[-1] == "03:01:02:07.000"
 
 
+# The header row of a CSV recorded by the Live Link Face app (Epic Games), as published with open
+# importers that read its columns by position (e.g. PyLiveLinkFace's Blender scripts).
+LIVE_LINK_FACE_HEADER = (
+    "Timecode,BlendShapeCount,EyeBlinkLeft,EyeLookDownLeft,EyeLookInLeft,EyeLookOutLeft,EyeLookUpLeft,"
+    "EyeSquintLeft,EyeWideLeft,EyeBlinkRight,EyeLookDownRight,EyeLookInRight,EyeLookOutRight,EyeLookUpRight,"
+    "EyeSquintRight,EyeWideRight,JawForward,JawRight,JawLeft,JawOpen,MouthClose,MouthFunnel,MouthPucker,"
+    "MouthRight,MouthLeft,MouthSmileLeft,MouthSmileRight,MouthFrownLeft,MouthFrownRight,MouthDimpleLeft,"
+    "MouthDimpleRight,MouthStretchLeft,MouthStretchRight,MouthRollLower,MouthRollUpper,MouthShrugLower,"
+    "MouthShrugUpper,MouthPressLeft,MouthPressRight,MouthLowerDownLeft,MouthLowerDownRight,MouthUpperUpLeft,"
+    "MouthUpperUpRight,BrowDownLeft,BrowDownRight,BrowInnerUp,BrowOuterUpLeft,BrowOuterUpRight,CheekPuff,"
+    "CheekSquintLeft,CheekSquintRight,NoseSneerLeft,NoseSneerRight,TongueOut,HeadYaw,HeadPitch,HeadRoll,"
+    "LeftEyeYaw,LeftEyePitch,LeftEyeRoll,RightEyeYaw,RightEyePitch,RightEyeRoll")
+
+
+def test_header_is_the_live_link_face_apps_column_for_column(tmp_path):
+    export_livelink(synthetic_motion(seconds=0.4), tmp_path)
+    assert ",".join(HEADER) == LIVE_LINK_FACE_HEADER
+    assert (tmp_path / "A.csv").read_text().splitlines()[0] == LIVE_LINK_FACE_HEADER
+
+
+def test_each_column_carries_its_own_channel(tmp_path):
+    """Left and right stay on their own sides: each channel's values sit under its own name."""
+    motion = synthetic_motion(seconds=1.0, seed=5)
+    export_livelink(motion, tmp_path)
+    with open(tmp_path / "B.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    want = to_arkit(motion.B.expr, motion.expr_names, motion.B.poses)
+    for name in ("jawLeft", "jawRight", "mouthLeft", "mouthRight", "mouthSmileLeft", "eyeBlinkRight"):
+        got = [float(r[name[0].upper() + name[1:]]) for r in rows]
+        np.testing.assert_allclose(got, want[:, ARKIT_52.index(name)], atol=2e-6)
+    assert np.ptp(want[:, ARKIT_52.index("jawLeft")] - want[:, ARKIT_52.index("jawRight")]) > 0.01
+
+
 def test_csv_has_the_documented_header_and_the_motion_values(tmp_path):
     motion = synthetic_motion(seconds=2.0, seed=3)
     (tmp_path / "keep.txt").write_text("user file")
@@ -72,7 +105,8 @@ def test_csv_has_the_documented_header_and_the_motion_values(tmp_path):
         values = np.array([[float(v) for v in r[2:]] for r in body])
         p = motion.person(person)
         want = to_arkit(p.expr, motion.expr_names, p.poses)
-        np.testing.assert_allclose(values[:, :52], want, atol=2e-6)
+        order = [ARKIT_52.index(h[0].lower() + h[1:]) for h in header[2:54]]
+        np.testing.assert_allclose(values[:, :52], want[:, order], atol=2e-6)
         # the engine leaves jawOpen to the jaw joint; the CSV carries it
         jaw = np.clip(p.expr[:, ARKIT_52.index("jawOpen")] + p.poses["jaw"][:, 0] / JAW_OPEN_RAD, 0, 1)
         np.testing.assert_allclose(values[:, 17], jaw, atol=2e-6)

@@ -26,20 +26,53 @@ def set_timing(scene, motion: DyadicMotion, frame_start: int = 1) -> None:
     scene.frame_set(frame_start)
 
 
-def add_audio(scene, paths, frame_start: int = 1, pack: bool = True) -> list:
-    """One sound strip per file (a mix, or one track per person), packed so the .blend travels alone."""
+SOUND_TAG = "duet_take"  # on the sound strips Duet added: the take they belong to
+
+
+def free_channel(scene, start: int, end: int, ignore=None) -> int:
+    """The lowest sequencer channel with no strip (but ``ignore``) overlapping frames [start, end)."""
+    busy = {st.channel for st in compat.strips(scene)
+            if st != ignore and st.frame_final_start < end and st.frame_final_end > start}
+    return next(c for c in range(1, 130) if c not in busy)
+
+
+def add_audio(scene, paths, frame_start: int = 1, pack: bool = True, take: str = "Duet") -> list:
+    """One sound strip per file (a mix, or one track per person), each on the lowest channel free over
+    its frames so no strip of the user's moves; packed so the .blend travels alone."""
     made = []
-    for channel, path in enumerate(paths, start=1):
+    strips = compat.strips(scene)
+    for path in paths:
         path = Path(path)
         if not path.is_file():
             raise DuetError(f"{path}: no such audio file")
-        strip = compat.strips(scene).new_sound(path.stem, str(path.resolve()), channel, frame_start)
+        top = 1 + max((st.channel for st in strips), default=0)
+        strip = strips.new_sound(path.stem, str(path.resolve()), min(top, 128), frame_start)
         if strip.sound is None or strip.frame_final_duration <= 1:
+            strips.remove(strip)
             raise DuetError(f"{path}: Blender could not read this audio file")
+        strip.channel = free_channel(scene, strip.frame_final_start, strip.frame_final_end, ignore=strip)
+        strip[SOUND_TAG] = take
         if pack:
             strip.sound.pack()
         made.append(strip)
     return made
+
+
+def duet_sounds(scene) -> list:
+    """Duet's own sound strips in ``scene``."""
+    if not scene.sequence_editor:
+        return []
+    return [st for st in compat.strips(scene) if SOUND_TAG in st]
+
+
+def remove_sounds(scene) -> None:
+    """Remove Duet's sound strips (and their sounds, once unused); the user's strips stay."""
+    strips = compat.strips(scene) if scene.sequence_editor else None
+    for strip in duet_sounds(scene):
+        sound = strip.sound
+        strips.remove(strip)
+        if sound is not None and sound.users == 0:
+            bpy.data.sounds.remove(sound)
 
 
 def head_centres(motion: DyadicMotion) -> np.ndarray:

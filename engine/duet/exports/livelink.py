@@ -1,10 +1,12 @@
 """ARKit Live Link Face CSV export (pure numpy): one file per person, as the Live Link Face app records.
 
 Columns: ``Timecode`` (HH:MM:SS:FF.mmm at the motion's fps), ``BlendShapeCount`` (61), the 52 ARKit
-channels in Apple's order with PascalCase names, then HeadYaw/Pitch/Roll and Left/RightEyeYaw/Pitch/Roll
-in radians. Head angles are the head (global then neck) relative to the person's first-frame facing;
-eye angles are each eye relative to the head. Yaw turns to the person's left, pitch looks down,
-roll tilts towards the person's left shoulder (rotations about the rig's +Y, +X and +Z).
+channels with PascalCase names in the order the Live Link Face app writes them (Apple's order, except
+JawRight before JawLeft and MouthRight before MouthLeft: importers read columns by position), then
+HeadYaw/Pitch/Roll and Left/RightEyeYaw/Pitch/Roll in radians. Head angles are the head (global then
+neck) relative to the person's first-frame facing; eye angles are each eye relative to the head. Yaw
+turns to the person's left, pitch looks down, roll tilts towards the person's left shoulder
+(rotations about the rig's +Y, +X and +Z).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from duet.motion import PERSONS, DyadicMotion
 
 ROTATIONS = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll",
              "RightEyeYaw", "RightEyePitch", "RightEyeRoll")
-HEADER = ("Timecode", "BlendShapeCount", *(n[0].upper() + n[1:] for n in ARKIT_52), *ROTATIONS)
+_SWAPS = {"jawLeft": "jawRight", "jawRight": "jawLeft", "mouthLeft": "mouthRight", "mouthRight": "mouthLeft"}
+CHANNELS = tuple(_SWAPS.get(n, n) for n in ARKIT_52)  # the app's column order
+HEADER = ("Timecode", "BlendShapeCount", *(n[0].upper() + n[1:] for n in CHANNELS), *ROTATIONS)
 
 
 def yaw_pitch_roll(r: np.ndarray) -> np.ndarray:
@@ -44,9 +48,9 @@ def timecodes(n_frames: int, fps: float) -> list[str]:
 
 
 def person_table(motion: DyadicMotion, person: str) -> np.ndarray:
-    """[T, 61] values: 52 ARKit weights (jaw and eye look from the joints) and 9 rotations."""
+    """[T, 61] values: 52 ARKit weights in the app's order (jaw and eye look from the joints) and 9 rotations."""
     p = motion.person(person)
-    weights = to_arkit(p.expr, motion.expr_names, p.poses)
+    weights = to_arkit(p.expr, motion.expr_names, p.poses)[:, [ARKIT_52.index(n) for n in CHANNELS]]
     g = rotmat(p.poses["global"])
     head = np.swapaxes(g[:1], -1, -2) @ g @ rotmat(p.poses["neck"])
     angles = [yaw_pitch_roll(head), yaw_pitch_roll(rotmat(p.poses["eye_L"])),
