@@ -50,6 +50,7 @@ def test_offline_distance_words(offline_env, prompt, lo, hi):
     ("two arm's lengths apart", 1.4),
     ("a metre and a half", 1.5), ("four and a half metres", 4.5), ("half a metre", 0.5),
     ("one point four metres", 1.4), ("twenty-five feet", 25 * 0.3048), ("twelve feet away", 12 * 0.3048),
+    ("1,000 mm", 1.0), ("a two-metre gap", 2.0),
 ])
 def test_stated_distances_and_units(words, metres):
     got = rules.stated_distance(f" two people standing {words} in the hall ")
@@ -57,6 +58,8 @@ def test_stated_distances_and_units(words, metres):
 
 
 @pytest.mark.parametrize("words", ["a six-foot-tall man and his wife", "a ten-year-old and his father",
+                                   "a 6 ft man talking to a 5 ft woman", "a six-foot soldier and a boy",
+                                   "a 6' 2\" man and his sister",
                                    "a woman two steps up the staircase", "a 3 m long table", "two people talking"])
 def test_other_measures_are_not_distances(words):
     assert rules.stated_distance(f" {words} ") is None

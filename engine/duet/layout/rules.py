@@ -29,7 +29,7 @@ UNITS = {  # metres per unit
     "'": 0.3048, "yard": 0.9144, "yd": 0.9144, "pace": 0.75, "step": 0.75, "stride": 0.75, "arm": 0.7}
 _WORD_NUM = "|".join(sorted((re.escape(w) for w in WORD_NUMBERS), key=len, reverse=True))
 _TENS_RE = "|".join(_TENS)
-_AMOUNT = (rf"(?P<amount>\d+(?:[.,]\d+)?|(?:{_TENS_RE})[- ](?:{'|'.join(_SMALL[1:10])})|"
+_AMOUNT = (rf"(?P<amount>\d{{1,3}}(?:,\d{{3}})+|\d+(?:[.,]\d+)?|(?:{_TENS_RE})[- ](?:{'|'.join(_SMALL[1:10])})|"
            rf"(?:{'|'.join(_SMALL[:10])}) point (?:{'|'.join(_SMALL[:10])})|{_WORD_NUM})")
 _UNIT = (r"(?P<unit>metres?|meters?|m|centimetres?|centimeters?|cm|millimetres?|millimeters?|mm|feet|foot|ft|'|"
          r"yards?|yds?|paces?|steps?|strides?|arm'?s?'?(?=[\s-]*length))")
@@ -38,15 +38,17 @@ _MEASURE = re.compile(rf"(?<![\w.])(?:{_AMOUNT}){_HALF}[\s-]*{_UNIT}(?:[\s-]*len
                       rf"(?![\w'])(?P<after>[\s-]*(?:\w+[\s-]*){{0,2}})")
 _ARMS = re.compile(r"\b(?:at |an |one )?arm'?s'?[\s-]*length\b")
 # A measure of something else: a person's height or age, a room's size, a flight of stairs.
-_NOT_APART = re.compile(r"^[\s-]*(?:tall|high|old|long|wide|deep|up\b|above|below|down|higher|lower|"
-                        r"of (?:stairs|steps)|staircase|ladder|stage|platform|table|desk|(?:\w+[\s-]+)?(?:tall|high))")
+_NOT_APART = re.compile(r'[\s-]*(?:\d+\s*(?:"|\'\'|in\b|inch)|'
+                        r"tall|high|old|long|wide|deep|up\b|above|below|down|higher|lower|"
+                        r"of (?:stairs|steps)|staircase|ladder|stage|platform|table|desk|(?:\w+[\s-]+)?(?:tall|high)|"
+                        r"(?:\w+[\s-]+)?(?:man|men|woman|women|guy|person|giant|soldier|player|wall|sofa|bed)\b)")
 
 
 def stated_distance(text: str) -> tuple[float, str] | None:
     """The distance between the two people that the prompt states with a unit, in metres, and the words."""
     text = text.lower().replace("’", "'").replace("′", "'")
     for m in _MEASURE.finditer(text):
-        if _NOT_APART.match(m.group("after")):
+        if _NOT_APART.match(text, m.start("after")):
             continue
         value = _amount(m.group("amount"))
         if m.group("half") or m.group("half2"):
@@ -67,8 +69,8 @@ def _unit(word: str) -> str:
 
 def _amount(words: str) -> float:
     words = words.strip()
-    if words[0].isdigit():
-        return float(words.replace(",", "."))
+    if words[0].isdigit():  # "1,5" is a decimal comma; "1,500" a thousands separator
+        return float(words.replace(",", "") if re.fullmatch(r"\d{1,3}(?:,\d{3})+", words) else words.replace(",", "."))
     if " point " in words:
         whole, frac = words.split(" point ")
         return WORD_NUMBERS[whole] + WORD_NUMBERS[frac] / 10
