@@ -190,6 +190,9 @@ def test_cli_json_offline_and_errors(offline_env):
     assert out["source"] == "offline" and np.linalg.norm(np.subtract(out["A"], out["B"])) == pytest.approx(1.0, abs=0.3)
     r = run_duet("layout", "  ", env={"DUET_TEXT_EMBEDDING": "tfidf"})
     assert r.rc == 1 and "empty" in r.err and "Traceback" not in r.err
+    r = run_duet("layout", "A teacher talking to a student in the front row", env={"DUET_TEXT_EMBEDDING": "tfidf"})
+    assert r.rc == 0 and "(offline)" in r.out
+    assert "'front row' -> 2 m apart" in r.out and "B in the audience -> eye height 1.2 m" in r.out  # the why
 
 
 def test_cli_reports_fallback_without_leaking_the_key(llm_server):

@@ -12,9 +12,10 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from duet.layout import predict
+    from duet.layout import predict, rules
 
-    layout = predict(" ".join(args.prompt), use_llm=not args.offline)
+    prompt = " ".join(args.prompt)
+    layout = predict(prompt, use_llm=not args.offline)
     if layout.reason:
         print(f"duet layout: {layout.reason}; used the offline predictor", file=sys.stderr)
     if args.json:
@@ -22,4 +23,7 @@ def run(args) -> int:
         return 0
     d = layout.as_dict()
     print(f"A: {d['A']}\nB: {d['B']}\n{layout.distance:.2f} m apart ({layout.source})")
+    if layout.source == "offline":  # what the words decided; the nearest examples filled the rest
+        for note in rules.read(prompt).notes:
+            print(f"  {note}")
     return 0
