@@ -320,7 +320,8 @@ def two_shot(points: dict, forward: dict, aspect: float, favour: str = "A") -> F
 
 
 def close_up(points: dict, forward: dict, aspect: float, who: str) -> Framing:
-    """A close-up of ``who``: about 30 degrees off the nose, the head CLOSE_SHARE of the frame, the partner out of it."""
+    """A close-up of ``who``: about 30 degrees off the nose, the head CLOSE_SHARE of the frame height,
+    the partner out of the frame."""
     other = "B" if who == "A" else "A"
     head = points[who]
     centre = (head.min(0) + head.max(0)) / 2
