@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -319,64 +318,6 @@ def build(out: Path, cache: Path, seed: int = 0) -> dict:
     return manifest
 
 
-# ---- scoring --------------------------------------------------------------------------------------
-
-def score_clip(pred: np.ndarray, ref: np.ndarray, kind: str) -> dict:
-    """Monologue: share of the speaker's frames (heard as speech) that sit on one head. Dialogue:
-    share of frames where one person speaks (and speech is heard) given to that person, under the
-    better of the two A/B namings; also mask F1 under that naming."""
-    n = min(pred.shape[1], ref.shape[1])
-    p, r = pred[:, :n] >= 0.5, ref[:, :n]
-    if kind == "monologue":
-        heard = r[0] & (p[0] | p[1])
-        on = [int((heard & p[h] & ~p[1 - h]).sum()) for h in (0, 1)]
-        return {"one_head": max(on) / max(int(heard.sum()), 1), "heard": int(heard.sum()),
-                "recall": int(heard.sum()) / max(int(r[0].sum()), 1)}
-    single = (r[0] ^ r[1]) & (p[0] | p[1])
-    best = None
-    for q in (p, p[::-1]):
-        right = int((single & r[0] & q[0] & ~q[1]).sum() + (single & r[1] & q[1] & ~q[0]).sum())
-        tp, fp, fn = int((q & r).sum()), int((q & ~r).sum()), int((~q & r).sum())
-        cand = {"right": right, "single": int(single.sum()), "f1": 2 * tp / max(2 * tp + fp + fn, 1)}
-        if best is None or cand["right"] > best["right"]:
-            best = cand
-    best["attribution"] = best["right"] / max(best["single"], 1)
-    return best
-
-
-def evaluate(data: Path, split: str, speakers: int | None = None, verbose: bool = False) -> dict:
-    from duet.audio.io import load_audio
-    from duet.audio.masks import speaking_masks
-
-    manifest = json.loads((data / "manifest.json").read_text())
-    mono_on = mono_heard = right = single = 0
-    f1s, rows, seconds, audio_s = [], [], 0.0, 0.0
-    for clip in manifest["clips"]:
-        if clip["split"] != split:
-            continue
-        x = load_audio(data / split / f"{clip['id']}.wav").mono
-        ref = np.load(data / split / f"{clip['id']}.ref.npy")
-        t0 = time.perf_counter()
-        pred = speaking_masks(x[None], "mono", speakers=speakers)
-        seconds += time.perf_counter() - t0
-        audio_s += len(x) / SR
-        s = score_clip(pred, ref, clip["kind"])
-        rows.append((clip["id"], s))
-        if clip["kind"] == "monologue":
-            mono_on += s["one_head"] * s["heard"]
-            mono_heard += s["heard"]
-        else:
-            right, single = right + s["right"], single + s["single"]
-            f1s.append(s["f1"])
-        if verbose:
-            print(clip["id"], {k: round(v, 3) if isinstance(v, float) else v for k, v in s.items()})
-    return {"split": split, "monologue_one_head": mono_on / max(mono_heard, 1),
-            "attribution": right / max(single, 1), "dialogue_f1": float(np.mean(f1s)) if f1s else 0.0,
-            "worst_monologue": min((s["one_head"], c) for c, s in rows if "one_head" in s),
-            "worst_dialogue": min((s["attribution"], c) for c, s in rows if "attribution" in s),
-            "seconds_per_minute": 60 * seconds / max(audio_s, 1e-9)}
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -397,6 +338,8 @@ def main(argv=None) -> int:
         for s, info in m["utterances"].items():
             print(f"  {s:<20} {info['count']:3d} lines {info['seconds']:6.1f} s  labels {info['labels']}")
         return 0
+    from duet.eval.real_voices import evaluate
+
     r = evaluate(Path(args.data), args.split, None if args.speakers == "auto" else int(args.speakers), args.verbose)
     print(json.dumps(r, indent=1))
     return 0

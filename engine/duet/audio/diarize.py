@@ -1,10 +1,11 @@
 """Who speaks when in a mono mix, from GE2E voice embeddings of real speech (numpy only).
 
-Speech runs (WebRTC voice activity) are cut into pieces of at most PIECE_S; each piece gets a GE2E
-embedding (`duet.audio.ge2e`). Two-means clustering on the unit sphere (started from the two least
-alike long pieces) gives two voices; they are one voice when their centres are more alike than
-SAME_VOICE_COS. A two-state Viterbi path over the pieces, with a cost for changing voice that is
-smaller across a pause, then names each piece. A short run alone in a pause inside the other
+Speech runs (WebRTC voice activity) are covered by windows of PIECE_S every HOP_S; each window
+gets a GE2E embedding (`duet.audio.ge2e`). Two-means clustering on the unit sphere (started from
+the two least alike long windows) gives two voices; they are one voice when their centres are more
+alike than SAME_VOICE_COS. Each speech frame is scored against both voices by the windows over it,
+and a two-state Viterbi path over the frames, with a cost for changing voice that is smaller
+across a pause, names each frame. A short run alone in a pause inside the other
 person's turn (a backchannel such as "mm-hm") goes to the listener unless it clearly sounds like the
 speaker. The result says how sure it is: the cosine between the two voices, and the stretches whose
 pieces sit nearly halfway between them.
@@ -18,10 +19,16 @@ import numpy as np
 
 from duet.constants import FPS
 
-PIECE_S = 1.0
-SAME_VOICE_COS = 0.86  # two voices' centres more alike than this are one voice (chosen on the dev split)
-CONFIDENT_COS = 0.80  # below this the two voices are told apart with confidence
-SWITCH_COST = 0.15  # cosine units a change of voice costs between touching pieces (a quarter across a pause)
+PIECE_S = 1.0  # embedding window
+HOP_S = 1.0  # windows overlap by half: each frame is scored by the two windows over it
+VOICEPRINT_SHARE = 0.3  # weight of the synthetic-voice prints beside GE2E in each window's vector
+SPLIT_GAIN = 0.045  # two voices must fit the windows this much better than one (cosine; chosen on dev)
+CONFIDENT_GAIN = 0.035  # above this the two voices are told apart with confidence
+SWITCH_COST = 4.0  # summed per-frame cosine a change of voice costs inside a run (a quarter across a pause)
+REFINE_ROUNDS = 3  # frame-level refinement on the clip's own timbre (0: off)
+TIMBRE_SCALE = 0.3  # frames overlap in content: their log-likelihoods are scaled down before summing
+GE2E_WEIGHT = 10.0  # how much the GE2E score counts beside the timbre log-likelihood in refinement
+TIMBRE_SWITCH = 12.0  # cost of a change of voice in refinement (a quarter across a pause)
 UNSURE_MARGIN = 0.03  # a piece this close to halfway between the voices is uncertain
 BACKCHANNEL_S = 0.6  # a run this short, alone in the other person's turn, may be the listener's "mm-hm"
 BACKCHANNEL_BIAS = 0.05  # how much more it must sound like the speaker to stay the speaker's
@@ -31,7 +38,7 @@ BACKCHANNEL_BIAS = 0.05  # how much more it must sound like the speaker to stay 
 class Diarization:
     masks: np.ndarray  # [2, T] bool, rows in clustering order
     voices: int  # 1 or 2 as decided (or forced)
-    voice_cos: float  # cosine between the two voices' centres (1.0 when there was nothing to split)
+    gain: float  # how much better two voices fit the windows than one (mean cosine; 0 when not split)
     forced: bool = False
     uncertain: list = field(default_factory=list)  # [(start_s, end_s)] stretches of unsure pieces
 
@@ -42,7 +49,7 @@ class Diarization:
         if self.uncertain:
             a, b = max(self.uncertain, key=lambda s: s[1] - s[0])
             return f"two voices, uncertain between {a:.1f} s and {b:.1f} s"
-        if self.forced or self.voice_cos < CONFIDENT_COS:
+        if self.forced or self.gain >= CONFIDENT_GAIN:
             return "two voices (forced)" if self.forced else "two voices, confident"
         return "two voices, but they sound alike: check the turns (--turns-out)"
 
@@ -57,6 +64,37 @@ def pieces(speech: np.ndarray, piece: int) -> list[tuple[int, int]]:
         cuts = np.linspace(s, e, k + 1).astype(int)
         out += [(int(cuts[i]), int(cuts[i + 1])) for i in range(k)]
     return out
+
+
+def windows(speech: np.ndarray, length: int, hop: int) -> list[tuple[int, int]]:
+    """Windows [start, end) of `length` frames every `hop` frames over each speech run; a run
+    shorter than a window is one window, and the last window of a run ends with the run."""
+    from duet.audio.masks import _runs
+
+    out = []
+    for s, e in _runs(speech):
+        if e - s <= length:
+            out.append((int(s), int(e)))
+            continue
+        starts = list(range(int(s), int(e) - length + 1, hop))
+        if starts[-1] + length < e:
+            starts.append(int(e) - length)
+        out += [(a, a + length) for a in starts]
+    return out
+
+
+def voice_vectors(x: np.ndarray, wins: list[tuple[int, int]]) -> np.ndarray:
+    """One unit vector per window: its GE2E embedding (real voices) beside the mean of its frames'
+    voice prints (`duet.audio.voiceprint`, learned on the synthetic voices), weighted by
+    VOICEPRINT_SHARE, so that their cosine is the weighted mean of the two cosines."""
+    from duet.audio.ge2e import embed_pieces
+    from duet.audio.voiceprint import embed
+
+    g = embed_pieces(x, wins)
+    frames = embed(x)
+    v = np.stack([frames[a:b].mean(0) for a, b in wins])
+    v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)
+    return np.concatenate([g * np.sqrt(1 - VOICEPRINT_SHARE), v * np.sqrt(VOICEPRINT_SHARE)], 1)
 
 
 def two_means(emb: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,13 +116,14 @@ def two_means(emb: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return labels, centres
 
 
-def viterbi(score: np.ndarray, pause: np.ndarray) -> np.ndarray:
-    """Best voice per piece for scores [P, 2], SWITCH_COST per change (a quarter after a pause)."""
+def viterbi(score: np.ndarray, pause: np.ndarray, switch: float | None = None) -> np.ndarray:
+    """Best voice per frame for scores [P, 2], `switch` (SWITCH_COST) per change (a quarter after a pause)."""
+    switch = SWITCH_COST if switch is None else switch
     n = len(score)
     back = np.zeros((n, 2), np.int64)
     total = score[0].copy()
     for t in range(1, n):
-        cost = SWITCH_COST * (0.25 if pause[t - 1] else 1.0)
+        cost = switch * (0.25 if pause[t - 1] else 1.0)
         trans = total[:, None] - cost * (1 - np.eye(2))
         back[t] = trans.argmax(0)
         total = trans.max(0) + score[t]
@@ -95,9 +134,49 @@ def viterbi(score: np.ndarray, pause: np.ndarray) -> np.ndarray:
     return path
 
 
+def timbre(x: np.ndarray, n: int) -> np.ndarray:
+    """[n, 15] per-frame timbre and pitch of the clip: 13 cepstra of the log-mel (without c0, so level
+    does not count), log pitch where voiced, voicing."""
+    from scipy.fft import dct
+
+    from duet.audio import features as F
+
+    y = np.asarray(x, np.float32) * np.float32(10 ** (F.loudness_gain_db(x) / 20))
+    mel = F.log_mel(y, 0, n).reshape(n, 4, F.N_MELS).mean(1)
+    cep = dct(mel, type=2, norm="ortho", axis=1)[:, 1:14]
+    f0, voicing = F.pitch(y, 0, n)
+    lf0 = np.where(f0 > 0, np.log2(np.maximum(f0, 1.0) / 150.0), 0.0)
+    return np.column_stack([cep, lf0, voicing]).astype(np.float64)
+
+
+def _gauss_loglik(fit: np.ndarray, data: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """Log-likelihood of data under one full-covariance Gaussian fitted to `fit` (diagonal floor)."""
+    mu = fit.mean(0)
+    cov = (np.cov(fit, rowvar=False) if len(fit) > 1 else np.zeros((fit.shape[1],) * 2)) + np.diag(floor)
+    _, logdet = np.linalg.slogdet(cov)
+    d = data - mu
+    return -0.5 * (np.einsum("ij,jk,ik->i", d, np.linalg.inv(cov), d) + logdet)
+
+
+def refine(feat: np.ndarray, score: np.ndarray, path: np.ndarray, pause: np.ndarray) -> np.ndarray:
+    """Frame by frame: each voice's own timbre (a Gaussian fitted to its frames) beside the GE2E
+    score, through the Viterbi path again; up to REFINE_ROUNDS times."""
+    floor = feat.var(0) * 0.05 + 1e-3
+    for _ in range(int(REFINE_ROUNDS)):
+        if min((path == k).sum() for k in (0, 1)) < 10:
+            break
+        ll = np.stack([_gauss_loglik(feat[path == k], feat, floor) for k in (0, 1)], 1)
+        new = viterbi(TIMBRE_SCALE * ll + GE2E_WEIGHT * score, pause, TIMBRE_SWITCH)
+        if np.array_equal(new, path):
+            break
+        path = new
+    return path
+
+
 def backchannels(segs: list[tuple[int, int]], path: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """Give a short run, with the other voice on both sides within a second, to that listener
-    unless it sounds BACKCHANNEL_BIAS more like the voice around it."""
+    """Runs [start, end), their voices and scores [R, 2] -> voices with each short run that has
+    the other voice on both sides within a second given to that listener, unless it sounds
+    BACKCHANNEL_BIAS more like the voice around it."""
     path = path.copy()
     short = BACKCHANNEL_S * FPS
     for i in range(1, len(segs) - 1):
@@ -114,32 +193,50 @@ def backchannels(segs: list[tuple[int, int]], path: np.ndarray, score: np.ndarra
 
 def diarize(x: np.ndarray, speech: np.ndarray, speakers: int | None = None) -> Diarization:
     """Mono samples [N] and speech frames [T] -> Diarization; speakers forces 1 or 2 voices."""
-    from duet.audio.ge2e import embed_pieces
+    from duet.audio.masks import _runs
 
     n = len(speech)
     masks = np.zeros((2, n), bool)
-    segs = pieces(speech, int(PIECE_S * FPS))
-    if speakers == 1 or len(segs) < 2:
+    wins = windows(speech, int(PIECE_S * FPS), int(HOP_S * FPS)) if HOP_S < PIECE_S else \
+        pieces(speech, int(PIECE_S * FPS))
+    if speakers == 1 or len(wins) < 2:
         masks[0] = speech
-        return Diarization(masks, 1, 1.0, forced=speakers == 1)
-    emb = embed_pieces(x, segs)
-    weight = np.array([b - a for a, b in segs], np.float64)
+        return Diarization(masks, 1, 0.0, forced=speakers == 1)
+    emb = voice_vectors(x, wins)
+    weight = np.array([b - a for a, b in wins], np.float64)
     labels, centres = two_means(emb, weight)
-    cos = float(centres[0] @ centres[1])
-    if speakers != 2 and (cos > SAME_VOICE_COS or min((labels == k).sum() for k in (0, 1)) == 0):
+    one = (emb * weight[:, None]).sum(0)
+    one /= np.linalg.norm(one)
+    gain = float(np.average((emb * centres[labels]).sum(1) - emb @ one, weights=weight))
+    if speakers != 2 and (gain <= SPLIT_GAIN or min((labels == k).sum() for k in (0, 1)) == 0):
         masks[0] = speech
-        return Diarization(masks, 1, cos)
-    score = emb @ centres.T
-    pause = np.array([segs[i][1] < segs[i + 1][0] for i in range(len(segs) - 1)])
-    path = backchannels(segs, viterbi(score, pause), score)
+        return Diarization(masks, 1, gain)
+    # each speech frame: the mean score of the windows over it
+    total = np.zeros((n, 2))
+    count = np.zeros(n)
+    for (a, b), sc in zip(wins, emb @ centres.T):
+        total[a:b] += sc
+        count[a:b] += 1
+    idx = np.flatnonzero(count > 0)
+    score = total[idx] / count[idx, None]
+    path = viterbi(score, np.diff(idx) > 1)
+    if REFINE_ROUNDS:
+        path = refine(timbre(x, n)[idx], score, path, np.diff(idx) > 1)
+    state = np.full(n, -1)
+    state[idx] = path
+    runs = [(int(a), int(b)) for a, b in _runs(count > 0)]
+    run_score = np.array([score[np.searchsorted(idx, a): np.searchsorted(idx, b)].mean(0) for a, b in runs])
+    run_state = np.array([np.bincount(state[a:b], minlength=2).argmax() for a, b in runs])
+    for i, k in enumerate(backchannels(runs, run_state, run_score)):
+        if k != run_state[i]:
+            a, b = runs[i]
+            state[a:b] = k
     unsure = []
-    for (a, b), s in zip(segs, score):
-        if abs(s[0] - s[1]) < UNSURE_MARGIN and b - a >= FPS // 2:
-            if unsure and a - unsure[-1][1] <= FPS:
-                unsure[-1][1] = b
-            else:
-                unsure.append([a, b])
-    for (a, b), k in zip(segs, path):
-        masks[k, a:b] = True
+    for t in idx[np.abs(score[:, 0] - score[:, 1]) < UNSURE_MARGIN]:
+        if unsure and t - unsure[-1][1] <= FPS:
+            unsure[-1][1] = t + 1
+        else:
+            unsure.append([t, t + 1])
+    masks[0], masks[1] = state == 0, state == 1
     spans = [(a / FPS, b / FPS) for a, b in unsure if b - a >= FPS]
-    return Diarization(masks, 2, cos, forced=speakers == 2, uncertain=spans)
+    return Diarization(masks, 2, gain, forced=speakers == 2, uncertain=spans)

@@ -81,7 +81,7 @@ def encode(mels: np.ndarray, lengths: np.ndarray | None = None, net: dict | None
     b, t, _ = mels.shape
     lengths = np.full(b, t) if lengths is None else np.asarray(lengths)
     seq = mels
-    hidden = 0
+    shortest = int(lengths.min())
     for k in range(LAYERS):
         hidden = net[f"wh{k}"].shape[0]
         pre = seq @ net[f"wi{k}"] + net[f"b{k}"]  # input part of every gate, all steps at once
@@ -92,9 +92,13 @@ def encode(mels: np.ndarray, lengths: np.ndarray | None = None, net: dict | None
             z = pre[:, s] + h @ net[f"wh{k}"]
             i, f = _sigmoid(z[:, :hidden]), _sigmoid(z[:, hidden: 2 * hidden])
             g, o = np.tanh(z[:, 2 * hidden: 3 * hidden]), _sigmoid(z[:, 3 * hidden:])
-            live = (s < lengths)[:, None]  # a finished sequence keeps its last state
-            c = np.where(live, f * c + i * g, c)
-            h = np.where(live, o * np.tanh(c), h)
+            if s < shortest:
+                c = f * c + i * g
+                h = o * np.tanh(c)
+            else:
+                live = (s < lengths)[:, None]  # a finished sequence keeps its last state
+                c = np.where(live, f * c + i * g, c)
+                h = np.where(live, o * np.tanh(c), h)
             outs[:, s] = h
         seq = outs
     e = np.maximum(h @ net["linear_w"] + net["linear_b"], 0.0)

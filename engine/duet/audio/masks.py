@@ -1,11 +1,9 @@
 """Speaking masks m_A, m_B at 25 fps from a mono mix, two tracks, or a stereo file.
 
 Two tracks / stereo: WebRTC voice activity per channel, a level gate against the other channel's
-bleed, then gap filling. Mono: voice activity on the mix, then two-speaker diarization: learned
-voice prints (`duet.audio.voiceprint`) of short speech pieces clustered into two voices, refined
-frame by frame with one Gaussian per voice and a sticky Viterbi path; each speech frame goes to
-one voice. Person A is the first to speak unless the caller says otherwise, and the assignment
-holds over the whole clip.
+bleed, then gap filling. Mono: voice activity on the mix, then diarization on GE2E voice embeddings
+of real speech (`duet.audio.diarize`): one voice or two, and each speech frame to one voice. Person A
+is the first to speak unless the caller says otherwise, and the assignment holds over the whole clip.
 """
 
 from __future__ import annotations
@@ -59,7 +57,7 @@ def listen(tracks: np.ndarray, mode: str, first_speaker: int | None = None,
         verdict = result.verdict()
     else:
         masks, verdict = _per_track(x), "one voice per track"
-    order = _first_to_speak(masks)
+    order = _first_to_speak(masks, FPS if mode == "mono" else 1)
     if first_speaker == 1:
         order = order[::-1]
     if mode != "mono" and first_speaker is not None:
@@ -143,8 +141,15 @@ def _per_track(x: np.ndarray) -> np.ndarray:
     return np.stack([clean(keep0), clean(keep1)]).astype(np.float32)
 
 
-def _first_to_speak(masks: np.ndarray) -> list[int]:
-    firsts = [np.flatnonzero(m > 0.5)[0] if (m > 0.5).any() else len(m) for m in masks]
+def _first_to_speak(masks: np.ndarray, frames: int = 1) -> list[int]:
+    """Row order with A first: A holds most of the first `frames` speech frames (ties: who starts).
+    Mono looks at a second of speech, so one misheard opening frame does not swap the whole clip."""
+    on = masks > 0.5
+    heard = np.flatnonzero(on.any(0))[:frames]
+    count = on[:, heard].sum(1)
+    if count[0] != count[1]:
+        return [0, 1] if count[0] > count[1] else [1, 0]
+    firsts = [np.flatnonzero(m)[0] if m.any() else len(m) for m in on]
     return [0, 1] if firsts[0] <= firsts[1] else [1, 0]
 
 

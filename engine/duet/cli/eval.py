@@ -13,17 +13,40 @@ from duet.errors import DuetError
 
 
 def _masks_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--corpus", required=True, help="corpus folder (duet data make)")
+    p.add_argument("--corpus", help="corpus folder (duet data synth)")
     p.add_argument("--split", default="test", help="which split to score (default: test)")
     p.add_argument("--shape", default="all", choices=["mono", "two-track", "stereo", "all"],
                    help="input shape to score (default: all three)")
+    p.add_argument("--real", metavar="DIR",
+                   help="also score mono mixes of real voices (benchmarks/real_voices.py build -o DIR)")
+    p.add_argument("--real-split", default="heldout", choices=["dev", "heldout"],
+                   help="which part of the real-voice set (default: heldout; tune on dev)")
     p.add_argument("--json", dest="json_out", help="also write the numbers to this JSON file")
+
+
+def _real_run(folder: str, split: str) -> dict:
+    from duet.eval.real_voices import evaluate
+
+    r = evaluate(Path(folder), split)
+    print(f"real voices ({split}): monologue frames on one head {r['monologue_one_head']:.3f}, two-person "
+          f"attribution {r['attribution']:.3f} (best A/B naming), dialogue mask F1 {r['dialogue_f1']:.3f}")
+    return r
 
 
 def _masks_run(args) -> int:
     from duet.progress import Progress
     from duet.eval.masks import SHAPES, evaluate
 
+    if not args.corpus and not args.real:
+        raise DuetError("give --corpus (synthetic corpus) and/or --real (real-voice set)")
+    real = _real_run(args.real, args.real_split) if args.real else None
+    if not args.corpus:
+        if args.json_out:
+            from duet.files import atomic_output
+
+            with atomic_output(args.json_out) as tmp:
+                Path(tmp).write_text(json.dumps({"real": real}, indent=2))
+        return 0
     corpus = _open_corpus(args.corpus)
     shapes = SHAPES if args.shape == "all" else (args.shape,)
     if not list(corpus.ids(args.split)):
@@ -45,7 +68,7 @@ def _masks_run(args) -> int:
         from duet.files import atomic_output
 
         with atomic_output(args.json_out) as tmp:
-            Path(tmp).write_text(json.dumps({"split": args.split, "masks": result}, indent=2))
+            Path(tmp).write_text(json.dumps({"split": args.split, "masks": result, "real": real}, indent=2))
     return 0
 
 
