@@ -31,7 +31,7 @@ def frame_rms(x: np.ndarray, hop: int, n: int) -> np.ndarray:
 def test_openai_speech_writes_own_tracks_and_exact_masks(llm_server, script, tmp_path):
     d = dialogue.load(dialogue.speak(script, tmp_path / "talk", tts="openai"))
     meta = json.loads((d.folder / "timings.json").read_text())
-    assert meta["speech"]["engine"] == "openai" and meta["speech"]["phone_timings"] is False
+    assert meta["speech"]["synthesizer"] == "openai" and meta["speech"]["phone_timings"] is False
     assert meta["speech"]["fallback_reason"] is None and dialogue.speech_fallback(d.folder) == ""
     # every line went to the endpoint, each speaker with one voice of their own, prosody as speed
     reqs = llm_server.speech_requests
@@ -84,7 +84,7 @@ def test_openai_speech_failures_fall_back_to_espeak(llm_server, monkeypatch, scr
     assert reason.startswith("OpenAI speech failed: ") and why in reason and KEY not in reason
     assert "\n" not in reason and "/tmp" not in reason
     meta = json.loads((d.folder / "timings.json").read_text())["speech"]
-    assert meta["engine"] == "espeak" and meta["phone_timings"] is True
+    assert meta["synthesizer"] == "espeak" and meta["phone_timings"] is True
     assert all(t.voice.startswith("espeak:") for t in d.timings.turns)
     assert len({p for v in d.timings.phonemes.values() for _, _, p in v}) > 10  # real phones again
 
@@ -92,7 +92,7 @@ def test_openai_speech_failures_fall_back_to_espeak(llm_server, monkeypatch, scr
 def test_openai_speech_needs_an_endpoint(offline_env, script, tmp_path):
     d = dialogue.load(dialogue.speak(script, tmp_path / "talk", tts="openai"))
     assert "needs an endpoint" in dialogue.speech_fallback(d.folder)
-    with pytest.raises(DuetError, match="unknown speech engine"):
+    with pytest.raises(DuetError, match="unknown speech synthesizer"):
         dialogue.speak(script, tmp_path / "other", tts="festival-cloud")
     assert not (tmp_path / "other").exists()
 

@@ -58,9 +58,9 @@ def test_reserved_voices_are_refused(voice):
     assert voice not in tts.voices()
 
 
-def test_voice_list_spans_three_engines_without_reserved():
+def test_voice_list_spans_every_synthesizer_without_reserved():
     vs = tts.voices()
-    assert {v.split(":")[0] for v in vs} == {"espeak", "flite", "festival"}
+    assert {v.split(":")[0] for v in vs} == set(tts.SYNTHESIZERS) == {"espeak", "flite", "festival", "piper"}
     assert len(tts.voices("espeak")) >= 20 and not set(vs) & tts.RESERVED
 
 

@@ -15,7 +15,7 @@ def add_arguments(parser) -> None:
     s.add_argument("-j", "--workers", type=int, default=os.cpu_count() or 1, help="parallel workers")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     v = sub.add_parser("voices", help="list the usable voices and the split each belongs to")
-    v.add_argument("--engine", choices=("espeak", "flite", "festival"))
+    v.add_argument("--synthesizer", choices=("espeak", "flite", "festival", "piper"))
 
 
 def run(args) -> int:
@@ -23,7 +23,7 @@ def run(args) -> int:
 
     if args.action == "voices":
         from duet.speech import voices
-        for v in voices(args.engine):
+        for v in voices(args.synthesizer):
             print(f"{v}\t{corpus.voice_split(v)}")
         return 0
     from duet.progress import Progress

@@ -11,7 +11,7 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=0, help="varies the offline script and the voices")
     p.add_argument("--offline", action="store_true", help="never ask the LLM endpoint, even when configured")
     p.add_argument("--tts", choices=("espeak", "openai"), default=None,
-                   help="speech engine (default espeak, or DUET_TTS); openai needs the endpoint configured")
+                   help="speech synthesizer (default espeak, or DUET_TTS); openai needs the endpoint configured")
     p.add_argument("--force", action="store_true", help="replace a folder that already has files in it")
 
 

@@ -36,8 +36,8 @@ def voice_split(voice: str) -> str:
     """Which split a voice belongs to (fixed by name)."""
     if voice in _TEST_OTHERS:
         return "test"
-    engine, _, name = voice.partition(":")
-    if engine != "espeak":
+    synthesizer, _, name = voice.partition(":")
+    if synthesizer != "espeak":
         return "train"
     base, _, variant = name.partition("+")
     if base in _TEST_BASES or variant in _TEST_VARIANTS:
@@ -53,14 +53,14 @@ def clip_split(index: int) -> str:
 
 def _pick_voices(rng, split: str) -> list[str]:
     pool = [v for v in voices() if voice_split(v) == split]
-    by_engine = {e: [v for v in pool if v.startswith(e + ":")] for e in ("espeak", "flite", "festival", "piper")}
+    by_synth = {e: [v for v in pool if v.startswith(e + ":")] for e in ("espeak", "flite", "festival", "piper")}
     weights = {"espeak": 0.5, "flite": 0.3, "festival": 0.2, "piper": 0.2}
-    engines = [e for e in by_engine if by_engine[e]]
-    p = np.array([weights[e] for e in engines])
+    synths = [e for e in by_synth if by_synth[e]]
+    p = np.array([weights[e] for e in synths])
     out: list[str] = []
     while len(out) < 2:
-        e = engines[rng.choice(len(engines), p=p / p.sum())]
-        v = by_engine[e][rng.integers(len(by_engine[e]))]
+        e = synths[rng.choice(len(synths), p=p / p.sum())]
+        v = by_synth[e][rng.integers(len(by_synth[e]))]
         if v not in out or len(pool) == 1:
             out.append(v)
     return out

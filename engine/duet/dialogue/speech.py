@@ -24,7 +24,7 @@ from duet.files import atomic_folder
 
 PEAK = 0.95  # the mix is scaled so its loudest sample stays below this
 LEAD_IN = 0.3  # seconds of silence before the first line
-TTS_ENGINES = ("espeak", "openai")
+SYNTHESIZERS = ("espeak", "openai")
 
 
 def speak(data: dict, out_dir: Path, force: bool = False, tts: str | None = None) -> Path:
@@ -37,10 +37,10 @@ def speak(data: dict, out_dir: Path, force: bool = False, tts: str | None = None
     if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
         raise DuetError(f"{out_dir}: folder exists and is not empty; pass --force to replace it")
     tts = (tts or os.environ.get("DUET_TTS") or "espeak").strip().lower()
-    if tts not in TTS_ENGINES:
-        raise DuetError(f"unknown speech engine {tts!r} (one of {', '.join(TTS_ENGINES)})")
+    if tts not in SYNTHESIZERS:
+        raise DuetError(f"unknown speech synthesizer {tts!r} (one of {', '.join(SYNTHESIZERS)})")
     with Progress("dialogue") as progress:
-        engine, reason = "espeak", ""
+        synthesizer, reason = "espeak", ""
         if tts == "openai":
             from duet import llm
             from duet.speech import openai_tts
@@ -50,13 +50,13 @@ def speak(data: dict, out_dir: Path, force: bool = False, tts: str | None = None
             else:
                 try:
                     conv, dropped = _place(data, _openai_voice(data), progress)
-                    engine = "openai"
+                    synthesizer = "openai"
                 except openai_tts.TTSError as e:
                     reason = f"OpenAI speech failed: {e}"
-        if engine == "espeak":
+        if synthesizer == "espeak":
             conv, dropped = _place(data, _espeak_voice(data), progress)
-        speech = {"engine": engine, "phone_timings": engine == "espeak", "fallback_reason": reason or None}
-        if engine == "openai":
+        speech = {"synthesizer": synthesizer, "phone_timings": synthesizer == "espeak", "fallback_reason": reason or None}
+        if synthesizer == "openai":
             from duet.speech.openai_tts import model
             speech["model"] = model()
             speech["note"] = ("the endpoint gives no phone timings: 'speech' spans come from the audio's "

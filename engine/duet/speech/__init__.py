@@ -16,7 +16,7 @@ import numpy as np
 from duet.constants import SAMPLE_RATE
 from duet.errors import DuetError
 
-ENGINES = ("espeak", "flite", "festival", "piper")
+SYNTHESIZERS = ("espeak", "flite", "festival", "piper")
 RESERVED = frozenset({"flite:awb", "flite:awb_time", "flite:slt",
                       "festival:ked_diphone", "festival:cmu_us_slt_arctic_hts"})
 
@@ -38,63 +38,63 @@ class Speech:
 
 
 def parse_voice(voice: str) -> tuple[str, str]:
-    """"engine:name" -> (engine, name); refuses reserved and malformed voices."""
-    engine, sep, name = voice.partition(":")
-    if not sep or engine not in ENGINES or not name:
-        raise DuetError(f"voice {voice!r}: expected ENGINE:NAME with ENGINE one of {', '.join(ENGINES)}")
-    if f"{engine}:{name}" in RESERVED:
+    """"synthesizer:name" -> (synthesizer, name); refuses reserved and malformed voices."""
+    synthesizer, sep, name = voice.partition(":")
+    if not sep or synthesizer not in SYNTHESIZERS or not name:
+        raise DuetError(f"voice {voice!r}: expected ENGINE:NAME with ENGINE one of {', '.join(SYNTHESIZERS)}")
+    if f"{synthesizer}:{name}" in RESERVED:
         raise DuetError(f"voice {voice!r} is reserved for independent evaluation and cannot be used")
-    return engine, name
+    return synthesizer, name
 
 
 def synthesize(text: str, voice: str, rate: float = 1.0, pitch: float = 1.0) -> Speech:
     """Speak ``text`` with ``voice``; ``rate`` > 1 is faster, ``pitch`` scales the voice's mean F0."""
-    engine, name = parse_voice(voice)
+    synthesizer, name = parse_voice(voice)
     text = " ".join(str(text).split())
     if not text:
         raise DuetError("nothing to say: the text is empty")
     if not (0.4 <= rate <= 2.5) or not (0.5 <= pitch <= 2.0):
         raise DuetError(f"rate {rate} / pitch {pitch} out of range (rate 0.4-2.5, pitch 0.5-2.0)")
-    if engine == "espeak":
+    if synthesizer == "espeak":
         from duet.speech import espeak as backend
-    elif engine == "flite":
+    elif synthesizer == "flite":
         from duet.speech import flite as backend
-    elif engine == "piper":
+    elif synthesizer == "piper":
         from duet.speech import piper as backend
     else:
         from duet.speech import festival as backend
     samples, sr, phones = backend.synth(text, name, rate, pitch)
-    return _finish(samples, sr, phones, f"{engine}:{name}", text)
+    return _finish(samples, sr, phones, f"{synthesizer}:{name}", text)
 
 
 def synthesize_many(texts: list[str], voice: str, rate: float = 1.0, pitch: float = 1.0) -> list[Speech]:
     """Several texts with one voice; festival speaks them all from one process (its start-up is slow)."""
-    engine, name = parse_voice(voice)
+    synthesizer, name = parse_voice(voice)
     texts = [" ".join(str(t).split()) for t in texts]
-    if engine != "festival" or not texts or not all(texts):
+    if synthesizer != "festival" or not texts or not all(texts):
         return [synthesize(t, voice, rate, pitch) for t in texts]
     if not (0.4 <= rate <= 2.5) or not (0.5 <= pitch <= 2.0):
         raise DuetError(f"rate {rate} / pitch {pitch} out of range (rate 0.4-2.5, pitch 0.5-2.0)")
     from duet.speech import festival
-    return [_finish(x, sr, ph, f"{engine}:{name}", t)
+    return [_finish(x, sr, ph, f"{synthesizer}:{name}", t)
             for t, (x, sr, ph) in zip(texts, festival.synth_many(texts, name, rate, pitch))]
 
 
-def voices(engine: str | None = None) -> list[str]:
-    """The usable voices installed here ("engine:name"), never a reserved one."""
-    if engine is not None and engine not in ENGINES:
-        raise DuetError(f"unknown speech engine {engine!r} (one of {', '.join(ENGINES)})")
+def voices(synthesizer: str | None = None) -> list[str]:
+    """The usable voices installed here ("synthesizer:name"), never a reserved one."""
+    if synthesizer is not None and synthesizer not in SYNTHESIZERS:
+        raise DuetError(f"unknown synthesizer {synthesizer!r} (one of {', '.join(SYNTHESIZERS)})")
     out: list[str] = []
-    if engine in (None, "espeak"):
+    if synthesizer in (None, "espeak"):
         from duet.speech import espeak
         out += [f"espeak:{v}" for v in espeak.installed()]
-    if engine in (None, "flite") and shutil.which("flite"):
+    if synthesizer in (None, "flite") and shutil.which("flite"):
         from duet.speech import flite
         out += [f"flite:{v}" for v in flite.installed()]
-    if engine in (None, "festival") and shutil.which("festival"):
+    if synthesizer in (None, "festival") and shutil.which("festival"):
         from duet.speech import festival
         out += [f"festival:{v}" for v in festival.installed()]
-    if engine in (None, "piper"):
+    if synthesizer in (None, "piper"):
         from duet.speech import piper
         out += [f"piper:{v}" for v in piper.installed()]
     return [v for v in out if v not in RESERVED]
