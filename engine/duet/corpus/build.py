@@ -264,7 +264,7 @@ def synth(folder: str | os.PathLike, hours: float, seed: int = 0, workers: int =
 
     import multiprocessing as mp
     ctx = mp.get_context("fork")
-    with ctx.Pool(max(1, workers), initializer=_quiet_worker) as pool:
+    with ctx.Pool(max(1, workers), initializer=_quiet_worker, maxtasksperchild=10) as pool:  # bounds what synthesizers leak
         while True:
             n, total = covered()
             if total >= target:
