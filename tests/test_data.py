@@ -224,7 +224,7 @@ def test_synth_workers_leave_termination_to_the_default_handler():
     # traceback each when the pool shut them down at the end of 'duet data synth -j 2'
     import signal
 
-    from duet.cli import _interrupt
+    from duet.files import _interrupt
     from duet.corpus.build import _quiet_worker
 
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)

@@ -68,7 +68,7 @@ def test_unknown_version_is_rejected():
 def test_absolute_audio_paths_are_rejected(tmp_path):
     m = make_motion()
     m.meta["audio"] = ["/home/someone/secret/mix.wav"]
-    with pytest.raises(DuetError, match="absolute audio path"):
+    with pytest.raises(DuetError, match="not a plain file name"):
         m.save(tmp_path / "m.npz")
     assert not any(tmp_path.iterdir()), "a failed save must leave nothing behind"
 
@@ -117,3 +117,95 @@ def test_speaking_outside_unit_interval_is_rejected():
     arrays["A_speaking"] = arrays["A_speaking"] + 1.5
     with pytest.raises(DuetError, match="'A_speaking' must lie in"):
         DyadicMotion.from_arrays(arrays)
+
+
+def _save_raw(path, arrays):
+    """Write arrays as an .npz without DyadicMotion's float32 cast (a file from another tool)."""
+    np.savez(path, **arrays)
+    return path
+
+
+def test_values_beyond_float32_are_refused(tmp_path):
+    arrays = _arrays(make_motion())
+    arrays["A_neck"] = arrays["A_neck"].astype(np.float64)
+    arrays["A_neck"][3, 1] = 1e39  # finite as float64, inf as float32
+    with pytest.raises(DuetError, match="'A_neck' holds values too large for float32"):
+        DyadicMotion.load(_save_raw(tmp_path / "big.npz", arrays))
+    arrays["A_neck"][3, 1] = 3e38  # fits
+    assert np.isfinite(DyadicMotion.load(_save_raw(tmp_path / "ok.npz", arrays)).A.poses["neck"]).all()
+
+
+@pytest.mark.parametrize("fps,ok", [(1e6, False), (0.5, False), (0.0, False), (1.0, True), (240.0, True),
+                                    (240.5, False)])
+def test_fps_must_lie_between_1_and_240(tmp_path, fps, ok):
+    arrays = _arrays(make_motion())
+    arrays["fps"] = np.float64(fps)
+    path = _save_raw(tmp_path / "m.npz", arrays)
+    if ok:
+        assert DyadicMotion.load(path).fps == fps
+    else:
+        with pytest.raises(DuetError, match="'fps' .* between 1 and 240"):
+            DyadicMotion.load(path)
+
+
+@pytest.mark.parametrize("name", ["../secret.wav", "sub/mix.wav", "..", "C:mix.wav", "a\\b.wav", "mix\0.wav", ""])
+def test_audio_names_must_be_plain_file_names(tmp_path, name):
+    m = make_motion()
+    arrays = _arrays(m)
+    arrays["meta"] = np.asarray(json.dumps({"version": FORMAT_VERSION, "audio": ["mix.wav", name]}))
+    with pytest.raises(DuetError, match="not a plain file name"):
+        DyadicMotion.load(_save_raw(tmp_path / "m.npz", arrays))
+
+
+def write_declared_npz(path, frames: int) -> None:
+    """A valid-looking motion whose A_expr declares ``frames`` x 52 float32 (all zeros, so the file
+    stays small), written in chunks without ever holding the array."""
+    import zipfile
+
+    small = _arrays(make_motion(n=8))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for key, a in small.items():
+            if key != "A_expr":
+                with z.open(f"{key}.npy", "w") as f:
+                    np.lib.format.write_array(f, a)
+        with z.open("A_expr.npy", "w", force_zip64=True) as f:
+            np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (frames, 52)})
+            chunk = bytes(4 * 52 * 100_000)
+            for start in range(0, frames, 100_000):
+                f.write(chunk[: 4 * 52 * min(100_000, frames - start)])
+
+
+def test_frame_count_is_checked_from_the_headers_before_loading(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "huge.npz"
+    write_declared_npz(path, 3_000_000)  # 624 MB of arrays in a file of under 1 MB
+    assert path.stat().st_size < 2_000_000
+    # VmHWM, not ru_maxrss: on Linux that keeps the high-water mark of the forked parent across exec
+    code = ("import re\nfrom duet.motion import DyadicMotion\nfrom duet.errors import DuetError\n"
+            f"try:\n    DyadicMotion.load({str(path)!r})\nexcept DuetError as e:\n    print(e)\n"
+            "print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) // 1024)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    message, peak_mb = p.stdout.strip().splitlines()
+    assert "'A_expr' declares 3000000 frames (the limit is 216000" in message, p.stdout + p.stderr
+    assert int(peak_mb) < 200, f"loading took {peak_mb} MB"  # the arrays alone would take 624 MB
+
+
+def test_declared_bytes_are_bounded_too(tmp_path):
+    arrays = _arrays(make_motion())
+    arrays["A_betas"] = np.zeros(40_000_000, np.float64)  # 305 MiB of identity parameters
+    path = tmp_path / "fat.npz"
+    np.savez_compressed(path, **arrays)
+    with pytest.raises(DuetError, match="declares 305 MiB of arrays"):
+        DyadicMotion.load(path)
+    with pytest.raises(DuetError, match="declares 305 MiB"):
+        DyadicMotion.from_bytes(path.read_bytes())
+
+
+def test_a_bare_npy_is_not_read(tmp_path):
+    path = tmp_path / "m.npz"
+    np.save(path.with_suffix(".npy"), np.zeros(3))
+    path.with_suffix(".npy").rename(path)
+    with pytest.raises(DuetError, match="not a DyadicMotion .npz file .not a zip archive"):
+        DyadicMotion.load(path)

@@ -61,8 +61,8 @@ def service():
 
 @pytest.fixture(scope="module")
 def long_audio(tmp_path_factory, conversation):
-    """The conversation repeated to nine minutes: a job that runs for many seconds, so a cancel always
-    lands while it runs (it stops at the next sampling step)."""
+    """The conversation repeated to nine minutes: a job that runs for seconds, so a cancel always
+    lands while it runs (it stops at the job's next stage)."""
     from duet.audio.io import load_audio, save_wav
 
     x = load_audio(conversation.mix).mono
@@ -120,7 +120,7 @@ def test_bad_options_unknown_job_and_unfinished_motion(service, conversation, lo
     r = upload(service, conversation.mix, colour="blue")
     assert r.status_code == 422 and "colour" in r.json()["error"]
     assert httpx.get(f"{service}/jobs/nope").status_code == 404
-    job = upload(service, long_audio).json()
+    job = upload(service, long_audio, engine="baseline").json()
     r = httpx.get(f"{service}/jobs/{job['id']}/motion")
     assert r.status_code == 409 and "not done" in r.json()["error"]
     httpx.post(f"{service}/jobs/{job['id']}/cancel")
@@ -128,8 +128,10 @@ def test_bad_options_unknown_job_and_unfinished_motion(service, conversation, lo
 
 
 def test_cancel_queued_and_running(service, long_audio):
-    first = upload(service, long_audio).json()
-    second = upload(service, long_audio).json()
+    # the baseline animator: the model's front end reads nine minutes of audio before its first
+    # cancellation point, which would hold these tests (and the jobs queued after them) for a minute
+    first = upload(service, long_audio, engine="baseline").json()
+    second = upload(service, long_audio, engine="baseline").json()
     assert second["queue_position"] is not None and second["queue_position"] >= 0
     r = httpx.post(f"{service}/jobs/{second['id']}/cancel").json()
     assert r["state"] == "cancelled"  # a queued job stops at once

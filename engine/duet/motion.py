@@ -1,4 +1,4 @@
-"""DyadicMotion: the one object that flows from the engine to Blender (see DESIGN.md).
+"""DyadicMotion: the one object that flows from the engine to Blender (docs/formats.md lists every key).
 
 A .npz with, for T frames and E expression channels (float32 unless noted):
 ``fps``, ``expr_names`` [E], ``meta`` (JSON string), and for P in A, B: ``P_expr`` [T,E],
@@ -22,6 +22,10 @@ FORMAT_VERSION = 1
 PERSONS = ("A", "B")
 JOINTS = ("global", "neck", "jaw", "eye_L", "eye_R")  # FLAME joint order
 PERSON_KEYS = ("expr", *JOINTS, "transl", "speaking", "betas")
+FPS_RANGE = (1.0, 240.0)
+MAX_FRAMES = 216_000  # an hour at 60 fps
+MAX_ARRAY_BYTES = 256 * 2**20  # all arrays of one file together, as its headers declare them
+KIND = "DyadicMotion .npz file"
 
 
 @dataclass
@@ -83,7 +87,7 @@ class DyadicMotion:
         return out
 
     def validate(self) -> "DyadicMotion":
-        """Raise DuetError with one clear line if anything breaks the DESIGN.md contract."""
+        """Raise DuetError with one clear line if anything breaks the format (docs/formats.md)."""
         validate_arrays(self.to_arrays(), "motion")
         return self
 
@@ -102,13 +106,14 @@ class DyadicMotion:
     def load(cls, path: str | os.PathLike) -> "DyadicMotion":
         from duet.files import read_npz
 
-        return cls.from_arrays(read_npz(path, "motion", "DyadicMotion .npz file"), str(path))
+        where = str(path)
+        return cls.from_arrays(read_npz(path, "motion", KIND, lambda h: check_headers(h, where)), where)
 
     @classmethod
     def from_bytes(cls, data: bytes, where: str = "motion") -> "DyadicMotion":
         from duet.files import load_npz
 
-        return cls.from_arrays(load_npz(io.BytesIO(data), where, "DyadicMotion .npz file"), where)
+        return cls.from_arrays(load_npz(io.BytesIO(data), where, KIND, lambda h: check_headers(h, where)), where)
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], where: str = "motion") -> "DyadicMotion":
@@ -127,6 +132,21 @@ def required_keys() -> list[str]:
     return ["fps", "expr_names", "meta"] + [f"{p}_{k}" for p in PERSONS for k in PERSON_KEYS]
 
 
+def check_headers(headers: dict, where: str) -> None:
+    """Refuse an archive whose headers declare too many frames or too many bytes, before loading it
+    (a small compressed file can declare gigabytes)."""
+    for p in PERSONS:
+        for k in PERSON_KEYS[:-1]:
+            shape = headers.get(f"{p}_{k}", ((),))[0]
+            if shape and shape[0] > MAX_FRAMES:
+                raise DuetError(f"{where}: '{p}_{k}' declares {shape[0]} frames (the limit is {MAX_FRAMES}, "
+                                "an hour at 60 fps)")
+    total = sum(int(np.prod(shape, dtype=np.float64)) * dtype.itemsize for shape, dtype in headers.values())
+    if total > MAX_ARRAY_BYTES:
+        raise DuetError(f"{where}: declares {total / 2**20:.0f} MiB of arrays (the limit is "
+                        f"{MAX_ARRAY_BYTES // 2**20} MiB)")
+
+
 def validate_arrays(arrays: dict[str, np.ndarray], where: str) -> dict:
     """Check a DyadicMotion's raw arrays; return the parsed meta. Errors name the file and key."""
     for key in required_keys():
@@ -143,12 +163,15 @@ def validate_arrays(arrays: dict[str, np.ndarray], where: str) -> dict:
         raise DuetError(f"{where}: format version {version!r} is not supported "
                         f"(this Duet reads version {FORMAT_VERSION})")
     for name in _audio_names(meta):
-        if os.path.isabs(name):
-            raise DuetError(f"{where}: meta names an absolute audio path; store file names only")
+        if not plain_file_name(name):
+            raise DuetError(f"{where}: meta names audio {name!r}, which is not a plain file name "
+                            "(store the names of files beside the motion only)")
 
     fps = np.asarray(arrays["fps"])
-    if fps.shape != () or not np.issubdtype(fps.dtype, np.number) or not np.isfinite(fps) or fps <= 0:
-        raise DuetError(f"{where}: 'fps' must be one positive number")
+    if fps.shape != () or not np.issubdtype(fps.dtype, np.number) or not np.isfinite(fps):
+        raise DuetError(f"{where}: 'fps' must be one number")
+    if not FPS_RANGE[0] <= float(fps) <= FPS_RANGE[1]:
+        raise DuetError(f"{where}: 'fps' is {float(fps):g}; it must lie between {FPS_RANGE[0]:g} and {FPS_RANGE[1]:g}")
     names = np.asarray(arrays["expr_names"])
     if names.ndim != 1 or names.dtype.kind not in "US":
         raise DuetError(f"{where}: 'expr_names' must be a 1-D array of strings")
@@ -175,11 +198,22 @@ def validate_arrays(arrays: dict[str, np.ndarray], where: str) -> dict:
                     raise DuetError(f"{where}: '{key}' has {a.shape[0]} frames but '{first}' has {n_frames}")
             if not np.all(np.isfinite(a)):
                 raise DuetError(f"{where}: '{key}' contains NaN or infinite values")
+            if a.dtype != np.float32:
+                with np.errstate(over="ignore"):
+                    if not np.all(np.isfinite(a.astype(np.float32))):
+                        raise DuetError(f"{where}: '{key}' holds values too large for float32")
             if k == "speaking" and a.size and (a.min() < 0 or a.max() > 1):
                 raise DuetError(f"{where}: '{key}' must lie in [0, 1]")
     if n_frames == 0:
         raise DuetError(f"{where}: the motion has no frames")
+    if n_frames > MAX_FRAMES:
+        raise DuetError(f"{where}: {n_frames} frames (the limit is {MAX_FRAMES}, an hour at 60 fps)")
     return meta
+
+
+def plain_file_name(name: str) -> bool:
+    """A name that can only mean a file in the motion's own folder: no folder, drive, '..' or NUL."""
+    return bool(name) and name not in (".", "..") and not any(c in name for c in "/\\\0:")
 
 
 def _audio_names(meta: dict) -> list[str]:

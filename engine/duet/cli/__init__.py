@@ -7,13 +7,23 @@ Each entry names a module under ``duet.cli`` with ``add_arguments(parser)`` and 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
-import signal
 import sys
 
 from duet import __version__
 from duet.errors import DuetError
+from duet.files import interrupt_on_signals, interrupted, is_temporary
+
+EXIT_CODES = """exit codes:
+  0    done
+  1    bad input or environment (one line says why: a missing file, permission denied, disk full)
+  2    bad command line
+  3    internal error (a bug; DUET_DEBUG=1 shows the traceback)
+  130  interrupted (Ctrl-C, or SIGTERM from a cancelled job); partial outputs are removed"""
+# errors the user's machine causes, not the input or a bug: one line, exit 1
+ENVIRONMENT_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 # name: (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -41,15 +51,27 @@ def _top_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="duet",
         description="Animate two people talking: audio or a scene prompt -> two animated heads in Blender.",
-        epilog="commands:\n" + "\n".join(lines) + "\n\n'duet COMMAND --help' explains each one.",
+        epilog="commands:\n" + "\n".join(lines) + "\n\n'duet COMMAND --help' explains each one.\n\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"duet {__version__}")
     p.add_argument("command", nargs="?", help=argparse.SUPPRESS)
     return p
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+def environment_error(e: Exception) -> str | None:
+    """One line for a permission, read-only or disk-full failure (an OSError, or Blender's RuntimeError
+    that carries the system's message), else None."""
+    if isinstance(e, OSError) and e.errno in ENVIRONMENT_ERRNOS:
+        where = ""
+        if e.filename:
+            where = f"{os.path.dirname(e.filename) or '.'}: " if is_temporary(e.filename) else f"{e.filename}: "
+        return f"{where}{e.strerror or os.strerror(e.errno)}"
+    if isinstance(e, RuntimeError):
+        text = str(e)
+        for code in ENVIRONMENT_ERRNOS:
+            if os.strerror(code).lower() in text.lower():
+                return os.strerror(code)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,22 +87,29 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     name = argv[0]
     module_name, help_ = COMMANDS[name]
-    signal.signal(signal.SIGTERM, _interrupt)  # a cancelled job cleans up its partial outputs
+    interrupt_on_signals()  # Ctrl-C or a cancelled job: partial outputs are cleaned up, one line, 130
     try:
         module = importlib.import_module(module_name)
         parser = argparse.ArgumentParser(prog=f"duet {name}", description=help_)
         module.add_arguments(parser)
         args = parser.parse_args(argv[1:])
         return int(module.run(args) or 0)
-    except DuetError as e:
-        print(f"duet {name}: error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print(f"duet {name}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"duet {name}: interrupted" + (f": {e}" if str(e) else ""), file=sys.stderr)
         return 130
-    except Exception as e:  # a bug, not bad input: still one line unless asked for the traceback
-        if os.environ.get("DUET_DEBUG"):
+    except Exception as e:
+        if interrupted():  # e.g. Blender turned the KeyboardInterrupt inside an operator into a RuntimeError
+            print(f"duet {name}: interrupted", file=sys.stderr)
+            return 130
+        if isinstance(e, DuetError):
+            print(f"duet {name}: error: {e}", file=sys.stderr)
+            return e.exit_code
+        if (line := environment_error(e)) is not None:
+            print(f"duet {name}: error: {line}", file=sys.stderr)
+            return 1
+        if os.environ.get("DUET_DEBUG"):  # a bug, not bad input: still one line unless asked for the traceback
             raise
-        print(f"duet {name}: internal error: {type(e).__name__}: {e} (set DUET_DEBUG=1 for details)",
+        first = (str(e).strip().splitlines() or [""])[0]
+        print(f"duet {name}: internal error: {type(e).__name__}: {first} (set DUET_DEBUG=1 for details)",
               file=sys.stderr)
         return 3

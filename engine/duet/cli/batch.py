@@ -9,6 +9,10 @@ MANIFEST is JSON (a list of clips, or {"clips": [...]}) or CSV with a header row
 Progress and resumption live in MANIFEST's folder: ``<stem>.batch/state.json`` records finished
 clips with a fingerprint of their settings (a changed clip runs again), ``<stem>.batch/<id>.log``
 keeps each clip's messages, and ``<stem>.batch/failures.json`` lists the clips that failed.
+Two clips that would write the same file are refused before anything runs. Each clip runs in an
+isolated Python (``python -I``: no current folder, PYTHONPATH or user site on its path). Ctrl-C
+stops the running clips at once (their partial outputs are removed), records those that finished
+and names those that did not; the next run does only those.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ import csv
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed, wait
 from pathlib import Path
 
 from duet.errors import DuetError
@@ -31,6 +36,7 @@ OPTIONS = ("emotion", "relation", "seed", "engine")
 OUTPUTS = ("blend", "glb", "fbx", "livelink")
 FIELDS = ("id", *INPUTS, *OPTIONS, *OUTPUTS)
 PATHS = ("audio", "audio_b", "motion", "blend", "glb", "fbx", "livelink")
+STOP_GRACE_S = 30.0  # time a clip gets to clean up after SIGTERM before it is killed
 
 
 def add_arguments(p) -> None:
@@ -87,6 +93,19 @@ def resolve(clip: dict, base: Path, out: Path) -> dict:
     return c
 
 
+def check_outputs(clips: list[dict]) -> None:
+    """Refuse two clips that would write the same file (or a clip whose outputs clash)."""
+    owner: dict[str, str] = {}
+    for c in clips:
+        for k in OUTPUTS:
+            if k not in c:
+                continue
+            key = os.path.normcase(c[k])
+            if key in owner:
+                raise DuetError(f"clips '{owner[key]}' and '{c['id']}' both write {c[k]}; give each its own output")
+            owner[key] = c["id"]
+
+
 def fingerprint(clip: dict) -> str:
     """Changes when the clip's settings or its input files change (size and modification time)."""
     h = hashlib.sha256(json.dumps(clip, sort_keys=True).encode())
@@ -112,7 +131,7 @@ def command(clip: dict) -> list[str]:
     for k in ("glb", "fbx", "livelink"):
         if k in clip:
             cmd += [f"--{k}", clip[k]]
-    return [sys.executable, "-m", "duet", *cmd]
+    return [sys.executable, "-I", "-m", "duet", *cmd]
 
 
 def outputs_exist(clip: dict) -> bool:
@@ -138,19 +157,47 @@ class State:
             os.replace(tmp, self.path)
 
 
-def run_clip(clip: dict, folder: Path) -> tuple[bool, str]:
-    """Run one clip in its own process; (ok, one-line reason)."""
-    log = folder / f"{clip['id']}.log"
-    with open(log, "w") as f:
-        f.write(" ".join(command(clip)) + "\n")
-        f.flush()
-        p = subprocess.run(command(clip), stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    if p.returncode == 0 and outputs_exist(clip):
-        return True, ""
-    lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-    errors = [ln for ln in lines if "error" in ln.lower()]
-    reason = (errors or lines or [f"exit code {p.returncode}"])[-1]
-    return False, reason if p.returncode else f"finished without all outputs ({reason})"
+class Clips:
+    """The clip processes running now, so that an interrupt can stop them and start no more."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.running: dict[str, subprocess.Popen] = {}
+        self.stopping = False
+
+    def run(self, clip: dict, folder: Path) -> tuple[str, str]:
+        """Run one clip in its own process: ("done" | "failed" | "stopped", one-line reason)."""
+        log = folder / f"{clip['id']}.log"
+        with self.lock:
+            if self.stopping:
+                return "stopped", "not started"
+            with open(log, "w") as f:
+                f.write(" ".join(command(clip)) + "\n")
+                f.flush()
+                proc = subprocess.Popen(command(clip), stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.running[clip["id"]] = proc
+        rc = proc.wait()
+        with self.lock:
+            del self.running[clip["id"]]
+            if self.stopping:
+                if rc == 0 and outputs_exist(clip):
+                    return "done", ""
+                return "stopped", "interrupted"
+        if rc == 0 and outputs_exist(clip):
+            return "done", ""
+        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+        errors = [ln for ln in lines if "error" in ln.lower()]
+        reason = (errors or lines or [f"exit code {rc}"])[-1]
+        return "failed", reason if rc else f"finished without all outputs ({reason})"
+
+    def stop(self) -> None:
+        """Start no more clips; SIGTERM the running ones (duet removes their partial outputs)."""
+        with self.lock:
+            self.stopping = True
+            procs = list(self.running.values())
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
 
 
 def run(args) -> int:
@@ -162,12 +209,13 @@ def run(args) -> int:
     clips = read_manifest(manifest)
     base = manifest.resolve().parent
     out = Path(args.out).resolve() if args.out else base
+    resolved = [resolve(raw, base, out) for raw in clips]
+    check_outputs(resolved)
     folder = base / f"{manifest.stem}.batch"
     folder.mkdir(parents=True, exist_ok=True)
     state = State(folder)
     todo, skipped = [], 0
-    for raw in clips:
-        clip = resolve(raw, base, out)
+    for clip in resolved:
         clip["_fp"] = fingerprint({k: v for k, v in clip.items()})
         prev = state.clips.get(clip["id"], {})
         if prev.get("fingerprint") == clip["_fp"] and prev.get("status") == "done" and outputs_exist(clip):
@@ -181,25 +229,47 @@ def run(args) -> int:
                 cid not in {c["id"] for c in todo}}
     print(f"[batch] {len(clips)} clips: {skipped} already handled, {len(todo)} to run with {args.jobs} "
           f"worker(s)", file=sys.stderr)
-    done = 0
+    runner, handled = Clips(), set()
+
+    def finish(fut, clip) -> None:
+        try:
+            status, reason = fut.result()
+        except OSError as e:
+            status, reason = "failed", f"could not start: {e}"
+        if status == "stopped":
+            return
+        state.record(clip["id"], {"fingerprint": clip["_fp"], "status": status, "error": reason})
+        handled.add(clip["id"])
+        if status == "failed":
+            failures[clip["id"]] = reason
+            print(f"[batch] {clip['id']} failed: {reason}", file=sys.stderr)
+        progress.update(len(handled) / max(1, len(todo)), f"{len(handled)}/{len(todo)} clips, {len(failures)} failed")
+
     with Progress("batch") as progress, ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {pool.submit(run_clip, {k: v for k, v in c.items() if k != "_fp"}, folder): c for c in todo}
-        for fut in as_completed(futures):
-            clip = futures[fut]
-            try:
-                ok, reason = fut.result()
-            except OSError as e:
-                ok, reason = False, f"could not start: {e}"
-            done += 1
-            state.record(clip["id"], {"fingerprint": clip["_fp"], "status": "done" if ok else "failed",
-                                      "error": reason})
-            if not ok:
-                failures[clip["id"]] = reason
-                print(f"[batch] {clip['id']} failed: {reason}", file=sys.stderr)
-            progress.update(done / max(1, len(todo)), f"{done}/{len(todo)} clips, {len(failures)} failed")
-    (folder / "failures.json").write_text(json.dumps(failures, indent=1, sort_keys=True))
+        futures = {pool.submit(runner.run, {k: v for k, v in c.items() if k != "_fp"}, folder): c for c in todo}
+        try:
+            for fut in as_completed(futures):
+                finish(fut, futures[fut])
+        except KeyboardInterrupt:  # further signals are ignored (duet.files): the book-keeping below finishes
+            runner.stop()
+            _, late = wait(futures, timeout=STOP_GRACE_S)
+            for proc in list(runner.running.values()):
+                proc.kill()
+            wait(late)
+            for fut, clip in futures.items():
+                if clip["id"] not in handled:
+                    finish(fut, clip)
+            _write_failures(folder, failures)
+            left = [c["id"] for c in todo if c["id"] not in handled]
+            raise KeyboardInterrupt(f"{len(handled)} of {len(todo)} clips finished and recorded; not finished: "
+                                    f"{', '.join(left)} (run the same command again to do them)") from None
+    _write_failures(folder, failures)
     if failures:
         raise DuetError(f"{len(failures)} of {len(clips)} clips failed; see {folder / 'failures.json'} "
                         f"and the logs there")
     print(f"{len(clips)} clips done", file=sys.stdout)
     return 0
+
+
+def _write_failures(folder: Path, failures: dict) -> None:
+    (folder / "failures.json").write_text(json.dumps(failures, indent=1, sort_keys=True))

@@ -6,7 +6,7 @@ import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from duet.service.app import DEFAULT_PORT, MAX_AUDIO_SECONDS, MAX_REQUEST_BYTES
+    from duet.service.app import BODY_TIMEOUT_S, DEFAULT_PORT, MAX_AUDIO_SECONDS, MAX_REQUEST_BYTES
 
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1; anything else needs a token)")
@@ -18,6 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="largest request body in MiB (default %(default)g)")
     p.add_argument("--max-audio-seconds", type=float, default=MAX_AUDIO_SECONDS,
                    help="longest audio a job may have (default %(default)g)")
+    p.add_argument("--body-timeout", type=float, default=BODY_TIMEOUT_S,
+                   help="seconds an upload may send nothing before it is dropped (default %(default)g)")
 
 
 def run(args) -> int:
@@ -33,8 +35,7 @@ def run(args) -> int:
     config = ServiceConfig(host=args.host, port=args.port, token=args.token or os.environ.get("DUET_TOKEN") or None,
                            allow=[Path(d).expanduser() for d in args.allow],
                            max_request_bytes=int(args.max_request_mb * 2**20),
-                           max_audio_seconds=args.max_audio_seconds).check()
-    app = create_app(config)
+                           max_audio_seconds=args.max_audio_seconds, body_timeout=args.body_timeout).check()
     # bind first so '--port 0' can report the port it got, on one line a launcher can read
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -45,9 +46,14 @@ def run(args) -> int:
         from duet.errors import DuetError
 
         raise DuetError(f"cannot listen on {args.host}:{args.port} ({e.strerror})") from None
+    sock.listen(2048)  # before the line below: a client that reads it may connect at once
     port = sock.getsockname()[1]
-    shown = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"duet serve: listening on http://{shown}:{port}", file=sys.stderr, flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
-    server.run(sockets=[sock])
+    app = create_app(config)
+    try:
+        shown = f"[{args.host}]" if ":" in args.host else args.host
+        print(f"duet serve: listening on http://{shown}:{port}", file=sys.stderr, flush=True)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
+        server.run(sockets=[sock])
+    finally:  # also when a signal comes before the server has started
+        app.state.close()
     return 0

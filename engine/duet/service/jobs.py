@@ -7,7 +7,9 @@ jobs one at a time in a worker thread, so the engine (and its model) lives once 
 from __future__ import annotations
 
 import collections
+import json
 import shutil
+import subprocess
 import threading
 import time
 import uuid
@@ -21,6 +23,11 @@ STATES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
 # the request fields a client may set; everything else in a job spec is refused
 OPTION_FIELDS = ("prompt", "emotion", "relation", "seed", "engine", "input_shape", "first_speaker")
+# audio a job may hold, as samples per second of its duration limit: stereo at 48 kHz (600 s of it
+# decodes to 230 MB of float32), so a small file that declares many channels or a high rate is refused
+MAX_SAMPLES_PER_SECOND = 2 * 48000
+MAX_SEED = 2**32 - 1  # what numpy's and torch's generators take
+UNKNOWN_LENGTH = 2**62  # libsndfile's frame count for a stream that does not say (a piped FLAC)
 
 
 class Cancelled(Exception):
@@ -36,14 +43,87 @@ def request_from_spec(spec: dict):
         raise DuetError(f"unknown job field(s): {', '.join(unknown)}")
     if not isinstance(spec.get("audio"), str) or not spec["audio"]:
         raise DuetError("a job needs 'audio', the path of an audio file")
+    seed = spec.get("seed")
+    if seed is not None and (type(seed) is not int or not 0 <= seed <= MAX_SEED):
+        raise DuetError(f"seed must be a whole number from 0 to {MAX_SEED}, not {seed!r}")
+    for key in ("audio", "audio_b", "prompt", "relation", "engine", "input_shape", "first_speaker"):
+        if spec.get(key) is not None and not isinstance(spec[key], str):
+            raise DuetError(f"'{key}' must be a string")
     kwargs = {k: spec[k] for k in OPTION_FIELDS if spec.get(k) is not None}
     return Request(audio=spec["audio"], audio_b=spec.get("audio_b") or None, **kwargs)
 
 
+class TooMuchAudio(DuetError):
+    """The audio's header declares more than a job may hold."""
+
+
+def check_declared(path: str, max_seconds: float) -> None:
+    """Refuse audio by what its header declares (duration x channels x rate), before a sample is
+    decoded: a 0.4 MB FLAC can declare 1000 s of 8-channel 48 kHz silence (3 GB decoded)."""
+    import soundfile as sf
+
+    p = Path(path)
+    if not p.is_file():
+        return  # load_audio says what is wrong
+    counted = False
+    try:
+        info = sf.info(str(p))
+        frames, rate, channels = info.frames, info.samplerate, info.channels
+        if frames >= UNKNOWN_LENGTH:
+            frames, counted = _count_frames(p, int(max_seconds * rate) + 1), True
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+        declared = _ffprobe(p)  # formats libsndfile does not read go to ffmpeg, which load_audio runs
+        if declared is None:
+            return
+        frames, rate, channels = declared
+    seconds = frames / max(rate, 1)
+    if seconds > max_seconds:
+        length = f"over {max_seconds:.0f} s" if counted else f"{seconds:.0f} s"  # counting stops at the limit
+        raise TooMuchAudio(f"{p.name}: audio is too long ({length}; the limit is {max_seconds:.0f} s)")
+    if frames * channels > max_seconds * MAX_SAMPLES_PER_SECOND:
+        raise TooMuchAudio(f"{p.name}: {seconds:.0f} s x {channels} channels x {rate} Hz is more audio than a job "
+                           f"takes ({max_seconds:.0f} s of 48 kHz stereo); give a mono or stereo file")
+
+
+def _count_frames(path: Path, stop: int) -> int:
+    """Frames of a file whose header does not say, counted block by block up to ``stop``."""
+    import soundfile as sf
+
+    n = 0
+    with sf.SoundFile(str(path)) as f:
+        while n < stop and (block := len(f.read(65536, dtype="int16"))):
+            n += block
+    return n
+
+
+def _ffprobe(path: Path) -> tuple[int, int, int] | None:
+    """(frames, rate, channels) from ffprobe, or None without ffprobe or when it cannot read the file;
+    a stream that states no duration is refused (it could decode to anything)."""
+    try:
+        p = subprocess.run(["ffprobe", "-v", "error", "-protocol_whitelist", "file", "-select_streams", "a:0",
+                            "-show_entries", "format=duration:stream=channels,sample_rate", "-of", "json", str(path)],
+                           capture_output=True, text=True, timeout=60)
+        info = json.loads(p.stdout or "{}")
+    except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError):
+        return None
+    streams = info.get("streams") or [{}]
+    rate, channels = int(streams[0].get("sample_rate") or 0), int(streams[0].get("channels") or 0)
+    if p.returncode != 0 or not rate:
+        return None
+    try:
+        seconds = float(info.get("format", {})["duration"])
+    except (KeyError, TypeError, ValueError):
+        raise DuetError(f"{path.name}: the file does not say how long it is; give a WAV or FLAC") from None
+    return int(seconds * rate), rate, channels
+
+
 def check_audio(req, max_seconds: float) -> float:
-    """Load the request's audio once to refuse bad or too-long files early; returns the duration."""
+    """Refuse bad or too-long audio early: the headers first, then one decode; returns the duration."""
     from duet.audio.io import load_audio
 
+    for path in (req.audio, req.audio_b):
+        if path:
+            check_declared(path, max_seconds)
     seconds = load_audio(req.audio, max_seconds=max_seconds).duration
     if req.audio_b:
         seconds = max(seconds, load_audio(req.audio_b, max_seconds=max_seconds, allow_silent=True).duration)

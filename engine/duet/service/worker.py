@@ -5,8 +5,9 @@ In:  {"audio": PATH, "audio_b": PATH|null, "output": PATH.npz, "max_audio_second
      or, without audio, {"write_dialogue": true, "prompt": P, ...}: the dialogue is written and spoken
      first (beside the output, in OUTPUT-dialogue/) and "audio" in the last line names its mix.
 Out: {"stage": "generating", "fraction": 0.2} ... then {"done": true, "motion": PATH, "audio": [...]?}
-     or {"error": "one line"} (exit status 1). Stop the job by terminating the process: the
-     output is written atomically, so nothing half-written is left.
+     or {"error": "one line"} (exit status 1). Stop the job by terminating the process (SIGTERM or
+     SIGINT: {"error": "cancelled"}, exit status 130): its outputs are written atomically and their
+     temporaries removed, so nothing half-written is left.
 """
 
 from __future__ import annotations
@@ -41,12 +42,16 @@ def main() -> int:
         out.flush()
 
     from duet.errors import DuetError
+    from duet.files import interrupt_on_signals, interrupted
 
+    interrupt_on_signals()
     try:
         try:
             spec = json.loads(sys.stdin.read())
         except json.JSONDecodeError as e:
             raise DuetError(f"the job is not valid JSON ({e.msg})") from None
+        except RecursionError:
+            raise DuetError("the job is nested too deeply") from None
         if not isinstance(spec, dict):
             raise DuetError("the job must be a JSON object")
         from duet.audio.io import MAX_SECONDS
@@ -63,11 +68,18 @@ def main() -> int:
         path = run_job(req, Path(output), lambda stage, f: say(stage=stage, fraction=f), max_seconds)
         say(done=True, motion=str(path), **({"audio": audio} if audio else {}))
         return 0
-    except DuetError as e:
-        say(error=str(e))
-        return 1
-    except Exception as e:  # an engine bug still ends in one protocol line
-        say(error=f"internal error: {type(e).__name__}: {e}")
+    except KeyboardInterrupt:
+        say(error="cancelled")
+        return 130
+    except Exception as e:
+        if interrupted():  # a library turned the interrupt into its own error
+            say(error="cancelled")
+            return 130
+        if isinstance(e, DuetError):
+            say(error=str(e))
+            return 1
+        first = (str(e).strip().splitlines() or [""])[0]  # an engine bug still ends in one protocol line
+        say(error=f"internal error: {type(e).__name__}: {first}")
         return 3
 
 
