@@ -16,7 +16,7 @@ def test_speaker_mouth_moves_more_than_listener(tmp_path, conversation, shape):
     out = tmp_path / "m.npz"
     args = {"mono": [conversation.mix], "two-track": [conversation.a, "--audio-b", conversation.b],
             "stereo": [conversation.stereo]}[shape]
-    r = run_duet("generate", *args, "--engine", "baseline", "-o", out)
+    r = run_duet("generate", *args, "--animator", "baseline", "-o", out)
     assert r.rc == 0, r.err
     m = DyadicMotion.load(out)
     assert m.meta["input_mode"] == shape
@@ -31,7 +31,7 @@ def test_speaker_mouth_moves_more_than_listener(tmp_path, conversation, shape):
 
 def test_listener_looks_at_speaker_eyes(tmp_path, conversation):
     out = tmp_path / "m.npz"
-    assert run_duet("generate", conversation.mix, "--engine", "baseline", "-o", out).rc == 0
+    assert run_duet("generate", conversation.mix, "--animator", "baseline", "-o", out).rc == 0
     m = DyadicMotion.load(out)
     for p, q in (("A", "B"), ("B", "A")):
         me, other = m.person(p), m.person(q)
@@ -45,8 +45,8 @@ def test_listener_looks_at_speaker_eyes(tmp_path, conversation):
 
 def test_first_speaker_option_swaps_roles(tmp_path, conversation):
     a, b = tmp_path / "a.npz", tmp_path / "b.npz"
-    assert run_duet("generate", conversation.mix, "--engine", "baseline", "-o", a).rc == 0
-    assert run_duet("generate", conversation.mix, "--engine", "baseline", "--first-speaker", "B", "-o", b).rc == 0
+    assert run_duet("generate", conversation.mix, "--animator", "baseline", "-o", a).rc == 0
+    assert run_duet("generate", conversation.mix, "--animator", "baseline", "--first-speaker", "B", "-o", b).rc == 0
     ma, mb = DyadicMotion.load(a), DyadicMotion.load(b)
     np.testing.assert_allclose(ma.A.speaking, mb.B.speaking)
     np.testing.assert_allclose(ma.B.speaking, mb.A.speaking)
@@ -55,7 +55,7 @@ def test_first_speaker_option_swaps_roles(tmp_path, conversation):
 def test_same_seed_same_motion(tmp_path, conversation):
     a, b = tmp_path / "a.npz", tmp_path / "b.npz"
     for out in (a, b):
-        assert run_duet("generate", conversation.mix, "--engine", "baseline", "--seed", "7", "-o", out).rc == 0
+        assert run_duet("generate", conversation.mix, "--animator", "baseline", "--seed", "7", "-o", out).rc == 0
     np.testing.assert_array_equal(DyadicMotion.load(a).A.poses["neck"], DyadicMotion.load(b).A.poses["neck"])
 
 

@@ -303,7 +303,7 @@ def test_duet_generate_takes_per_person_amounts(tmp_path):
     save_wav(tmp_path / "b.wav", conv.tracks[1])
     run = lambda *extra: subprocess.run(  # noqa: E731
         [sys.executable, "-m", "duet", "generate", str(tmp_path / "a.wav"), "--audio-b", str(tmp_path / "b.wav"),
-         "--engine", "baseline", *extra], capture_output=True, text=True)
+         "--animator", "baseline", *extra], capture_output=True, text=True)
     assert run("-o", str(tmp_path / "plain.npz")).returncode == 0
     r = run("-o", str(tmp_path / "more.npz"), "--head-motion", "2,1", "--expression", "0")
     assert r.returncode == 0, r.stderr

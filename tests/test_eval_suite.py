@@ -68,7 +68,7 @@ def test_rhubarb_cues_become_jaw_opening_on_the_right_frames(tmp_path):
     np.testing.assert_allclose(jaw[[4, 5, 6, 7, 8]], [0, JAW_MAX, JAW_MAX, 0, 0], atol=1e-6)  # D = frames 5, 6
     np.testing.assert_array_equal(m.A.speaking[[4, 5, 7, 8]], [0, 1, 1, 0])
     assert np.all(m.B.poses["jaw"] == 0)
-    assert m.meta["engine"] == "rhubarb"
+    assert m.meta["animator"] == "rhubarb"
 
 
 @pytest.mark.parametrize("text, message", [("{", "not a Rhubarb"), ('{"mouthCues": [{"start": 0, "end": 1, "value": "Q"}]}', "unknown mouth shape")])

@@ -153,7 +153,7 @@ def test_eval_masks_scores_a_corpus_and_checks_each_voice_alone(tmp_path):
     from duet.corpus.build import synth
 
     synth(tmp_path / "corpus", hours=0.03, seed=11, workers=1)
-    r = run_duet("eval", "masks", "--corpus", tmp_path / "corpus", "--split", "train", "--shape", "mono",
+    r = run_duet("eval", "masks", "--corpus", tmp_path / "corpus", "--split", "train", "--input-shape", "mono",
                  "--json", tmp_path / "m.json")
     assert r.rc == 0, r.err
     mono = json.loads((tmp_path / "m.json").read_text())["masks"]["mono"]

@@ -115,12 +115,12 @@ def test_bad_audio_is_a_clear_422_without_server_paths(service, tmp_path):
 
 
 def test_bad_options_unknown_job_and_unfinished_motion(service, conversation, long_audio):
-    r = upload(service, conversation.mix, engine="no-such-engine")
-    assert r.status_code == 422 and "engine" in r.json()["error"]
+    r = upload(service, conversation.mix, animator="no-such-animator")
+    assert r.status_code == 422 and "animator" in r.json()["error"]
     r = upload(service, conversation.mix, colour="blue")
     assert r.status_code == 422 and "colour" in r.json()["error"]
     assert httpx.get(f"{service}/jobs/nope").status_code == 404
-    job = upload(service, long_audio, engine="baseline").json()
+    job = upload(service, long_audio, animator="baseline").json()
     r = httpx.get(f"{service}/jobs/{job['id']}/motion")
     assert r.status_code == 409 and "not done" in r.json()["error"]
     httpx.post(f"{service}/jobs/{job['id']}/cancel")
@@ -130,8 +130,8 @@ def test_bad_options_unknown_job_and_unfinished_motion(service, conversation, lo
 def test_cancel_queued_and_running(service, long_audio):
     # the baseline animator: the model's front end reads nine minutes of audio before its first
     # cancellation point, which would hold these tests (and the jobs queued after them) for a minute
-    first = upload(service, long_audio, engine="baseline").json()
-    second = upload(service, long_audio, engine="baseline").json()
+    first = upload(service, long_audio, animator="baseline").json()
+    second = upload(service, long_audio, animator="baseline").json()
     assert second["queue_position"] is not None and second["queue_position"] >= 0
     r = httpx.post(f"{service}/jobs/{second['id']}/cancel").json()
     assert r["state"] == "cancelled"  # a queued job stops at once

@@ -78,7 +78,7 @@ def test_control_options_are_refused_clearly_where_they_do_not_apply(conversatio
     r = run_duet("generate", conversation.a, "--audio-b", conversation.b, "--speakers", "1",
                  "-o", tmp_path / "x.npz")
     assert r.rc != 0 and "--speakers is for a mono mix" in r.err and "Traceback" not in r.err
-    r = run_duet("generate", conversation.mix, "--engine", "baseline", "--turns-out", tmp_path / "t.txt",
+    r = run_duet("generate", conversation.mix, "--animator", "baseline", "--turns-out", tmp_path / "t.txt",
                  "-o", tmp_path / "x.npz")
     assert r.rc != 0 and "not baseline" in r.err and not (tmp_path / "t.txt").exists()
     (tmp_path / "bad.txt").write_text("1.0\t2.0\tZ\n")

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
+from duet import constants
 from duet.errors import DuetError
 
-INPUT_SHAPES = ("auto", "mono", "two-track", "stereo")
-ENGINES = ("model", "model-single", "baseline")  # the dual-stream model, its no-cross-attention ablation
+INPUT_SHAPES = ("auto", *constants.INPUT_SHAPES)  # auto: decided from the files
+ANIMATORS = ("model", "model-single", "baseline")  # the dual-stream model, its no-cross-attention ablation
 
 
 @dataclass
@@ -25,7 +26,7 @@ class Request:
     emotion: str | dict | list | None = None  # a label, {"A": .., "B": ..}, or [{"speaker", "start", "emotion"}]
     relation: str | None = None
     seed: int = 0
-    engine: str = "model"
+    animator: str = "model"
     input_shape: str = "auto"
     first_speaker: str = "A"
     layout: dict | None = None  # {"A": [x,y,z], "B": [x,y,z]}; predicted from the prompt when absent
@@ -70,14 +71,14 @@ def _channels_differ(x: np.ndarray) -> bool:
 
 
 def generate(req: Request, progress=None):
-    """Run the request through the chosen engine; returns a validated DyadicMotion.
+    """Run the request through the chosen animator; returns a validated DyadicMotion.
 
     ``progress(stage, fraction)`` is called between stages and inside long ones; a callback that
     raises (e.g. to cancel a job) stops the work there.
     """
     progress = progress or (lambda stage, fraction: None)
-    if req.engine not in ENGINES:
-        raise DuetError(f"unknown engine '{req.engine}' (choose from {', '.join(ENGINES)})")
+    if req.animator not in ANIMATORS:
+        raise DuetError(f"unknown animator '{req.animator}' (choose from {', '.join(ANIMATORS)})")
     if req.first_speaker not in ("A", "B"):
         raise DuetError("--first-speaker must be A or B")
     emotion, relation = labels(req)
@@ -92,7 +93,7 @@ def generate(req: Request, progress=None):
     meta = {"prompt": req.prompt, "audio": names, "emotion": emotion, "relation": relation,
             "layout_source": source}
     progress("generating", 0.2)
-    if req.engine == "baseline":
+    if req.animator == "baseline":
         from duet.animators.baseline import animate
 
         motion = animate(tracks, shape, layout=layout, seed=req.seed, meta=meta,
@@ -100,7 +101,7 @@ def generate(req: Request, progress=None):
     else:
         from duet.model import exported, generate as model_generate
 
-        weights = exported.SHIPPED if req.engine == "model" else exported.SHIPPED.with_name("duet-single.onnx")
+        weights = exported.SHIPPED if req.animator == "model" else exported.SHIPPED.with_name("duet-single.onnx")
         # In a mono mix first_speaker names the first voice heard; with tracks, A is always the first.
         motion = model_generate(tracks, shape, layout=layout, emotion=emotion, relation=relation,
                                 seed=req.seed, masks=req.masks, weights=weights,

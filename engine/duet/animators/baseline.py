@@ -107,16 +107,16 @@ def _blinks(rng: np.random.Generator, n: int) -> np.ndarray:
     return out
 
 
-def animate(tracks: np.ndarray, mode: str, layout: dict | None = None, seed: int = 0,
+def animate(tracks: np.ndarray, input_shape: str, layout: dict | None = None, seed: int = 0,
             meta: dict | None = None, first_speaker: str = "A") -> DyadicMotion:
     """Audio at 16 kHz -> DyadicMotion at 25 fps.
 
-    ``tracks`` is [1, N] for a mono mix (mode "mono") or [2, N] with person A's voice first
-    (mode "two-track" or "stereo"). In a mono mix the first voice heard is ``first_speaker``.
+    ``tracks`` is [1, N] for a mono mix (input_shape "mono") or [2, N] with person A's voice first
+    (input_shape "two-track" or "stereo"). In a mono mix the first voice heard is ``first_speaker``.
     """
     tracks = np.asarray(tracks, np.float32)
     n_frames = tracks.shape[1] // HOP
-    if mode == "mono":
+    if input_shape == "mono":
         mix = tracks.mean(0)
         masks = masks_from_mix(mix, n_frames)
         voices = masks[:, None, :].repeat(HOP, axis=1).reshape(2, -1)  # gate the mix per person
@@ -154,7 +154,7 @@ def animate(tracks: np.ndarray, mode: str, layout: dict | None = None, seed: int
     for p, q in (("A", "B"), ("B", "A")):
         look_at(people[p], kinematics.eye_midpoint(people[q].poses, people[q].transl))
     return DyadicMotion(A=people["A"], B=people["B"], expr_names=ARKIT_52, fps=FPS,
-                        meta={"engine": "baseline", "seed": seed, "input_mode": mode,
+                        meta={"animator": "baseline", "seed": seed, "input_shape": input_shape,
                               "layout": {p: list(map(float, heads[p])) for p in "AB"}, **(meta or {})})
 
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from duet.constants import FPS, SAMPLE_RATE
+from duet.constants import FPS, INPUT_SHAPES, SAMPLE_RATE
 from duet.audio import features as F
 from duet.errors import DuetError
 
-MODES = ("mono", "two-track", "stereo")
 HOP = F.HOP
 GAP_S = 0.50  # pauses shorter than this (sentence breaks) still count as speaking
 MIN_RUN_S = 0.10  # speech blips shorter than this are dropped
@@ -22,17 +21,17 @@ BLEED_DB = 15.0  # a channel this much quieter than the other while the other ta
 FLOOR_MARGIN_DB = 5.0  # speech must stand this far above the noise floor (10th percentile level)
 
 
-def speaking_masks(tracks: np.ndarray, mode: str, first_speaker: int | None = None,
+def speaking_masks(tracks: np.ndarray, input_shape: str, first_speaker: int | None = None,
                    speakers: int | None = None) -> np.ndarray:
     """The masks of `listen` without its verdict."""
-    return listen(tracks, mode, first_speaker, speakers)[0]
+    return listen(tracks, input_shape, first_speaker, speakers)[0]
 
 
-def listen(tracks: np.ndarray, mode: str, first_speaker: int | None = None,
+def listen(tracks: np.ndarray, input_shape: str, first_speaker: int | None = None,
            speakers: int | None = None) -> tuple[np.ndarray, str]:
     """[C, N] samples at 16 kHz -> [2, N // 640] speaking probabilities in [0, 1].
 
-    mode: "mono" (C = 1, both voices mixed; several channels are averaged), "two-track" or
+    input_shape: "mono" (C = 1, both voices mixed; several channels are averaged), "two-track" or
     "stereo" (C = 2, one voice per channel). Row 0 is person A. first_speaker picks A: for
     two-track/stereo the channel index that is A; for mono 0 = the first voice heard, 1 = the
     other one. None (default): whoever speaks first is A.
@@ -40,27 +39,27 @@ def listen(tracks: np.ndarray, mode: str, first_speaker: int | None = None,
     x = np.asarray(tracks, np.float32)
     if x.ndim == 1:
         x = x[None]
-    if mode not in MODES:
-        raise DuetError(f"unknown audio shape '{mode}' (expected one of: {', '.join(MODES)})")
+    if input_shape not in INPUT_SHAPES:
+        raise DuetError(f"unknown input shape '{input_shape}' (expected one of: {', '.join(INPUT_SHAPES)})")
     if x.ndim != 2 or x.shape[1] < HOP:
         raise DuetError(f"audio of shape {tuple(x.shape)} is too short for one 40 ms frame")
     if not np.all(np.isfinite(x)):
         raise DuetError("the audio holds invalid (NaN or infinite) samples")
-    if mode != "mono" and x.shape[0] != 2:
-        raise DuetError(f"{mode} input needs exactly 2 channels, got {x.shape[0]}")
+    if input_shape != "mono" and x.shape[0] != 2:
+        raise DuetError(f"{input_shape} input needs exactly 2 channels, got {x.shape[0]}")
     if first_speaker not in (None, 0, 1):
         raise DuetError(f"first_speaker must be 0, 1 or None, got {first_speaker!r}")
     if speakers not in (None, 1, 2):
         raise DuetError(f"speakers must be 1, 2 or None, got {speakers!r}")
-    if mode == "mono":
+    if input_shape == "mono":
         masks, result = diarize(x.mean(0), speakers)
         verdict = result.verdict()
     else:
         masks, verdict = _per_track(x), "one voice per track"
-    order = _first_to_speak(masks, FPS if mode == "mono" else 1)
+    order = _first_to_speak(masks, FPS if input_shape == "mono" else 1)
     if first_speaker == 1:
         order = order[::-1]
-    if mode != "mono" and first_speaker is not None:
+    if input_shape != "mono" and first_speaker is not None:
         order = [first_speaker, 1 - first_speaker]
     return soften(masks[order]), verdict
 

@@ -15,7 +15,7 @@ from duet.errors import DuetError
 def _masks_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", help="corpus folder (duet data synth)")
     p.add_argument("--split", default="test", help="which split to score (default: test)")
-    p.add_argument("--shape", default="all", choices=["mono", "two-track", "stereo", "all"],
+    p.add_argument("--input-shape", default="all", choices=["mono", "two-track", "stereo", "all"],
                    help="input shape to score (default: all three)")
     p.add_argument("--real", metavar="DIR",
                    help="also score mono mixes of real voices (benchmarks/real_voices.py build -o DIR)")
@@ -35,7 +35,8 @@ def _real_run(folder: str, split: str) -> dict:
 
 def _masks_run(args) -> int:
     from duet.progress import Progress
-    from duet.eval.masks import SHAPES, evaluate
+    from duet.constants import INPUT_SHAPES
+    from duet.eval.masks import evaluate
 
     if not args.corpus and not args.real:
         raise DuetError("give --corpus (synthetic corpus) and/or --real (real-voice set)")
@@ -48,7 +49,7 @@ def _masks_run(args) -> int:
                 Path(tmp).write_text(json.dumps({"real": real}, indent=2))
         return 0
     corpus = _open_corpus(args.corpus)
-    shapes = SHAPES if args.shape == "all" else (args.shape,)
+    shapes = INPUT_SHAPES if args.input_shape == "all" else (args.input_shape,)
     if not list(corpus.ids(args.split)):
         raise DuetError(f"{args.corpus}: split '{args.split}' has no clips")
     with Progress(f"eval masks ({args.split})") as p:
@@ -96,7 +97,7 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test", help="which split to score (default: test)")
     p.add_argument("--clips", type=int, default=20, help="score the first N clips of the split (default: 20)")
     p.add_argument("--all", action="store_true", help="score every clip of the split")
-    p.add_argument("--shape", default="all", choices=["mono", "two-track", "stereo", "all"],
+    p.add_argument("--input-shape", default="all", choices=["mono", "two-track", "stereo", "all"],
                    help="input shape (default: all three)")
     p.add_argument("--rhubarb", help="folder of Rhubarb Lip Sync JSON cue files, CLIPID_A.json and CLIPID_B.json")
     p.add_argument("--seed", type=int, default=0)
@@ -118,7 +119,7 @@ def _command(args) -> str:
 
     parts = ["duet", "eval", "report", args.output, "--corpus", args.corpus, "--split", args.split]
     parts += ["--all"] if args.all else ["--clips", str(args.clips)]
-    parts += ["--shape", args.shape, "--seed", str(args.seed)]
+    parts += ["--input-shape", args.input_shape, "--seed", str(args.seed)]
     if args.rhubarb:
         parts += ["--rhubarb", args.rhubarb]
     return " ".join(shlex.quote(p) for p in parts)
@@ -126,7 +127,7 @@ def _command(args) -> str:
 
 def _evaluate(args) -> dict:
     from duet.progress import Progress
-    from duet.eval.masks import SHAPES
+    from duet.constants import INPUT_SHAPES
     from duet.eval.runner import evaluate
 
     if args.clips < 1:
@@ -137,7 +138,7 @@ def _evaluate(args) -> dict:
         if not rhubarb.is_dir():
             raise DuetError(f"{rhubarb}: no such folder of Rhubarb cue files")
     corpus = _open_corpus(args.corpus)
-    shapes = SHAPES if args.shape == "all" else (args.shape,)
+    shapes = INPUT_SHAPES if args.input_shape == "all" else (args.input_shape,)
     with Progress(f"eval ({args.split})") as p:
         return evaluate(corpus, args.split, None if args.all else args.clips, shapes, seed=args.seed,
                         rhubarb=rhubarb, progress=p.update)

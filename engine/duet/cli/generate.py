@@ -7,7 +7,7 @@ import argparse
 
 def add_request_arguments(p: argparse.ArgumentParser, audio_required: bool = True) -> None:
     """The options every audio -> motion command shares (generate, run)."""
-    from duet.pipeline import ENGINES, INPUT_SHAPES
+    from duet.pipeline import ANIMATORS, INPUT_SHAPES
 
     p.add_argument("audio", nargs=None if audio_required else "?",
                    help="the conversation: a mono mix, a stereo file (one voice per channel) or person A's track")
@@ -16,7 +16,7 @@ def add_request_arguments(p: argparse.ArgumentParser, audio_required: bool = Tru
     p.add_argument("--emotion", help="overall emotion (e.g. happy, angry, neutral)")
     p.add_argument("--relation", help="social relation of the two (e.g. friends, colleagues, parent-child)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same motion)")
-    p.add_argument("--engine", default="model", choices=ENGINES,
+    p.add_argument("--animator", default="model", choices=ANIMATORS,
                    help="model: the dual-stream diffusion model (default); model-single: its ablation "
                         "without cross-attention; baseline: the loudness-driven animator")
     p.add_argument("--input-shape", default="auto", choices=INPUT_SHAPES,
@@ -33,7 +33,7 @@ def request_from(args):
     from duet.pipeline import Request
 
     return Request(audio=args.audio, audio_b=args.audio_b, prompt=args.prompt, emotion=args.emotion,
-                   relation=args.relation, seed=args.seed, engine=args.engine,
+                   relation=args.relation, seed=args.seed, animator=args.animator,
                    input_shape=args.input_shape, first_speaker=args.first_speaker,
                    head_motion=args.head_motion, expression=args.expression, gaze_aversion=args.gaze_aversion)
 
@@ -51,14 +51,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _masks(args, req):
     """Speaking masks from --turns or from the front end (with --speakers), the line on how sure it
-    is, and the label file when asked; (None, None) for the baseline engine, which finds its own."""
+    is, and the label file when asked; (None, None) for the baseline animator, which finds its own."""
     from duet.audio.features import HOP
     from duet.audio.masks import listen
     from duet.audio.turns import masks_from_labels, write_labels
     from duet.errors import DuetError
     from duet.pipeline import load_tracks
 
-    if req.engine == "baseline":
+    if req.animator == "baseline":
         if args.turns or args.turns_out or args.speakers:
             raise DuetError("--speakers, --turns and --turns-out work with the model engines, not baseline")
         return None, None

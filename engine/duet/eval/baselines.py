@@ -239,4 +239,4 @@ def rhubarb_motion(cues: dict[str, list], layout: dict, n_frames: int, fps: floa
     for p, q in (("A", "B"), ("B", "A")):
         look_at(people[p], kinematics.eye_midpoint(people[q].poses, people[q].transl))
     return DyadicMotion(A=people["A"], B=people["B"], expr_names=ARKIT_52, fps=fps,
-                        meta={"engine": "rhubarb", "layout": {p: list(map(float, heads[p])) for p in "AB"}})
+                        meta={"animator": "rhubarb", "layout": {p: list(map(float, heads[p])) for p in "AB"}})

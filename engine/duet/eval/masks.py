@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-SHAPES = ("mono", "two-track", "stereo")
 CROSSTALK_DB = -20.0  # stereo clips: each channel also hears the other person this much quieter
 
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from duet.eval import metrics as M
-from duet.eval.masks import SHAPES, shape_input
+from duet.constants import INPUT_SHAPES
+from duet.eval.masks import shape_input
 
 DEFAULT_CLIPS = 20
 TRUTH = "ground truth"
@@ -80,7 +81,7 @@ def _sampling(name: str) -> str:
 
 def methods(rhubarb=None) -> list[Method]:
     """The rows of the results table, in order (the model rows join when duet.pipeline offers it)."""
-    from duet.pipeline import ENGINES
+    from duet.pipeline import ANIMATORS
 
     out = [
         Method("baseline animator", _baseline, note="duet.animators.baseline: loudness-driven jaw, VAD masks"),
@@ -94,16 +95,16 @@ def methods(rhubarb=None) -> list[Method]:
                "cross-attention, DDIM 8 steps, " + _sampling("duet-dual")),
               ("model-single", "model, single-stream ablation", "duet-single: the same recipe without "
                "cross-attention, " + _sampling("duet-single")))
-    for i, (engine, label, note) in enumerate(models):
-        if engine in ENGINES:
-            out.insert(i, Method(label, _model(engine), note=note))
+    for i, (animator, label, note) in enumerate(models):
+        if animator in ANIMATORS:
+            out.insert(i, Method(label, _model(animator), note=note))
     if rhubarb is not None:
         out.append(Method("Rhubarb Lip Sync (imported)", _rhubarb, per_shape=False,
                           note=f"cue files from {rhubarb}"))
     return out
 
 
-def _model(engine: str):
+def _model(animator: str):
     def run(clip, audio, shape, ctx):
         import tempfile
         from pathlib import Path
@@ -118,7 +119,7 @@ def _model(engine: str):
             if shape == "two-track":
                 b = Path(d) / "b.wav"
                 save_wav(b, audio[1])
-            req = Request(audio=str(a), audio_b=str(b) if b else None, engine=engine, input_shape=shape,
+            req = Request(audio=str(a), audio_b=str(b) if b else None, animator=animator, input_shape=shape,
                           seed=ctx["seed"], first_speaker=_first(clip), layout=clip.layout)
             return generate(req)
     return run
@@ -287,7 +288,7 @@ def pick_clips(corpus, split: str, limit: int | None) -> list[str]:
     return ids if limit is None else ids[:limit]
 
 
-def evaluate(corpus, split: str = "test", limit: int | None = DEFAULT_CLIPS, shapes=SHAPES, seed: int = 0,
+def evaluate(corpus, split: str = "test", limit: int | None = DEFAULT_CLIPS, shapes=INPUT_SHAPES, seed: int = 0,
              rhubarb=None, train_clips: int = 20, progress=None) -> dict:
     """Score every method on the chosen clips; returns a JSON-ready dict (rows, traces, setup)."""
     from duet.errors import DuetError

@@ -76,7 +76,7 @@ def load(path: str | Path | None = None) -> Bundle:
     """Load a bundle (default: the shipped weights) as float32 in eval mode."""
     path = Path(path) if path else SHIPPED
     if not path.is_file():
-        raise DuetError(f"{path}: no model weights there (train with 'duet train' or use --engine baseline)")
+        raise DuetError(f"{path}: no model weights there (train with 'duet train' or use --animator baseline)")
     try:
         import torch
     except ImportError:

@@ -59,7 +59,7 @@ def load(path: str | Path | None = None) -> OnnxBundle:
     path = Path(path) if path else SHIPPED
     if not path.is_file() or not conditioning_path(path).is_file():
         raise DuetError(f"{path}: no model weights there (export them with 'duet model export' "
-                        "or use --engine baseline)")
+                        "or use --animator baseline)")
     s = session(str(path), path.stat().st_mtime_ns, 1)
     try:
         card = json.loads(s.get_modelmeta().custom_metadata_map[META_KEY])

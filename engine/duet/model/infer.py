@@ -144,7 +144,7 @@ def role_guidance(masks: np.ndarray, speaker: float, listener: float | None, pos
     return np.where(posed, np.float32(pose), face) if pose_apart else face
 
 
-def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None, emotion=None,
+def generate(tracks: np.ndarray, input_shape: str = "mono", layout: dict | None = None, emotion=None,
              relation: str | None = None, seed: int = 0, guidance: float | None = None,
              steps: int | None = None, masks: np.ndarray | None = None, weights=None,
              features: np.ndarray | None = None, first_speaker: str | None = None,
@@ -174,7 +174,7 @@ def generate(tracks: np.ndarray, mode: str = "mono", layout: dict | None = None,
     if first_speaker not in (None, "A", "B"):
         raise DuetError(f"first_speaker must be 'A' or 'B', got {first_speaker!r}")
     first = None if first_speaker is None else "AB".index(first_speaker)
-    m = speaking_masks(x, mode, first) if masks is None else np.asarray(masks, np.float32)
+    m = speaking_masks(x, input_shape, first) if masks is None else np.asarray(masks, np.float32)
     n_frames = min(len(feats), m.shape[1])
     feats, m = feats[:n_frames], m[:, :n_frames]
     body_yaw = layout_body_yaw(layout)

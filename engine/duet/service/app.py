@@ -197,7 +197,7 @@ def create_app(config: ServiceConfig):
 
     from duet.files import remove_stale_temporaries, temporary_prefix
     from duet.motion import FORMAT_VERSION
-    from duet.pipeline import ENGINES, INPUT_SHAPES
+    from duet.pipeline import ANIMATORS, INPUT_SHAPES
     from duet.service.jobs import MAX_SEED, JobQueue, QueueFull, TooMuchAudio, check_audio, request_from_spec
 
     config.check()
@@ -214,7 +214,7 @@ def create_app(config: ServiceConfig):
         emotion: Optional[str] = Field(None, max_length=64)
         relation: Optional[str] = Field(None, max_length=64)
         seed: int = Field(0, ge=0, le=MAX_SEED)
-        engine: Literal[ENGINES] = "model"  # type: ignore[valid-type]  # the same default as the CLI and worker
+        animator: Literal[ANIMATORS] = "model"  # type: ignore[valid-type]  # the same default as the CLI and worker
         input_shape: Literal[INPUT_SHAPES] = "auto"  # type: ignore[valid-type]
         first_speaker: Literal["A", "B"] = "A"
 
@@ -294,7 +294,7 @@ def create_app(config: ServiceConfig):
 
     @app.get("/version", summary="Versions of the engine and of the DyadicMotion format")
     def version() -> dict:
-        return {"duet": __version__, "motion_format": FORMAT_VERSION, "engines": list(ENGINES),
+        return {"duet": __version__, "motion_format": FORMAT_VERSION, "animators": list(ANIMATORS),
                 "max_audio_seconds": config.max_audio_seconds, "max_request_bytes": config.max_request_bytes}
 
     @app.post("/jobs", status_code=202, response_model=JobStatus, summary="Submit a job on server-side files")

@@ -22,7 +22,7 @@ from duet.errors import DuetError
 STATES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
 # the request fields a client may set; everything else in a job spec is refused
-OPTION_FIELDS = ("prompt", "emotion", "relation", "seed", "engine", "input_shape", "first_speaker")
+OPTION_FIELDS = ("prompt", "emotion", "relation", "seed", "animator", "input_shape", "first_speaker")
 # audio a job may hold, as samples per second of its duration limit: stereo at 48 kHz (600 s of it
 # decodes to 230 MB of float32), so a small file that declares many channels or a high rate is refused
 MAX_SAMPLES_PER_SECOND = 2 * 48000
@@ -46,7 +46,7 @@ def request_from_spec(spec: dict):
     seed = spec.get("seed")
     if seed is not None and (type(seed) is not int or not 0 <= seed <= MAX_SEED):
         raise DuetError(f"seed must be a whole number from 0 to {MAX_SEED}, not {seed!r}")
-    for key in ("audio", "audio_b", "prompt", "relation", "engine", "input_shape", "first_speaker"):
+    for key in ("audio", "audio_b", "prompt", "relation", "animator", "input_shape", "first_speaker"):
         if spec.get(key) is not None and not isinstance(spec[key], str):
             raise DuetError(f"'{key}' must be a string")
     kwargs = {k: spec[k] for k in OPTION_FIELDS if spec.get(k) is not None}
