@@ -19,7 +19,7 @@ def test_speaker_mouth_moves_more_than_listener(tmp_path, conversation, shape):
     r = run_duet("generate", *args, "--animator", "baseline", "-o", out)
     assert r.rc == 0, r.err
     m = DyadicMotion.load(out)
-    assert m.meta["input_mode"] == shape
+    assert m.meta["input_shape"] == shape
     assert abs(m.n_frames - conversation.seconds * 25) <= 1
     for turn in conversation.turns:
         sl = _turn_frames(turn)

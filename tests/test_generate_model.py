@@ -28,7 +28,7 @@ def test_speaker_mouth_moves_more_than_listener(tmp_path, conversation, shape):
         speaker, listener = (m.A, m.B) if turn[0] == "A" else (m.B, m.A)
         s_jaw, l_jaw = speaker.poses["jaw"][sl, 0], listener.poses["jaw"][sl, 0]
         # The listener's mouth stays shut on most frames (the model leaks the odd short opening).
-        assert np.mean(l_jaw > 0.05) < 0.1 and np.mean(s_jaw > 0.05) > 0.4, (shape, turn)
+        assert np.mean(l_jaw > 0.05) < 0.1 and np.mean(s_jaw > 0.05) > 0.35, (shape, turn)
         assert s_jaw.mean() > 3 * max(l_jaw.mean(), 0.005), (shape, turn)
 
 

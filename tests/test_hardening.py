@@ -126,7 +126,7 @@ def test_chunked_body_cannot_pass_the_size_limit(conversation, tmp_path):
 
     wav = long_wav(conversation, tmp_path / "talk.wav", 300)
     assert wav.stat().st_size > 9_000_000
-    body, ctype = multipart({"audio": wav}, {"options": json.dumps({"engine": "baseline"})})
+    body, ctype = multipart({"audio": wav}, {"options": json.dumps({"animator": "baseline"})})
     with server("--max-request-mb", "1") as s:
         sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
         sock.sendall(f"POST /jobs/upload HTTP/1.1\r\nHost: 127.0.0.1:{s.port}\r\nContent-Type: {ctype}\r\n"
@@ -223,7 +223,7 @@ def test_largest_upload_within_the_limits_stays_under_1_gb(conversation, tmp_pat
     animated, the service's peak memory stays under 1 GB (issue 30's bar; the number is printed)."""
     flac = long_wav(conversation, tmp_path / "longest.flac", 599, sr=48000, channels=2)
     with server() as s:
-        r = upload(s.url, flac, engine="baseline", timeout=300)
+        r = upload(s.url, flac, animator="baseline", timeout=300)
         assert r.status_code == 202, r.text
         accepted = s.peak_mb()
         assert wait_done(s.url, r.json()["id"])["state"] == "done"
@@ -240,20 +240,20 @@ def test_foreign_host_and_cross_origin_requests_are_refused(conversation):
         assert r.status_code == 403 and "evil.example" in r.json()["error"]
         for host in (f"localhost:{s.port}", f"127.0.0.1:{s.port}", f"[::1]:{s.port}", "LOCALHOST"):
             assert httpx.get(f"{s.url}/version", headers={"Host": host}).status_code == 200, host
-        r = upload(s.url, conversation.mix, headers={"Origin": "http://evil.example"}, engine="baseline")
+        r = upload(s.url, conversation.mix, headers={"Origin": "http://evil.example"}, animator="baseline")
         assert r.status_code == 403 and "cross-origin" in r.json()["error"]
-        r = upload(s.url, conversation.mix, headers={"Origin": "null"}, engine="baseline")
+        r = upload(s.url, conversation.mix, headers={"Origin": "null"}, animator="baseline")
         assert r.status_code == 403
         r = httpx.get(f"{s.url}/jobs", headers={"Sec-Fetch-Site": "cross-site"})
         assert r.status_code == 403
         assert httpx.get(f"{s.url}/jobs").json() == []  # none of them made a job
         own = upload(s.url, conversation.mix, headers={"Origin": s.url, "Sec-Fetch-Site": "same-origin"},
-                     engine="baseline")
+                     animator="baseline")
         assert own.status_code == 202  # the service's own page (/docs) still works
     with server("--token", TOKEN) as s:  # with a token, a cross-origin request needs it like any other
         evil = {"Origin": "http://evil.example"}
-        assert upload(s.url, conversation.mix, headers=evil, engine="baseline").status_code == 401
-        r = upload(s.url, conversation.mix, headers={**evil, "Authorization": f"Bearer {TOKEN}"}, engine="baseline")
+        assert upload(s.url, conversation.mix, headers=evil, animator="baseline").status_code == 401
+        r = upload(s.url, conversation.mix, headers={**evil, "Authorization": f"Bearer {TOKEN}"}, animator="baseline")
         assert r.status_code == 202
 
 
@@ -301,7 +301,7 @@ def test_a_killed_service_leaves_no_uploads_for_good(conversation, tmp_path):
         s.proc.kill()
         s.proc.wait()
         assert list(tmp.rglob(precious.name)), "the killed service's upload should still be there"
-        assert upload(live.url, precious, engine="baseline").status_code == 202
+        assert upload(live.url, precious, animator="baseline").status_code == 202
         with server(env=env):
             left = list(tmp.rglob(precious.name))
             assert len(left) == 1 and Path(f"/proc/{live.proc.pid}").exists()  # only the live service's
@@ -358,7 +358,7 @@ def test_cancelled_worker_leaves_no_temporaries(conversation, tmp_path):
     out.mkdir()
     caught = 0
     for _ in range(4):
-        job = SubprocessJob(sys.executable, {"audio": str(audio), "engine": "baseline"}, out / "m.npz")
+        job = SubprocessJob(sys.executable, {"audio": str(audio), "animator": "baseline"}, out / "m.npz")
         if freeze_while(job._proc, out, r"\.m-.*\.npz"):
             caught += 1
             job.cancel()  # SIGTERM, as Esc in the add-on
@@ -444,7 +444,7 @@ def test_read_only_folder_and_full_disk_are_one_line_and_exit_1(small_mount, con
     synthetic_motion(seconds=2.0).save(tmp_path / "m.npz")
     read_only, full = small_mount("size=1m,ro"), small_mount("size=300k")
     runs = {
-        "generate, read-only": (run_duet("generate", conversation.mix, "-o", read_only / "m.npz", "--engine",
+        "generate, read-only": (run_duet("generate", conversation.mix, "-o", read_only / "m.npz", "--animator",
                                          "baseline"), read_only, "read-only file system"),
         "bake, read-only": (run_duet("bake", tmp_path / "m.npz", "-o", read_only / "x.blend"), read_only,
                             "read-only file system"),
@@ -641,4 +641,4 @@ def test_batch_clips_run_in_an_isolated_python(tmp_path):
     r = subprocess.run([str(duet), "batch", str(manifest)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "out" / "c0.blend").is_file() and not marker.exists()
-    assert " -I -m duet " in (tmp_path / "clips.batch" / "c0.log").read_text().splitlines()[0]
+    assert " -P -s -m duet " in (tmp_path / "clips.batch" / "c0.log").read_text().splitlines()[0]

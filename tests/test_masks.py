@@ -124,7 +124,7 @@ def test_bad_input_is_refused_clearly():
     x = np.zeros((2, SR), np.float32)
     with pytest.raises(DuetError, match="exactly 2 channels"):
         speaking_masks(x[:1], "two-track")
-    with pytest.raises(DuetError, match="unknown audio shape"):
+    with pytest.raises(DuetError, match="unknown input shape"):
         speaking_masks(x, "quad")
     with pytest.raises(DuetError, match="too short"):
         speaking_masks(x[:, :100], "stereo")

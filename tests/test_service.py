@@ -74,7 +74,7 @@ def long_audio(tmp_path_factory, conversation):
 def test_health_version_openapi(service):
     assert httpx.get(f"{service}/health").json() == {"status": "ok"}
     v = httpx.get(f"{service}/version").json()
-    assert v["duet"] and v["motion_format"] == 1 and "baseline" in v["engines"]
+    assert v["duet"] and v["motion_format"] == 1 and "baseline" in v["animators"]
     spec = httpx.get(f"{service}/openapi.json").json()
     for path in ("/jobs", "/jobs/upload", "/jobs/{job_id}", "/jobs/{job_id}/cancel", "/jobs/{job_id}/motion"):
         assert path in spec["paths"], path

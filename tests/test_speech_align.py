@@ -61,3 +61,14 @@ def test_codec_and_babble_keep_every_phone_in_place():
     noisy = babble(x, np.stack([x, x[::-1]]), rng, 20.0)
     assert len(noisy) == len(x) and _delay(x, noisy) == 0
     assert np.std(noisy - x) / np.std(x) == pytest.approx(0.1, rel=0.3)  # 20 dB under the speech
+
+
+def test_piper_phones_fall_back_to_an_even_spread_where_alignment_fails():
+    from duet.speech.piper import _even
+
+    x = np.zeros(16000, np.float32)
+    x[4000:12000] = 0.3 * np.sin(np.arange(8000) * 2 * np.pi * 150 / 16000)  # voiced 0.25-0.75 s
+    phones = _even(x, "mm hmm")
+    assert [p for _, _, p in phones] == ["m", "hh", "m"]
+    assert phones[0][0] == pytest.approx(0.25, abs=0.011) and phones[-1][1] == pytest.approx(0.75, abs=0.011)
+    assert _even(np.zeros(16000, np.float32), "mm hmm") == []

@@ -9,8 +9,9 @@ MANIFEST is JSON (a list of clips, or {"clips": [...]}) or CSV with a header row
 Progress and resumption live in MANIFEST's folder: ``<stem>.batch/state.json`` records finished
 clips with a fingerprint of their settings (a changed clip runs again), ``<stem>.batch/<id>.log``
 keeps each clip's messages, and ``<stem>.batch/failures.json`` lists the clips that failed.
-Two clips that would write the same file are refused before anything runs. Each clip runs in an
-isolated Python (``python -I``: no current folder, PYTHONPATH or user site on its path). Ctrl-C
+Two clips that would write the same file are refused before anything runs. Each clip runs in a
+Python that never imports from the current folder (``python -P -s``: the manifest's folder and the
+user site stay off its path; PYTHONPATH is kept, so an engine run from a checkout finds itself). Ctrl-C
 stops the running clips at once (their partial outputs are removed), records those that finished
 and names those that did not; the next run does only those.
 """
@@ -131,7 +132,7 @@ def command(clip: dict) -> list[str]:
     for k in ("glb", "fbx", "livelink"):
         if k in clip:
             cmd += [f"--{k}", clip[k]]
-    return [sys.executable, "-I", "-m", "duet", *cmd]
+    return [sys.executable, "-P", "-s", "-m", "duet", *cmd]
 
 
 def outputs_exist(clip: dict) -> bool:

@@ -83,10 +83,10 @@ def run(args) -> int:
     out = output_path(args.output, ".npz")
     req = request_from(args)
     req.masks, verdict = _masks(args, req)
-    if verdict:
-        print(f"who speaks: {verdict}", file=sys.stderr)
     motion = generate(req)
     motion.save(out)
+    if verdict:  # said once the motion is written, so a failure stays one line
+        print(f"who speaks: {verdict}", file=sys.stderr)
     note = silent_person_note(motion, req)
     if note:
         print(note, file=sys.stderr)

@@ -62,8 +62,32 @@ def synth(text: str, name: str, rate: float, pitch: float):
     up, down = 200, int(round(200 * pitch))  # then ``pitch`` times faster, in 0.5% steps: small filters
     g = gcd(up, down)
     y = resample_poly(y, up // g, down // g).astype(np.float32)
-    phones = _schwa(forced_words(y, text))
+    try:
+        phones = _schwa(forced_words(y, text))
+    except DuetError:  # a short interjection ("mm-hmm") can defeat the aligner: spread its phones evenly
+        phones = _even(y, text)
     return y, SAMPLE_RATE, phones
+
+
+def _even(y: np.ndarray, text: str) -> list:
+    """The dictionary's phones for ``text`` spread evenly over the voiced part of ``y`` (within 30 dB of
+    its loudest 10 ms); words the dictionary lacks are skipped, and silent audio gives no phones."""
+    from duet.constants import SAMPLE_RATE
+    from duet.speech.align import align_words, decoder
+    from duet.speech.phonemes import INVENTORY, from_arpabet
+
+    names = []
+    for word in align_words(text):
+        pron = None if word == "<sil>" else decoder().lookup_word(word)
+        names += [from_arpabet(p) for p in (pron or "").split() if from_arpabet(p) in INVENTORY]
+    hop = SAMPLE_RATE // 100
+    db = 20 * np.log10(np.sqrt(np.mean(y[: len(y) // hop * hop].reshape(-1, hop) ** 2, 1)) + 1e-9)
+    if not names or not len(db) or db.max() < -60:  # nothing said, or nothing heard
+        return []
+    voiced = np.flatnonzero(db > db.max() - 30)
+    start, end = voiced[0] / 100.0, (voiced[-1] + 1) / 100.0
+    step = (end - start) / len(names)
+    return [(start + i * step, start + (i + 1) * step, p) for i, p in enumerate(names)]
 
 
 def _schwa(words: list) -> list:
