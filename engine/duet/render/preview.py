@@ -41,7 +41,7 @@ from duet.progress import Progress
 
 SIZE = (1280, 720)
 MIN_SHOT_S = 2.0          # no shot of the cut preview is shorter (the first one included)
-HEAD_SHARE = 0.71         # the head proper is the top 71% of a head mesh's height (crown to under the chin)
+HEAD_FRACTION = 0.71         # the head proper is the top 71% of a head mesh's height (crown to under the chin)
 TWO_SHOT_SHARE = 0.56     # each head's height in the two-shot, as a share of the frame height (at least)
 THREE_QUARTER = np.cos(np.deg2rad(40))  # the favoured face turned this far from the lens in the two-shot
 CLOSE_SHARE = 0.74        # the speaker's head in a close-up
@@ -192,11 +192,11 @@ def find_heads(scene) -> dict[str, tuple]:
 
 
 def head_rows(mesh_obj) -> np.ndarray:
-    """Indices of the head proper among a head mesh's vertices: its top HEAD_SHARE by rest height."""
+    """Indices of the head proper among a head mesh's vertices: its top HEAD_FRACTION by rest height."""
     co = np.empty(len(mesh_obj.data.vertices) * 3, np.float32)
     mesh_obj.data.vertices.foreach_get("co", co)
     z = co.reshape(-1, 3)[:, 2]
-    return np.nonzero(z >= z.max() - HEAD_SHARE * np.ptp(z))[0]
+    return np.nonzero(z >= z.max() - HEAD_FRACTION * np.ptp(z))[0]
 
 
 def head_points(scene, heads, frames, stride: int = 3) -> dict[str, np.ndarray]:
