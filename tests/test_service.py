@@ -261,6 +261,16 @@ def test_worker_protocol(conversation, tmp_path):
     assert lines[-1]["audio"] == [str(tmp_path / "spoken-dialogue" / "mix.wav")]
     m = DyadicMotion.load(spoken)
     assert m.A.speaking.max() > 0.5 and m.B.speaking.max() > 0.5  # both people talk
+    # as `duet run --prompt`: the script's exact speaking masks and its emotions turn by turn
+    from duet import dialogue
+
+    said = dialogue.load(tmp_path / "spoken-dialogue")
+    exact = said.masks(25.0)
+    n = min(m.n_frames, exact.shape[1])
+    np.testing.assert_array_equal(np.stack([m.A.speaking, m.B.speaking])[:, :n] >= 0.5, exact[:, :n] >= 0.5)
+    turns = dialogue.timed_turns(said.script, said.timings)
+    assert [(speaker, label) for speaker, _, label in m.meta["emotion_turns"]] == \
+        [(t["speaker"], t["emotion"]) for t in turns]  # rows of [speaker, start, emotion]
 
     bad = tmp_path / "bad.npz"
     p = subprocess.run([sys.executable, "-m", "duet.service.worker"],

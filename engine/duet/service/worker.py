@@ -18,8 +18,10 @@ import sys
 from pathlib import Path
 
 
-def write_dialogue(spec: dict, output: Path, say) -> list[str]:
-    """Prompt only: write and speak the dialogue beside the output; the job then animates its two tracks."""
+def write_dialogue(spec: dict, output: Path, say) -> Path:
+    """Prompt only: write and speak the dialogue beside the output (its folder is returned); the job
+    then animates its two tracks with the script's exact masks and per-turn emotions, as `duet run
+    --prompt` does (duet.pipeline.dialogue_request)."""
     from duet.pipeline import speak_dialogue
     from duet.errors import DuetError
 
@@ -29,7 +31,7 @@ def write_dialogue(spec: dict, output: Path, say) -> list[str]:
     folder = output.with_name(output.stem + "-dialogue")
     spec["audio"], spec["audio_b"] = speak_dialogue(spec["prompt"], folder, int(spec.get("seed") or 0))
     spec["input_shape"] = "two-track"
-    return [str(folder / "mix.wav")]
+    return folder
 
 
 def main() -> int:
@@ -61,10 +63,13 @@ def main() -> int:
         max_seconds = float(spec.pop("max_audio_seconds", MAX_SECONDS))
         if not isinstance(output, str) or not output.endswith(".npz"):
             raise DuetError("the job needs 'output', a path ending in .npz")
-        audio = []
-        if spec.pop("write_dialogue", False):
-            audio = write_dialogue(spec, Path(output), say)
+        folder = write_dialogue(spec, Path(output), say) if spec.pop("write_dialogue", False) else None
         req = request_from_spec(spec)
+        audio = []
+        if folder is not None:
+            from duet.pipeline import dialogue_request
+
+            req, audio = dialogue_request(folder, req), [str(folder / "mix.wav")]
         path = run_job(req, Path(output), lambda stage, f: say(stage=stage, fraction=f), max_seconds)
         say(done=True, motion=str(path), **({"audio": audio} if audio else {}))
         return 0
