@@ -344,3 +344,25 @@ def test_pose_guidance_scales_only_head_pose_and_translation():
     assert w[0, 0, :, e + 6].tolist() == [3.0, 1.0] and w[0, 1, :, 0].tolist() == [1.0, 3.0]
     assert float(w[..., e].min()) == float(w[..., e].max()) == 1.5
     assert role_guidance(masks, 3.0, 1.0, None, posed).shape[-1] == 1  # no pose scale: as before
+
+
+def test_windows_sampled_in_groups_give_the_same_motion_as_one_batch(tmp_path, monkeypatch):
+    # long audio is sampled WINDOWS_AT_ONCE windows at a time to bound memory; nothing else may change
+    from duet.model import bundle, generate
+    from duet.model import infer
+
+    path = bundle.save(tmp_path / "m.pt", _randomized(SMALL), SMALL, np.zeros(SMALL.motion_dim),
+                       np.full(SMALL.motion_dim, 0.1), {"id": "tiny"})
+    rng = np.random.default_rng(1)
+    audio = (rng.normal(size=(1, 16000 * 8)) * 0.05).astype(np.float32)  # 200 frames -> 7 windows of 40
+    masks = np.zeros((2, 200), np.float32)
+    masks[0, :90], masks[1, 110:] = 1, 1
+    kw = dict(layout={"A": [-0.4, 1.6, 0.0], "B": [0.4, 1.6, 0.0]}, masks=masks, seed=5, weights=path,
+              guidance=3.0, listener_guidance=0.5, pose_guidance=0.5)
+    monkeypatch.setattr(infer, "WINDOWS_AT_ONCE", 1000)
+    whole = generate(audio, "mono", **kw)
+    monkeypatch.setattr(infer, "WINDOWS_AT_ONCE", 2)
+    grouped = generate(audio, "mono", **kw)
+    for p in "AB":
+        np.testing.assert_allclose(grouped.person(p).expr, whole.person(p).expr, atol=1e-5)  # float order only
+        np.testing.assert_allclose(grouped.person(p).poses["neck"], whole.person(p).poses["neck"], atol=1e-5)

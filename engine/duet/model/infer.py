@@ -76,10 +76,13 @@ def _turn_labels(turns, vocab: tuple[str, ...], n_frames: int, fps: float) -> tu
     return ids, rows
 
 
+WINDOWS_AT_ONCE = 12  # 8 s windows sampled in one batch: about 90 s of audio, so memory stays bounded
+
+
 def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidance: float, steps: int,
                    threads: int | None = 1, listener_guidance: float | None = None,
                    pose_guidance: float | None = None, progress=None):
-    """Standardized x0 for a batch of windows: [N, 2, L, D] (all windows in one batch).
+    """Standardized x0 for a batch of windows: [N, 2, L, D], sampled WINDOWS_AT_ONCE at a time.
 
     ``progress(fraction)``, when given, is called after each DDIM step (a cancelled job raises there).
 
@@ -92,27 +95,32 @@ def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidan
 
     cfg = b.cfg
     n, length = audio.shape[0], audio.shape[1]
-    cond = (audio, masks, layout, emotion, relation)
+    scale = role_guidance(masks, guidance, listener_guidance, pose_guidance, pose_dims(cfg))
+    noise = torch_normal(int(seed), (n, 2, length, cfg.motion_dim))
+    starts = range(0, n, WINDOWS_AT_ONCE)
     calls = 0
-
+    out = []
     with b.denoiser(threads) as net:
-        conditioning = {}  # per drop pattern (guided runs both branches as one batch): the same every step
+        for first in starts:  # windows never see each other: sampling them in groups bounds memory only
+            part = slice(first, first + WINDOWS_AT_ONCE)
+            cond = tuple(c[part] for c in (audio, masks, layout, emotion, relation))
+            conditioning = {}  # per drop pattern (guided runs both branches as one batch): the same every step
 
-        def denoise(x_t, lsnr, drop):
-            nonlocal calls
-            key = drop.tobytes()
-            if key not in conditioning:
-                k = x_t.shape[0] // n
-                conditioning[key] = net.conditioning(*[np.concatenate([c] * k) for c in cond], drop)
-            out = net.denoise(x_t, lsnr, conditioning[key])
-            calls += 1
-            if progress is not None:
-                progress(min(1.0, calls / steps))
-            return out
+            def denoise(x_t, lsnr, drop, cond=cond, conditioning=conditioning):
+                nonlocal calls
+                key = drop.tobytes()
+                if key not in conditioning:
+                    k = x_t.shape[0] // len(cond[0])
+                    conditioning[key] = net.conditioning(*[np.concatenate([c] * k) for c in cond], drop)
+                result = net.denoise(x_t, lsnr, conditioning[key])
+                calls += 1
+                if progress is not None:
+                    progress(min(1.0, calls / (steps * len(starts))))
+                return result
 
-        scale = role_guidance(masks, guidance, listener_guidance, pose_guidance, pose_dims(cfg))
-        noise = torch_normal(int(seed), (n, 2, length, cfg.motion_dim))
-        return ddim_sample(guided(denoise, scale), noise, steps, cfg.logsnr_min, cfg.logsnr_max)
+            s = scale if np.ndim(scale) == 0 else scale[part]
+            out.append(ddim_sample(guided(denoise, s), noise[part], steps, cfg.logsnr_min, cfg.logsnr_max))
+    return np.concatenate(out)
 
 
 def pose_dims(cfg) -> np.ndarray:
