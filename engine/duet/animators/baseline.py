@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from duet.constants import DEFAULT_LAYOUT, FPS
+from duet.constants import DEFAULT_LAYOUT, FPS, SAMPLE_RATE
 from duet.arkit import ARKIT_52, INDEX
 from duet.layout import kinds as layouts
 from duet.frames import axis_angle, facing_yaw, rotation_between, rotmat, yaw
 from duet.motion import DyadicMotion, PersonMotion
 from duet.rigs import kinematics
 
-HOP = 16000 // FPS  # samples per frame at 16 kHz
+HOP = SAMPLE_RATE // FPS  # samples per frame
 JAW_MAX = 0.25  # radians of jaw opening at full loudness
 
 

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from duet.arkit import ARKIT_52, INDEX
+from duet.constants import SAMPLE_RATE
 from duet.speech import phonemes as ph
 from duet.speech.conversation import PERSONS, Timings, n_frames
 from duet.frames import facing_yaw, rotation_between, wrap_angle, yaw
@@ -138,7 +139,7 @@ def _add(m: PersonMotion, name: str, values) -> None:
     m.expr[:, INDEX[name]] = np.clip(m.expr[:, INDEX[name]] + values, 0.0, 1.0)
 
 
-def _loudness(track: np.ndarray, n: int, fps: float, sr: int = 16000) -> np.ndarray:
+def _loudness(track: np.ndarray, n: int, fps: float, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Per-frame RMS over a 40 ms window, normalised by the 95th percentile of voiced frames."""
     hop = sr / fps
     win = int(0.04 * sr)
