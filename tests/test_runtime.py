@@ -83,6 +83,35 @@ def test_generated_motion_matches_the_torch_path_on_a_test_clip(conversation, na
     assert got.A.poses["jaw"].std() > 0.01  # the speaker's jaw moves: a real animation was compared
 
 
+def test_emotion_at_an_intensity_agrees_between_onnx_and_torch(conversation):
+    """Intensity blends the conditioning of four passes (duet.model.infer.emotion_conditioning) the same
+    way on both runtimes: the conditioning within 1e-4, the motion within 1e-3."""
+    onnx_b = exported.load(exported.WEIGHTS_DIR / "duet-dual.onnx")
+    torch_b = bundle.load(exported.WEIGHTS_DIR / "duet-dual.pt")
+    _, _, *cond = _inputs(onnx_b.cfg, 2, 34, 4)
+    w = np.random.default_rng(4).uniform(0, 2, (2, 2, 34)).astype(np.float32)
+    w[0, :, :10] = 1.0  # some frames as trained, where the blend must give the plain conditioning
+    with onnx_b.denoiser(1) as net_onnx, torch_b.denoiser(1) as net_torch:
+        c_onnx = infer.emotion_conditioning(net_onnx, *cond, w)
+        c_torch = infer.emotion_conditioning(net_torch, *cond, w)
+        plain = net_onnx.conditioning(*cond)
+    assert np.abs(c_onnx - c_torch).max() < 1e-4
+    assert np.array_equal(c_onnx[[0, 2], :, :10], plain[[0, 2], :, :10])  # both people at 1 there
+    assert np.abs(c_onnx - plain).max() > 0.1  # elsewhere the intensity changed it
+    audio = _clip(conversation)
+    kw = dict(layout={"A": [-0.45, 1.6, 0.1], "B": [0.45, 1.55, -0.1]}, seed=7,
+              emotion={"A": {"emotion": "happy", "intensity": 0.4}, "B": {"emotion": "angry", "intensity": 1.7}})
+    got = infer.generate(audio, weights=exported.WEIGHTS_DIR / "duet-dual.onnx", **kw)
+    want = infer.generate(audio, weights=exported.WEIGHTS_DIR / "duet-dual.pt", **kw)
+    assert got.meta == want.meta and got.meta["emotion_intensity"] == {"A": 0.4, "B": 1.7}
+    for p in "AB":
+        assert np.abs(got.person(p).expr - want.person(p).expr).max() < 1e-3
+        for j in got.person(p).poses:
+            assert np.abs(got.person(p).poses[j] - want.person(p).poses[j]).max() < 1e-3
+    plain = infer.generate(audio, weights=exported.WEIGHTS_DIR / "duet-dual.onnx", **{**kw, "emotion": None})
+    assert np.abs(got.A.expr - plain.A.expr).max() > 0.05  # the emotion made a difference that was compared
+
+
 def test_shipped_voiceprint_onnx_agrees_with_torch(tmp_path):
     from duet.audio import voiceprint
 

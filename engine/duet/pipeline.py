@@ -23,7 +23,10 @@ class Request:
     audio: str
     audio_b: str | None = None
     prompt: str = ""
-    emotion: str | dict | list | None = None  # a label, {"A": .., "B": ..}, or [{"speaker", "start", "emotion"}]
+    # a label ("happy", "happy:0.5", "A=happy:0.5,B=sad"), {"A": label | {"emotion", "intensity"}, "B": ..},
+    # or [{"speaker", "start", "emotion", "intensity"?}]: see emotion_plan
+    emotion: str | dict | list | None = None
+    emotion_turns: list | None = None  # per-turn emotions from a script, over ``emotion`` from each turn's start
     relation: str | None = None
     seed: int = 0
     animator: str = "model"
@@ -125,15 +128,9 @@ def silent_person_note(motion, req: Request) -> str | None:
 
 def labels(req: Request) -> tuple:
     """Emotion (one label, or one per person) and social relation, from the options or the prompt."""
-    from duet.emotion import EMOTIONS, RELATIONS, emotion_id, relation_from_text
+    from duet.emotion import RELATIONS, relation_from_text
 
-    emotion = req.emotion
-    if isinstance(emotion, str):
-        emotion = EMOTIONS[emotion_id(emotion)]
-    elif isinstance(emotion, dict):
-        emotion = {p: EMOTIONS[emotion_id(e)] for p, e in emotion.items()}
-    elif isinstance(emotion, (list, tuple)):  # per turn: each person shows their own latest turn's
-        emotion = [{**t, "emotion": EMOTIONS[emotion_id(t.get("emotion"))]} for t in map(dict, emotion)]
+    emotion = emotion_plan(req.emotion, req.emotion_turns)
     text = req.relation or req.prompt
     if req.relation in RELATIONS:
         relation = req.relation
@@ -189,9 +186,134 @@ def dialogue_request(folder: Path, base):
     from duet import dialogue
 
     spoken = dialogue.load(folder)
-    emotion = base.emotion
-    if not emotion:
-        emotion = [{"speaker": t["speaker"], "start": float(t["start"]), "emotion": t["emotion"]}
-                   for t in dialogue.timed_turns(spoken.script, spoken.timings)]
+    script = [{"speaker": t["speaker"], "start": float(t["start"]), "emotion": t["emotion"]}
+              for t in dialogue.timed_turns(spoken.script, spoken.timings)]
     return replace(base, audio=str(folder / "a.wav"), audio_b=str(folder / "b.wav"), input_shape="two-track",
-                   masks=spoken.masks(25.0), emotion=emotion)
+                   masks=spoken.masks(25.0), emotion=emotion_plan(base.emotion, base.emotion_turns, script),
+                   emotion_turns=None)
+
+
+def read_emotion_turns(path) -> list:
+    """An emotion script: a JSON file holding a list of turns (emotion_plan checks each)."""
+    import json
+
+    p = Path(os.path.expanduser(str(path)))
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DuetError(f"{p}: no such emotion script") from None
+    except (OSError, UnicodeDecodeError) as e:
+        why = getattr(e, "strerror", None) or type(e).__name__
+        raise DuetError(f"{p}: cannot read the emotion script ({why})") from None
+    try:
+        turns = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DuetError(f"{p}: not valid JSON ({e.msg}, line {e.lineno})") from None
+    except RecursionError:
+        raise DuetError(f"{p}: nested too deeply") from None
+    if not isinstance(turns, list):
+        raise DuetError(f"{p}: an emotion script is a JSON list of turns "
+                        '([{"speaker": "A", "start": 0.0, "emotion": "happy"}, ...])')
+    return turns
+
+
+PERSON_KEYS = ("emotion", "intensity")
+TURN_KEYS = ("speaker", "start", "emotion", "intensity")
+
+
+def emotion_plan(emotion, turns=None, script=None):
+    """What the model is told about emotion, from a request's ``emotion`` and ``emotion_turns`` and, for
+    a spoken dialogue, its ``script`` (the timed turns, whose labels a person left on auto shows).
+
+    ``emotion``: None; a label, or the command line's ``happy:0.5`` / ``A=happy:0.5,B=sad``;
+    {"emotion": label, "intensity": w} for both people; {"A": .., "B": ..} with a label, None (auto)
+    or {"emotion": label or None, "intensity": w} per person; or a list of turns. ``turns``:
+    [{"speaker": "A"|"B", "start": seconds, "emotion": label, "intensity": w (optional)}]; from its
+    start a turn's label replaces its speaker's own, and a turn without an intensity takes the
+    speaker's. Intensity: 0 neutral, 1 as trained (the default), up to 2 stronger.
+
+    Returns what duet.model.generate takes: None, a label, a per-person dict, or turns sorted by start
+    (intensity given only where it is not 1). Bad input: DuetError, one line."""
+    from duet.emotion import EMOTIONS, emotion_id
+    from duet.emotion.labels import intensity, parse_emotion
+
+    def label(value, what):
+        if not isinstance(value, str):
+            raise DuetError(f"{what} must be an emotion label, not {value!r}")
+        return EMOTIONS[emotion_id(value)]
+
+    def person(value, who):
+        if value is None:
+            return None, 1.0
+        if isinstance(value, str):
+            return label(value, f"person {who}'s emotion"), 1.0
+        if not isinstance(value, dict):
+            raise DuetError(f"person {who}'s emotion must be a label or {{\"emotion\", \"intensity\"}}, not {value!r}")
+        unknown = sorted(map(str, set(value) - set(PERSON_KEYS)))
+        if unknown:
+            raise DuetError(f"person {who}'s emotion: unknown key(s) {', '.join(unknown)} "
+                            f"(allowed: {', '.join(PERSON_KEYS)})")
+        name = value.get("emotion")
+        name = None if name is None else label(name, f"person {who}'s emotion")
+        return name, intensity(value.get("intensity"), f"person {who}'s emotion intensity")
+
+    def turn(value, i, what):
+        if not isinstance(value, dict):
+            raise DuetError(f"{what} {i + 1} must be an object with speaker, start and emotion, not {value!r}")
+        unknown = sorted(map(str, set(value) - set(TURN_KEYS)))
+        if unknown:
+            raise DuetError(f"{what} {i + 1}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(TURN_KEYS)})")
+        speaker, start = value.get("speaker"), value.get("start")
+        if speaker not in ("A", "B"):
+            raise DuetError(f"{what} {i + 1}: speaker must be 'A' or 'B', not {speaker!r}")
+        if isinstance(start, bool) or not isinstance(start, (int, float)) or not np.isfinite(start) or start < 0:
+            raise DuetError(f"{what} {i + 1}: start must be a time in seconds from 0, not {start!r}")
+        w = value.get("intensity")
+        return {"speaker": speaker, "start": float(start),
+                "emotion": label(value.get("emotion"), f"{what} {i + 1}'s emotion"),
+                "intensity": None if w is None else intensity(w, f"{what} {i + 1}'s intensity")}
+
+    if isinstance(emotion, str):
+        emotion = parse_emotion(emotion) if emotion.strip() else None
+    given = []
+    if isinstance(emotion, (list, tuple)):
+        given, emotion = list(emotion), None
+    if isinstance(emotion, dict) and emotion and set(emotion) <= set(PERSON_KEYS):
+        emotion = {"A": emotion, "B": emotion}
+    if isinstance(emotion, dict):
+        unknown = sorted(map(str, set(emotion) - {"A", "B"}))
+        if unknown:
+            raise DuetError(f"emotion: unknown person(s) {', '.join(unknown)} (use \"A\" and \"B\")")
+        people = {p: person(emotion.get(p), p) for p in ("A", "B")}
+    elif emotion is None or isinstance(emotion, str):
+        people = {p: (emotion, 1.0) for p in ("A", "B")}
+    else:
+        raise DuetError(f"emotion must be a label, one per person or a list of turns, not {type(emotion).__name__}")
+    if turns is not None and not isinstance(turns, (list, tuple)):
+        raise DuetError(f"emotion turns must be a list of turns, not {type(turns).__name__}")
+    user = [turn(t, i, "emotion turn") for i, t in enumerate([*given, *(turns or [])])]
+    auto_script = [p for p in ("A", "B") if people[p][0] is None] if script else []
+    if not user and not auto_script:  # one label (or none) per person for the whole clip
+        if all(name is None for name, _ in people.values()):
+            return None
+        if people["A"] == people["B"] and people["A"][1] == 1.0:
+            return people["A"][0]  # one label for both, as trained
+        return {p: name if w == 1.0 or name is None else {"emotion": name, "intensity": w}
+                for p, (name, w) in people.items()}
+    rows = []  # (start, rank, turn): a person's own label from the start, then the script's, then the user's
+    for p, (name, w) in people.items():
+        if name is not None:
+            rows.append((0.0, 0, {"speaker": p, "start": 0.0, "emotion": name, "intensity": w}))
+    for i, t in enumerate(script or []):
+        if t.get("speaker") in auto_script:
+            t = turn({k: t.get(k) for k in ("speaker", "start", "emotion")}, i, "script turn")
+            rows.append((t["start"], 1, {**t, "intensity": people[t["speaker"]][1]}))
+    for t in user:
+        w = people[t["speaker"]][1] if t["intensity"] is None else t["intensity"]
+        rows.append((t["start"], 2, {**t, "intensity": w}))
+    rows.sort(key=lambda r: r[:2])
+    out = []
+    for _, _, t in rows:
+        w = t.pop("intensity")
+        out.append(t if w == 1.0 else {**t, "intensity": w})
+    return out

@@ -13,7 +13,13 @@ def add_request_arguments(p: argparse.ArgumentParser, audio_required: bool = Tru
                    help="the conversation: a mono mix, a stereo file (one voice per channel) or person A's track")
     p.add_argument("--audio-b", help="person B's own track (then AUDIO is person A's)")
     p.add_argument("--prompt", default="", help="a sentence about the scene, e.g. 'whispering on a park bench'")
-    p.add_argument("--emotion", help="overall emotion (e.g. happy, angry, neutral)")
+    p.add_argument("--emotion", metavar="E",
+                   help="emotion for both people (happy), with an intensity (happy:0.5; 0 neutral, 1 as "
+                        "trained, up to 2) or per person (A=happy:0.5,B=sad); default neutral")
+    p.add_argument("--emotion-turns", metavar="F.json",
+                   help="emotion turn by turn, from a script: a JSON list of {\"speaker\": \"A\", \"start\": "
+                        "seconds, \"emotion\": \"happy\", \"intensity\": 0.5 (optional)}, over --emotion "
+                        "from each turn's start")
     p.add_argument("--relation", help="social relation of the two (e.g. friends, colleagues, parent-child)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same motion)")
     p.add_argument("--animator", default="model", choices=ANIMATORS,
@@ -30,10 +36,13 @@ def add_request_arguments(p: argparse.ArgumentParser, audio_required: bool = Tru
 
 
 def request_from(args):
-    from duet.pipeline import Request
+    """The Request for the command line, its emotion checked (a bad one fails before anything is written)."""
+    from duet.pipeline import Request, emotion_plan, read_emotion_turns
 
+    turns = read_emotion_turns(args.emotion_turns) if args.emotion_turns else None
+    emotion_plan(args.emotion, turns)
     return Request(audio=args.audio, audio_b=args.audio_b, prompt=args.prompt, emotion=args.emotion,
-                   relation=args.relation, seed=args.seed, animator=args.animator,
+                   emotion_turns=turns, relation=args.relation, seed=args.seed, animator=args.animator,
                    input_shape=args.input_shape, first_speaker=args.first_speaker,
                    head_motion=args.head_motion, expression=args.expression, gaze_aversion=args.gaze_aversion)
 

@@ -36,9 +36,10 @@ def run(args) -> int:
     if args.audio:
         req, sound = request_from(args), None
     elif args.prompt:
+        base = request_from(args)  # its options checked before the dialogue is spoken
         folder = out.with_name(out.stem + "-dialogue")
         speak_dialogue(args.prompt, folder, args.seed)
-        req, sound = dialogue_request(folder, request_from(args)), [str(folder / "mix.wav")]
+        req, sound = dialogue_request(folder, base), [str(folder / "mix.wav")]
     else:
         raise DuetError("give an audio file, or --prompt to write and speak the dialogue first")
     produce(req, out, glb=args.glb, fbx=args.fbx, livelink=args.livelink,

@@ -42,3 +42,57 @@ def relation_from_text(text: str) -> str:
     blood = re.search(_BLOOD, t) is not None
     unequal = re.search(_UNEQUAL, t) is not None
     return f"{'blood' if blood else 'nonblood'}-{'unequal' if unequal else 'equal'}"
+
+
+MAX_INTENSITY = 2.0  # 0: neutral, 1: the emotion as trained, 2: twice as far from neutral
+
+
+def intensity(value, what: str = "emotion intensity") -> float:
+    """An emotion's intensity as a float in [0, MAX_INTENSITY] (None: 1.0); DuetError otherwise."""
+    import math
+
+    if value is None:
+        return 1.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DuetError(f"{what} must be a number from 0 to {MAX_INTENSITY:g}, not {value!r}")
+    w = float(value)
+    if not math.isfinite(w) or not 0.0 <= w <= MAX_INTENSITY:
+        raise DuetError(f"{what} must be a number from 0 to {MAX_INTENSITY:g}, not {value!r}")
+    return w
+
+
+def parse_emotion(text: str):
+    """The command line's emotion: ``happy`` (both people), ``happy:0.5`` (both, at half intensity) or
+    ``A=happy:0.5,B=sad`` (per person; a person left out is on auto: neutral, or a spoken script's). Returns a label, or
+    {"A": label | {"emotion": label, "intensity": w}, ...}; DuetError for anything else."""
+    text = str(text).strip()
+    if ":" not in text and "=" not in text and "," not in text:
+        return EMOTIONS[emotion_id(text)]
+
+    def one(part: str):
+        label, colon, amount = part.partition(":")
+        name = EMOTIONS[emotion_id(label)]
+        if not colon:
+            return name
+        try:
+            w = intensity(float(amount))
+        except (ValueError, DuetError):
+            raise DuetError(f"emotion intensity must be a number from 0 to {MAX_INTENSITY:g}, "
+                            f"not {amount.strip()!r} (in {text!r})") from None
+        return {"emotion": name, "intensity": w}
+
+    if "=" not in text:
+        if "," in text:
+            raise DuetError(f"emotion {text!r}: name each person, e.g. A=happy:0.5,B=sad")
+        value = one(text)
+        return {"A": value, "B": value} if isinstance(value, dict) else value
+    out = {}
+    for part in text.split(","):
+        person, eq, rest = part.partition("=")
+        person = person.strip().upper()
+        if not eq or person not in ("A", "B"):
+            raise DuetError(f"emotion {text!r}: each part must be A=LABEL[:INTENSITY] or B=LABEL[:INTENSITY]")
+        if person in out:
+            raise DuetError(f"emotion {text!r}: person {person} is named twice")
+        out[person] = one(rest)
+    return out

@@ -48,19 +48,41 @@ def _labels(value, vocab: tuple[str, ...], what: str) -> list[int]:
     return out
 
 
-def _turn_labels(turns, vocab: tuple[str, ...], n_frames: int, fps: float) -> tuple[np.ndarray, list]:
-    """Per-turn emotions -> ([2, T] ids as in training, the turns as [speaker, start, label] rows).
+def _person_emotions(value, vocab: tuple[str, ...]) -> tuple[list[int], list[float]]:
+    """None, one label, or {"A": v, "B": v} with v a label, None or {"emotion": label, "intensity": w}
+    -> (ids for A and B, intensities for A and B)."""
+    from duet.emotion.labels import intensity
 
-    Each turn is a dict or an object with ``speaker`` ("A"/"B"), ``start`` (seconds) and ``emotion``;
-    each person shows the label of their own most recent turn (id 0, neutral, before their first)."""
+    per = value if isinstance(value, dict) else {"A": value, "B": value}
+    labels, weights = {}, []
+    for p in ("A", "B"):
+        v = per.get(p) if per is not None else None
+        if isinstance(v, dict):
+            labels[p] = v.get("emotion")
+            weights.append(intensity(v.get("intensity"), f"person {p}'s emotion intensity"))
+        else:
+            labels[p] = v
+            weights.append(1.0)
+    return _labels(None if value is None else labels, vocab, "emotion"), weights
+
+
+def _turn_labels(turns, vocab: tuple[str, ...], n_frames: int, fps: float) -> tuple:
+    """Per-turn emotions -> ([2, T] ids as in training, the turns as [speaker, start, label] rows,
+    [2, T] intensities, each turn's intensity).
+
+    Each turn is a dict or an object with ``speaker`` ("A"/"B"), ``start`` (seconds), ``emotion`` and
+    optionally ``intensity`` (default 1); each person shows the label of their own most recent turn
+    at that turn's intensity (id 0, neutral, before their first)."""
     from types import SimpleNamespace
 
+    from duet.emotion.labels import intensity
     from duet.model.packing import emotion_frames
 
-    rows = []
+    rows, weights = [], []
     for t in turns:
         get = t.get if isinstance(t, dict) else (lambda k, t=t: getattr(t, k, None))
         speaker, start, label = get("speaker"), get("start"), get("emotion")
+        weights.append(intensity(get("intensity"), "an emotion turn's intensity"))
         if speaker not in ("A", "B"):
             raise DuetError(f"an emotion turn needs speaker 'A' or 'B', got {speaker!r}")
         try:
@@ -73,21 +95,61 @@ def _turn_labels(turns, vocab: tuple[str, ...], n_frames: int, fps: float) -> tu
             raise DuetError(f"unknown emotion {label!r} (one of: {', '.join(vocab)})")
         rows.append([speaker, start, label])
     ids = emotion_frames([SimpleNamespace(speaker=a, start=b, emotion=c) for a, b, c in rows], n_frames, vocab, fps)
-    return ids, rows
+    strength = np.ones((2, n_frames), np.float32)  # as emotion_frames: each person's latest turn from its start
+    times = np.arange(n_frames) / fps
+    for (speaker, start, _), w in sorted(zip(rows, weights), key=lambda r: r[0][1]):
+        strength["AB".index(speaker), times >= start] = w
+    return ids, rows, strength, weights
+
+
+def emotion_conditioning(net, audio, masks, layout, emotion, relation, drop, intensity=None) -> np.ndarray:
+    """The network's conditioning with each person's emotion at an intensity: [2B, cond_dim, T].
+
+    ``intensity`` [B, 2, T] (None: 1 everywhere) weighs each person's emotion per frame: 0 is neutral
+    (id 0), 1 the emotion as trained, 2 twice as far from neutral. A stream's conditioning sees its own
+    emotion and its partner's, so it is made from four conditioning passes, own and partner's emotion
+    each on or off: c = c00 + w_own (c10 - c00) + w_partner (c01 - c00) + min(w_own, w_partner) (c11 -
+    c10 - c01 + c00). Each person's emotion follows their own weight; with one weight w for both this
+    is c00 + w (c11 - c00), the straight line from neutral through the emotion; at (1, 1) it is c11
+    itself, exactly, so full intensity gives the motion as trained, bit for bit."""
+    full = net.conditioning(audio, masks, layout, emotion, relation, drop)
+    if intensity is None:
+        return full
+    w = np.asarray(intensity, np.float32)
+    if np.all(w == 1.0):
+        return full
+    emotion = np.asarray(emotion)
+    only_a, only_b = emotion.copy(), emotion.copy()
+    only_a[:, 1] = 0
+    only_b[:, 0] = 0
+    neutral = net.conditioning(audio, masks, layout, np.zeros_like(emotion), relation, drop)
+    with_a = net.conditioning(audio, masks, layout, only_a, relation, drop)
+    with_b = net.conditioning(audio, masks, layout, only_b, relation, drop)
+    n = len(emotion)  # streams [0, n) are A (self A, partner B), [n, 2n) are B
+    own = np.concatenate([with_a[:n], with_b[n:]])      # own emotion on, partner's neutral
+    other = np.concatenate([with_b[:n], with_a[n:]])    # partner's emotion on, own neutral
+    w_own = np.concatenate([w[:, 0], w[:, 1]])[:, None]   # [2B, 1, T]
+    w_other = np.concatenate([w[:, 1], w[:, 0]])[:, None]
+    c = (neutral + w_own * (own - neutral) + w_other * (other - neutral)
+         + np.minimum(w_own, w_other) * (full - own - other + neutral))
+    return np.where((w_own == 1.0) & (w_other == 1.0), full, c).astype(np.float32)
 
 
 WINDOWS_AT_ONCE = 12  # 8 s windows sampled in one batch: about 90 s of audio, so memory stays bounded
 
 
 def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidance: float, steps: int,
-                   threads: int | None = 1, listener_guidance: float | None = None,
-                   pose_guidance: float | None = None, progress=None):
+                   threads: int | None = None, listener_guidance: float | None = None,
+                   pose_guidance: float | None = None, progress=None, intensity=None):
     """Standardized x0 for a batch of windows: [N, 2, L, D], sampled WINDOWS_AT_ONCE at a time.
 
     ``progress(fraction)``, when given, is called after each DDIM step (a cancelled job raises there).
+    ``intensity`` [N, 2, L]: each person's emotion intensity per frame (None: 1, as trained;
+    emotion_conditioning).
 
-    ``threads``: the network's CPU threads while sampling (None: its library's default). One is the
-    default because on a shared 2-core machine two contending threads ran 5x slower (benchmarks/infer.py).
+    ``threads``: the network's CPU threads while sampling (None: for an exported bundle every CPU,
+    each running whole pieces of the batch, which a busy machine does not slow down; for a torch
+    bundle one, because two contending torch threads ran 5x slower on a shared 2-core machine).
 
     The starting noise is torch's for ``seed`` (duet.runtime.torch_normal), with or without torch."""
     from duet.model.diffusion import ddim_sample, guided
@@ -104,14 +166,17 @@ def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidan
         for first in starts:  # windows never see each other: sampling them in groups bounds memory only
             part = slice(first, first + WINDOWS_AT_ONCE)
             cond = tuple(c[part] for c in (audio, masks, layout, emotion, relation))
+            strength = None if intensity is None else intensity[part]
             conditioning = {}  # per drop pattern (guided runs both branches as one batch): the same every step
 
-            def denoise(x_t, lsnr, drop, cond=cond, conditioning=conditioning):
+            def denoise(x_t, lsnr, drop, cond=cond, strength=strength, conditioning=conditioning):
                 nonlocal calls
                 key = drop.tobytes()
                 if key not in conditioning:
                     k = x_t.shape[0] // len(cond[0])
-                    conditioning[key] = net.conditioning(*[np.concatenate([c] * k) for c in cond], drop)
+                    conditioning[key] = emotion_conditioning(
+                        net, *[np.concatenate([c] * k) for c in cond], drop,
+                        None if strength is None else np.concatenate([strength] * k))
                 result = net.denoise(x_t, lsnr, conditioning[key])
                 calls += 1
                 if progress is not None:
@@ -156,7 +221,7 @@ def generate(tracks: np.ndarray, input_shape: str = "mono", layout: dict | None 
              relation: str | None = None, seed: int = 0, guidance: float | None = None,
              steps: int | None = None, masks: np.ndarray | None = None, weights=None,
              features: np.ndarray | None = None, first_speaker: str | None = None,
-             threads: int | None = 1, listener_guidance: float | None = None,
+             threads: int | None = None, listener_guidance: float | None = None,
              pose_guidance: float | None = None, progress=None) -> DyadicMotion:
     """Animate a conversation with the learned model.
 
@@ -190,9 +255,13 @@ def generate(tracks: np.ndarray, input_shape: str = "mono", layout: dict | None 
     if np.linalg.norm(layout["A"] - layout["B"]) < 0.1:
         raise DuetError("the layout puts the two heads less than 10 cm apart")
     if isinstance(emotion, (list, tuple)):
-        emo_frames, emotion_turns = _turn_labels(emotion, cfg.emotions, n_frames, cfg.fps)
+        emo_frames, emotion_turns, strength, weights = _turn_labels(emotion, cfg.emotions, n_frames, cfg.fps)
     else:
-        emo_frames = np.repeat(np.asarray(_labels(emotion, cfg.emotions, "emotion"), np.int64)[:, None], n_frames, 1)
+        ids, weights = _person_emotions(emotion, cfg.emotions)
+        emo_frames = np.repeat(np.asarray(ids, np.int64)[:, None], n_frames, 1)
+        strength = np.repeat(np.asarray(weights, np.float32)[:, None], n_frames, 1)
+    strength = np.where(emo_frames == 0, np.float32(1.0), strength)  # neutral is neutral at any intensity
+    weighted = not np.all(strength == 1.0)
     rel = _labels(relation, cfg.relations, "relation")[0]
 
     length = min(cfg.window, n_frames + (n_frames % 2))  # the U-Net halves time once: keep it even
@@ -201,6 +270,7 @@ def generate(tracks: np.ndarray, input_shape: str = "mono", layout: dict | None 
     feats_p = np.concatenate([feats, np.repeat(feats[-1:], pad, 0)]) if pad else feats
     m_p = np.concatenate([m, np.repeat(m[:, -1:], pad, 1)], 1) if pad else m
     emo_p = np.concatenate([emo_frames, np.repeat(emo_frames[:, -1:], pad, 1)], 1) if pad else emo_frames
+    strength_p = np.concatenate([strength, np.repeat(strength[:, -1:], pad, 1)], 1) if pad else strength
     audio = np.stack([feats_p[s: s + length] for s in starts]).astype(np.float32)
     win_masks = np.stack([m_p[:, s: s + length] for s in starts]).astype(np.float32)
     lay = np.repeat(layout_features(layout)[None], len(starts), 0)
@@ -209,7 +279,8 @@ def generate(tracks: np.ndarray, input_shape: str = "mono", layout: dict | None 
     z = sample_windows(b, audio, win_masks, lay, emos, rels, seed,
                        cfg.guidance if guidance is None else float(guidance), steps or cfg.steps, threads,
                        cfg.guidance_listen if listener_guidance is None else float(listener_guidance),
-                       cfg.guidance_pose if pose_guidance is None else float(pose_guidance), progress)
+                       cfg.guidance_pose if pose_guidance is None else float(pose_guidance), progress,
+                       np.stack([strength_p[:, s: s + length] for s in starts]) if weighted else None)
     raw = z.transpose(0, 2, 1, 3) * b.std + b.mean                               # [N, L, 2, D]
     raw = chain_offsets(raw, starts, slice(-3, None))
     seq = stitch(raw, starts, n_frames, cfg.blend)
@@ -220,8 +291,12 @@ def generate(tracks: np.ndarray, input_shape: str = "mono", layout: dict | None 
         meta["pose_guidance"] = cfg.guidance_pose if pose_guidance is None else float(pose_guidance)
     if isinstance(emotion, (list, tuple)):
         meta["emotion_turns"] = emotion_turns
+        if weighted:  # one per turn, beside emotion_turns (whose rows stay [speaker, start, label])
+            meta["emotion_turn_intensity"] = weights
     elif emotion is not None:
         meta["emotions"] = {p: cfg.emotions[int(i)] for p, i in zip("AB", emo_frames[:, 0])}
+        if weighted:
+            meta["emotion_intensity"] = {p: float(w) for p, w in zip("AB", weights)}
     if relation is not None:
         meta["relation"] = relation
     if body_yaw is not None:

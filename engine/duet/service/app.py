@@ -21,7 +21,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 from urllib.parse import urlsplit
 
 from duet import __version__
@@ -206,12 +206,21 @@ def create_app(config: ServiceConfig):
     workdir = Path(tempfile.mkdtemp(prefix=temporary_prefix(WORKDIR_NAME)))
     queue = JobQueue(workdir, max_seconds=config.max_audio_seconds)
 
+    # emotion: checked by duet.pipeline.emotion_plan (request_from_spec), whose one-line errors name the field
+    Label = Annotated[str, Field(max_length=64)]
+    Turns = Annotated[list[dict[str, Any]], Field(max_length=10000)]
+
     class Options(BaseModel):
         """How to animate: the same options as ``duet generate``."""
 
         model_config = ConfigDict(extra="forbid")
         prompt: str = Field("", max_length=2000, description="a sentence about the scene")
-        emotion: Optional[str] = Field(None, max_length=64)
+        emotion: Union[Label, dict[str, Any], Turns, None] = Field(
+            None, description='a label ("happy", "happy:0.5", "A=happy:0.5,B=sad"), {"A": label or '
+                              '{"emotion": label, "intensity": 0 to 2}, "B": ...}, or a list of turns')
+        emotion_turns: Optional[Turns] = Field(
+            None, description='per-turn emotions from a script, over `emotion` from each start: '
+                              '[{"speaker": "A", "start": seconds, "emotion": label, "intensity": 0 to 2 (optional)}]')
         relation: Optional[str] = Field(None, max_length=64)
         seed: int = Field(0, ge=0, le=MAX_SEED)
         animator: Literal[ANIMATORS] = "model"  # type: ignore[valid-type]  # the same default as the CLI and worker

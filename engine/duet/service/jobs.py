@@ -22,7 +22,8 @@ from duet.errors import DuetError
 STATES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
 # the request fields a client may set; everything else in a job spec is refused
-OPTION_FIELDS = ("prompt", "emotion", "relation", "seed", "animator", "input_shape", "first_speaker")
+OPTION_FIELDS = ("prompt", "emotion", "emotion_turns", "relation", "seed", "animator", "input_shape",
+                 "first_speaker")
 # audio a job may hold, as samples per second of its duration limit: stereo at 48 kHz (600 s of it
 # decodes to 230 MB of float32), so a small file that declares many channels or a high rate is refused
 MAX_SAMPLES_PER_SECOND = 2 * 48000
@@ -35,8 +36,9 @@ class Cancelled(Exception):
 
 
 def request_from_spec(spec: dict):
-    """A pipeline Request from a job spec: ``audio``, optional ``audio_b`` and OPTION_FIELDS."""
-    from duet.pipeline import Request
+    """A pipeline Request from a job spec: ``audio``, optional ``audio_b`` and OPTION_FIELDS (``emotion``
+    and ``emotion_turns`` as duet.pipeline.emotion_plan reads them)."""
+    from duet.pipeline import Request, emotion_plan
 
     unknown = sorted(set(spec) - {"audio", "audio_b", *OPTION_FIELDS})
     if unknown:
@@ -50,6 +52,7 @@ def request_from_spec(spec: dict):
         if spec.get(key) is not None and not isinstance(spec[key], str):
             raise DuetError(f"'{key}' must be a string")
     kwargs = {k: spec[k] for k in OPTION_FIELDS if spec.get(k) is not None}
+    emotion_plan(kwargs.get("emotion"), kwargs.get("emotion_turns"))  # refused now, not when the job runs
     return Request(audio=spec["audio"], audio_b=spec.get("audio_b") or None, **kwargs)
 
 
