@@ -1,14 +1,10 @@
 """Duet for Blender: animate two people talking on two heads, from audio or a scene prompt.
 
-The UI lives here (properties, operators, panel, preferences); keying goes through the bundled
-``duet.blender`` (the same code as ``duet bake``), and the engine runs as a subprocess of a
-configured Python or behind ``duet serve``. The build puts the pure parts of ``duet`` in vendor/.
+The UI lives here (properties, operators, panel, preferences); keying goes through ``duet.blender``
+(the same code as ``duet bake``). The engine ships inside the extension as wheels (``duet`` itself,
+ONNX Runtime and the rest, see ``duet.blender.extension``), which Blender installs on enabling it;
+Generate runs it on Blender's own Python, or in a separate environment or behind ``duet serve``.
 """
-
-import sys
-from pathlib import Path
-
-VENDOR = str(Path(__file__).parent / "vendor")
 
 if "bpy" in locals():  # a reload (F3 "Reload Scripts"): re-import the submodules in order
     import importlib
@@ -16,8 +12,6 @@ if "bpy" in locals():  # a reload (F3 "Reload Scripts"): re-import the submodule
     for _m in (compat, engine_setup, preferences, properties, operators, panel):  # noqa: F821
         importlib.reload(_m)
 else:
-    if VENDOR not in sys.path:
-        sys.path.insert(0, VENDOR)
     from . import compat, engine_setup, preferences, properties, operators, panel  # noqa: F401
 
 import bpy  # noqa: E402
@@ -26,8 +20,6 @@ CLASSES = (*preferences.CLASSES, *properties.CLASSES, *operators.CLASSES, *panel
 
 
 def register():
-    if VENDOR not in sys.path:
-        sys.path.insert(0, VENDOR)
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     properties.attach()
@@ -38,5 +30,3 @@ def unregister():
     properties.detach()
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
-    if VENDOR in sys.path:
-        sys.path.remove(VENDOR)

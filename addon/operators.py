@@ -5,6 +5,7 @@ with EXEC_DEFAULT, which runs the same job to completion without the modal loop.
 
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -48,7 +49,7 @@ def generate_blocker(context) -> str | None:
         if not s.prompt.strip():
             return "Describe the scene: the dialogue is written from the prompt"
         if prefs.engine_mode == "SERVICE":
-            return "Writing the dialogue from the prompt needs the subprocess engine"
+            return "Writing the dialogue from the prompt runs on this computer: choose Built in or Python environment"
     elif not s.audio:
         return "Choose the conversation audio"
     elif not Path(bpy.path.abspath(s.audio)).is_file():
@@ -56,7 +57,7 @@ def generate_blocker(context) -> str | None:
     elif s.audio_mode == "TRACKS" and not (s.audio_b and Path(bpy.path.abspath(s.audio_b)).is_file()):
         return "Choose person B's track"
     if prefs.engine_mode == "SUBPROCESS" and not Path(bpy.path.abspath(prefs.python)).is_file():
-        return "Set the engine's Python in the add-on preferences (or Install Engine there)"
+        return "Set the engine's Python in the add-on preferences (or Install Engine there, or choose Built in)"
     if prefs.engine_mode == "SERVICE" and not prefs.server_url:
         return "Set the service URL in the add-on preferences"
     return None
@@ -68,8 +69,9 @@ def render_blocker(context) -> str | None:
     prefs = preferences.get(context)
     if s.running:
         return "A job is running (Esc cancels it)"
-    if prefs.engine_mode == "SERVICE":
-        return "Rendering runs on the subprocess engine: choose it in the add-on preferences"
+    if prefs.engine_mode != "SUBPROCESS":
+        return ("Gaussian avatars need the engine with torch: choose Python environment in the add-on "
+                "preferences and Install Engine there")
     if not Path(bpy.path.abspath(prefs.python)).is_file():
         return "Set the engine's Python in the add-on preferences (or Install Engine there)"
     if not s.motion_file:
@@ -113,9 +115,33 @@ def add_movie(scene, video: Path):
 
 
 def job_spec(s) -> dict:
-    """The engine job for the panel's settings (see duet.service.worker)."""
-    spec = {"prompt": s.prompt, "seed": s.seed, "emotion": None if s.emotion == "AUTO" else s.emotion,
+    """The engine job for the panel's settings (see duet.service.worker): each person's emotion and
+    intensity (Auto: the written script's, else neutral), and the emotion script's turns over them
+    (the engine checks labels and intensities; a script that is not a JSON list stops here)."""
+    import json
+
+    from duet.service.client import EngineError
+
+    emotion = {}
+    for person, p in (("A", s.person_a), ("B", s.person_b)):
+        label = None if p.emotion == "AUTO" else p.emotion
+        w = round(float(p.emotion_intensity), 4)  # the slider's float32, as the number the user sees
+        emotion[person] = label if w == 1.0 else {"emotion": label, "intensity": w}
+    spec = {"prompt": s.prompt, "seed": s.seed,
+            "emotion": None if all(v is None for v in emotion.values()) else emotion,
             "relation": None if s.relation == "AUTO" else s.relation}
+    if s.emotion_script.strip():
+        path = Path(bpy.path.abspath(s.emotion_script))
+        try:
+            turns = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise EngineError(f"Emotion script {path}: no such file") from None
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+            raise EngineError(f"Emotion script {path.name}: not readable JSON ({type(e).__name__})") from None
+        if not isinstance(turns, list):
+            raise EngineError(f"Emotion script {path.name}: must be a JSON list of turns "
+                              "({speaker, start, emotion, intensity})")
+        spec["emotion_turns"] = turns
     if s.audio_mode == "PROMPT":
         return {**spec, "write_dialogue": True}
     shape = {"MIX": "mono", "TRACKS": "two-track", "STEREO": "stereo"}[s.audio_mode]
@@ -140,6 +166,10 @@ def start_job(context, spec: dict, output: str):
     prefs = preferences.get(context)
     if prefs.engine_mode == "SERVICE":
         return ServiceJob(prefs.server_url, prefs.token, spec, output)
+    if prefs.engine_mode == "BUILT_IN":  # Blender's own Python, with the wheels Blender installed
+        from .engine_setup import builtin_env
+
+        return SubprocessJob(sys.executable, spec, output, env={**builtin_env(), **prefs.engine_env()})
     return SubprocessJob(bpy.path.abspath(prefs.python), spec, output, env=prefs.engine_env())
 
 
@@ -626,7 +656,11 @@ class DUET_OT_install_engine(bpy.types.Operator):
 
         prefs = preferences.get(context)
         self.venv = bpy.path.abspath(prefs.venv)
-        self.commands = install_commands(self.venv, prefs.source)
+        try:
+            self.commands = install_commands(self.venv, prefs.source)
+        except ValueError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
         self.proc = None
         self.log = Path(tempfile.gettempdir()) / "duet-install.log"
         self._timer = context.window_manager.event_timer_add(0.5, window=context.window)

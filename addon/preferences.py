@@ -17,15 +17,18 @@ class DuetPreferences(bpy.types.AddonPreferences):
 
     engine_mode: EnumProperty(
         name="Engine",
-        items=(("SUBPROCESS", "Python subprocess", "Run the engine in a Python environment on this computer"),
+        items=(("BUILT_IN", "Built in", "Run the engine that ships in this extension on Blender's own Python"),
+               ("SUBPROCESS", "Python environment",
+                "Run the engine in another Python environment (Install Engine; needed for Gaussian avatars)"),
                ("SERVICE", "Service", "Talk to a running 'duet serve' (this computer or another)")),
-        default="SUBPROCESS")
+        default="BUILT_IN")
     python: StringProperty(name="Engine Python", subtype="FILE_PATH",
                            description="The python executable of an environment where Duet is installed")
     venv: StringProperty(name="Environment folder", subtype="DIR_PATH",
                          description="Where 'Install Engine' creates the virtual environment")
-    source: StringProperty(name="Engine source", default="duet",
-                           description="What to pip-install: a Duet checkout folder, a wheel or a requirement")
+    source: StringProperty(name="Engine source", default="",
+                           description="What Install Engine pip-installs: empty for the engine wheel inside this "
+                                       "extension, else a Duet checkout folder, a wheel or a requirement")
     server_url: StringProperty(name="Server URL", default=DEFAULT_URL)
     token: StringProperty(name="Token", subtype="PASSWORD",
                           description="Bearer token of the service (needed when it is not on this computer)")
@@ -41,7 +44,10 @@ class DuetPreferences(bpy.types.AddonPreferences):
         layout = self.layout
         layout.prop(self, "engine_mode", expand=True)
         box = layout.box()
-        if self.engine_mode == "SUBPROCESS":
+        if self.engine_mode == "BUILT_IN":
+            box.label(text="Generate runs on Blender's own Python: nothing to set up", icon="CHECKMARK")
+            box.label(text="Gaussian avatars need a Python environment with torch: choose Python environment")
+        elif self.engine_mode == "SUBPROCESS":
             box.prop(self, "python")
             row = box.row()
             row.prop(self, "venv")

@@ -58,6 +58,22 @@ def test_shipped_onnx_denoiser_agrees_with_torch_on_fixed_noise(name):
             assert np.abs(whole - b).max() < 1e-6
 
 
+def test_onnx_denoiser_in_pieces_on_threads_gives_the_numbers_of_one_call():
+    b = exported.load()
+    n, t = 11, 40  # pieces of 3, 4 and 4 (exported.PIECE at most), on one thread and on two
+    x, lsnr, *cond = _inputs(b.cfg, n, t, 5)
+    whole = runtime.session(str(b.path), b.path.stat().st_mtime_ns, 1)
+    with b.denoiser(1) as net:
+        c = net.conditioning(*cond)
+        want = whole.run(None, {"x": x, "lsnr": lsnr, "c": c})[0]
+        one = net.denoise(x, lsnr, c)
+    with b.denoiser(2) as net:
+        two = net.denoise(x, lsnr, c)
+        single = net.denoise(x[:1], lsnr[:1], c[[0, n]])
+    assert np.abs(want).max() > 0.1 and np.array_equal(one, want) and np.array_equal(two, want)
+    assert np.array_equal(single, want[:1])
+
+
 def _clip(conversation):
     from duet.audio.io import load_audio
 
@@ -275,7 +291,16 @@ def test_install_engine_installs_no_torch(tmp_path):
     assert commands[-1][-1] == f"{ROOT}[serve]"  # a checkout: the engine and the service's extra
     assert not [a for c in commands for a in c if "torch" in a or "download.pytorch" in a]
     wheel = str(tmp_path / "duet-0.1.0-py3-none-any.whl")
-    assert setup.install_commands(str(tmp_path / "env"), wheel)[-1][-1] == wheel
+    assert setup.install_commands(str(tmp_path / "env"), wheel)[-1][-1] == f"{wheel}[serve]"
+    assert setup.install_commands(str(tmp_path / "env"), "duet==0.1.0")[-1][-1] == "duet==0.1.0"
+    # the default source: the engine wheel shipped inside the installed extension
+    (tmp_path / "ext" / "wheels").mkdir(parents=True)
+    (tmp_path / "ext" / "wheels" / "duet-0.1.0-py3-none-any.whl").write_bytes(b"")
+    setup.WHEELS = tmp_path / "ext" / "wheels"
+    assert setup.install_commands(str(tmp_path / "env"))[-1][-1] == f"{setup.WHEELS / 'duet-0.1.0-py3-none-any.whl'}[serve]"
+    setup.WHEELS = tmp_path / "nowhere"
+    with pytest.raises(ValueError, match="no engine wheel"):
+        setup.install_commands(str(tmp_path / "env"))
 
 
 @pytest.mark.slow

@@ -4,10 +4,10 @@ its rows matched as Match fills them.
 
 Like tools/panel_screenshot.py this runs Debian's `blender` package (3.4) under Xvfb, with the extension
 zip installed as a legacy add-on and numpy borrowed from the engine's Python:
-    duet addon build -o dist
+    duet addon build -o dist --platform linux-x64
     blender -b --factory-startup --python-expr "import bpy; bpy.ops.wm.save_as_mainfile(filepath='/tmp/e.blend')"
     xvfb-run -s "-screen 0 1400x1000x24" blender --factory-startup /tmp/e.blend \\
-        --python tools/mapping_screenshot.py -- dist/duet-0.1.0.zip docs/img/mapping.png .venv/bin/python
+        --python tools/mapping_screenshot.py -- dist/duet-0.1.0-linux_x64.zip docs/img/mapping.png .venv/bin/python
 That Blender predates the layered actions duet.blender.bake keys, so the rows are filled here with the
 same matching (duet.blender.mapping) that Match uses.
 """
@@ -28,6 +28,12 @@ scripts = tempfile.mkdtemp(prefix="duet-shot-")
 target = os.path.join(scripts, "addons", "duet_addon")
 with zipfile.ZipFile(zip_path) as z:
     z.extractall(target)
+engine = os.path.join(scripts, "site-packages")  # what Blender 4.2+ does with the extension's engine wheel
+for wheel in os.listdir(os.path.join(target, "wheels")):
+    if wheel.startswith("duet-"):
+        with zipfile.ZipFile(os.path.join(target, "wheels", wheel)) as z:
+            z.extractall(engine)
+sys.path.insert(0, engine)
 init = os.path.join(target, "__init__.py")
 with open(init) as f:
     text = f.read()

@@ -8,10 +8,10 @@ come in as glTF:
     espeak-ng -v en-gb+f2 -w b.wav "It was wonderful. We walked along the cliffs every morning."
     sox a.wav b.wav -r 16000 -c 1 talk.wav
     duet generate talk.wav -o talk.npz && duet bake talk.npz -o talk.blend --glb talk.glb
-    duet addon build -o dist
+    duet addon build -o dist --platform linux-x64
     blender -b --factory-startup --python-expr "import bpy; bpy.ops.wm.save_as_mainfile(filepath='/tmp/e.blend')"
     xvfb-run -s "-screen 0 1400x1000x24" blender --factory-startup /tmp/e.blend \
-        --python tools/panel_screenshot.py -- dist/duet-0.1.0.zip OUT.png talk.glb talk.npz .venv/bin/python
+        --python tools/panel_screenshot.py -- dist/duet-0.1.0-linux_x64.zip OUT.png talk.glb talk.npz .venv/bin/python
 (opening a file skips the splash screen). It installs the extension zip as a legacy add-on (with the
 bl_info an older Blender needs, in a temporary copy only) and borrows numpy from the engine's Python,
 which Debian's Blender lacks. Only the screenshot uses this Blender; all tests use the bpy 5.0 wheel.
@@ -39,6 +39,12 @@ scripts = tempfile.mkdtemp(prefix="duet-shot-")
 target = os.path.join(scripts, "addons", "duet_addon")  # not "duet": that name is the bundled engine's
 with zipfile.ZipFile(zip_path) as z:
     z.extractall(target)
+engine = os.path.join(scripts, "site-packages")  # what Blender 4.2+ does with the extension's engine wheel
+for wheel in os.listdir(os.path.join(target, "wheels")):
+    if wheel.startswith("duet-"):
+        with zipfile.ZipFile(os.path.join(target, "wheels", wheel)) as z:
+            z.extractall(engine)
+sys.path.insert(0, engine)
 init = os.path.join(target, "__init__.py")
 with open(init) as f:
     text = f.read()
@@ -68,7 +74,7 @@ scene.frame_set(23)  # A mid-word, B listening
 
 s.audio = os.path.join(os.path.dirname(os.path.abspath(motion)), "talk.wav")
 s.prompt = "two old friends catching up in a cafe"
-s.emotion, s.relation = "happy", "friends"
+s.person_a.emotion, s.person_b.emotion, s.relation = "happy", "happy", "friends"
 s.motion_file = os.path.abspath(motion)
 s.message = "Keyed 176 frames (7.0 s) on both heads"
 s.render_size = (640, 360)

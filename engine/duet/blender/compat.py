@@ -1,4 +1,4 @@
-"""The one shim for Blender API differences between 4.4, 4.5 and 5.0 (target: 5.0)."""
+"""The one shim for Blender API differences between 4.4, 4.5 and 5.x (target: 5.x)."""
 
 from __future__ import annotations
 
@@ -35,3 +35,11 @@ def set_video_output(image_settings) -> None:
     if hasattr(image_settings, "media_type"):
         image_settings.media_type = "VIDEO"
     image_settings.file_format = "FFMPEG"
+
+
+def node_tree(idblock):
+    """A material's or world's node tree: 5.0+ always has one (``use_nodes`` is deprecated there);
+    4.4/4.5 make it when nodes are switched on."""
+    if idblock.node_tree is None:
+        idblock.use_nodes = True
+    return idblock.node_tree

@@ -1,39 +1,62 @@
-"""Build the Blender extension zip: addon/ + blender_manifest.toml + the pure parts of duet in vendor/.
+"""Build the Blender extension: one self-contained zip per platform, the engine and its runtime inside.
 
-The bundled modules must import only the standard library, numpy, bpy/mathutils and each other
-(Blender has no torch or scipy); ``bundled_imports`` checks that before anything is written. The
-zip is then built and validated by Blender's own extension tool (``blender_ext.py`` from the bpy
-wheel) when it is installed, else checked against the manifest rules here.
+Each zip holds ``addon/*.py`` (the UI), ``blender_manifest.toml`` and ``wheels/``: the engine itself
+(``duet-VERSION-py3-none-any.whl``, built from this checkout, networks and heads included) and the
+packages that ``duet generate`` needs on Blender's own Python (ONNX Runtime, SciPy, soundfile,
+webrtcvad, jsonschema and what they import), for Python 3.11 (Blender 4.4 to 5.0) and 3.13 (5.1 on).
+Blender installs the wheels when the extension is enabled, offline; Generate then runs the engine
+with Blender's own Python (see ``addon/operators.py``), and Install Engine installs the same engine
+wheel into a separate environment for the GPU renderer or a service.
+
+The third-party wheels are fetched once per platform from the package index into a cache
+(``DUET_WHEEL_CACHE``, default ``~/.cache/duet/wheels``); later builds run offline. The zips are built,
+split by platform and validated by Blender's own extension tool (``blender_ext.py`` from the bpy wheel).
+
+The modules the add-on imports inside Blender's process (``IN_BLENDER``) must import only the standard
+library, numpy, bpy/mathutils and each other at import time, so that enabling the add-on stays quick;
+``bundled_imports`` checks that before anything is written.
 """
 
 from __future__ import annotations
 
 import ast
+import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import tomllib
-import zipfile
 from pathlib import Path
 
 from duet import __version__
 from duet.errors import DuetError
-from duet.files import atomic_output
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = Path(__file__).resolve().parents[1]
-# what the add-on needs from duet: motion files, frames, ARKit names, the rigs and duet.blender, the client
-BUNDLED = ("__init__.py", "errors.py", "files.py", "motion.py", "frames.py", "arkit.py", "constants.py", "progress.py",
-           "rigs/*.py", "blender/*.py", "exports/*.py", "service/__init__.py", "service/client.py")
-ASSETS = ("rigs/openhead.npz",)  # found by duet.rigs.openhead at <extension>/rigs/
+# what the add-on imports in Blender's own process: motion files, frames, ARKit names, the rigs and
+# duet.blender, the engine client (the rest of duet runs in the engine process)
+IN_BLENDER = ("__init__.py", "errors.py", "files.py", "motion.py", "frames.py", "arkit.py", "constants.py",
+              "progress.py", "rigs/*.py", "blender/*.py", "exports/*.py", "service/__init__.py", "service/client.py")
 ALLOWED_THIRD_PARTY = {"numpy", "bpy", "mathutils", "bpy_extras", "gpu", "aud"}
 REQUIRED = ("schema_version", "id", "version", "name", "tagline", "maintainer", "type",
             "blender_version_min", "license")
+# What the engine imports at inference besides numpy (which Blender ships), pinned: the versions
+# tested on Blender 4.5 (numpy 1.26) and 5.3 (numpy 2.x).
+RUNTIME = ("onnxruntime==1.31.1", "scipy==1.17.1", "soundfile==0.13.1", "cffi==2.1.1", "pycparser==3.12",
+           "webrtcvad-wheels==2.0.14", "jsonschema==4.26.0", "attrs==26.1.0", "referencing==0.37.0",
+           "rpds-py==2026.9.1", "jsonschema-specifications==2025.9.1", "typing-extensions==4.16.0")
+PYTHONS = ("3.11", "3.13")  # Blender 4.4 to 5.0; Blender 5.1 on
+PLATFORMS = {  # Blender's platform name -> the wheel platform tags pip may pick for it
+    "linux-x64": ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"),
+    "windows-x64": ("win_amd64",),
+    "macos-arm64": ("macosx_14_0_arm64", "macosx_13_0_arm64", "macosx_12_0_arm64", "macosx_11_0_arm64"),
+}
 
 
 def bundled_files() -> list[Path]:
-    files = sorted({p for pattern in BUNDLED for p in PACKAGE.glob(pattern)})
+    """The duet modules the add-on imports inside Blender's process."""
+    files = sorted({p for pattern in IN_BLENDER for p in PACKAGE.glob(pattern)})
     if not files:
         raise DuetError(f"{PACKAGE}: no duet sources found")
     return files
@@ -50,13 +73,13 @@ def _module_level(tree: ast.AST):
 
 
 def bundled_imports(files: list[Path]) -> list[str]:
-    """Problems: imports in bundled files that Blender's Python cannot satisfy.
+    """Problems: imports in the in-Blender modules that would slow or break enabling the add-on.
 
-    Every ``duet`` import must be bundled; other packages must be in Blender at import time, while an
-    import inside a function is an optional path (e.g. smplx for a user's FLAME model) and may fail there.
+    Every ``duet`` import must be one of those modules; other packages must be in Blender at import
+    time, while an import inside a function is an optional path (e.g. smplx for a user's FLAME model).
     """
     bundled = {".".join(("duet", *f.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
-               for f in files}
+               for f in {*files, *bundled_files()}}
     problems = []
     for f in files:
         tree = ast.parse(f.read_text(encoding="utf-8"))
@@ -70,8 +93,8 @@ def bundled_imports(files: list[Path]) -> list[str]:
             for name in names:
                 top = name.split(".")[0]
                 if top == "duet":
-                    if name not in bundled and name.rsplit(".", 1)[0] not in bundled:
-                        problems.append(f"{f.relative_to(PACKAGE)} imports {name}, which is not bundled")
+                    if id(node) in at_import and name not in bundled and name.rsplit(".", 1)[0] not in bundled:
+                        problems.append(f"{f.relative_to(PACKAGE)} imports {name} inside Blender")
                 elif (id(node) in at_import and top not in sys.stdlib_module_names
                       and top not in ALLOWED_THIRD_PARTY):
                     problems.append(f"{f.relative_to(PACKAGE)} imports {top}, which Blender does not have")
@@ -108,20 +131,86 @@ def blender_ext_tool() -> Path | None:
     return found[-1] if found else None
 
 
-def stage(folder: Path) -> None:
-    """Lay out the extension's source tree in ``folder``."""
-    addon = ROOT / "addon"
-    for f in sorted(addon.glob("*.py")):
+def wheel_cache() -> Path:
+    return Path(os.environ.get("DUET_WHEEL_CACHE") or Path.home() / ".cache" / "duet" / "wheels")
+
+
+def _quiet(text: str) -> str:
+    """pip's output without this machine's warnings about missing index folders."""
+    return "\n".join(line for line in text.splitlines() if "is ignored: it is neither" not in line).strip()
+
+
+def runtime_wheels(platform: str, python: str, cache: Path | None = None) -> list[Path]:
+    """The RUNTIME wheels for one Blender platform and Python version, fetched into the cache once.
+
+    A stamp file records what a fetch got for exactly these pins, so a later build needs no network."""
+    cache = cache or wheel_cache()
+    cache.mkdir(parents=True, exist_ok=True)
+    stamp = cache / f"{platform}-py{python}.txt"
+    pins = "\n".join(RUNTIME)
+    if stamp.is_file():
+        saved_pins, _, names = stamp.read_text().partition("\n\n")
+        files = [cache / n for n in names.split()]
+        if saved_pins == pins and files and all(f.is_file() for f in files):
+            return files
+    with tempfile.TemporaryDirectory(prefix="duet-wheels-") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
+               "--only-binary=:all:", "--implementation", "cp", "--python-version", python, "--dest", tmp]
+        for tag in PLATFORMS[platform]:
+            cmd += ["--platform", tag]
+        p = subprocess.run([*cmd, *RUNTIME], capture_output=True, text=True)
+        if p.returncode != 0:
+            lines = _quiet(p.stdout + p.stderr).splitlines() or [f"exit status {p.returncode}"]
+            raise DuetError(f"cannot fetch the runtime wheels for {platform}, Python {python} ({lines[-1]}); "
+                            f"the first build needs the package index, later ones use {cache}")
+        names = sorted(f.name for f in Path(tmp).glob("*.whl"))
+        for n in names:
+            shutil.copy2(Path(tmp) / n, cache / n)
+    stamp.write_text(pins + "\n\n" + "\n".join(names) + "\n")
+    return [cache / n for n in names]
+
+
+def engine_wheel(folder: Path) -> Path:
+    """Build ``duet-VERSION-py3-none-any.whl`` from a clean copy of this checkout's engine (no stale build/)."""
+    with tempfile.TemporaryDirectory(prefix="duet-engine-") as tmp:
+        src = Path(tmp)
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(ROOT / name, src / name)
+        shutil.copytree(ROOT / "engine", src / "engine",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+        p = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
+                            "--no-deps", "--no-build-isolation", "--wheel-dir", str(folder), str(src)],
+                           capture_output=True, text=True)
+    found = sorted(folder.glob(f"duet-{__version__}-py3-none-any.whl"))
+    if p.returncode != 0 or not found:
+        lines = _quiet(p.stdout + p.stderr).splitlines() or [f"exit status {p.returncode}"]
+        raise DuetError(f"cannot build the engine wheel: {lines[-1]}")
+    return found[0]
+
+
+def _manifest_text(text: str, wheels: list[str], platforms: list[str]) -> str:
+    """blender_manifest.toml with ``platforms`` and ``wheels`` set (top-level keys, before the first table)."""
+    lines = ["platforms = [" + ", ".join(f'"{p}"' for p in platforms) + "]", "wheels = ["]
+    lines += [f'  "./wheels/{w}",' for w in wheels] + ["]", ""]
+    m = re.search(r"^\[", text, flags=re.M)
+    at = m.start() if m else len(text)
+    return text[:at] + "\n".join(lines) + "\n" + text[at:]
+
+
+def stage(folder: Path, platforms: list[str]) -> None:
+    """Lay out the extension's source tree in ``folder``: the UI, the manifest and every platform's wheels."""
+    for f in sorted((ROOT / "addon").glob("*.py")):
         shutil.copy2(f, folder / f.name)
-    shutil.copy2(ROOT / "blender_manifest.toml", folder / "blender_manifest.toml")
-    for f in bundled_files():
-        dest = folder / "vendor" / "duet" / f.relative_to(PACKAGE)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(f, dest)
-    for asset in ASSETS:
-        if (ROOT / asset).is_file():
-            (folder / asset).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / asset, folder / asset)
+    wheels = folder / "wheels"
+    wheels.mkdir()
+    engine_wheel(wheels)
+    for platform in platforms:
+        for python in PYTHONS:
+            for f in runtime_wheels(platform, python):
+                shutil.copy2(f, wheels / f.name)
+    text = (ROOT / "blender_manifest.toml").read_text(encoding="utf-8")
+    names = sorted(f.name for f in wheels.glob("*.whl"))
+    (folder / "blender_manifest.toml").write_text(_manifest_text(text, names, platforms), encoding="utf-8")
 
 
 def _ext(tool: Path, *args: str) -> None:
@@ -131,8 +220,13 @@ def _ext(tool: Path, *args: str) -> None:
         raise DuetError(f"Blender's extension tool refused the add-on: {lines[-1] if lines else p.returncode}")
 
 
-def build(out_dir: str | Path) -> Path:
-    """Build ``duet-<version>.zip`` in ``out_dir``; returns its path. Nothing is left behind on failure."""
+def build(out_dir: str | Path, platforms: list[str] | None = None) -> list[Path]:
+    """Build ``duet-<version>-<platform>.zip`` for each platform (default: all) in ``out_dir``, plus the
+    engine wheel beside them; returns the zips. Nothing is left behind on failure."""
+    platforms = list(platforms or PLATFORMS)
+    unknown = [p for p in platforms if p not in PLATFORMS]
+    if unknown:
+        raise DuetError(f"unknown platform {unknown[0]!r} (one of: {', '.join(PLATFORMS)})")
     if not (ROOT / "addon" / "__init__.py").is_file():
         raise DuetError(f"{ROOT}: no addon/ here; 'duet addon build' runs from a Duet source checkout")
     try:
@@ -142,19 +236,27 @@ def build(out_dir: str | Path) -> Path:
     problems = check_manifest(manifest) + bundled_imports(bundled_files())
     if problems:
         raise DuetError(f"the add-on cannot be built: {'; '.join(problems)}")
-    out = Path(out_dir).expanduser() / f"{manifest['id']}-{manifest['version']}.zip"
     tool = blender_ext_tool()
-    with tempfile.TemporaryDirectory(prefix="duet-addon-") as tmp, atomic_output(out) as zip_tmp:
-        src = Path(tmp) / "src"
+    if tool is None:
+        raise DuetError("'duet addon build' needs Blender's extension tool from the bpy wheel "
+                        "(pip install 'duet[blender]')")
+    out = Path(out_dir).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="duet-addon-", dir=out) as tmp:
+        src, built = Path(tmp) / "src", Path(tmp) / "built"
         src.mkdir()
-        stage(src)
-        if tool:
-            zip_tmp.unlink()
-            _ext(tool, "build", "--source-dir", str(src), "--output-filepath", str(zip_tmp))
-            _ext(tool, "validate", str(zip_tmp))
-        else:
-            with zipfile.ZipFile(zip_tmp, "w", zipfile.ZIP_DEFLATED) as z:
-                for f in sorted(src.rglob("*")):
-                    if f.is_file():
-                        z.write(f, f.relative_to(src).as_posix())
-    return out
+        built.mkdir()
+        stage(src, platforms)
+        _ext(tool, "build", "--source-dir", str(src), "--output-dir", str(built), "--split-platforms")
+        zips = sorted(built.glob("*.zip"))
+        expected = {f"{manifest['id']}-{manifest['version']}-{p.replace('-', '_')}.zip" for p in platforms}
+        if {z.name for z in zips} != expected:
+            raise DuetError(f"Blender's extension tool made {sorted(z.name for z in zips)}, not {sorted(expected)}")
+        for z in zips:
+            _ext(tool, "validate", str(z))
+        wheel = next((src / "wheels").glob("duet-*.whl"))
+        results = []
+        for f in [*zips, wheel]:  # each appears whole: moved into place from the same file system
+            os.replace(f, out / f.name)
+            results.append(out / f.name)
+    return results[:-1]

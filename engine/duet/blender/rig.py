@@ -18,6 +18,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
+from duet.blender import compat
 from duet.frames import conv_to_blender
 from duet.motion import JOINTS
 
@@ -192,8 +193,7 @@ def _materials(mesh, head, look):
 
 def _principled(name, colour, roughness, skin):
     mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
-    bsdf = next(n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
+    bsdf = next(n for n in compat.node_tree(mat).nodes if n.type == "BSDF_PRINCIPLED")
     bsdf.inputs["Base Color"].default_value = (*colour, 1.0)
     bsdf.inputs["Roughness"].default_value = roughness
     if skin:

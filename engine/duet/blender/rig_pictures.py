@@ -10,7 +10,7 @@ import bpy
 import numpy as np
 
 from duet.arkit import ARKIT_52
-from duet.blender import rig
+from duet.blender import compat, rig
 
 SPACING = 0.22
 VIEW_HEIGHT = 0.30  # metres of head shown, crown to upper neck
@@ -78,8 +78,7 @@ def _caption(text, at):
 def _flat(name, colour):
     """An unlit material: the same colour whatever the lights do."""
     mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
-    nodes = mat.node_tree.nodes
+    nodes = compat.node_tree(mat).nodes
     nodes.clear()
     emit = nodes.new("ShaderNodeEmission")
     emit.inputs["Color"].default_value = (*colour, 1)
@@ -101,9 +100,9 @@ def _camera(scene, width, cx):
 
 def _lights(scene, cx):
     world = bpy.data.worlds.new("world")
-    world.use_nodes = True
-    world.node_tree.nodes["Background"].inputs["Color"].default_value = (0.32, 0.34, 0.37, 1)
-    world.node_tree.nodes["Background"].inputs["Strength"].default_value = 0.6
+    background = compat.node_tree(world).nodes["Background"]
+    background.inputs["Color"].default_value = (0.32, 0.34, 0.37, 1)
+    background.inputs["Strength"].default_value = 0.6
     scene.world = world
     for name, loc, energy, size in (("key", (cx - 0.6, -1.0, 0.6), 70.0, 0.8),
                                     ("fill", (cx + 0.9, -0.8, 0.25), 25.0, 1.2),

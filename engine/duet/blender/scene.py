@@ -135,8 +135,8 @@ def add_lights(scene, motion: DyadicMotion) -> list:
 
 def _backdrop_world(colour=(0.25, 0.26, 0.28)):
     world = bpy.data.worlds.new("Duet backdrop")
-    world.use_nodes = True
-    nodes, links = world.node_tree.nodes, world.node_tree.links
+    tree = compat.node_tree(world)
+    nodes, links = tree.nodes, tree.links
     nodes.clear()
     seen = nodes.new("ShaderNodeBackground")
     seen.inputs["Color"].default_value = (*colour, 1.0)

@@ -17,7 +17,7 @@ import numpy as np
 from mathutils import Matrix
 
 from duet.arkit import ARKIT_52
-from duet.blender import rig
+from duet.blender import compat, rig
 from duet.frames import conv_to_blender
 
 C = conv_to_blender(np.eye(3)).T
@@ -38,13 +38,13 @@ def setup(person: str, samples: int = 32):
     scene = bpy.context.scene
     arm = rig.build_head(person)
     for mat in bpy.data.materials:
-        bsdf = next((n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED"), None) if mat.use_nodes else None
+        bsdf = next((n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED"), None) if mat.node_tree else None
         if bsdf is not None:
             bsdf.inputs["Specular IOR Level"].default_value = 0.0
     world = bpy.data.worlds.new("uniform")
-    world.use_nodes = True
-    world.node_tree.nodes["Background"].inputs["Color"].default_value = (1.0, 1.0, 1.0, 1.0)
-    world.node_tree.nodes["Background"].inputs["Strength"].default_value = 1.0
+    background = compat.node_tree(world).nodes["Background"]
+    background.inputs["Color"].default_value = (1.0, 1.0, 1.0, 1.0)
+    background.inputs["Strength"].default_value = 1.0
     scene.world = world
     cam = bpy.data.objects.new("camera", bpy.data.cameras.new("camera"))
     scene.collection.objects.link(cam)

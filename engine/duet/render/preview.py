@@ -478,8 +478,8 @@ def _track(direction):
 
 def _backdrop(world):
     """A dark gradient seen by the camera only (no light from the world)."""
-    world.use_nodes = True
-    nodes, links = world.node_tree.nodes, world.node_tree.links
+    tree = compat.node_tree(world)
+    nodes, links = tree.nodes, tree.links
     nodes.clear()
     coord = nodes.new("ShaderNodeTexCoord")
     sep = nodes.new("ShaderNodeSeparateXYZ")
@@ -510,7 +510,7 @@ def _look(heads, added):
     copies = {}
     for _, mesh in heads.values():
         for slot, mat in enumerate(mesh.data.materials):
-            if mat is None or not mat.use_nodes:
+            if mat is None or mat.node_tree is None:
                 continue
             if mat.name not in copies:
                 copies[mat.name] = _lit_copy(mat)

@@ -1,6 +1,6 @@
 """Assemble the open head asset: template, skinning weights, identity basis, ARKit keys, materials.
 
-``build_arrays()`` is deterministic; ``duet rig build`` saves it as ``rigs/openhead.npz``.
+``build_arrays()`` is deterministic; ``duet rig build`` saves it as ``engine/duet/rigs/openhead.npz``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 ``load("A")`` / ``load("B")`` / ``load(betas=...)`` give a :class:`Head`; ``forward`` poses it exactly
 in FLAME's order (identity + expression offsets, then linear blend skinning over the joints
-global/neck/jaw/eye_L/eye_R, then translation). The asset ``rigs/openhead.npz`` is written by
+global/neck/jaw/eye_L/eye_R, then translation). The asset ``duet/rigs/openhead.npz`` is written by
 ``duet rig build`` (see ``duet.rigs.build``) and rebuilt in memory when it is missing.
 """
 
@@ -20,7 +20,7 @@ from duet.motion import JOINTS
 from duet.frames import rotmat
 from duet.rigs import kinematics
 
-ASSET = Path(__file__).resolve().parents[3] / "rigs" / "openhead.npz"
+ASSET = Path(__file__).resolve().with_name("openhead.npz")  # package data: ships in the wheel and the add-on
 PARTS = ("skin", "eye_L", "eye_R", "mouth", "teeth", "tongue", "hair", "brow")
 MATERIALS = ("skin", "hair", "brow", "lip", "mouth", "teeth", "tongue", "sclera", "iris", "pupil")
 BETA_NAMES = ("head_width", "head_length", "head_height", "jaw_width", "nose_size",

@@ -71,6 +71,9 @@ class _Job:
         return s
 
 
+NO_WINDOW = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # Windows: no console for the engine
+
+
 class SubprocessJob(_Job):
     """Run ``python -m duet.service.worker`` with the job spec; read its JSON progress lines."""
 
@@ -82,7 +85,7 @@ class SubprocessJob(_Job):
         try:
             self._proc = subprocess.Popen([python, "-m", "duet.service.worker"], stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                          env={**os.environ, **(env or {})})
+                                          env={**os.environ, **(env or {})}, creationflags=NO_WINDOW)
         except OSError as e:
             raise EngineError(f"cannot start the engine ({e.strerror})") from None
         self._thread = threading.Thread(target=self._read, args=(json.dumps(job),), daemon=True)
@@ -184,7 +187,8 @@ class RenderJob(_Job):
             cmd += ["--audio", *map(str, audio)]
         try:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+                                          stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+                                          creationflags=NO_WINDOW)
         except OSError as e:
             raise EngineError(f"cannot start the engine ({e.strerror})") from None
         self._set(state="running", stage="starting the renderer")
