@@ -7,6 +7,7 @@ duet.model.exported loads the model bundles, duet.audio.voiceprint its network; 
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 
@@ -27,6 +28,14 @@ def session(path: str, mtime_ns: int, threads: int | None):
         return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
     except Exception as e:  # ORT's own exception kinds (InvalidProtobuf, Fail, ...) share no public base
         raise DuetError(f"{path}: not an ONNX model ({type(e).__name__})") from None
+
+
+def cpus() -> int:
+    """How many CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def torch_normal(seed: int, shape: tuple[int, ...]) -> np.ndarray:

@@ -39,15 +39,15 @@ class Bundle:
     @contextmanager
     def denoiser(self, threads: int | None = 1):
         """The network as a ``Network`` on numpy arrays, with ``threads`` torch threads meanwhile (None:
-        torch's default), as an exported bundle's is."""
+        one, since contending torch threads wait on each other at every operation), as an exported
+        bundle's is."""
         import torch
 
         def call(f):
             return lambda *arrays: f(*map(torch.from_numpy, arrays)).numpy()
 
         before = torch.get_num_threads()
-        if threads:
-            torch.set_num_threads(threads)
+        torch.set_num_threads(threads or 1)
         try:
             with torch.inference_mode():
                 yield Network(call(self.net.conditioning), call(self.net.denoise))
