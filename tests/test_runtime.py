@@ -291,7 +291,16 @@ def test_install_engine_installs_no_torch(tmp_path):
     assert commands[-1][-1] == f"{ROOT}[serve]"  # a checkout: the engine and the service's extra
     assert not [a for c in commands for a in c if "torch" in a or "download.pytorch" in a]
     wheel = str(tmp_path / "duet-0.1.0-py3-none-any.whl")
-    assert setup.install_commands(str(tmp_path / "env"), wheel)[-1][-1] == wheel
+    assert setup.install_commands(str(tmp_path / "env"), wheel)[-1][-1] == f"{wheel}[serve]"
+    assert setup.install_commands(str(tmp_path / "env"), "duet==0.1.0")[-1][-1] == "duet==0.1.0"
+    # the default source: the engine wheel shipped inside the installed extension
+    (tmp_path / "ext" / "wheels").mkdir(parents=True)
+    (tmp_path / "ext" / "wheels" / "duet-0.1.0-py3-none-any.whl").write_bytes(b"")
+    setup.WHEELS = tmp_path / "ext" / "wheels"
+    assert setup.install_commands(str(tmp_path / "env"))[-1][-1] == f"{setup.WHEELS / 'duet-0.1.0-py3-none-any.whl'}[serve]"
+    setup.WHEELS = tmp_path / "nowhere"
+    with pytest.raises(ValueError, match="no engine wheel"):
+        setup.install_commands(str(tmp_path / "env"))
 
 
 @pytest.mark.slow
