@@ -16,6 +16,7 @@ import numpy as np
 
 from duet.constants import SAMPLE_RATE
 from duet.errors import DuetError
+from duet.runtime import cpus
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "ge2e.npz"
 N_FFT = 400  # 25 ms window
@@ -75,34 +76,37 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def encode(mels: np.ndarray, lengths: np.ndarray | None = None, net: dict | None = None) -> np.ndarray:
-    """[B, T, 40] mel (sequence b uses its first lengths[b] frames) -> [B, 256] unit embeddings."""
+    """[B, T, 40] mel (sequence b uses its first lengths[b] frames) -> [B, 256] unit embeddings.
+
+    Longest sequences first, each step runs only the rows still inside their sequence (a finished
+    one keeps its last state), so the padding after a short sequence costs nothing."""
     net = net or load()
     mels = np.asarray(mels, np.float32)
     b, t, _ = mels.shape
     lengths = np.full(b, t) if lengths is None else np.asarray(lengths)
-    seq = mels
-    shortest = int(lengths.min())
+    order = np.argsort(-lengths, kind="stable")
+    live = np.searchsorted(-lengths[order], -np.arange(t), side="left")  # rows inside their sequence at each step
+    seq = mels[order]
     for k in range(LAYERS):
         hidden = net[f"wh{k}"].shape[0]
+        wh = net[f"wh{k}"]
         pre = seq @ net[f"wi{k}"] + net[f"b{k}"]  # input part of every gate, all steps at once
         h = np.zeros((b, hidden), np.float32)
         c = np.zeros((b, hidden), np.float32)
-        outs = np.empty((b, t, hidden), np.float32)
+        outs = np.zeros((b, t, hidden), np.float32)
         for s in range(t):
-            z = pre[:, s] + h @ net[f"wh{k}"]
+            n = live[s]
+            z = pre[:n, s] + h[:n] @ wh
             i, f = _sigmoid(z[:, :hidden]), _sigmoid(z[:, hidden: 2 * hidden])
             g, o = np.tanh(z[:, 2 * hidden: 3 * hidden]), _sigmoid(z[:, 3 * hidden:])
-            if s < shortest:
-                c = f * c + i * g
-                h = o * np.tanh(c)
-            else:
-                live = (s < lengths)[:, None]  # a finished sequence keeps its last state
-                c = np.where(live, f * c + i * g, c)
-                h = np.where(live, o * np.tanh(c), h)
-            outs[:, s] = h
+            c[:n] = f * c[:n] + i * g
+            h[:n] = o * np.tanh(c[:n])
+            outs[:n, s] = h[:n]
         seq = outs
     e = np.maximum(h @ net["linear_w"] + net["linear_b"], 0.0)
-    return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-9)
+    out = np.empty_like(e)
+    out[order] = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-9)
+    return out
 
 
 def embed_pieces(x: np.ndarray, pieces: list[tuple[int, int]], hop: int = 640) -> np.ndarray:
@@ -123,7 +127,19 @@ def embed_pieces(x: np.ndarray, pieces: list[tuple[int, int]], hop: int = 640) -
         batch[i, : len(m)] = m
     order = np.argsort(-lengths)  # similar lengths together: each batch stops at its own longest
     out = np.empty((len(mels), net["linear_w"].shape[1]), np.float32)
-    for s in range(0, len(order), 64):
-        idx = order[s: s + 64]
+    groups = [order[s: s + 64] for s in range(0, len(order), 64)]
+    workers = min(cpus(), -(-len(order) // 8))  # a thread per CPU, each with a share of every batch
+    groups = [g[w::workers] for g in groups for w in range(workers)]
+
+    def run(idx):
         out[idx] = encode(batch[idx, : lengths[idx].max()], lengths[idx], net)
+
+    if workers == 1:
+        for idx in groups:
+            run(idx)
+    else:  # numpy lets go of the GIL inside its loops and matrix products: the sequences run side by side
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run, groups))
     return out

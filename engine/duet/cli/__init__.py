@@ -22,6 +22,10 @@ EXIT_CODES = """exit codes:
   2    bad command line
   3    internal error (a bug; DUET_DEBUG=1 shows the traceback)
   130  interrupted (Ctrl-C, or SIGTERM from a cancelled job); partial outputs are removed"""
+# commands whose numpy work is many small matrix products (the GE2E voice encoder): numpy's BLAS
+# threads only wait on each other there, and Duet runs its own threads (ONNX Runtime's pieces, the
+# encoder's sequences) beside them; one BLAS thread gave the same numbers for a quarter less CPU
+ONE_BLAS_THREAD = ("generate", "run", "batch", "serve", "demo")
 # errors the user's machine causes, not the input or a bug: one line, exit 1
 ENVIRONMENT_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
@@ -87,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     name = argv[0]
     module_name, help_ = COMMANDS[name]
+    if name in ONE_BLAS_THREAD and "numpy" not in sys.modules:  # read once, when numpy loads
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     interrupt_on_signals()  # Ctrl-C or a cancelled job: partial outputs are cleaned up, one line, 130
     try:
         module = importlib.import_module(module_name)
