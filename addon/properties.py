@@ -11,7 +11,7 @@ AUDIO_MODES = (
     ("STEREO", "Stereo", "One file with one voice per channel (left A, right B)"),
     ("PROMPT", "Write from prompt", "Write the dialogue from the scene prompt and speak it"),
 )
-EMOTIONS = [("AUTO", "Auto", "From the voices and the prompt")] + [
+EMOTIONS = [("AUTO", "Auto", "Write from prompt: the script's emotion, turn by turn; otherwise neutral")] + [
     (e, e.capitalize(), "") for e in ("neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted")]
 RELATIONS = [("AUTO", "Auto", "From the prompt")] + [
     (r, r.replace("-", " ").capitalize(), "") for r in
@@ -57,6 +57,10 @@ class DuetPerson(bpy.types.PropertyGroup):
                               description="Brows, cheeks, nose, eye squint and wide")
     head: FloatProperty(name="Head Motion", default=1.0, min=0.0, soft_max=2.0, description="Head turns and nods")
     blinks: FloatProperty(name="Blinks", default=1.0, min=0.0, soft_max=2.0)
+    emotion: EnumProperty(name="Emotion", items=EMOTIONS, description="The emotion this person shows")
+    emotion_intensity: FloatProperty(name="Intensity", default=1.0, min=0.0, max=2.0,
+                                     description="How strongly the emotion shows: 0 neutral, 1 as the model "
+                                                 "learned it, 2 stronger")
 
 
 class DuetSettings(bpy.types.PropertyGroup):
@@ -71,7 +75,9 @@ class DuetSettings(bpy.types.PropertyGroup):
                                                               ("B", "B", "The first voice heard is person B")),
                                 description="In a mixed recording, who speaks first")
     prompt: StringProperty(name="Scene", description="A sentence about the scene, e.g. 'whispering on a park bench'")
-    emotion: EnumProperty(name="Emotion", items=EMOTIONS)
+    emotion_script: StringProperty(name="Emotion Script", subtype="FILE_PATH",
+                                   description="Optional JSON list of turns ({speaker, start, emotion, intensity}) "
+                                               "that sets a person's emotion from each turn's start, over theirs")
     relation: EnumProperty(name="Relation", items=RELATIONS)
     seed: IntProperty(name="Seed", default=0, min=0, description="Same seed, same motion")
     placement: EnumProperty(
