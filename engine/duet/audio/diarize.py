@@ -142,9 +142,11 @@ def timbre(x: np.ndarray, n: int) -> np.ndarray:
     from duet.audio import features as F
 
     y = np.asarray(x, np.float32) * np.float32(10 ** (F.loudness_gain_db(x) / 20))
-    mel = F.log_mel(y, 0, n).reshape(n, 4, F.N_MELS).mean(1)
+    # in the chunks the model's features and the voice prints take, so their log-mel and pitch are reused
+    chunks = [(a, min(n, a + F.CHUNK_FRAMES)) for a in range(0, n, F.CHUNK_FRAMES)]
+    mel = np.concatenate([F.log_mel(y, a, b) for a, b in chunks]).reshape(n, 4, F.N_MELS).mean(1)
     cep = dct(mel, type=2, norm="ortho", axis=1)[:, 1:14]
-    f0, voicing = F.pitch(y, 0, n)
+    f0, voicing = (np.concatenate(v) for v in zip(*(F.pitch(y, a, b) for a, b in chunks)))
     lf0 = np.where(f0 > 0, np.log2(np.maximum(f0, 1.0) / 150.0), 0.0)
     return np.column_stack([cep, lf0, voicing]).astype(np.float64)
 

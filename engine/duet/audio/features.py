@@ -10,6 +10,9 @@ memory, identical output to one pass).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import numpy as np
 
 from duet.constants import FPS, SAMPLE_RATE
@@ -71,12 +74,16 @@ def log_mel(x: np.ndarray, a: int, b: int) -> np.ndarray:
     frame centre.
     """
     centres = np.arange(a * HOP, b * HOP, SUB) + SUB // 2
-    from scipy import fft
 
-    windows = _windows(x, centres, WIN)
-    spec = fft.rfft(windows * _hann(WIN), n=N_FFT)  # single precision: half the time of numpy's
-    power = spec.real ** 2 + spec.imag ** 2
-    return np.log10(power @ _mel_basis() + 1e-10).astype(np.float32)
+    def compute():
+        from scipy import fft
+
+        windows = _windows(x, centres, WIN)
+        spec = fft.rfft(windows * _hann(WIN), n=N_FFT)  # single precision: half the time of numpy's
+        power = spec.real ** 2 + spec.imag ** 2
+        return np.log10(power @ _mel_basis() + 1e-10).astype(np.float32)
+
+    return _remembered("log_mel", x, centres, WIN, compute)
 
 
 def pitch(x: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,6 +91,10 @@ def pitch(x: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
     tau_min, tau_max = int(SAMPLE_RATE / F0_MAX), int(SAMPLE_RATE / F0_MIN)
     length = YIN_W + tau_max
     centres = np.arange(a, b) * HOP + HOP // 2
+    return _remembered("pitch", x, centres, length, lambda: _yin(x, centres, length, tau_min, tau_max))
+
+
+def _yin(x: np.ndarray, centres: np.ndarray, length: int, tau_min: int, tau_max: int):
     from scipy import fft
 
     w = _windows(x, centres, length)
@@ -136,6 +147,39 @@ def _add_deltas(out: np.ndarray) -> None:
     voiced = out[:, 2 * N_MELS + 4] > 0.5
     both = voiced[2:] & voiced[:-2]
     out[1:-1, d_lf] = np.where(both, (out[2:, lf] - out[:-2, lf]) / 2, 0.0)
+
+
+_memo: OrderedDict = OrderedDict()
+_memo_lock = threading.Lock()
+MEMO_BYTES = 32 << 20  # the front end's results kept: about ten minutes of audio's log-mel and pitch
+
+
+def _remembered(kind: str, x: np.ndarray, centres: np.ndarray, length: int, compute):
+    """``compute()`` of the windows of ``length`` at ``centres`` of x, or its earlier result when
+    the samples those windows read are the same bytes (one hash). A mono clip is analysed at the
+    same level three times (the model's features, the voice prints, the timbre diarization refines
+    with), so two of the three log-mel passes and one of the two pitch passes are saved; results
+    come back read-only, and the memo keeps at most MEMO_BYTES of them, the newest."""
+    import hashlib
+
+    if len(centres) == 0:
+        return compute()
+    lo, hi = int(centres[0]) - length // 2, int(centres[-1]) - length // 2 + length
+    seg = np.ascontiguousarray(x[max(lo, 0): min(hi, len(x))], np.float32)
+    key = (kind, lo, hi, len(x), length, len(centres), hashlib.sha256(seg.data).digest())
+    with _memo_lock:
+        if key in _memo:
+            _memo.move_to_end(key)
+            return _memo[key]
+    out = compute()
+    for a in out if isinstance(out, tuple) else (out,):
+        a.setflags(write=False)
+    size = lambda v: sum(a.nbytes for a in v) if isinstance(v, tuple) else v.nbytes  # noqa: E731
+    with _memo_lock:
+        _memo[key] = out
+        while len(_memo) > 1 and sum(size(v) for v in _memo.values()) > MEMO_BYTES:
+            _memo.popitem(last=False)
+    return out
 
 
 def _windows(x: np.ndarray, centres: np.ndarray, length: int) -> np.ndarray:
