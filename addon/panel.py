@@ -44,12 +44,10 @@ class DUET_PT_main(bpy.types.Panel):
         if s.audio_mode == "MIX":
             box.prop(s, "first_speaker", expand=True)
         box.prop(s, "prompt")
-        row = box.row()
         for person, p in (("A", s.person_a), ("B", s.person_b)):  # each person's emotion, in their own box
-            col = row.box().column(align=True)
-            col.use_property_split = False
+            col = box.box().column(align=True)
             col.label(text=f"Person {person}", icon="USER")
-            col.prop(p, "emotion", text="")
+            col.prop(p, "emotion")
             col.prop(p, "emotion_intensity", slider=True)
         box.prop(s, "emotion_script")
         box.prop(s, "relation")
