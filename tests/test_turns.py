@@ -85,3 +85,40 @@ def test_control_options_are_refused_clearly_where_they_do_not_apply(conversatio
     r = run_duet("generate", conversation.mix, "--turns", tmp_path / "bad.txt", "-o", tmp_path / "x.npz")
     assert r.rc != 0 and "bad.txt:1: the label must be A or B" in r.err and not (tmp_path / "x.npz").exists()
     assert len(r.err.strip().splitlines()) == 1
+
+
+def test_two_tracks_keep_their_people_when_b_speaks_first(conversation, tmp_path):
+    """A's track is A whoever talks first: B's track (here the one that opens) must animate B."""
+    r = run_duet("generate", conversation.b, "--audio-b", conversation.a, "--turns-out", tmp_path / "t.txt",
+                 "-o", tmp_path / "m.npz")
+    assert r.rc == 0, r.err
+    m = DyadicMotion.load(tmp_path / "m.npz")
+    opening = slice(int(conversation.turns[0][1] * 25) + 3, int(conversation.turns[0][2] * 25) - 3)
+    assert m.person("B").speaking[opening].mean() > 0.8 and m.person("A").speaking[opening].max() < 0.5
+    assert [p for p, _, _ in read_labels(tmp_path / "t.txt")][:3] == ["B", "A", "B"]
+
+
+def test_worker_takes_speakers_and_a_turns_file(conversation, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    def job(**spec):
+        p = subprocess.run([sys.executable, "-m", "duet.service.worker"], input=json.dumps(spec),
+                           capture_output=True, text=True, timeout=120)
+        return p.returncode, json.loads(p.stdout.strip().splitlines()[-1])
+
+    (tmp_path / "all_a.txt").write_text("".join(f"{a}\t{b}\tA\n" for _, a, b in conversation.turns))
+    rc, last = job(audio=str(conversation.mix), turns=str(tmp_path / "all_a.txt"), output=str(tmp_path / "t.npz"))
+    assert rc == 0 and last["done"], last
+    m = DyadicMotion.load(tmp_path / "t.npz")
+    assert m.person("B").speaking.max() < 0.5 and m.meta["who_speaks"].startswith("turns from")
+    rc, last = job(audio=str(conversation.mix), speakers=1, output=str(tmp_path / "one.npz"))
+    assert rc == 0, last
+    one = DyadicMotion.load(tmp_path / "one.npz")
+    assert one.person("B").speaking.max() < 0.5 and one.meta["who_speaks"] == "one voice (forced)"
+    rc, last = job(audio=str(conversation.mix), output=str(tmp_path / "two.npz"))
+    assert rc == 0 and DyadicMotion.load(tmp_path / "two.npz").meta["who_speaks"].startswith("two voices")
+    for bad, message in ((3, "'speakers' must be 1 or 2"), ("2", "'speakers' must be 1 or 2")):
+        rc, last = job(audio=str(conversation.mix), speakers=bad, output=str(tmp_path / "bad.npz"))
+        assert rc == 1 and last["error"].startswith(message) and not (tmp_path / "bad.npz").exists()

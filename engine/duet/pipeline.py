@@ -34,6 +34,8 @@ class Request:
     first_speaker: str = "A"
     layout: dict | None = None  # {"A": [x,y,z], "B": [x,y,z]}; predicted from the prompt when absent
     masks: np.ndarray | None = None  # exact speaking masks [2, T] when timings are known (spoken dialogue)
+    speakers: int | None = None  # mono mix: force one or two voices (None: decided from the audio)
+    turns: str | None = None  # who speaks when, from an Audacity label file (replaces the front end)
     head_motion: float | str | dict = 1.0    # per-person amounts (duet.animators.controls): a number, "A,B"
     expression: float | str | dict = 1.0     # or {"A": .., "B": ..}; 1.0 = as made
     gaze_aversion: float | str | dict = 1.0
@@ -96,6 +98,8 @@ def generate(req: Request, progress=None):
     meta = {"prompt": req.prompt, "audio": names, "emotion": emotion, "relation": relation,
             "layout_source": source}
     progress("generating", 0.2)
+    if req.animator == "baseline" and (req.speakers or req.turns):
+        raise DuetError("--speakers and --turns work with the model animators, not baseline")
     if req.animator == "baseline":
         from duet.animators.baseline import animate
 
@@ -105,9 +109,12 @@ def generate(req: Request, progress=None):
         from duet.model import exported, generate as model_generate
 
         weights = exported.SHIPPED if req.animator == "model" else exported.SHIPPED.with_name("duet-single.onnx")
+        masks = req.masks
+        if masks is None:
+            masks, meta["who_speaks"] = speaking_masks(req, tracks, shape)
         # In a mono mix first_speaker names the first voice heard; with tracks, A is always the first.
         motion = model_generate(tracks, shape, layout=layout, emotion=emotion, relation=relation,
-                                seed=req.seed, masks=req.masks, weights=weights,
+                                seed=req.seed, masks=masks, weights=weights,
                                 first_speaker=req.first_speaker if shape == "mono" else "A",
                                 progress=lambda f: progress("generating", 0.2 + 0.8 * f))
         motion.meta.update(meta)
@@ -115,6 +122,28 @@ def generate(req: Request, progress=None):
         controls.apply(motion, **amounts)
     progress("generating", 1.0)
     return motion.validate()
+
+
+def speaking_masks(req: Request, tracks: np.ndarray | None = None, shape: str | None = None):
+    """Who speaks when, for the model animators: ([2, T] masks in 40 ms frames, a line on how sure).
+
+    ``req.turns`` (an Audacity label file, as ``--turns-out`` writes it) replaces the front end;
+    ``req.speakers`` forces one or two voices in a mono mix. A mono mix names its first voice
+    ``req.first_speaker``; with one track per person (two tracks, stereo) row 0 is always A's track."""
+    from duet.audio.features import HOP
+    from duet.audio.masks import listen
+    from duet.audio.turns import masks_from_labels
+
+    if tracks is None:
+        tracks, shape = load_tracks(req)
+    if req.speakers not in (None, 1, 2):
+        raise DuetError(f"speakers must be 1 or 2, not {req.speakers!r}")
+    if req.speakers and shape != "mono":
+        raise DuetError(f"--speakers is for a mono mix; this input is {shape} (one voice per channel)")
+    if req.turns:
+        return masks_from_labels(req.turns, tracks.shape[1] // HOP), f"turns from {req.turns}"
+    first = "AB".index(req.first_speaker) if shape == "mono" else 0
+    return listen(tracks, shape, first, req.speakers)
 
 
 def silent_person_note(motion, req: Request) -> str | None:

@@ -59,26 +59,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _masks(args, req):
-    """Speaking masks from --turns or from the front end (with --speakers), the line on how sure it
-    is, and the label file when asked; (None, None) for the baseline animator, which finds its own."""
-    from duet.audio.features import HOP
-    from duet.audio.masks import listen
-    from duet.audio.turns import masks_from_labels, write_labels
+    """Speaking masks and the line on how sure they are (duet.pipeline.speaking_masks, with --speakers
+    and --turns), the label file when asked; (None, None) for the baseline animator, which finds its own."""
+    from duet.audio.turns import write_labels
     from duet.errors import DuetError
-    from duet.pipeline import load_tracks
+    from duet.pipeline import speaking_masks
 
+    req.speakers, req.turns = args.speakers, args.turns
     if req.animator == "baseline":
         if args.turns or args.turns_out or args.speakers:
-            raise DuetError("--speakers, --turns and --turns-out work with the model engines, not baseline")
+            raise DuetError("--speakers, --turns and --turns-out work with the model animators, not baseline")
         return None, None
-    tracks, shape = load_tracks(req)
-    if args.speakers and shape != "mono":
-        raise DuetError(f"--speakers is for a mono mix; this input is {shape} (one voice per channel)")
-    if args.turns:
-        masks, verdict = masks_from_labels(args.turns, tracks.shape[1] // HOP), f"turns from {args.turns}"
-    else:
-        first = "AB".index(req.first_speaker) if shape == "mono" else None
-        masks, verdict = listen(tracks, shape, first, args.speakers)
+    masks, verdict = speaking_masks(req)
     if args.turns_out:
         write_labels(args.turns_out, masks)
     return masks, verdict

@@ -226,6 +226,7 @@ def create_app(config: ServiceConfig):
         animator: Literal[ANIMATORS] = "model"  # type: ignore[valid-type]  # the same default as the CLI and worker
         input_shape: Literal[INPUT_SHAPES] = "auto"  # type: ignore[valid-type]
         first_speaker: Literal["A", "B"] = "A"
+        speakers: Optional[Literal[1, 2]] = Field(None, description="a mono mix: force one or two voices")
 
     class PathJob(Options):
         """A job on files already on the server, under an allowed folder."""

@@ -23,7 +23,7 @@ STATES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
 # the request fields a client may set; everything else in a job spec is refused
 OPTION_FIELDS = ("prompt", "emotion", "emotion_turns", "relation", "seed", "animator", "input_shape",
-                 "first_speaker")
+                 "first_speaker", "speakers", "turns")
 # audio a job may hold, as samples per second of its duration limit: stereo at 48 kHz (600 s of it
 # decodes to 230 MB of float32), so a small file that declares many channels or a high rate is refused
 MAX_SAMPLES_PER_SECOND = 2 * 48000
@@ -48,9 +48,11 @@ def request_from_spec(spec: dict):
     seed = spec.get("seed")
     if seed is not None and (type(seed) is not int or not 0 <= seed <= MAX_SEED):
         raise DuetError(f"seed must be a whole number from 0 to {MAX_SEED}, not {seed!r}")
-    for key in ("audio", "audio_b", "prompt", "relation", "animator", "input_shape", "first_speaker"):
+    for key in ("audio", "audio_b", "prompt", "relation", "animator", "input_shape", "first_speaker", "turns"):
         if spec.get(key) is not None and not isinstance(spec[key], str):
             raise DuetError(f"'{key}' must be a string")
+    if spec.get("speakers") not in (None, 1, 2) or type(spec.get("speakers")) is bool:
+        raise DuetError(f"'speakers' must be 1 or 2 (or absent: decided from the audio), not {spec['speakers']!r}")
     kwargs = {k: spec[k] for k in OPTION_FIELDS if spec.get(k) is not None}
     emotion_plan(kwargs.get("emotion"), kwargs.get("emotion_turns"))  # refused now, not when the job runs
     return Request(audio=spec["audio"], audio_b=spec.get("audio_b") or None, **kwargs)
