@@ -15,7 +15,8 @@ def add_request_arguments(p: argparse.ArgumentParser, audio_required: bool = Tru
     p.add_argument("--prompt", default="", help="a sentence about the scene, e.g. 'whispering on a park bench'")
     p.add_argument("--emotion", metavar="E",
                    help="emotion for both people (happy), with an intensity (happy:0.5; 0 neutral, 1 as "
-                        "trained, up to 2) or per person (A=happy:0.5,B=sad); default neutral")
+                        "trained, up to 2) or per person (A=happy:0.5,B=sad); unset: neutral, or a spoken "
+                        "script's own with --prompt alone")
     p.add_argument("--emotion-turns", metavar="F.json",
                    help="emotion turn by turn, from a script: a JSON list of {\"speaker\": \"A\", \"start\": "
                         "seconds, \"emotion\": \"happy\", \"intensity\": 0.5 (optional)}, over --emotion "
