@@ -205,3 +205,46 @@ def test_worker_takes_per_person_emotion_and_refuses_a_bad_intensity(conversatio
     assert p.returncode == 1 and not bad.exists()
     assert json.loads(p.stdout.splitlines()[-1]) == {
         "error": "person B's emotion intensity must be a number from 0 to 2, not 9"}
+
+
+def test_service_takes_per_person_emotion_and_refuses_bad_ones_in_one_line(conversation):
+    import httpx
+
+    from test_service import serve, upload, wait_done
+
+    with serve() as url:
+        r = upload(url, conversation.mix, emotion={"A": {"emotion": "happy", "intensity": 0.5}, "B": "sad"})
+        assert r.status_code == 202, r.text
+        s = wait_done(url, r.json()["id"])
+        assert s["state"] == "done", s
+        m = DyadicMotion.from_bytes(httpx.get(f"{url}/jobs/{s['id']}/motion").content)
+        assert m.meta["emotions"] == {"A": "happy", "B": "sad"}
+        assert m.meta["emotion_intensity"] == {"A": 0.5, "B": 1.0}
+        for options, msg in (({"emotion": "A=happy:7"}, "from 0 to 2"),
+                             ({"emotion": {"A": {"emotion": "happy", "intensity": "high"}}}, "from 0 to 2"),
+                             ({"emotion": {"C": "happy"}}, "unknown person"),
+                             ({"emotion_turns": [{"speaker": "A", "start": 1, "emotion": "elated"}]},
+                              "unknown emotion 'elated'")):
+            r = upload(url, conversation.mix, **options)
+            assert r.status_code == 422 and msg in r.json()["error"], (options, r.text)
+            assert "\n" not in r.json()["error"]
+
+
+def test_a_written_dialogue_gives_auto_people_the_scripts_emotions_at_their_intensity(tmp_path):
+    """Prompt only (the add-on's Write from prompt): B named happy, A on auto at 0.5, through the worker."""
+    from duet import dialogue
+
+    out = tmp_path / "spoken.npz"
+    job = {"write_dialogue": True, "prompt": "two friends plan a picnic", "seed": 1, "output": str(out),
+           "emotion": {"A": {"emotion": None, "intensity": 0.5}, "B": "happy"}}
+    p = subprocess.run([sys.executable, "-m", "duet.service.worker"], input=json.dumps(job),
+                       capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0, p.stdout + p.stderr
+    m = DyadicMotion.load(out)
+    said = dialogue.load(tmp_path / "spoken-dialogue")
+    script_a = [[t["speaker"], t["emotion"]] for t in dialogue.timed_turns(said.script, said.timings)
+                if t["speaker"] == "A"]
+    assert script_a and m.meta["emotion_turns"][0] == ["B", 0.0, "happy"]
+    assert [[a, label] for a, _, label in m.meta["emotion_turns"][1:]] == script_a
+    if any(label != "neutral" for _, label in script_a):  # the intensity shows where A has an emotion
+        assert m.meta["emotion_turn_intensity"] == [1.0] + [0.5] * len(script_a)
