@@ -1,19 +1,24 @@
 """Whole-process `duet generate` on 60 s of conversation: the torch path and the runtime path side by side.
 
-    .venv/bin/python benchmarks/infer.py [--seconds 60] [--repeats 3]
+    .venv/bin/python benchmarks/infer.py [--seconds 60] [--repeats 3] [--against REV]
 
 The audio is a two-voice espeak-ng conversation (real speech, the same every run). Each row is a
 fresh Python process doing everything `duet generate AUDIO --prompt P -o OUT.npz` does (start-up and
 imports, loading the audio, the layout from the prompt, features, speaking masks, sampling, writing
 the .npz); the two paths differ only in the model file: the torch bundle (.pt) or its ONNX export run
-by ONNX Runtime. The third row is the real `duet generate` command. Each row shows the best of
-``--repeats`` runs: wall seconds (on a shared machine other work inflates these) and the process's
-CPU seconds. The target is 3 s wall for 60 s of audio (20x real time).
+by ONNX Runtime. The third row is the real `duet generate` command; ``--against REV`` adds the same
+command run from the engine as git revision REV had it (its files extracted to a temporary folder),
+so a change is measured beside the code before it in one run. Each row shows the best of
+``--repeats`` runs, taken in turn (row after row, round after round, so a burst of other work slows
+every row alike): wall seconds (on a shared machine other work inflates these) and the process's
+CPU seconds. The target is 3 s wall for 60 s of audio (20x real time). The child rows run with one
+BLAS thread, as the `duet generate` command sets (duet.cli.ONE_BLAS_THREAD).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import sys
@@ -62,11 +67,11 @@ def one(kind: str, audio: str, out: str) -> None:
     print("torch imported" if "torch" in sys.modules else "no torch")
 
 
-def timed(cmd: list[str]) -> tuple[float, float, str]:
+def timed(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:
     """(wall s, the child's CPU s, its last stdout line: whether torch was imported) of one run of ``cmd``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:
@@ -79,6 +84,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--against", metavar="REV", help="also time duet generate as git revision REV had it")
     ap.add_argument("--one", nargs=3, metavar=("KIND", "AUDIO", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -87,14 +93,29 @@ def main() -> None:
         audio = conversation(Path(tmp) / "conversation.wav", args.seconds)
         out = str(Path(tmp) / "m.npz")
         duet = str(Path(sys.executable).with_name("duet"))
-        rows = {"torch path (.pt, torch)": [sys.executable, __file__, "--one", "torch", str(audio), out],
-                "runtime path (.onnx, ONNX Runtime)": [sys.executable, __file__, "--one", "runtime", str(audio), out],
-                "duet generate (the command)": [duet, "generate", str(audio), "--prompt", PROMPT, "-o", out]}
-        print(f"{args.seconds:.0f} s of audio, prompt {PROMPT!r}; whole process, best of {args.repeats}")
+        one_blas = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+        command = ["generate", str(audio), "--prompt", PROMPT, "-o", out]
+        rows = {"torch path (.pt, torch)": ([sys.executable, __file__, "--one", "torch", str(audio), out], one_blas),
+                "runtime path (.onnx, ONNX Runtime)": ([sys.executable, __file__, "--one", "runtime", str(audio), out],
+                                                       one_blas),
+                "duet generate (the command)": ([duet, *command], None)}
+        if args.against:
+            old = Path(tmp) / "old"
+            old.mkdir()
+            archive = subprocess.run(["git", "archive", args.against, "engine"], capture_output=True,
+                                     cwd=Path(__file__).resolve().parent.parent, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+            rows[f"duet generate at {args.against}"] = ([sys.executable, "-m", "duet", *command],
+                                                        {**os.environ, "PYTHONPATH": str(old / "engine")})
+        print(f"{args.seconds:.0f} s of audio, prompt {PROMPT!r}; whole process, best of {args.repeats}, "
+              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start")
+        runs = {name: [] for name in rows}
+        for _ in range(args.repeats):
+            for name, (cmd, env) in rows.items():
+                runs[name].append(timed(cmd, env))
         best = {}
-        for name, cmd in rows.items():
-            runs = [timed(cmd) for _ in range(args.repeats)]
-            wall, cpu, note = min(runs)
+        for name in rows:
+            wall, cpu, note = min(runs[name])
             best[name] = wall
             print(f"  {name:36s} {wall:6.2f} s wall ({args.seconds / wall:5.1f}x real time), {cpu:5.2f} s CPU"
                   f"{'  (' + note + ')' if note else ''}")
