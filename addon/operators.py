@@ -56,6 +56,8 @@ def generate_blocker(context) -> str | None:
         return "The audio file does not exist"
     elif s.audio_mode == "TRACKS" and not (s.audio_b and Path(bpy.path.abspath(s.audio_b)).is_file()):
         return "Choose person B's track"
+    elif s.audio_mode == "MIX" and s.turns_file.strip() and not Path(bpy.path.abspath(s.turns_file)).is_file():
+        return "The turns file does not exist"
     if prefs.engine_mode == "SUBPROCESS" and not Path(bpy.path.abspath(prefs.python)).is_file():
         return "Set the engine's Python in the add-on preferences (or Install Engine there, or choose Built in)"
     if prefs.engine_mode == "SERVICE" and not prefs.server_url:
@@ -148,6 +150,10 @@ def job_spec(s) -> dict:
     spec.update(audio=bpy.path.abspath(s.audio), input_shape=shape)
     if s.audio_mode == "MIX":
         spec["first_speaker"] = s.first_speaker
+        if s.speakers != "AUTO":
+            spec["speakers"] = int(s.speakers)
+        if s.turns_file.strip():
+            spec["turns"] = bpy.path.abspath(s.turns_file)
     if s.audio_mode == "TRACKS":
         spec["audio_b"] = bpy.path.abspath(s.audio_b)
     return spec
@@ -383,7 +389,24 @@ class DUET_OT_generate(JobOperator, bpy.types.Operator):
         return start_job(context, job_spec(settings(context)), motion_output(context))
 
     def use_result(self, context, status) -> str:
-        return apply_motion(context, status.motion, list(status.audio) or audio_files(settings(context)))
+        note = apply_motion(context, status.motion, list(status.audio) or audio_files(settings(context)))
+        return note + who_speaks(settings(context), status.motion)
+
+
+def who_speaks(s, motion_path: str) -> str:
+    """For a mixed recording: what Duet heard, and the turns written beside the motion as an Audacity
+    label file, to check, correct and give back as the Turns File."""
+    if s.audio_mode != "MIX":
+        return ""
+    import numpy as np
+
+    from duet.audio.turns import write_labels
+    from duet.motion import DyadicMotion
+
+    motion = DyadicMotion.load(motion_path)
+    turns = Path(motion_path).with_suffix(".turns.txt")
+    write_labels(turns, np.stack([motion.A.speaking, motion.B.speaking]))
+    return f"; who speaks: {motion.meta.get('who_speaks', 'as given')} (turns in {turns.name})"
 
 
 class DUET_OT_add_head_pair(bpy.types.Operator):

@@ -43,6 +43,8 @@ class DUET_PT_main(bpy.types.Panel):
             box.prop(s, "audio_b")
         if s.audio_mode == "MIX":
             box.prop(s, "first_speaker", expand=True)
+            box.prop(s, "speakers", expand=True)
+            box.prop(s, "turns_file")
         box.prop(s, "prompt")
         for person, p in (("A", s.person_a), ("B", s.person_b)):  # each person's emotion, in their own box
             col = box.box().column(align=True)

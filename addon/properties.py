@@ -74,6 +74,13 @@ class DuetSettings(bpy.types.PropertyGroup):
     first_speaker: EnumProperty(name="First Speaker", items=(("A", "A", "The first voice heard is person A"),
                                                               ("B", "B", "The first voice heard is person B")),
                                 description="In a mixed recording, who speaks first")
+    speakers: EnumProperty(name="Speakers", items=(("AUTO", "Auto", "Decided from the recording"),
+                                                   ("1", "One", "One person talks; the other listens throughout"),
+                                                   ("2", "Two", "Two people talk")),
+                           description="In a mixed recording, how many people talk")
+    turns_file: StringProperty(name="Turns File", subtype="FILE_PATH",
+                               description="Who speaks when, from an Audacity label file (start, end, A or B), "
+                                           "e.g. the one Generate wrote, corrected; replaces Duet's own hearing")
     prompt: StringProperty(name="Scene", description="A sentence about the scene, e.g. 'whispering on a park bench'")
     emotion_script: StringProperty(name="Emotion Script", subtype="FILE_PATH",
                                    description="Optional JSON list of turns ({speaker, start, emotion, intensity}) "

@@ -462,3 +462,40 @@ def test_user_characters_through_the_mapping_panel_strength_and_clear(addon_zip,
     assert r["kept"] == {"scene": True, "actions": True}  # fps, range, strips and the user's actions as they were
     assert r["cleared"]
     assert r["first_speaker"] == "B"
+
+
+WHO_SPEAKS = r'''
+assert bpy.ops.duet.add_head_pair() == {"FINISHED"}
+a, b = s.head_a, s.head_b
+s.audio = AUDIO  # a mixed recording, on the built-in engine (Blender's own Python)
+out["mode"] = prefs.engine_mode
+out["first"] = sorted(bpy.ops.duet.generate())
+out["message"], out["error"] = s.message, s.message_is_error
+turns = os.path.splitext(s.motion_file)[0] + ".turns.txt"
+out["turns"] = open(turns).read()
+# the user decides every turn was A's: the edited file, given back, silences B
+with open(os.path.join(TMP, "all_a.txt"), "w") as f:
+    f.write("".join(line.rsplit("\t", 1)[0] + "\tA\n" for line in out["turns"].splitlines()))
+s.turns_file = os.path.join(TMP, "nowhere.txt")
+out["blocker_missing"] = __import__(ADDON + ".operators", fromlist=["x"]).generate_blocker(bpy.context)
+s.turns_file = os.path.join(TMP, "all_a.txt")
+out["second"] = sorted(bpy.ops.duet.generate())
+out["message2"] = s.message
+from duet.motion import DyadicMotion
+m = DyadicMotion.load(s.motion_file)
+out["speaking"] = [float(m.A.speaking.max()), float(m.B.speaking.max())]
+s.turns_file, s.speakers = "", "1"  # or: one person talks
+out["third"] = sorted(bpy.ops.duet.generate())
+out["message3"] = s.message
+'''
+
+
+def test_who_speaks_in_a_mix_is_said_written_and_can_be_corrected(addon_zip, conversation, tmp_path):
+    r = blender(f"AUDIO = {str(conversation.mix)!r}\n" + WHO_SPEAKS, tmp_path, addon_zip)
+    assert r["mode"] == "BUILT_IN" and r["first"] == ["FINISHED"] and not r["error"], r["message"]
+    assert "who speaks: two voices" in r["message"] and ".turns.txt" in r["message"]
+    assert [line.split("\t")[2] for line in r["turns"].splitlines()][:3] == ["A", "B", "A"]
+    assert r["blocker_missing"] == "The turns file does not exist"
+    assert r["second"] == ["FINISHED"] and "who speaks: turns from" in r["message2"], r["message2"]
+    assert r["speaking"][0] > 0.5 and r["speaking"][1] < 0.5
+    assert r["third"] == ["FINISHED"] and "who speaks: one voice (forced)" in r["message3"], r["message3"]
