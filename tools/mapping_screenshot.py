@@ -15,34 +15,14 @@ same matching (duet.blender.mapping) that Match uses.
 import os
 import subprocess
 import sys
-import tempfile
-import zipfile
 
 import bpy
 
 zip_path, out_png, python = sys.argv[sys.argv.index("--") + 1:][:3]
-numpy_home = subprocess.run([python, "-c", "import numpy, os; print(os.path.dirname(os.path.dirname(numpy.__file__)))"],
-                            capture_output=True, text=True, check=True).stdout.strip()
-sys.path.append(numpy_home)
-scripts = tempfile.mkdtemp(prefix="duet-shot-")
-target = os.path.join(scripts, "addons", "duet_addon")
-with zipfile.ZipFile(zip_path) as z:
-    z.extractall(target)
-engine = os.path.join(scripts, "site-packages")  # what Blender 4.2+ does with the extension's engine wheel
-for wheel in os.listdir(os.path.join(target, "wheels")):
-    if wheel.startswith("duet-"):
-        with zipfile.ZipFile(os.path.join(target, "wheels", wheel)) as z:
-            z.extractall(engine)
-sys.path.insert(0, engine)
-init = os.path.join(target, "__init__.py")
-with open(init) as f:
-    text = f.read()
-with open(init, "w") as f:
-    f.write('bl_info = {"name": "Duet", "blender": (3, 4, 0), "category": "Animation"}\n' + text)
-sys.path.insert(0, os.path.join(scripts, "addons"))
-import addon_utils  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import legacy_addon  # noqa: E402
 
-addon_utils.enable("duet_addon", default_set=True)
+legacy_addon.install(zip_path, python)
 from duet.arkit import ARKIT_52  # noqa: E402  (the bundled engine, now on sys.path)
 from duet.blender.mapping import suggest_bones, suggest_shape_keys  # noqa: E402
 

@@ -19,41 +19,20 @@ which Debian's Blender lacks. Only the screenshot uses this Blender; all tests u
 
 import math
 import os
-import subprocess
 import sys
-import tempfile
-import zipfile
 
 import bpy
 from mathutils import Euler, Vector
 
 zip_path, out_png, heads_glb, motion, python = sys.argv[sys.argv.index("--") + 1:][:5]
-numpy_home = subprocess.run([python, "-c", "import numpy, os; print(os.path.dirname(os.path.dirname(numpy.__file__)))"],
-                            capture_output=True, text=True, check=True).stdout.strip()
-sys.path.append(numpy_home)
-import numpy  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import legacy_addon  # noqa: E402
+
+legacy_addon.install(zip_path, python)
+import numpy  # noqa: E402  (borrowed from the engine's Python)
 
 if not hasattr(numpy, "bool"):  # this Blender's glTF importer says np.bool, which numpy 1.24-1.26 lack
     numpy.bool = bool
-scripts = tempfile.mkdtemp(prefix="duet-shot-")
-target = os.path.join(scripts, "addons", "duet_addon")  # not "duet": that name is the bundled engine's
-with zipfile.ZipFile(zip_path) as z:
-    z.extractall(target)
-engine = os.path.join(scripts, "site-packages")  # what Blender 4.2+ does with the extension's engine wheel
-for wheel in os.listdir(os.path.join(target, "wheels")):
-    if wheel.startswith("duet-"):
-        with zipfile.ZipFile(os.path.join(target, "wheels", wheel)) as z:
-            z.extractall(engine)
-sys.path.insert(0, engine)
-init = os.path.join(target, "__init__.py")
-with open(init) as f:
-    text = f.read()
-with open(init, "w") as f:
-    f.write('bl_info = {"name": "Duet", "blender": (3, 4, 0), "category": "Animation"}\n' + text)
-sys.path.insert(0, os.path.join(scripts, "addons"))
-import addon_utils  # noqa: E402
-
-addon_utils.enable("duet_addon", default_set=True)
 scene = bpy.context.scene
 for ob in list(scene.objects):  # the default cube, camera and light
     bpy.data.objects.remove(ob)
