@@ -1,0 +1,142 @@
+"""Lips on recorded people (issue 25), scored from the baked .blend: m/b/p closed, open vowels opened,
+lip gap ~ phone openness r at lag 0, and listener leakage, for two tracks and for the mono mix.
+
+    .venv/bin/python benchmarks/real_lips.py [DIR] [--no-bake]
+
+DIR (default data/timing/real) holds two-person clips of recorded people, NAME.wav (two channels, one
+voice each) and NAME.json (their phones, hand-labelled or force-aligned, and who speaks first), as
+`benchmarks/lip_lag.py --make-real DIR` makes them from benchmarks/real_voices.py's sources. Each clip
+goes through the real commands a user runs: `duet generate A.wav --audio-b B.wav` (two tracks) and
+`duet generate MIX.wav --first-speaker X` (mono, the front end deciding who speaks), then `duet bake`
+with the mix as the sound strip; the lip gap of each baked head is read back per scene frame from the
+sound strip's start (lip_lag.baked_gaps). The loudness-driven baseline animator on the two tracks is
+the peer row. With --no-bake the motion's own lip gap is scored instead (faster, the same head).
+
+Closure and open-vowel counts pool over clips and people; r at lag 0 is read off the lagged
+correlation curves (lags -3..+3 frames) averaged over people and clips, with the best lag beside it.
+Leakage: on frames where exactly one person speaks (by the phones), the listener's lip-gap std over
+the speaker's, averaged over both directions; the median over clips (and the mean, which one clip
+whose speech went to the wrong head can blow up, its true speaker's mouth being still).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+ROWS = (("model, two tracks", "two-track", "model"), ("model, mono mix", "mono", "model"),
+        ("baseline animator (loudness), two tracks", "two-track", "baseline"))
+TARGETS = {"two-track": (0.92, 0.90, 0.62), "mono": (0.90, 0.85, 0.58)}  # closure, open, r (issue 25)
+
+
+def generate(clip: Path, shape: str, animator: str, folder: Path, first: str):
+    """The motion `duet generate` makes for one clip, as a user would call it."""
+    import soundfile as sf
+
+    from duet.audio.io import save_wav
+    from duet.motion import DyadicMotion
+
+    x, sr = sf.read(clip, dtype="float32", always_2d=True)
+    out = folder / f"{shape}-{animator}.npz"
+    if shape == "two-track":
+        save_wav(folder / "a.wav", x[:, 0], sr)
+        save_wav(folder / "b.wav", x[:, 1], sr)
+        args = [folder / "a.wav", "--audio-b", folder / "b.wav"]
+    else:
+        args = [folder / "mix.wav", "--first-speaker", first]
+    save_wav(folder / "mix.wav", x.mean(1), sr)
+    r = subprocess.run([sys.executable, "-m", "duet", "generate", *map(str, args), "--animator", animator,
+                        "-o", str(out)], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"duet generate failed on {clip.name}: {r.stderr.strip().splitlines()[-1:]}")
+    return DyadicMotion.load(out), x.mean(1)
+
+
+def score(gaps: dict, phones: dict, fps: float) -> dict:
+    from duet.eval import metrics as M
+    from duet.eval import timing as T
+
+    out = {"closure": [0, 0], "open": [0, 0], "curves": []}
+    for p in "AB":
+        if not phones[p]:
+            continue
+        c, o = M.bilabial_closure_rate(gaps[p], phones[p], fps), M.open_vowel_rate(gaps[p], phones[p], fps)
+        out["closure"] = [out["closure"][0] + c.hits, out["closure"][1] + c.total]
+        out["open"] = [out["open"][0] + o.hits, out["open"][1] + o.total]
+        out["curves"].append(T.lag_curve(gaps[p], phones[p], fps))  # r at lags -3..+3 frames
+    n = min(len(g) for g in gaps.values())
+    masks = {p: M.speech_frames(phones[p], fps, n) for p in "AB"}
+    out["leakage"] = M.listener_mouth_leakage({p: g[:n] for p, g in gaps.items()}, masks)
+    return out
+
+
+def main() -> None:
+    import json
+
+    from duet.eval import timing as T
+    from duet.eval.runner import face
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("folder", nargs="?", default="data/timing/real")
+    ap.add_argument("--no-bake", action="store_true", help="score the motion's lip gap, not the baked scene's")
+    args = ap.parse_args()
+    clips = sorted(Path(args.folder).glob("*.json"))
+    if not clips:
+        sys.exit(f"{args.folder}: no clips (make them with benchmarks/lip_lag.py --make-real {args.folder})")
+    from lip_lag import baked_gaps
+
+    faces = {p: face(p) for p in "AB"}
+    totals = {name: {"closure": [0, 0], "open": [0, 0], "curves": [], "leakage": [], "lags": []} for name, *_ in ROWS}
+    print("| clip | " + " | ".join(name for name, *_ in ROWS) + " |")
+    print("|---|" + "---|" * len(ROWS))
+    for meta in clips:
+        info = json.loads(meta.read_text())
+        phones = {p: [tuple(ph) for ph in info["phones"][p]] for p in "AB"}
+        cells = []
+        for name, shape, animator in ROWS:
+            with tempfile.TemporaryDirectory() as d:
+                motion, mix = generate(meta.with_suffix(".wav"), shape, animator, Path(d), info["first_speaker"])
+                if args.no_bake:
+                    gaps, fps = {p: T.mouth_gap(motion, p, faces) for p in "AB"}, motion.fps
+                else:
+                    got, offset = baked_gaps(motion, mix, Path(d))
+                    gaps, fps = {p: g[int(offset):] for p, g in got.items()}, motion.fps
+            s = score(gaps, phones, fps)
+            t = totals[name]
+            t["closure"] = [a + b for a, b in zip(t["closure"], s["closure"])]
+            t["open"] = [a + b for a, b in zip(t["open"], s["open"])]
+            t["curves"] += s["curves"]
+            t["leakage"].append(s["leakage"])
+            pooled = np.nanmean(s["curves"], 0)
+            t["lags"].append(T.best_lag(pooled))
+            mid = len(pooled) // 2
+            cells.append(f"closed {s['closure'][0]}/{s['closure'][1]}, open {s['open'][0]}/{s['open'][1]}, "
+                         f"r {pooled[mid]:.2f}, leak {s['leakage']:.2f}")
+        print(f"| {meta.stem} | " + " | ".join(cells) + " |", flush=True)
+    source = "motion's own lip gap" if args.no_bake else "baked .blend"
+    print(f"\n{len(clips)} clips of recorded people, {source}\n")
+    print("| input | m/b/p closed | open vowels open | r at lag 0 | best lag (frames; clips per lag) "
+          "| leakage, median (mean) |")
+    print("|---|---|---|---|---|---|")
+    for name, shape, _ in ROWS:
+        t = totals[name]
+        curve = np.nanmean(t["curves"], 0)
+        mid = len(curve) // 2
+        lags = {k: t["lags"].count(k) for k in sorted(set(t["lags"]))}
+        best = T.best_lag(curve)
+        goal = TARGETS[shape]
+        print(f"| {name} | {t['closure'][0] / max(t['closure'][1], 1):.3f} (target {goal[0]}) "
+              f"| {t['open'][0] / max(t['open'][1], 1):.3f} ({goal[1]}) | {curve[mid]:.3f} ({goal[2]}) "
+              f"| {best:+d}; {', '.join(f'{k:+d}: {v}' for k, v in lags.items())} "
+              f"| {np.nanmedian(t['leakage']):.3f} ({np.nanmean(t['leakage']):.2f}) |")
+
+
+if __name__ == "__main__":
+    main()
