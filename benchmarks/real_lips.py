@@ -1,7 +1,7 @@
 """Lips on recorded people (issue 25), scored from the baked .blend: m/b/p closed, open vowels opened,
 lip gap ~ phone openness r at lag 0, and listener leakage, for two tracks and for the mono mix.
 
-    .venv/bin/python benchmarks/real_lips.py [DIR] [--no-bake]
+    .venv/bin/python benchmarks/real_lips.py [DIR] [--no-bake] [--weights CHECKPOINT]
 
 DIR (default data/timing/real) holds two-person clips of recorded people, NAME.wav (two channels, one
 voice each) and NAME.json (their phones, hand-labelled or force-aligned, and who speaks first), as
@@ -34,6 +34,29 @@ sys.path.insert(0, str(Path(__file__).parent))
 ROWS = (("model, two tracks", "two-track", "model"), ("model, mono mix", "mono", "model"),
         ("baseline animator (loudness), two tracks", "two-track", "baseline"))
 TARGETS = {"two-track": (0.92, 0.90, 0.62), "mono": (0.90, 0.85, 0.58)}  # closure, open, r (issue 25)
+
+
+def generate_with(weights: str, clip: Path, shape: str, folder: Path, first: str):
+    """Another checkpoint (.pt or .onnx) the way duet generate runs the shipped one (its masks, the
+    default layout), at the shipped sampling scales (guidance 4 / listening 0.5 / pose 0.5)."""
+    import soundfile as sf
+
+    from duet.audio.io import save_wav
+    from duet.model import generate as model_generate
+    from duet.pipeline import Request, load_tracks, scene_layout, speaking_masks
+
+    x, sr = sf.read(clip, dtype="float32", always_2d=True)
+    save_wav(folder / "a.wav", x[:, 0], sr)
+    save_wav(folder / "b.wav", x[:, 1], sr)
+    save_wav(folder / "mix.wav", x.mean(1), sr)
+    req = (Request(audio=str(folder / "a.wav"), audio_b=str(folder / "b.wav"), input_shape="two-track")
+           if shape == "two-track" else Request(audio=str(folder / "mix.wav"), input_shape="mono", first_speaker=first))
+    tracks, shape = load_tracks(req)
+    masks, _ = speaking_masks(req, tracks, shape)
+    motion = model_generate(tracks, shape, layout=scene_layout("")[0], seed=0, masks=masks, weights=weights,
+                            first_speaker=first if shape == "mono" else "A", guidance=4.0,
+                            listener_guidance=0.5, pose_guidance=0.5)
+    return motion, x.mean(1)
 
 
 def generate(clip: Path, shape: str, animator: str, folder: Path, first: str):
@@ -86,23 +109,30 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("folder", nargs="?", default="data/timing/real")
     ap.add_argument("--no-bake", action="store_true", help="score the motion's lip gap, not the baked scene's")
+    ap.add_argument("--weights", help="score this checkpoint (.pt or .onnx) instead of the shipped model "
+                                      "(model rows only; in-process, as duet generate runs)")
     args = ap.parse_args()
+    rows = [r for r in ROWS if r[2] == "model"] if args.weights else list(ROWS)
     clips = sorted(Path(args.folder).glob("*.json"))
     if not clips:
         sys.exit(f"{args.folder}: no clips (make them with benchmarks/lip_lag.py --make-real {args.folder})")
     from lip_lag import baked_gaps
 
     faces = {p: face(p) for p in "AB"}
-    totals = {name: {"closure": [0, 0], "open": [0, 0], "curves": [], "leakage": [], "lags": []} for name, *_ in ROWS}
-    print("| clip | " + " | ".join(name for name, *_ in ROWS) + " |")
-    print("|---|" + "---|" * len(ROWS))
+    totals = {name: {"closure": [0, 0], "open": [0, 0], "curves": [], "leakage": [], "lags": []} for name, *_ in rows}
+    print("| clip | " + " | ".join(name for name, *_ in rows) + " |")
+    print("|---|" + "---|" * len(rows))
     for meta in clips:
         info = json.loads(meta.read_text())
         phones = {p: [tuple(ph) for ph in info["phones"][p]] for p in "AB"}
         cells = []
-        for name, shape, animator in ROWS:
+        for name, shape, animator in rows:
             with tempfile.TemporaryDirectory() as d:
-                motion, mix = generate(meta.with_suffix(".wav"), shape, animator, Path(d), info["first_speaker"])
+                if args.weights:
+                    motion, mix = generate_with(args.weights, meta.with_suffix(".wav"), shape, Path(d),
+                                                info["first_speaker"])
+                else:
+                    motion, mix = generate(meta.with_suffix(".wav"), shape, animator, Path(d), info["first_speaker"])
                 if args.no_bake:
                     gaps, fps = {p: T.mouth_gap(motion, p, faces) for p in "AB"}, motion.fps
                 else:
@@ -121,11 +151,11 @@ def main() -> None:
                          f"r {pooled[mid]:.2f}, leak {s['leakage']:.2f}")
         print(f"| {meta.stem} | " + " | ".join(cells) + " |", flush=True)
     source = "motion's own lip gap" if args.no_bake else "baked .blend"
-    print(f"\n{len(clips)} clips of recorded people, {source}\n")
+    print(f"\n{len(clips)} clips of recorded people, {source}, {args.weights or 'shipped weights'}\n")
     print("| input | m/b/p closed | open vowels open | r at lag 0 | best lag (frames; clips per lag) "
           "| leakage, median (mean) |")
     print("|---|---|---|---|---|---|")
-    for name, shape, _ in ROWS:
+    for name, shape, _ in rows:
         t = totals[name]
         curve = np.nanmean(t["curves"], 0)
         mid = len(curve) // 2
