@@ -86,6 +86,8 @@ def run(args) -> int:
     req = request_from(args)
     req.masks, verdict = _masks(args, req)
     motion = generate(req)
+    if verdict:
+        motion.meta["who_speaks"] = verdict  # as the worker's motions say it
     motion.save(out)
     if verdict:  # said once the motion is written, so a failure stays one line
         print(f"who speaks: {verdict}", file=sys.stderr)
