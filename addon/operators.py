@@ -132,6 +132,9 @@ def job_spec(s) -> dict:
     spec = {"prompt": s.prompt, "seed": s.seed,
             "emotion": None if all(v is None for v in emotion.values()) else emotion,
             "relation": None if s.relation == "AUTO" else s.relation}
+    aversion = {person: round(float(p.gaze_aversion), 4) for person, p in (("A", s.person_a), ("B", s.person_b))}
+    if any(v != 1.0 for v in aversion.values()):
+        spec["gaze_aversion"] = aversion
     if s.emotion_script.strip():
         path = Path(bpy.path.abspath(s.emotion_script))
         try:

@@ -51,6 +51,7 @@ class DUET_PT_main(bpy.types.Panel):
             col.label(text=f"Person {person}", icon="USER")
             col.prop(p, "emotion")
             col.prop(p, "emotion_intensity", slider=True)
+            col.prop(p, "gaze_aversion", slider=True)
         box.prop(s, "emotion_script")
         box.prop(s, "relation")
         box.prop(s, "seed")

@@ -57,6 +57,9 @@ class DuetPerson(bpy.types.PropertyGroup):
                               description="Brows, cheeks, nose, eye squint and wide")
     head: FloatProperty(name="Head Motion", default=1.0, min=0.0, soft_max=2.0, description="Head turns and nods")
     blinks: FloatProperty(name="Blinks", default=1.0, min=0.0, soft_max=2.0)
+    gaze_aversion: FloatProperty(name="Gaze Aversion", default=1.0, min=0.0, max=3.0,
+                                 description="How far this person looks away from the partner's eyes, applied "
+                                             "when generating: 0 always on them, 1 as people do, 2 twice as far")
     emotion: EnumProperty(name="Emotion", items=EMOTIONS, description="The emotion this person shows")
     emotion_intensity: FloatProperty(name="Intensity", default=1.0, min=0.0, max=2.0,
                                      description="How strongly the emotion shows: 0 neutral, 1 as the model "

@@ -485,12 +485,16 @@ from duet.motion import DyadicMotion
 m = DyadicMotion.load(s.motion_file)
 out["speaking"] = [float(m.A.speaking.max()), float(m.B.speaking.max())]
 s.turns_file, s.speakers = "", "1"  # or: one person talks
+s.person_a.gaze_aversion = 0.0  # and A keeps looking at B's eyes
 out["third"] = sorted(bpy.ops.duet.generate())
 out["message3"] = s.message
+from duet.eval.metrics import partner_gaze_angle
+out["gaze_A"] = float(partner_gaze_angle(DyadicMotion.load(s.motion_file))["A"].mean())
+out["gaze_A_before"] = float(partner_gaze_angle(m)["A"].mean())
 '''
 
 
-def test_who_speaks_in_a_mix_is_said_written_and_can_be_corrected(addon_zip, conversation, tmp_path):
+def test_who_speaks_in_a_mix_is_said_written_and_can_be_corrected_and_gaze_aversion_reaches_the_engine(addon_zip, conversation, tmp_path):
     r = blender(f"AUDIO = {str(conversation.mix)!r}\n" + WHO_SPEAKS, tmp_path, addon_zip)
     assert r["mode"] == "BUILT_IN" and r["first"] == ["FINISHED"] and not r["error"], r["message"]
     assert "who speaks: two voices" in r["message"] and ".turns.txt" in r["message"]
@@ -499,3 +503,4 @@ def test_who_speaks_in_a_mix_is_said_written_and_can_be_corrected(addon_zip, con
     assert r["second"] == ["FINISHED"] and "who speaks: turns from" in r["message2"], r["message2"]
     assert r["speaking"][0] > 0.5 and r["speaking"][1] < 0.5
     assert r["third"] == ["FINISHED"] and "who speaks: one voice (forced)" in r["message3"], r["message3"]
+    assert r["gaze_A"] < 0.1 < r["gaze_A_before"]  # the person's Gaze Aversion reached the engine

@@ -298,3 +298,33 @@ def test_clients_cancel_and_report(service, long_audio, conversation, tmp_path):
     assert s.state == "failed" and "cannot reach" in s.error
     with pytest.raises(EngineError, match="Python"):
         SubprocessJob(str(tmp_path / "no-python"), {"audio": str(conversation.mix)}, tmp_path / "d.npz")
+
+
+def test_worker_takes_per_person_behaviour_amounts(conversation, tmp_path):
+    """The add-on's per-person Gaze Aversion (and the CLI's --head-motion/--expression) reach the engine."""
+    import numpy as np
+
+    from duet.eval.metrics import partner_gaze_angle
+    from duet.motion import DyadicMotion
+
+    def job(**spec):
+        p = subprocess.run([sys.executable, "-m", "duet.service.worker"], input=json.dumps(spec),
+                           capture_output=True, text=True, timeout=120)
+        return p.returncode, json.loads(p.stdout.strip().splitlines()[-1])
+
+    angles = {}
+    for name, amount in (("as made", None), ("A on B's eyes", {"A": 0.0, "B": 2.0})):
+        out = tmp_path / f"{len(angles)}.npz"
+        spec = {"audio": str(conversation.mix), "output": str(out)}
+        if amount:
+            spec["gaze_aversion"] = amount
+        rc, last = job(**spec)
+        assert rc == 0 and last["done"], last
+        angles[name] = {p: float(np.mean(a)) for p, a in partner_gaze_angle(DyadicMotion.load(out)).items()}
+    assert angles["A on B's eyes"]["A"] < 0.1 < angles["as made"]["A"]
+    assert angles["A on B's eyes"]["B"] > 1.5 * angles["as made"]["B"]
+    for bad, message in (({"A": 5}, "--gaze-aversion for person A must lie between 0 and 3"),
+                         ("far", "'gaze_aversion' must be a number")):
+        rc, last = job(audio=str(conversation.mix), gaze_aversion=bad, output=str(tmp_path / "bad.npz"))
+        assert rc == 1 and last["error"].startswith(message), last
+        assert not (tmp_path / "bad.npz").exists()

@@ -227,6 +227,11 @@ def create_app(config: ServiceConfig):
         input_shape: Literal[INPUT_SHAPES] = "auto"  # type: ignore[valid-type]
         first_speaker: Literal["A", "B"] = "A"
         speakers: Optional[Literal[1, 2]] = Field(None, description="a mono mix: force one or two voices")
+        head_motion: Union[float, dict[str, float], None] = Field(
+            None, description='how much head motion: one amount (0-3, 1 as made) or {"A": a, "B": b}')
+        expression: Union[float, dict[str, float], None] = Field(None, description="how much facial expression")
+        gaze_aversion: Union[float, dict[str, float], None] = Field(
+            None, description="how far gazes stray from the partner's eyes (0: always on them)")
 
     class PathJob(Options):
         """A job on files already on the server, under an allowed folder."""

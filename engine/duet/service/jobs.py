@@ -23,7 +23,7 @@ STATES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
 # the request fields a client may set; everything else in a job spec is refused
 OPTION_FIELDS = ("prompt", "emotion", "emotion_turns", "relation", "seed", "animator", "input_shape",
-                 "first_speaker", "speakers", "turns")
+                 "first_speaker", "speakers", "turns", "head_motion", "expression", "gaze_aversion")
 # audio a job may hold, as samples per second of its duration limit: stereo at 48 kHz (600 s of it
 # decodes to 230 MB of float32), so a small file that declares many channels or a high rate is refused
 MAX_SAMPLES_PER_SECOND = 2 * 48000
@@ -54,6 +54,13 @@ def request_from_spec(spec: dict):
     if spec.get("speakers") not in (None, 1, 2) or type(spec.get("speakers")) is bool:
         raise DuetError(f"'speakers' must be 1 or 2 (or absent: decided from the audio), not {spec['speakers']!r}")
     kwargs = {k: spec[k] for k in OPTION_FIELDS if spec.get(k) is not None}
+    from duet.animators import controls
+
+    for name in controls.CONTROLS:  # a number for both people or {"A": a, "B": b}; refused now
+        if name in kwargs:
+            if isinstance(kwargs[name], bool) or not isinstance(kwargs[name], (int, float, dict)):
+                raise DuetError(f"'{name}' must be a number or {{\"A\": a, \"B\": b}}, not {kwargs[name]!r}")
+            controls.amounts(kwargs[name], name)
     emotion_plan(kwargs.get("emotion"), kwargs.get("emotion_turns"))  # refused now, not when the job runs
     return Request(audio=spec["audio"], audio_b=spec.get("audio_b") or None, **kwargs)
 
