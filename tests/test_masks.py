@@ -160,3 +160,39 @@ def test_eval_masks_scores_a_corpus_and_checks_each_voice_alone(tmp_path):
     assert mono["clips"] >= 2 and mono["solo"] == 2 * mono["clips"]  # both tracks of every clip, alone
     assert 0 <= mono["solo_split"] <= mono["solo"] and 0.5 < mono["f1"] <= 1
     assert f"{mono['solo_split']} of {mono['solo']} tracks split into two voices" in r.out
+
+
+def test_piece_pitch_is_centred_on_the_median_piece_in_half_octaves():
+    from duet.audio.diarize import PITCH_OCTAVES, piece_pitch
+
+    feat = np.zeros((40, 15))
+    feat[:, 14] = 0.9  # voiced
+    feat[0:10, 13] = 1.0  # one octave above 150 Hz
+    feat[10:20, 13] = 0.0
+    feat[20:30, 13] = 0.5
+    feat[30:40, 14] = 0.0  # unvoiced: no pitch to go by
+    got = piece_pitch(feat, [(0, 10), (10, 20), (20, 30), (30, 40)])
+    np.testing.assert_allclose(got, [0.5 / PITCH_OCTAVES, -0.5 / PITCH_OCTAVES, 0.0, 0.0])
+
+
+def test_pitch_regroups_pieces_whose_voice_vectors_are_ambiguous():
+    """Two voices a half octave apart whose voice vectors (near alike) put one piece of each with the
+    other voice: with pitch beside them, the centres are those of the pitch groups."""
+    from duet.audio.diarize import pitch_centres, two_means
+
+    u = np.array([1.0, 0.0, 0.0])
+    v = np.array([0.9, np.sqrt(1 - 0.81), 0.0])
+    emb = np.stack([u, u, u, v, v, v, v, u])  # pieces 0-3 high voice, 4-7 low voice
+    weight = np.full(8, 25.0)
+    wins = [(25 * i, 25 * i + 25) for i in range(8)]
+    feat = np.zeros((200, 15))
+    feat[:, 14] = 0.9
+    feat[:100, 13] = 1.0  # pieces 0-3 at 300 Hz, 4-7 at 150 Hz
+    labels, centres = two_means(emb, weight)
+    assert labels[3] != labels[0] or labels[7] != labels[4]  # the vectors alone mix the voices
+    got = pitch_centres(emb, weight, wins, feat, centres)
+    want = np.stack([3 * u + v, 3 * v + u])
+    want /= np.linalg.norm(want, axis=1, keepdims=True)
+    if got[0] @ want[0] < got[0] @ want[1]:
+        got = got[::-1]
+    np.testing.assert_allclose(got, want, atol=1e-9)

@@ -2,8 +2,10 @@
 
 Speech runs (WebRTC voice activity) are covered by windows of PIECE_S every HOP_S; each window
 gets a GE2E embedding (`duet.audio.ge2e`). Two-means clustering on the unit sphere (started from
-the two least alike long windows) gives two voices; they are one voice when their centres are more
-alike than SAME_VOICE_COS. Each speech frame is scored against both voices by the windows over it,
+the two least alike long windows) gives two voices; they are one voice unless two centres fit the
+windows SPLIT_GAIN better than one. Once two voices are heard, the windows are grouped again with each one's
+pitch beside its vector, which gives the two centres. Each speech frame is scored against both
+voices by the windows over it,
 and a two-state Viterbi path over the frames, with a cost for changing voice that is smaller
 across a pause, names each frame. A short run alone in a pause inside the other
 person's turn (a backchannel such as "mm-hm") goes to the listener unless it clearly sounds like the
@@ -32,6 +34,8 @@ TIMBRE_SWITCH = 12.0  # cost of a change of voice in refinement (a quarter acros
 UNSURE_MARGIN = 0.03  # a piece this close to halfway between the voices is uncertain
 BACKCHANNEL_S = 0.6  # a run this short, alone in the other person's turn, may be the listener's "mm-hm"
 BACKCHANNEL_BIAS = 0.05  # how much more it must sound like the speaker to stay the speaker's
+PITCH_SHARE = 0.3  # once two voices are heard: weight of each piece's pitch beside its voice vector when
+PITCH_OCTAVES = 0.5  # grouping the pieces into the two voices; pitch counted in units of this many octaves
 
 
 @dataclass
@@ -193,6 +197,37 @@ def backchannels(segs: list[tuple[int, int]], path: np.ndarray, score: np.ndarra
     return path
 
 
+def piece_pitch(feat: np.ndarray, wins: list[tuple[int, int]]) -> np.ndarray:
+    """[P] each piece's mean log2 pitch over its voiced frames (`timbre` columns 13-14), less the
+    median over the pieces, in units of PITCH_OCTAVES; a piece with under two voiced frames gets 0."""
+    voiced = feat[:, 14] > 0.3
+    out = np.full(len(wins), np.nan)
+    for i, (a, b) in enumerate(wins):
+        v = voiced[a:b]
+        if v.sum() >= 2:
+            out[i] = feat[a:b, 13][v].mean()
+    if np.isnan(out).all():
+        return np.zeros(len(wins))
+    out = (out - np.nanmedian(out)) / PITCH_OCTAVES
+    return np.nan_to_num(out, nan=0.0)
+
+
+def pitch_centres(emb: np.ndarray, weight: np.ndarray, wins: list[tuple[int, int]], feat: np.ndarray,
+                  centres: np.ndarray) -> np.ndarray:
+    """Two voices heard: group the pieces again with their pitch beside their vectors (PITCH_SHARE),
+    and return the two centres of the voice vectors under that grouping. Pitch is what most often
+    tells two real people apart when their GE2E vectors do not (a line or a syllable of a low voice
+    put with the high one); the frame scores stay on the voice vectors alone."""
+    p = piece_pitch(feat, wins)[:, None]
+    both = np.concatenate([emb * np.sqrt(1 - PITCH_SHARE), p * np.sqrt(PITCH_SHARE)], 1)
+    both /= np.maximum(np.linalg.norm(both, axis=1, keepdims=True), 1e-9)
+    labels, _ = two_means(both, weight)
+    if min((labels == k).sum() for k in (0, 1)) == 0:
+        return centres
+    new = np.stack([(emb[labels == k] * weight[labels == k, None]).sum(0) for k in (0, 1)])
+    return new / np.linalg.norm(new, axis=1, keepdims=True)
+
+
 def diarize(x: np.ndarray, speech: np.ndarray, speakers: int | None = None) -> Diarization:
     """Mono samples [N] and speech frames [T] -> Diarization; speakers forces 1 or 2 voices."""
     from duet.audio.masks import _runs
@@ -213,6 +248,9 @@ def diarize(x: np.ndarray, speech: np.ndarray, speakers: int | None = None) -> D
     if speakers != 2 and (gain <= SPLIT_GAIN or min((labels == k).sum() for k in (0, 1)) == 0):
         masks[0] = speech
         return Diarization(masks, 1, gain)
+    feat = timbre(x, n) if REFINE_ROUNDS or PITCH_SHARE else None
+    if PITCH_SHARE:
+        centres = pitch_centres(emb, weight, wins, feat, centres)
     # each speech frame: the mean score of the windows over it
     total = np.zeros((n, 2))
     count = np.zeros(n)
@@ -223,7 +261,7 @@ def diarize(x: np.ndarray, speech: np.ndarray, speakers: int | None = None) -> D
     score = total[idx] / count[idx, None]
     path = viterbi(score, np.diff(idx) > 1)
     if REFINE_ROUNDS:
-        path = refine(timbre(x, n)[idx], score, path, np.diff(idx) > 1)
+        path = refine(feat[idx], score, path, np.diff(idx) > 1)
     state = np.full(n, -1)
     state[idx] = path
     runs = [(int(a), int(b)) for a, b in _runs(count > 0)]
