@@ -177,8 +177,9 @@ def test_piece_pitch_is_centred_on_the_median_piece_in_half_octaves():
 
 def test_pitch_regroups_pieces_whose_voice_vectors_are_ambiguous():
     """Two voices a half octave apart whose voice vectors (near alike) put one piece of each with the
-    other voice: with pitch beside them, the centres are those of the pitch groups."""
-    from duet.audio.diarize import pitch_centres, two_means
+    other voice: with pitch beside them, the centres are those of the pitch groups, and the gain is
+    how much better those centres fit the vectors than one."""
+    from duet.audio.diarize import pitch_grouping, two_means
 
     u = np.array([1.0, 0.0, 0.0])
     v = np.array([0.9, np.sqrt(1 - 0.81), 0.0])
@@ -188,11 +189,36 @@ def test_pitch_regroups_pieces_whose_voice_vectors_are_ambiguous():
     feat = np.zeros((200, 15))
     feat[:, 14] = 0.9
     feat[:100, 13] = 1.0  # pieces 0-3 at 300 Hz, 4-7 at 150 Hz
-    labels, centres = two_means(emb, weight)
+    labels, _ = two_means(emb, weight)
     assert labels[3] != labels[0] or labels[7] != labels[4]  # the vectors alone mix the voices
-    got = pitch_centres(emb, weight, wins, feat, centres)
+    one = emb.sum(0) / np.linalg.norm(emb.sum(0))
+    got, gain = pitch_grouping(emb, weight, wins, feat, one)
     want = np.stack([3 * u + v, 3 * v + u])
     want /= np.linalg.norm(want, axis=1, keepdims=True)
     if got[0] @ want[0] < got[0] @ want[1]:
         got = got[::-1]
     np.testing.assert_allclose(got, want, atol=1e-9)
+    fit = np.concatenate([emb[:4] @ want[0], emb[4:] @ want[1]])
+    assert gain == pytest.approx(float(np.mean(fit - emb @ one)))
+
+
+def test_one_voice_whose_pitch_cuts_across_its_vector_groups_stays_one_voice():
+    """One person: calm lines and shouted lines group apart on the voice vectors, but the pitch runs
+    across those groups, so the pitch grouping fits the vectors no better than one centre: one voice,
+    though the vectors alone would have split it."""
+    from duet.audio import diarize as D
+
+    u = np.array([1.0, 0.0, 0.0])
+    v = np.array([0.8, 0.6, 0.0])
+    emb = np.stack([u, v, u, v, u, v, u, v])  # calm / shouted, alternating
+    weight = np.full(8, 25.0)
+    wins = [(25 * i, 25 * i + 25) for i in range(8)]
+    feat = np.zeros((200, 15))
+    feat[:, 14] = 0.9
+    feat[:100, 13] = 1.0  # the pitch rises half way through, whatever the line
+    labels, centres = D.two_means(emb, weight)
+    one = emb.sum(0) / np.linalg.norm(emb.sum(0))
+    alone = float(np.average((emb * centres[labels]).sum(1) - emb @ one, weights=weight))
+    assert alone > D.SPLIT_GAIN  # the vectors alone call it two voices
+    _, gain = D.pitch_grouping(emb, weight, wins, feat, one)
+    assert gain <= D.SPLIT_GAIN

@@ -3,10 +3,10 @@
 Speech runs (WebRTC voice activity) are covered by windows of PIECE_S every HOP_S; each window
 gets a GE2E embedding (`duet.audio.ge2e`). Two-means clustering on the unit sphere (started from
 the two least alike long windows) gives two voices; they are one voice unless two centres fit the
-windows SPLIT_GAIN better than one. Once two voices are heard, the windows are grouped again with each one's
-pitch beside its vector, which gives the two centres. Each speech frame is scored against both
-voices by the windows over it,
-and a two-state Viterbi path over the frames, with a cost for changing voice that is smaller
+windows SPLIT_GAIN better than one, both as grouped on the vectors alone and as grouped again with
+each window's pitch beside its vector (that grouping gives the two centres). Each speech frame is
+scored against both voices by the windows over it, and a two-state Viterbi path over the frames,
+with a cost for changing voice that is smaller
 across a pause, names each frame. A short run alone in a pause inside the other
 person's turn (a backchannel such as "mm-hm") goes to the listener unless it clearly sounds like the
 speaker. The result says how sure it is: the cosine between the two voices, and the stretches whose
@@ -34,8 +34,8 @@ TIMBRE_SWITCH = 12.0  # cost of a change of voice in refinement (a quarter acros
 UNSURE_MARGIN = 0.03  # a piece this close to halfway between the voices is uncertain
 BACKCHANNEL_S = 0.6  # a run this short, alone in the other person's turn, may be the listener's "mm-hm"
 BACKCHANNEL_BIAS = 0.05  # how much more it must sound like the speaker to stay the speaker's
-PITCH_SHARE = 0.3  # once two voices are heard: weight of each piece's pitch beside its voice vector when
-PITCH_OCTAVES = 0.5  # grouping the pieces into the two voices; pitch counted in units of this many octaves
+PITCH_SHARE = 0.3  # weight of each piece's pitch beside its voice vector in the second grouping of the
+PITCH_OCTAVES = 0.5  # pieces into two voices; pitch counted in units of this many octaves
 
 
 @dataclass
@@ -212,20 +212,25 @@ def piece_pitch(feat: np.ndarray, wins: list[tuple[int, int]]) -> np.ndarray:
     return np.nan_to_num(out, nan=0.0)
 
 
-def pitch_centres(emb: np.ndarray, weight: np.ndarray, wins: list[tuple[int, int]], feat: np.ndarray,
-                  centres: np.ndarray) -> np.ndarray:
-    """Two voices heard: group the pieces again with their pitch beside their vectors (PITCH_SHARE),
-    and return the two centres of the voice vectors under that grouping. Pitch is what most often
-    tells two real people apart when their GE2E vectors do not (a line or a syllable of a low voice
-    put with the high one); the frame scores stay on the voice vectors alone."""
+def pitch_grouping(emb: np.ndarray, weight: np.ndarray, wins: list[tuple[int, int]], feat: np.ndarray,
+                   one: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """The pieces grouped into two voices with their pitch beside their voice vectors (PITCH_SHARE):
+    the two centres of the voice vectors under that grouping, and how much better they fit the
+    vectors than one centre (the gain, as for the grouping on the vectors alone); None when one
+    group is empty. Pitch is what most often tells two real people apart when their GE2E vectors do
+    not (a line or a syllable of a low voice put with the high one). One voice split in two by its
+    vectors (a shouted line against calm ones) is grouped differently by its pitch, and that grouping
+    fits the vectors little better than one centre."""
     p = piece_pitch(feat, wins)[:, None]
     both = np.concatenate([emb * np.sqrt(1 - PITCH_SHARE), p * np.sqrt(PITCH_SHARE)], 1)
     both /= np.maximum(np.linalg.norm(both, axis=1, keepdims=True), 1e-9)
     labels, _ = two_means(both, weight)
     if min((labels == k).sum() for k in (0, 1)) == 0:
-        return centres
-    new = np.stack([(emb[labels == k] * weight[labels == k, None]).sum(0) for k in (0, 1)])
-    return new / np.linalg.norm(new, axis=1, keepdims=True)
+        return None
+    centres = np.stack([(emb[labels == k] * weight[labels == k, None]).sum(0) for k in (0, 1)])
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    gain = float(np.average((emb * centres[labels]).sum(1) - emb @ one, weights=weight))
+    return centres, gain
 
 
 def diarize(x: np.ndarray, speech: np.ndarray, speakers: int | None = None) -> Diarization:
@@ -245,12 +250,14 @@ def diarize(x: np.ndarray, speech: np.ndarray, speakers: int | None = None) -> D
     one = (emb * weight[:, None]).sum(0)
     one /= np.linalg.norm(one)
     gain = float(np.average((emb * centres[labels]).sum(1) - emb @ one, weights=weight))
+    feat = timbre(x, n) if REFINE_ROUNDS or PITCH_SHARE else None
+    if PITCH_SHARE and min((labels == k).sum() for k in (0, 1)) > 0:
+        grouped = pitch_grouping(emb, weight, wins, feat, one)
+        if grouped is not None:  # two voices only if both groupings fit the vectors SPLIT_GAIN better
+            centres, gain = grouped[0], min(gain, grouped[1])
     if speakers != 2 and (gain <= SPLIT_GAIN or min((labels == k).sum() for k in (0, 1)) == 0):
         masks[0] = speech
         return Diarization(masks, 1, gain)
-    feat = timbre(x, n) if REFINE_ROUNDS or PITCH_SHARE else None
-    if PITCH_SHARE:
-        centres = pitch_centres(emb, weight, wins, feat, centres)
     # each speech frame: the mean score of the windows over it
     total = np.zeros((n, 2))
     count = np.zeros(n)
