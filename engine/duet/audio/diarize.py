@@ -42,7 +42,8 @@ PITCH_OCTAVES = 0.5  # pieces into two voices; pitch counted in units of this ma
 class Diarization:
     masks: np.ndarray  # [2, T] bool, rows in clustering order
     voices: int  # 1 or 2 as decided (or forced)
-    gain: float  # how much better two voices fit the windows than one (mean cosine; 0 when not split)
+    gain: float  # how much better two voices fit the windows than one (mean cosine; the lesser of the two
+    # groupings, on the vectors alone and with pitch; 0 when not split)
     forced: bool = False
     uncertain: list = field(default_factory=list)  # [(start_s, end_s)] stretches of unsure pieces
 
