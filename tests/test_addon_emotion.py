@@ -84,18 +84,13 @@ out["changed"] = sorted(k for k in before if made.get(k) != before[k])
 s = bpy.context.scene.duet  # undo reloads the scene: references made before it are gone
 out["motion"], out["message"], out["error"] = made["duet"][0], made["duet"][1], s.message_is_error
 # the panel's emotions are the job's: a script that is no list of turns stops Generate with one line
-s.emotion_script = BAD_SCRIPT
-try:
-    out["bad"] = sorted(bpy.ops.duet.generate())
-except RuntimeError as e:
-    out["bad"] = str(e)
-out["bad_message"] = [s.message, s.message_is_error, s.running]
-s.emotion_script = UNKNOWN_LABEL
-try:
-    out["unknown"] = sorted(bpy.ops.duet.generate())
-except RuntimeError as e:
-    out["unknown"] = str(e)
-out["unknown_message"] = [s.message, s.message_is_error, s.running]
+for key, script in (("bad", BAD_SCRIPT), ("unknown", UNKNOWN_LABEL)):
+    s.emotion_script = script
+    try:
+        out[key] = sorted(bpy.ops.duet.generate())
+    except RuntimeError as e:
+        out[key] = str(e)
+    out[key + "_message"] = [s.message, s.message_is_error, s.running]
 '''
 
 
