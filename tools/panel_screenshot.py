@@ -10,7 +10,7 @@ come in as glTF:
     duet generate talk.wav -o talk.npz && duet bake talk.npz -o talk.blend --glb talk.glb
     duet addon build -o dist --platform linux-x64
     blender -b --factory-startup --python-expr "import bpy; bpy.ops.wm.save_as_mainfile(filepath='/tmp/e.blend')"
-    xvfb-run -s "-screen 0 1400x1000x24" blender --factory-startup /tmp/e.blend \
+    xvfb-run -s "-screen 0 1400x1150x24" blender --factory-startup /tmp/e.blend \
         --python tools/panel_screenshot.py -- dist/duet-0.1.0-linux_x64.zip OUT.png talk.glb talk.npz .venv/bin/python
 (opening a file skips the splash screen). It installs the extension zip as a legacy add-on (with the
 bl_info an older Blender needs, in a temporary copy only) and borrows numpy from the engine's Python,
