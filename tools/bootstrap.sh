@@ -32,6 +32,9 @@ quiet_pip() { "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
 .venv/bin/python -c "import torch" 2>/dev/null || { say "installing torch 2.13.0 (CPU)"; "${pip[@]}" torch==2.13.0; }
 say "installing duet with all extras"
 "${pip[@]}" -e ".[all]"
+# Resemblyzer, the reference our numpy GE2E encoder is tested against (tests/test_ge2e.py), without its
+# dependencies: they would build webrtcvad from source over webrtcvad-wheels' identical module.
+.venv/bin/python -c "import resemblyzer" 2>/dev/null || "${pip[@]}" --no-deps resemblyzer==0.1.4
 
 if command -v npm >/dev/null; then
   say "installing the Khronos glTF validator"
