@@ -242,14 +242,15 @@ def strength(p):
     return Strength(mouth=p.mouth, expression=p.expression, head=p.head, blinks=p.blinks)
 
 
-def apply_motion(context, motion_path: str, audio: list[str]) -> str:
-    """Key the motion onto the two heads as one take (duet.blender, as 'duet bake --into') through the
-    panel's mapping and polish, and add its audio on free channels; the scene's timing stays."""
+def apply_motion(context, motion_path: str, audio: list[str], motion=None) -> str:
+    """Key the motion (``motion``: the file at ``motion_path``, loaded here when not given) onto the two
+    heads as one take (duet.blender, as 'duet bake --into') through the panel's mapping and polish,
+    and add its audio on free channels; the scene's timing stays."""
     from duet.blender import bake, scene as scene_setup
     from duet.motion import DyadicMotion
 
     s, scene = settings(context), context.scene
-    motion = DyadicMotion.load(motion_path)
+    motion = motion or DyadicMotion.load(motion_path)
     people = {"A": (s.person_a, s.head_a), "B": (s.person_b, s.head_b)}
     for p, head in people.values():
         if p.matched_for != head.name or not p.channels:
@@ -392,11 +393,14 @@ class DUET_OT_generate(JobOperator, bpy.types.Operator):
         return start_job(context, job_spec(settings(context)), motion_output(context))
 
     def use_result(self, context, status) -> str:
-        note = apply_motion(context, status.motion, list(status.audio) or audio_files(settings(context)))
-        return note + who_speaks(settings(context), status.motion)
+        from duet.motion import DyadicMotion
+
+        motion = DyadicMotion.load(status.motion)
+        note = apply_motion(context, status.motion, list(status.audio) or audio_files(settings(context)), motion)
+        return note + who_speaks(settings(context), motion, status.motion)
 
 
-def who_speaks(s, motion_path: str) -> str:
+def who_speaks(s, motion, motion_path: str) -> str:
     """For a mixed recording: what Duet heard, and the turns written beside the motion as an Audacity
     label file, to check, correct and give back as the Turns File."""
     if s.audio_mode != "MIX":
@@ -404,9 +408,7 @@ def who_speaks(s, motion_path: str) -> str:
     import numpy as np
 
     from duet.audio.turns import write_labels
-    from duet.motion import DyadicMotion
 
-    motion = DyadicMotion.load(motion_path)
     turns = Path(motion_path).with_suffix(".turns.txt")
     write_labels(turns, np.stack([motion.A.speaking, motion.B.speaking]))
     return f"; who speaks: {motion.meta.get('who_speaks', 'as given')} (turns in {turns.name})"

@@ -59,36 +59,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="write who speaks when as an Audacity label file, to check or edit and give back with --turns")
 
 
-def _masks(args, req):
-    """Speaking masks and the line on how sure they are (duet.pipeline.speaking_masks, with --speakers
-    and --turns), the label file when asked; (None, None) for the baseline animator, which finds its own."""
-    from duet.audio.turns import write_labels
+def _who_speaks_options(args, req) -> None:
+    """--speakers and --turns go into the request (the pipeline decides who speaks once, from the
+    audio it loads); none of them, nor --turns-out, applies to the baseline, which finds its own."""
     from duet.errors import DuetError
-    from duet.pipeline import speaking_masks
 
+    if req.animator == "baseline" and (args.turns or args.turns_out or args.speakers):
+        raise DuetError("--speakers, --turns and --turns-out work with the model animators, not baseline")
     req.speakers, req.turns = args.speakers, args.turns
-    if req.animator == "baseline":
-        if args.turns or args.turns_out or args.speakers:
-            raise DuetError("--speakers, --turns and --turns-out work with the model animators, not baseline")
-        return None, None
-    masks, verdict = speaking_masks(req)
-    if args.turns_out:
-        write_labels(args.turns_out, masks)
-    return masks, verdict
 
 
 def run(args) -> int:
     import sys
 
+    import numpy as np
+
+    from duet.audio.turns import write_labels
     from duet.pipeline import generate, output_path, silent_person_note
 
     out = output_path(args.output, ".npz")
     req = request_from(args)
-    req.masks, verdict = _masks(args, req)
+    _who_speaks_options(args, req)
     motion = generate(req)
-    if verdict:
-        motion.meta["who_speaks"] = verdict  # as the worker's motions say it
+    if args.turns_out:  # the masks the model was given are the motion's speaking tracks
+        write_labels(args.turns_out, np.stack([motion.A.speaking, motion.B.speaking]))
     motion.save(out)
+    verdict = motion.meta.get("who_speaks")
     if verdict:  # said once the motion is written, so a failure stays one line
         print(f"who speaks: {verdict}", file=sys.stderr)
     note = silent_person_note(motion, req)
