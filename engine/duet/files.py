@@ -15,13 +15,18 @@ from pathlib import Path
 from duet.errors import DuetError
 
 _interrupted = False
+_deferring = 0  # depth of uninterrupted() blocks
+_pending = False
 
 
 def _interrupt(signum, frame):
-    global _interrupted
+    global _interrupted, _pending
     if _interrupted:  # a second Ctrl-C (or the SIGTERM a batch sends after it) lets the clean-up finish
         return
     _interrupted = True
+    if _deferring:
+        _pending = True
+        return
     raise KeyboardInterrupt
 
 
@@ -37,6 +42,23 @@ def interrupted() -> bool:
     """True once a SIGINT or SIGTERM arrived: an error raised after it is the interrupt's doing
     (Blender turns a KeyboardInterrupt inside an operator into a RuntimeError)."""
     return _interrupted
+
+
+@contextlib.contextmanager
+def uninterrupted():
+    """Ctrl-C (or SIGTERM) inside the block waits for its end, then raises KeyboardInterrupt. For
+    Blender's own work (its start-up, file and export operators): an exception raised inside Blender's
+    Python callbacks is printed and swallowed there, or crashes it during start-up. Python runs signal
+    handlers in the main thread whichever thread the signal reached, so a flag covers them all."""
+    global _deferring, _pending
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+    if not _deferring and _pending:
+        _pending = False
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager

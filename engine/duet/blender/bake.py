@@ -29,18 +29,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-import bpy
 import numpy as np
 
 from duet.arkit import JOINT_CHANNELS, channels_from_joints
 from duet.blender import compat
 from duet.blender.logs import quiet
 from duet.blender.mapping import Mapping, resolve, suggest_bones, suggest_shape_keys
+from duet.blender.start import bpy
 from duet.blender.take import (LOCATION_TOLERANCE, ROTATION_TOLERANCE, SHAPE_KEY_TOLERANCE, Strength,
                                apply_strength, axis_angle_error, euler_error, quaternion_error, resample, thin,
                                vector_error)
 from duet.errors import DuetError
-from duet.files import atomic_output, usual_mode
+from duet.files import atomic_output, uninterrupted, usual_mode
 from duet.frames import axis_angle, conv_to_blender, rotmat
 from duet.motion import JOINTS, PERSONS, DyadicMotion
 
@@ -623,7 +623,7 @@ def _write(motion: DyadicMotion, temps: dict[str, Path], progress) -> None:
     from duet.exports.livelink import write_csv
 
     progress(0.7, "saving the .blend")
-    with quiet():
+    with quiet(), uninterrupted():
         bpy.ops.wm.save_as_mainfile(filepath=str(temps["blend"]), copy=True, compress=True)
     if "glb" in temps:
         progress(0.75, "exporting GLB")
@@ -653,7 +653,8 @@ def _no_progress(fraction: float, note: str = "") -> None:
 
 
 def _fresh_session() -> None:
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    with uninterrupted():  # re-registers Blender's add-ons
+        bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.context.preferences.filepaths.save_version = 0  # no .blend1 beside the outputs
 
 
@@ -710,7 +711,8 @@ def bake_into_file(motion: DyadicMotion, scene_blend, head_a: str, head_b: str, 
         temps = _outputs(stack, out_blend, glb, fbx, livelink_dir)
         _fresh_session()
         try:
-            bpy.ops.wm.open_mainfile(filepath=str(scene_blend), load_ui=False)
+            with uninterrupted():
+                bpy.ops.wm.open_mainfile(filepath=str(scene_blend), load_ui=False)
         except RuntimeError as e:
             raise DuetError(f"{scene_blend}: Blender could not open it ({str(e).strip().splitlines()[-1]})") from None
         bpy.context.preferences.filepaths.save_version = 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import bpy
+from duet.blender.start import bpy
 
 _FCURVES_NEW_TAKES_GROUP = "group_name" in bpy.types.ActionChannelbagFCurves.bl_rna.functions["new"].parameters
 

@@ -15,10 +15,10 @@ equivalently on the armature object's location as C t.
 
 from __future__ import annotations
 
-import bpy
 import numpy as np
 
 from duet.blender import compat
+from duet.blender.start import bpy
 from duet.frames import conv_to_blender
 from duet.motion import JOINTS
 

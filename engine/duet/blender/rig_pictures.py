@@ -6,11 +6,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import bpy
 import numpy as np
 
 from duet.arkit import ARKIT_52
 from duet.blender import compat, rig
+from duet.blender.start import bpy
 
 SPACING = 0.22
 VIEW_HEIGHT = 0.30  # metres of head shown, crown to upper neck

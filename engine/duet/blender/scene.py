@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import bpy
 import numpy as np
-from mathutils import Vector
 
 from duet.blender import compat
+from duet.blender.start import Vector, bpy
 from duet.errors import DuetError
 from duet.frames import conv_to_blender
 from duet.motion import PERSONS, DyadicMotion

@@ -12,12 +12,11 @@ import json
 import sys
 from pathlib import Path
 
-import bpy
 import numpy as np
-from mathutils import Matrix
 
 from duet.arkit import ARKIT_52
 from duet.blender import compat, rig
+from duet.blender.start import Matrix, bpy
 from duet.frames import conv_to_blender
 
 C = conv_to_blender(np.eye(3)).T

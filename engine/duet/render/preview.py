@@ -29,12 +29,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import bpy
 import numpy as np
-from mathutils import Matrix
 
 from duet.blender import compat
 from duet.blender.logs import quiet
+from duet.blender.start import Matrix, bpy
 from duet.errors import DuetError
 from duet.files import atomic_output
 from duet.progress import Progress

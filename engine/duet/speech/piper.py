@@ -7,11 +7,16 @@ CMU dictionary's AH0/AH1 split gives for most English words. ``pitch`` resamples
 moves its formants with it (another vocal tract as much as another pitch); piper speaks slower by as
 much first, so ``rate`` alone sets the speed. The phones are aligned after both. Used for the
 training corpus only (extra ``corpus``).
+
+The voice draws random noise inside its network (durations and timbre vary from run to run), from a
+generator that ONNX Runtime seeds when the session is made. Each utterance gets a session of its own
+seeded from what is said and how, so a corpus stays a function of its seed (about 1 s per line).
 """
 
 from __future__ import annotations
 
 import functools
+import zlib
 
 import numpy as np
 
@@ -40,6 +45,20 @@ def _voice(name: str):
     return PiperVoice.load(str(package.model_path()), config_path=str(package.config_path()))
 
 
+def _seeded(name: str, key: str):
+    """The voice with a fresh session whose noise is seeded from ``key``."""
+    import importlib
+
+    import onnxruntime as ort
+    from piper import PiperVoice
+
+    voice = _voice(name)
+    ort.set_seed(zlib.crc32(key.encode()))
+    path = importlib.import_module(VOICES[name]).model_path()
+    return PiperVoice(session=ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]),
+                      config=voice.config)
+
+
 def synth(text: str, name: str, rate: float, pitch: float):
     """(samples, sample rate, phones) for ``text``; phones from forced alignment at 16 kHz."""
     from math import gcd
@@ -50,7 +69,7 @@ def synth(text: str, name: str, rate: float, pitch: float):
     from duet.constants import SAMPLE_RATE
     from duet.speech.align import forced_words
 
-    voice = _voice(name)
+    voice = _seeded(name, f"{name}|{rate:.6f}|{pitch:.6f}|{text}")
     config = SynthesisConfig(length_scale=pitch / rate, noise_scale=0.667, noise_w_scale=0.8)
     chunks = [c.audio_float_array for c in voice.synthesize(text, syn_config=config)]
     if not chunks:
