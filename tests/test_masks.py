@@ -191,8 +191,8 @@ def test_pitch_regroups_pieces_whose_voice_vectors_are_ambiguous():
     feat[:100, 13] = 1.0  # pieces 0-3 at 300 Hz, 4-7 at 150 Hz
     labels, _ = two_means(emb, weight)
     assert labels[3] != labels[0] or labels[7] != labels[4]  # the vectors alone mix the voices
-    one = emb.sum(0) / np.linalg.norm(emb.sum(0))
-    got, gain = pitch_grouping(emb, weight, wins, feat, one)
+    one = emb.sum(0) / np.linalg.norm(emb.sum(0))  # the groups are of one size: counting them equally changes nothing
+    got, gain = pitch_grouping(emb, weight, wins, feat)
     want = np.stack([3 * u + v, 3 * v + u])
     want /= np.linalg.norm(want, axis=1, keepdims=True)
     if got[0] @ want[0] < got[0] @ want[1]:
@@ -216,9 +216,60 @@ def test_one_voice_whose_pitch_cuts_across_its_vector_groups_stays_one_voice():
     feat = np.zeros((200, 15))
     feat[:, 14] = 0.9
     feat[:100, 13] = 1.0  # the pitch rises half way through, whatever the line
-    labels, centres = D.two_means(emb, weight)
-    one = emb.sum(0) / np.linalg.norm(emb.sum(0))
-    alone = float(np.average((emb * centres[labels]).sum(1) - emb @ one, weights=weight))
-    assert alone > D.SPLIT_GAIN  # the vectors alone call it two voices
-    _, gain = D.pitch_grouping(emb, weight, wins, feat, one)
+    labels, _ = D.two_means(emb, weight)
+    assert D.split_gain(emb, weight, labels) > D.SPLIT_GAIN  # the vectors alone call it two voices
+    _, gain = D.pitch_grouping(emb, weight, wins, feat)
     assert gain <= D.SPLIT_GAIN
+
+
+def test_split_gain_does_not_shrink_with_the_quiet_persons_share():
+    """Two voices 0.8 apart in cosine: the gain of two centres over one, each group counted equally,
+    is the same whether the second person has half the windows or two of ten. Weighted by share (the
+    rule before), two of ten fell under SPLIT_GAIN and the quiet person's lines went to the other head."""
+    from duet.audio import diarize as D
+
+    u = np.array([1.0, 0.0, 0.0])
+    v = np.array([0.8, 0.6, 0.0])
+    even, lopsided = np.array([0] * 5 + [1] * 5), np.array([0] * 8 + [1] * 2)
+    weight = np.full(10, 25.0)
+    gains = [D.split_gain(np.where(lab[:, None] == 0, u, v), weight, lab) for lab in (even, lopsided)]
+    assert gains[0] == pytest.approx(gains[1]) and gains[1] > D.SPLIT_GAIN
+    emb = np.where(lopsided[:, None] == 0, u, v)
+    one = emb.sum(0) / np.linalg.norm(emb.sum(0))
+    by_share = float(np.mean(np.where(lopsided == 0, emb @ u, emb @ v) - emb @ one))
+    assert by_share < D.SPLIT_GAIN < gains[1]
+
+
+def test_a_stray_short_window_is_not_a_second_voice():
+    """A group under MIN_VOICE_S of speech gains nothing, however unlike it sounds; at MIN_VOICE_S it counts."""
+    from duet.audio import diarize as D
+    from duet.constants import FPS
+
+    u, v = np.array([1.0, 0.0]), np.array([0.6, 0.8])
+    labels = np.array([0] * 9 + [1])
+    emb = np.where(labels[:, None] == 0, u, v)
+    weight = np.full(10, 25.0)
+    weight[9] = np.ceil(D.MIN_VOICE_S * FPS) - 1
+    assert D.split_gain(emb, weight, labels) == 0.0
+    weight[9] += 1
+    assert D.split_gain(emb, weight, labels) > D.SPLIT_GAIN
+
+
+def test_a_person_who_says_one_short_line_is_heard_in_a_mono_mix(tmp_path):
+    """A talks for 20 s; B says one short line in the middle (about a tenth of the speech). The
+    rule before weighed the gain by share and heard one voice: B's line animated A."""
+    gap = np.zeros(int(0.5 * SR), np.float32)
+    lines = [("A", "Good morning, everyone, and thank you for coming."), ("A", "Today we talk about the weather."),
+             ("A", "It will rain this morning, then clear up after lunch."), ("B", "Will it snow on Sunday?"),
+             ("A", "No snow this week, but the nights will be cold."), ("A", "Bring a coat if you go out late.")]
+    a, b = [], []
+    for i, (who, text) in enumerate(lines):
+        x = np.concatenate([espeak(text, "en-us+m3" if who == "A" else "en-us+f4", tmp_path / f"{i}.wav"), gap])
+        a.append(x if who == "A" else np.zeros_like(x))
+        b.append(x if who == "B" else np.zeros_like(x))
+    a, b = np.concatenate([gap] + a), np.concatenate([gap] + b)
+    m = speaking_masks((0.5 * (a + b))[None], "mono")
+    ref = speaking_masks(np.stack([a, b]), "two-track")
+    assert ref[1].sum() < 0.15 * ref.sum()
+    assert ((m[1] >= 0.5) & (ref[1] >= 0.5)).sum() >= 0.8 * (ref[1] >= 0.5).sum()  # B's line is B's
+    assert f1(m, ref) >= 0.9

@@ -71,3 +71,23 @@ def test_a_lone_line_is_scored_against_the_other_centres_only(rv):
     assert r["speakers"]["q"]["within"] == pytest.approx(1.0)
     # the lone line has no centre without itself, so it goes to q: 2 of 3 right
     assert r["nearest_centre_accuracy"] == pytest.approx(0.667)
+
+
+def test_lopsided_dialogues_give_the_quiet_person_a_small_share(rv):
+    """Row 0 talks; the other says one line after about half of the turns: over 20 clips of 24 s the
+    quiet one has about a tenth of the speech, never more than the talker, and speaks in most clips."""
+    def line(frames, value):
+        n = frames * rv.HOP
+        return rv.Utterance("s", "l", np.full(n, value, np.float32), np.ones(frames, bool), "energy")
+
+    talker, quiet = [line(40, 0.1), line(60, 0.1)], [line(30, 0.2), line(50, 0.2)]
+    rng = np.random.default_rng(0)
+    n = int(rv.CLIP_S * rv.FPS)
+    shares = []
+    for _ in range(20):
+        tracks, ref = rv.lopsided(rng, talker, quiet, n)
+        assert tracks.shape == (2, n * rv.HOP) and ref.shape == (2, n)
+        assert np.all(tracks[1][np.repeat(~ref[1], rv.HOP)] == 0)  # the quiet track holds only its lines
+        shares.append(ref[1].sum() / ref.sum())
+    assert 0.05 < np.median(shares) < 0.2 and max(shares) < 0.5
+    assert sum(s > 0 for s in shares) >= 15

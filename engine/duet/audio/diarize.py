@@ -3,14 +3,15 @@
 Speech runs (WebRTC voice activity) are covered by windows of PIECE_S every HOP_S; each window
 gets a GE2E embedding (`duet.audio.ge2e`). Two-means clustering on the unit sphere (started from
 the two least alike long windows) gives two voices; they are one voice unless two centres fit the
-windows SPLIT_GAIN better than one, both as grouped on the vectors alone and as grouped again with
-each window's pitch beside its vector (that grouping gives the two centres). Each speech frame is
-scored against both voices by the windows over it, and a two-state Viterbi path over the frames,
-with a cost for changing voice that is smaller
-across a pause, names each frame. A short run alone in a pause inside the other
-person's turn (a backchannel such as "mm-hm") goes to the listener unless it clearly sounds like the
-speaker. The result says how sure it is: the cosine between the two voices, and the stretches whose
-pieces sit nearly halfway between them.
+windows SPLIT_GAIN better than one, with the two groups counted equally (so a person who says little
+is not outweighed), both as grouped on the vectors alone and as grouped again with each window's
+pitch beside its vector (that grouping gives the two centres); each voice needs MIN_VOICE_S of
+speech. Each speech frame is scored against both voices by the windows over it, and a two-state
+Viterbi path over the frames, with a cost for changing voice that is smaller across a pause, names
+each frame. A short run alone in a pause inside the other person's turn (a backchannel such as
+"mm-hm") goes to the listener unless it clearly sounds like the speaker. The result says how sure
+it is: the cosine between the two voices, and the stretches whose pieces sit nearly halfway between
+them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from duet.constants import FPS
 PIECE_S = 1.0  # embedding window
 HOP_S = 1.0  # windows overlap by half: each frame is scored by the two windows over it
 VOICEPRINT_SHARE = 0.3  # weight of the synthetic-voice prints beside GE2E in each window's vector
-SPLIT_GAIN = 0.045  # two voices must fit the windows this much better than one (cosine; chosen on dev)
+SPLIT_GAIN = 0.05  # two voices must fit the windows this much better than one (cosine, groups equal; chosen on dev)
+MIN_VOICE_S = 0.8  # speech each voice needs: a stray short window is not a second person (chosen on dev)
 CONFIDENT_GAIN = 0.035  # above this the two voices are told apart with confidence
 SWITCH_COST = 4.0  # summed per-frame cosine a change of voice costs inside a run (a quarter across a pause)
 REFINE_ROUNDS = 3  # frame-level refinement on the clip's own timbre (0: off)
@@ -42,8 +44,8 @@ PITCH_OCTAVES = 0.5  # pieces into two voices; pitch counted in units of this ma
 class Diarization:
     masks: np.ndarray  # [2, T] bool, rows in clustering order
     voices: int  # 1 or 2 as decided (or forced)
-    gain: float  # how much better two voices fit the windows than one (mean cosine; the lesser of the two
-    # groupings, on the vectors alone and with pitch; 0 when not split)
+    gain: float  # how much better two voices fit the windows than one (`split_gain`; the lesser of the two
+    # groupings, on the vectors alone and with pitch)
     forced: bool = False
     uncertain: list = field(default_factory=list)  # [(start_s, end_s)] stretches of unsure pieces
 
@@ -119,6 +121,22 @@ def two_means(emb: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarr
             break
         centres = new
     return labels, centres
+
+
+def split_gain(emb: np.ndarray, weight: np.ndarray, labels: np.ndarray) -> float:
+    """How much better each window's own group centre fits it than one centre for all (mean cosine),
+    with each group's windows weighted by length and the two groups counted equally, so the gain
+    does not shrink with the quieter person's share of the speech; 0 when a group's windows
+    (weighted by frames) hold under MIN_VOICE_S of speech."""
+    frames = np.bincount(labels, weights=weight, minlength=2)
+    if frames.min() < MIN_VOICE_S * FPS:
+        return 0.0
+    w = weight / frames[labels]
+    centres = np.stack([(emb[labels == k] * w[labels == k, None]).sum(0) for k in (0, 1)])
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    one = (emb * w[:, None]).sum(0)
+    one /= np.linalg.norm(one)
+    return float(np.average((emb * centres[labels]).sum(1) - emb @ one, weights=w))
 
 
 def viterbi(score: np.ndarray, pause: np.ndarray, switch: float | None = None) -> np.ndarray:
@@ -213,11 +231,11 @@ def piece_pitch(feat: np.ndarray, wins: list[tuple[int, int]]) -> np.ndarray:
     return np.nan_to_num(out, nan=0.0)
 
 
-def pitch_grouping(emb: np.ndarray, weight: np.ndarray, wins: list[tuple[int, int]], feat: np.ndarray,
-                   one: np.ndarray) -> tuple[np.ndarray, float] | None:
+def pitch_grouping(emb: np.ndarray, weight: np.ndarray, wins: list[tuple[int, int]],
+                   feat: np.ndarray) -> tuple[np.ndarray, float] | None:
     """The pieces grouped into two voices with their pitch beside their voice vectors (PITCH_SHARE):
     the two centres of the voice vectors under that grouping, and how much better they fit the
-    vectors than one centre (the gain, as for the grouping on the vectors alone); None when one
+    vectors than one centre (`split_gain`, as for the grouping on the vectors alone); None when one
     group is empty. Pitch is what most often tells two real people apart when their GE2E vectors do
     not (a line or a syllable of a low voice put with the high one). One voice split in two by its
     vectors (a shouted line against calm ones) is grouped differently by its pitch, and that grouping
@@ -230,8 +248,7 @@ def pitch_grouping(emb: np.ndarray, weight: np.ndarray, wins: list[tuple[int, in
         return None
     centres = np.stack([(emb[labels == k] * weight[labels == k, None]).sum(0) for k in (0, 1)])
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    gain = float(np.average((emb * centres[labels]).sum(1) - emb @ one, weights=weight))
-    return centres, gain
+    return centres, split_gain(emb, weight, labels)
 
 
 def diarize(x: np.ndarray, speech: np.ndarray, speakers: int | None = None) -> Diarization:
@@ -248,15 +265,13 @@ def diarize(x: np.ndarray, speech: np.ndarray, speakers: int | None = None) -> D
     emb = voice_vectors(x, wins)
     weight = np.array([b - a for a, b in wins], np.float64)
     labels, centres = two_means(emb, weight)
-    one = (emb * weight[:, None]).sum(0)
-    one /= np.linalg.norm(one)
-    gain = float(np.average((emb * centres[labels]).sum(1) - emb @ one, weights=weight))
+    gain = split_gain(emb, weight, labels)
     feat = timbre(x, n) if REFINE_ROUNDS or PITCH_SHARE else None
     if PITCH_SHARE and min((labels == k).sum() for k in (0, 1)) > 0:
-        grouped = pitch_grouping(emb, weight, wins, feat, one)
+        grouped = pitch_grouping(emb, weight, wins, feat)
         if grouped is not None:  # two voices only if both groupings fit the vectors SPLIT_GAIN better
             centres, gain = grouped[0], min(gain, grouped[1])
-    if speakers != 2 and (gain <= SPLIT_GAIN or min((labels == k).sum() for k in (0, 1)) == 0):
+    if speakers != 2 and gain <= SPLIT_GAIN:
         masks[0] = speech
         return Diarization(masks, 1, gain)
     # each speech frame: the mean score of the windows over it
