@@ -27,10 +27,8 @@ def test_speaker_mouth_moves_more_than_listener(tmp_path, conversation, shape):
         sl = _inner(turn)
         speaker, listener = (m.A, m.B) if turn[0] == "A" else (m.B, m.A)
         s_jaw, l_jaw = speaker.poses["jaw"][sl, 0], listener.poses["jaw"][sl, 0]
-        # The listener's mouth stays shut on most frames (the model leaks the odd short opening); the
-        # speaker's jaw is open past 0.05 rad on 0.31-0.44 of these turns' frames (the weights of
-        # 2026-12-06, corpus v3; 0.39-0.49 before, open vowels 0.016 lower on the test split).
-        assert np.mean(l_jaw > 0.05) < 0.1 and np.mean(s_jaw > 0.05) > 0.25, (shape, turn)
+        # The listener's mouth stays shut on most frames (the model leaks the odd short opening).
+        assert np.mean(l_jaw > 0.05) < 0.1 and np.mean(s_jaw > 0.05) > 0.35, (shape, turn)
         assert s_jaw.mean() > 3 * max(l_jaw.mean(), 0.005), (shape, turn)
 
 
