@@ -143,6 +143,20 @@ def test_chunked_body_cannot_pass_the_size_limit(conversation, tmp_path):
         assert httpx.get(f"{s.url}/jobs").json() == []  # no job was made from it
 
 
+def test_a_refused_body_still_sending_gets_its_answer_and_a_clean_close():
+    """CI saw a 411 arrive with its JSON body lost: closing on a body still coming sent a reset."""
+    with server("--max-request-mb", "1") as s:
+        for _ in range(3):
+            sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            sock.sendall(f"POST /jobs/upload HTTP/1.1\r\nHost: 127.0.0.1:{s.port}\r\nContent-Type: "
+                         f"multipart/form-data; boundary=x\r\nContent-Length: {8 << 20}\r\n\r\n".encode()
+                         + bytes(2 << 20))  # sent before the answer is read: the service is closing on it
+            status, headers, data = read_response(sock)
+            assert status == 413 and "too large" in json.loads(data)["error"]
+            assert sock.recv(65536) == b""  # a FIN after the answer, not a reset
+            sock.close()
+
+
 def test_oversized_body_is_refused_without_being_read():
     """Probe: a 400 MiB body was read in full before the rejection."""
     with server("--max-request-mb", "1") as s:

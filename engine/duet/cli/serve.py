@@ -31,6 +31,7 @@ def run(args) -> int:
     import uvicorn
 
     from duet.service.app import ServiceConfig, create_app
+    from duet.service.linger import LingeringH11Protocol
 
     config = ServiceConfig(host=args.host, port=args.port, token=args.token or os.environ.get("DUET_TOKEN") or None,
                            allow=[Path(d).expanduser() for d in args.allow],
@@ -52,7 +53,8 @@ def run(args) -> int:
     try:
         shown = f"[{args.host}]" if ":" in args.host else args.host
         print(f"duet serve: listening on http://{shown}:{port}", file=sys.stderr, flush=True)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
+        server = uvicorn.Server(uvicorn.Config(app, http=LingeringH11Protocol, log_level="warning",
+                                                timeout_graceful_shutdown=5))
         server.run(sockets=[sock])
     finally:  # also when a signal comes before the server has started
         app.state.close()
