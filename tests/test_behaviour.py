@@ -230,6 +230,24 @@ def test_each_relation_changes_at_least_two_statistics_in_the_documented_directi
         assert r["eye_contact_listening_B"] > r["eye_contact_speaking_B"] + 0.25
 
 
+def test_each_persons_emotion_shows_on_that_person_and_a_smaller_share_on_the_partner():
+    """The model is conditioned on each person's own label (their latest turn's); the truth follows
+    it, so `--emotion A=happy,B=neutral` can make A, not B, the happy one (issue 27)."""
+    timings = conversation(90.0, 4)
+    smile = [INDEX[n] for n in ("mouthSmileLeft", "mouthSmileRight")]
+    happy_a = animate(timings, LAYOUT, emotions=["happy" if t.speaker == "A" else "neutral" for t in timings.turns],
+                      seed=1)
+    calm = animate(timings, LAYOUT, emotions=["neutral"] * len(timings.turns), seed=1)
+    mean = lambda m, p, on: float(m.person(p).expr[on][:, smile].mean())  # noqa: E731
+    first_a = next(t.start for t in timings.turns if t.speaker == "A")
+    after = np.arange(happy_a.n_frames) / FPS >= first_a + 0.5
+    a_listens = after & (happy_a.A.speaking < 0.5)
+    assert mean(happy_a, "A", after) > 2.5 * mean(happy_a, "B", after)
+    assert mean(happy_a, "A", a_listens) > 0.25  # held between A's own turns
+    b_listens = after & (happy_a.B.speaking < 0.5)  # B mirrors some of it, while A speaks
+    assert 0.03 < mean(happy_a, "B", b_listens) - mean(calm, "B", b_listens) < 0.5 * mean(happy_a, "A", after)
+
+
 # ---------------------------------------------------------------- the controls
 
 

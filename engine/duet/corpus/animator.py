@@ -47,7 +47,9 @@ RELATION_STYLE = {
     "nonblood-unequal": (Style(0.85, 0.55, 0.75, 1.4), Style(0.5, 0.6, 1.7, 0.85)),
 }
 
-# Expression offsets while speaking with an emotion, and while listening to a partner who shows it.
+# Expression offsets of one's own emotion: while speaking (SPEAKER_EXPR) and, softer, between one's
+# own turns (HELD_EXPR). Each person's emotion is the label of their own most recent turn, as the
+# model's conditioning gives it, so the label a user sets on a person shows on that person.
 SPEAKER_EXPR = {
     "neutral": {},
     "happy": {"mouthSmileLeft": 0.45, "mouthSmileRight": 0.45, "cheekSquintLeft": 0.25, "cheekSquintRight": 0.25},
@@ -59,7 +61,7 @@ SPEAKER_EXPR = {
                 "mouthStretchRight": 0.2},
     "disgusted": {"noseSneerLeft": 0.45, "noseSneerRight": 0.45, "mouthUpperUpLeft": 0.2, "mouthUpperUpRight": 0.2},
 }
-LISTENER_EXPR = {
+HELD_EXPR = {
     "neutral": {"mouthSmileLeft": 0.08, "mouthSmileRight": 0.08},
     "happy": {"mouthSmileLeft": 0.35, "mouthSmileRight": 0.35, "cheekSquintLeft": 0.15, "cheekSquintRight": 0.15},
     "sad": {"browInnerUp": 0.35, "mouthFrownLeft": 0.15, "mouthFrownRight": 0.15},
@@ -68,6 +70,9 @@ LISTENER_EXPR = {
     "fearful": {"browInnerUp": 0.4, "eyeWideLeft": 0.2, "eyeWideRight": 0.2},
     "disgusted": {"noseSneerLeft": 0.2, "noseSneerRight": 0.2, "browDownLeft": 0.15, "browDownRight": 0.15},
 }
+# A listener mirrors this share of the speaker's emotion (HELD_EXPR) during the speaker's turn:
+# emotional mimicry is partial and weaker than one's own display (Hess and Fischer 2013).
+MIRROR = 0.4
 
 # Viseme parameters per phone class: (round, spread, labiodental, dominance).
 _CLASS_SHAPE = {
@@ -239,16 +244,27 @@ def _accents(phones, loud: np.ndarray | None, fps: float, rng) -> list[tuple[flo
 
 
 def _expressions(m, timings: Timings, emotions, p, t, amount, partner_phrases, accents, rng) -> None:
-    """Emotion offsets (own emotion while speaking, listener dictionary while the partner speaks),
-    brow raises on some of one's own pitch accents, and, in reply to the partner, smiles at their
-    phrase ends and brow raises at their questions; ``amount`` scales all of it (the relation)."""
+    """Emotion offsets (one's own emotion from one's own turn on: full while speaking, held softer
+    until one's next turn; a share of the partner's while they speak), brow raises on some of one's
+    own pitch accents, and, in reply to the partner, smiles at their phrase ends and brow raises at
+    their questions; ``amount`` scales all of it (the relation)."""
     fps = 1.0 / (t[1] - t[0]) if len(t) > 1 else 25.0
     target = np.zeros_like(m.expr)
-    for turn, emo in zip(timings.turns, emotions):
-        table = SPEAKER_EXPR if turn.speaker == p else LISTENER_EXPR
-        on = (t >= turn.start) & (t < turn.end + 0.8)
+
+    def show(on, table, emo, share=1.0):
         for name, w in table.get(emo, {}).items():
-            target[on, INDEX[name]] = np.maximum(target[on, INDEX[name]], min(1.0, w * amount))
+            target[on, INDEX[name]] = np.maximum(target[on, INDEX[name]], min(1.0, w * share * amount))
+
+    turns = sorted(zip(timings.turns, emotions), key=lambda te: te[0].start)
+    own = [(turn, emo) for turn, emo in turns if turn.speaker == p]
+    show(t < (own[0][0].start if own else np.inf), HELD_EXPR, "neutral")  # no turn yet: neutral, as labelled
+    for k, (turn, emo) in enumerate(own):
+        until = own[k + 1][0].start if k + 1 < len(own) else np.inf
+        show((t >= turn.start) & (t < min(turn.end + 0.8, until)), SPEAKER_EXPR, emo)
+        show((t >= turn.start) & (t < until), HELD_EXPR, emo)
+    for turn, emo in turns:
+        if turn.speaker != p:
+            show((t >= turn.start) & (t < turn.end + 0.8), HELD_EXPR, emo, MIRROR)
     m.expr[:] = np.clip(m.expr + _smooth(target, fps, 0.3), 0, 1)
     brow = np.zeros(len(t))
     for c, strength in accents:
