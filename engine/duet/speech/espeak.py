@@ -7,6 +7,7 @@ import ctypes.util
 import os
 import pickle
 import threading
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,9 @@ class _Engine:
         return result
 
     def _speak_here(self, text: str, voice: str, rate: float, pitch: float):
+        # voices with breath noise (en+f2, en-us+f5, ...) draw it from libc's rand(), whose state is
+        # whatever else in this process used it: seed it from the utterance, so it sounds the same in any run
+        ctypes.CDLL(None).srand(zlib.crc32(f"{text}|{voice}|{rate:.6f}|{pitch:.6f}".encode()))
         if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise DuetError(f"espeak-ng has no voice {voice!r}")
         self.lib.espeak_SetParameter(_RATE, int(round(_DEFAULT_WPM * rate)), 0)
