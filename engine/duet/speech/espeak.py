@@ -50,6 +50,7 @@ class _Engine:
             self.lib = ctypes.CDLL(path)
         except OSError:
             raise DuetError("espeak-ng is not installed (libespeak-ng.so.1 not found; apt install espeak-ng)") from None
+        self.libc = ctypes.CDLL(None)  # the rand() the library draws breath noise from
         self.sr = self.lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None, _INITIALIZE_PHONEME_EVENTS)
         if self.sr <= 0:
             raise DuetError("espeak-ng failed to initialise")
@@ -100,7 +101,7 @@ class _Engine:
     def _speak_here(self, text: str, voice: str, rate: float, pitch: float):
         # voices with breath noise (en+f2, en-us+f5, ...) draw it from libc's rand(), whose state is
         # whatever else in this process used it: seed it from the utterance, so it sounds the same in any run
-        ctypes.CDLL(None).srand(zlib.crc32(f"{text}|{voice}|{rate:.6f}|{pitch:.6f}".encode()))
+        self.libc.srand(zlib.crc32(f"{text}|{voice}|{rate:.6f}|{pitch:.6f}".encode()))
         if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise DuetError(f"espeak-ng has no voice {voice!r}")
         self.lib.espeak_SetParameter(_RATE, int(round(_DEFAULT_WPM * rate)), 0)
