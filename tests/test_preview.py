@@ -108,7 +108,7 @@ def test_preview_frames_each_head_at_least_half_the_frame_and_cuts_to_the_speake
 
 
 def test_shot_list_follows_the_speaker_and_holds_each_shot():
-    from duet.render.preview import shot_list
+    from duet.render.framing import shot_list
 
     a = np.r_[np.zeros(10), np.ones(60), np.zeros(5), np.ones(8), np.zeros(80), np.ones(30), np.zeros(20)]
     b = np.r_[np.zeros(70), np.ones(20), np.zeros(3), np.ones(120)]
