@@ -303,7 +303,11 @@ def build(person: str, work: Path, out: Path, config: FitConfig) -> dict:
         spec.write_text(json.dumps([v.to_json() for v in views]))
         subprocess.run([sys.executable, "-m", "duet.render.avatar_views", person, str(spec), str(work / f"{person}-{name}")],
                        check=True)
-    fitted, cost = work / f"{person}-avatar.npz", work / f"{person}-fit-cpu.txt"
+    fitted, cost, made_by = (work / f"{person}-avatar.npz", work / f"{person}-fit-cpu.txt",
+                             work / f"{person}-fit-config.json")
+    settings = json.dumps(asdict(config), sort_keys=True)
+    if fitted.exists() and (not made_by.exists() or made_by.read_text() != settings):
+        fitted.unlink()   # fitted with other settings (or before they were recorded): fit again
     if not fitted.exists():
         cpu = time.process_time()
         views = sets["train"]
@@ -312,6 +316,7 @@ def build(person: str, work: Path, out: Path, config: FitConfig) -> dict:
             avatar = fit(head, posed_vertices(head, views), views, rgb, alpha, config, progress=bar.update)
         avatars.save(avatar, fitted)
         cost.write_text(f"{time.process_time() - cpu:.1f}")
+        made_by.write_text(settings)
     avatar = avatars.load(fitted)
     views = sets["heldout"]
     rgb, alpha = load_targets(work / f"{person}-heldout", len(views))

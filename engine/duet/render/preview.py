@@ -322,6 +322,21 @@ def _backdrop(world):
     tree = compat.node_tree(world)
     nodes, links = tree.nodes, tree.links
     nodes.clear()
+    seen = nodes.new("ShaderNodeBackground")
+    dark = nodes.new("ShaderNodeBackground")
+    dark.inputs["Color"].default_value = (0.0, 0.0, 0.0, 1.0)
+    path = nodes.new("ShaderNodeLightPath")
+    mix = nodes.new("ShaderNodeMixShader")
+    out = nodes.new("ShaderNodeOutputWorld")
+    links.new(_backdrop_colour(nodes, links), seen.inputs["Color"])
+    links.new(path.outputs["Is Camera Ray"], mix.inputs[0])
+    links.new(dark.outputs[0], mix.inputs[1])
+    links.new(seen.outputs[0], mix.inputs[2])
+    links.new(mix.outputs[0], out.inputs["Surface"])
+
+
+def _backdrop_colour(nodes, links):
+    """The backdrop's colour at the pixel being shaded (a gradient over the frame's height), as a socket."""
     coord = nodes.new("ShaderNodeTexCoord")
     sep = nodes.new("ShaderNodeSeparateXYZ")
     ramp = nodes.new("ShaderNodeValToRGB")
@@ -330,20 +345,10 @@ def _backdrop(world):
     ramp.color_ramp.elements[1].color = (*BACKDROP[0], 1.0)
     map_z = nodes.new("ShaderNodeMapRange")
     map_z.inputs["From Min"].default_value, map_z.inputs["From Max"].default_value = -0.4, 0.4
-    seen = nodes.new("ShaderNodeBackground")
-    dark = nodes.new("ShaderNodeBackground")
-    dark.inputs["Color"].default_value = (0.0, 0.0, 0.0, 1.0)
-    path = nodes.new("ShaderNodeLightPath")
-    mix = nodes.new("ShaderNodeMixShader")
-    out = nodes.new("ShaderNodeOutputWorld")
     links.new(coord.outputs["Window"], sep.inputs[0])
     links.new(sep.outputs["Y"], map_z.inputs["Value"])
     links.new(map_z.outputs["Result"], ramp.inputs["Fac"])
-    links.new(ramp.outputs["Color"], seen.inputs["Color"])
-    links.new(path.outputs["Is Camera Ray"], mix.inputs[0])
-    links.new(dark.outputs[0], mix.inputs[1])
-    links.new(seen.outputs[0], mix.inputs[2])
-    links.new(mix.outputs[0], out.inputs["Surface"])
+    return ramp.outputs["Color"]
 
 
 def _look(heads, added):
@@ -412,14 +417,17 @@ def _lit_copy(mat):
     source = out.inputs["Surface"].links[0].from_socket if out.inputs["Surface"].is_linked else bsdf.outputs[0]
     links.new(source, add.inputs[0])
     links.new(emit.outputs[0], add.inputs[1])
-    # the neck's cut end fades into the backdrop (rest height, 0 at the bottom of the mesh, 1 at the crown)
+    # the neck's cut end fades into the backdrop (rest height, 0 at the bottom of the mesh, 1 at the crown):
+    # towards the backdrop's own colour at that pixel, not through transparency, which one sample per
+    # pixel would resolve as speckle
     rest = nodes.new("ShaderNodeTexCoord")
     height = nodes.new("ShaderNodeSeparateXYZ")
     links.new(rest.outputs["Generated"], height.inputs[0])
     fade = nodes.new("ShaderNodeMapRange")
     fade.inputs["From Min"].default_value, fade.inputs["From Max"].default_value = NECK_FADE
     links.new(height.outputs["Z"], fade.inputs["Value"])
-    clear = nodes.new("ShaderNodeBsdfTransparent")
+    clear = nodes.new("ShaderNodeEmission")
+    links.new(_backdrop_colour(nodes, links), clear.inputs["Color"])
     mix = nodes.new("ShaderNodeMixShader")
     links.new(fade.outputs["Result"], mix.inputs[0])
     links.new(clear.outputs[0], mix.inputs[1])
