@@ -346,6 +346,22 @@ def test_pose_guidance_scales_only_head_pose_and_translation():
     assert role_guidance(masks, 3.0, 1.0, None, posed).shape[-1] == 1  # no pose scale: as before
 
 
+def test_gaze_guidance_scales_the_eyes_by_role_and_nothing_else():
+    from duet.model.infer import eye_dims, pose_dims, role_guidance
+
+    masks = np.array([[[1, 0], [0, 1]]], np.float32)  # [N=1, 2 people, L=2]: A speaks, then B
+    eyes, posed = eye_dims(SMALL), pose_dims(SMALL)
+    e = SMALL.n_expr
+    assert eyes[e + 9: e + 15].all() and eyes.sum() == 6 and not (eyes & ~posed).any()
+    w = role_guidance(masks, 3.0, 1.0, 1.5, posed, (12.0, 7.0), eyes)
+    assert w[0, 0, :, e + 9].tolist() == [12.0, 7.0] and w[0, 1, :, e + 14].tolist() == [7.0, 12.0]
+    assert float(w[..., e].min()) == float(w[..., e].max()) == 1.5      # the head: the pose scale
+    assert w[0, 0, :, e + 6].tolist() == [3.0, 1.0]                      # the jaw: the face's
+    plain = role_guidance(masks, 3.0, 1.0, 1.5, posed)
+    np.testing.assert_array_equal(np.delete(w, np.nonzero(eyes)[0], -1), np.delete(plain, np.nonzero(eyes)[0], -1))
+    assert role_guidance(masks, 3.0, 3.0, None, None, (12.0, 7.0), eyes)[0, 0, 0, e + 9] == 12.0
+
+
 def test_windows_sampled_in_groups_give_the_same_motion_as_one_batch(tmp_path, monkeypatch):
     # long audio is sampled WINDOWS_AT_ONCE windows at a time to bound memory; nothing else may change
     from duet.model import bundle, generate

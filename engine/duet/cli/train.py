@@ -32,6 +32,9 @@ def add_arguments(p) -> None:
     p.add_argument("--guidance", type=float, nargs=3, default=None, metavar=("SPEAK", "LISTEN", "POSE"),
                    help="with --ship: sampling guidance on speaking frames' face, listening frames' face, and "
                         "head and eye rotations (tune on the val split)")
+    p.add_argument("--gaze-guidance", type=float, nargs=2, default=None, metavar=("SPEAK", "LISTEN"),
+                   help="with --ship: sampling guidance on the eye rotations while speaking and while listening "
+                        "(default: as POSE; tune on the val split by eye contact)")
 
 
 def train_config(args):
@@ -54,9 +57,9 @@ def train_config(args):
 
 def run(args) -> int:
     if args.ship:
-        return _ship(Path(args.ship), args.name, args.guidance)
-    if args.guidance is not None:
-        raise DuetError("--guidance goes with --ship")
+        return _ship(Path(args.ship), args.name, args.guidance, args.gaze_guidance)
+    if args.guidance is not None or args.gaze_guidance is not None:
+        raise DuetError("--guidance and --gaze-guidance go with --ship")
     corpus = args.corpus or "data/corpus"
     if args.voiceprint:
         if not (Path(corpus) / "manifest.json").is_file():
@@ -92,7 +95,7 @@ def _voiceprint(args) -> int:
     return 0
 
 
-def _ship(src: Path, name: str, guidance=None) -> int:
+def _ship(src: Path, name: str, guidance=None, gaze=None) -> int:
     """Copy a training bundle into the package (fp16), with the sampling scales chosen on val; a
     voice-print bundle goes in as the package's voiceprint.pt. Either is exported to ONNX beside it."""
     import shutil
@@ -116,11 +119,14 @@ def _ship(src: Path, name: str, guidance=None) -> int:
 
     if not name.replace("-", "").isalnum():
         raise DuetError(f"--name {name!r}: use letters, digits and dashes")
-    if guidance is not None and not all(0.0 <= v <= 20.0 for v in guidance):
-        raise DuetError(f"--guidance {' '.join(f'{v:g}' for v in guidance)}: use scales between 0 and 20")
+    for flag, scales in (("--guidance", guidance), ("--gaze-guidance", gaze)):
+        if scales is not None and not all(0.0 <= v <= 20.0 for v in scales):
+            raise DuetError(f"{flag} {' '.join(f'{v:g}' for v in scales)}: use scales between 0 and 20")
     b = bundle.load(src)
     if guidance is not None:
         b.cfg.guidance, b.cfg.guidance_listen, b.cfg.guidance_pose = guidance
+    if gaze is not None:
+        b.cfg.guidance_gaze = tuple(gaze)
     dst = bundle.save(bundle.WEIGHTS_DIR / f"{name}.pt", b.net, b.cfg, b.mean, b.std, {**b.meta, "id": name},
                       half=True)
     print(f"shipped {src} -> {dst} ({dst.stat().st_size / 1e6:.1f} MB)")

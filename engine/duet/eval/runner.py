@@ -76,7 +76,9 @@ def _sampling(name: str) -> str:
         return "guidance from the bundle"
     c = json.loads(card.read_text())["config"]
     text = f"guidance {c['guidance']:g} speaking / {c['guidance_listen']:g} listening"
-    return text + (f" / {c['guidance_pose']:g} head pose" if c.get("guidance_pose") is not None else "")
+    text += f" / {c['guidance_pose']:g} head pose" if c.get("guidance_pose") is not None else ""
+    gaze = c.get("guidance_gaze")
+    return text + (f" / eyes {gaze[0]:g} speaking, {gaze[1]:g} listening" if gaze is not None else "")
 
 
 def methods(rhubarb=None) -> list[Method]:

@@ -36,6 +36,7 @@ class ModelConfig:
     guidance: float = 3.0           # classifier-free guidance scale (on speaking frames)
     guidance_listen: float = 1.0    # ... on listening frames (see infer.role_guidance; tuned on val)
     guidance_pose: float | None = None  # on head/eye rotations and translation (None: as the face)
+    guidance_gaze: tuple[float, float] | None = None  # on the eye rotations, speaking and listening (None: as pose)
     logsnr_min: float = -15.0
     logsnr_max: float = 15.0
     fps: float = 25.0

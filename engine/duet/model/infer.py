@@ -157,7 +157,8 @@ def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidan
 
     cfg = b.cfg
     n, length = audio.shape[0], audio.shape[1]
-    scale = role_guidance(masks, guidance, listener_guidance, pose_guidance, pose_dims(cfg))
+    scale = role_guidance(masks, guidance, listener_guidance, pose_guidance, pose_dims(cfg),
+                          cfg.guidance_gaze, eye_dims(cfg))
     noise = torch_normal(int(seed), (n, 2, length, cfg.motion_dim))
     starts = range(0, n, WINDOWS_AT_ONCE)
     calls = 0
@@ -198,8 +199,16 @@ def pose_dims(cfg) -> np.ndarray:
     return out
 
 
+def eye_dims(cfg) -> np.ndarray:
+    """[D] bool: the motion-vector dimensions of the eye rotations."""
+    out = np.zeros(cfg.motion_dim, bool)
+    out[cfg.n_expr + 9: cfg.n_expr + 15] = True
+    return out
+
+
 def role_guidance(masks: np.ndarray, speaker: float, listener: float | None, pose: float | None = None,
-                  posed: np.ndarray | None = None):
+                  posed: np.ndarray | None = None, gaze: tuple[float, float] | None = None,
+                  eyes: np.ndarray | None = None):
     """Guidance per person, frame and dimension, broadcasting against x0 [N, 2, L, D].
 
     On the face (expression channels and jaw): ``speaker`` where the person speaks, ``listener``
@@ -207,14 +216,22 @@ def role_guidance(masks: np.ndarray, speaker: float, listener: float | None, pos
     but also makes a listener's mouth echo the partner's audio; each role gets the scale that suits
     it. On the ``posed`` dimensions (head and eye rotations, translation): ``pose`` (None: as the
     face). Guidance pushes what it scales away from the unconditional average, and on head pose
-    that meant a head swinging wider than people's heads do (see docs/model.md)."""
+    that meant a head swinging wider than people's heads do (see docs/model.md). On the ``eyes``
+    dimensions: ``gaze`` = (speaking, listening) (None: as the pose). The unconditional average of
+    gaze is the partner's eyes, so weak guidance there means staring; each role's scale was chosen on
+    val for its eye contact (docs/model.md)."""
     listener = speaker if listener is None else listener
     pose_apart = pose is not None and posed is not None
-    if listener == speaker and not pose_apart:
+    gaze_apart = gaze is not None and eyes is not None
+    if listener == speaker and not pose_apart and not gaze_apart:
         return speaker
     m = np.asarray(masks, np.float32)[..., None]
-    face = np.float32(listener) + np.float32(speaker - listener) * m
-    return np.where(posed, np.float32(pose), face) if pose_apart else face
+    out = np.float32(listener) + np.float32(speaker - listener) * m
+    if pose_apart:
+        out = np.where(posed, np.float32(pose), out)
+    if gaze_apart:
+        out = np.where(eyes, np.float32(gaze[1]) + np.float32(gaze[0] - gaze[1]) * m, out)
+    return out
 
 
 def generate(tracks: np.ndarray, input_shape: str = "mono", layout: dict | None = None, emotion=None,
@@ -289,6 +306,8 @@ def generate(tracks: np.ndarray, input_shape: str = "mono", layout: dict | None 
     meta["listener_guidance"] = cfg.guidance_listen if listener_guidance is None else float(listener_guidance)
     if (cfg.guidance_pose if pose_guidance is None else pose_guidance) is not None:
         meta["pose_guidance"] = cfg.guidance_pose if pose_guidance is None else float(pose_guidance)
+    if cfg.guidance_gaze is not None:
+        meta["gaze_guidance"] = [float(g) for g in cfg.guidance_gaze]
     if isinstance(emotion, (list, tuple)):
         meta["emotion_turns"] = emotion_turns
         if weighted:  # one per turn, beside emotion_turns (whose rows stay [speaker, start, label])
