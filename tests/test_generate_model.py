@@ -54,13 +54,13 @@ def test_heads_sit_at_the_prompts_layout_and_listeners_look_at_the_speaker(tmp_p
         to = target[:, None] - centres
         to /= np.linalg.norm(to, axis=-1, keepdims=True)
         angle = np.degrees(np.arccos(np.clip((dirs * to).sum(-1), -1, 1))).mean(1)
-        assert np.mean(angle < 12) > 0.33, turn  # on the speaker a good part of every turn ...
+        assert np.mean(angle < 12) > 0.4, turn  # on the speaker a good part of every turn ...
         on_speaker.append(angle < 12)
-    # ... and at least half of all the listening time. Listeners glance away (issue 31: between 0.65 and
-    # 0.90 of listening time over the test split, benchmarks/behaviour.py); over one 12 s conversation the
-    # share varies: here 0.60, 0.57 and 0.39 by turn, 0.52 in all (it was above 0.6 on every turn while
-    # the model stared, 0.92 over the split)
-    assert np.mean(np.concatenate(on_speaker)) >= 0.5
+    # ... and more than 60% of all the listening time (the old bar, once asked of every turn). Listeners
+    # glance away (issue 31: between 0.65 and 0.90 of listening time over the test split,
+    # benchmarks/behaviour.py); over one 12 s conversation the share varies: here 0.65, 0.71 and 0.55 by
+    # turn, 0.64 in all (above 0.6 on every turn while the model stared, 0.92 over the split)
+    assert np.mean(np.concatenate(on_speaker)) > 0.6
 
 
 def test_same_seed_same_motion_different_seed_different(tmp_path, conversation):
