@@ -50,7 +50,7 @@ class FitConfig:
     lr_opacity: float = 0.03
     lr_color: float = 0.003
     # GaussianAvatars' regularisers (Qian et al. 2024; RSATalker eq. 11 has the position one): local
-    # scales over MAX_SCALE triangle units and offsets over MAX_OFFSET are penalised, so that Gaussians
+    # scales over max_scale triangle units and offsets over max_offset are penalised, so that Gaussians
     # no view constrains (under the neck's cut end) do not grow into smudges in long fits
     max_scale: float = 0.6
     max_offset: float = 1.0
