@@ -226,11 +226,15 @@ def role_guidance(masks: np.ndarray, speaker: float, listener: float | None, pos
     if listener == speaker and not pose_apart and not gaze_apart:
         return speaker
     m = np.asarray(masks, np.float32)[..., None]
-    out = np.float32(listener) + np.float32(speaker - listener) * m
+
+    def by_role(speaking, listening):
+        return np.float32(listening) + np.float32(speaking - listening) * m
+
+    out = by_role(speaker, listener)
     if pose_apart:
         out = np.where(posed, np.float32(pose), out)
     if gaze_apart:
-        out = np.where(eyes, np.float32(gaze[1]) + np.float32(gaze[0] - gaze[1]) * m, out)
+        out = np.where(eyes, by_role(*gaze), out)
     return out
 
 

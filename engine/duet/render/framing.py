@@ -22,6 +22,13 @@ CLOSE_SHARE = 0.74        # the speaker's head in a close-up
 SENSOR_MM = 36.0
 
 
+def head_proper(heights: np.ndarray) -> np.ndarray:
+    """Indices of the head proper (crown to under the chin) among a head's vertices, from their rest
+    heights: the top HEAD_FRACTION of the mesh's height."""
+    heights = np.asarray(heights)
+    return np.nonzero(heights >= heights.max() - HEAD_FRACTION * np.ptp(heights))[0]
+
+
 @dataclass
 class Framing:
     """A camera: position, rotation (rows: right, up, forward; Blender world frame), focal length."""

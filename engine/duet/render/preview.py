@@ -36,7 +36,7 @@ from duet.blender.start import Matrix, bpy
 from duet.errors import DuetError
 from duet.files import atomic_output
 from duet.progress import Progress
-from duet.render.framing import HEAD_FRACTION, SENSOR_MM, Framing, close_up, shot_list, two_shot
+from duet.render.framing import SENSOR_MM, Framing, close_up, head_proper, shot_list, two_shot
 
 SIZE = (1280, 720)
 MIN_SHOT_S = 2.0          # no shot of the cut preview is shorter (the first one included)
@@ -172,8 +172,7 @@ def head_rows(mesh_obj) -> np.ndarray:
     """Indices of the head proper among a head mesh's vertices: its top HEAD_FRACTION by rest height."""
     co = np.empty(len(mesh_obj.data.vertices) * 3, np.float32)
     mesh_obj.data.vertices.foreach_get("co", co)
-    z = co.reshape(-1, 3)[:, 2]
-    return np.nonzero(z >= z.max() - HEAD_FRACTION * np.ptp(z))[0]
+    return head_proper(co.reshape(-1, 3)[:, 2])
 
 
 def head_points(scene, heads, frames, stride: int = 3) -> dict[str, np.ndarray]:
@@ -460,7 +459,8 @@ def _engine(scene, engine, samples, denoise, added):
     _set(added, render, "engine", "CYCLES")
     cycles = scene.cycles
     for attr, value in (("device", "CPU"), ("samples", samples), ("use_adaptive_sampling", False),
-                        ("max_bounces", 0), ("use_light_tree", True), ("use_denoising", denoise), ("denoiser", "OPENIMAGEDENOISE"),
+                        ("max_bounces", 0), ("use_light_tree", True), ("use_denoising", denoise),
+                        ("denoiser", "OPENIMAGEDENOISE"),
                         ("denoising_input_passes", "RGB_ALBEDO_NORMAL"), ("denoising_prefilter", "FAST"),
                         ("denoising_quality", "FAST"), ("seed", 0)):
         _set(added, cycles, attr, value)

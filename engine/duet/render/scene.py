@@ -21,7 +21,7 @@ from duet.errors import DuetError
 from duet.files import atomic_folder, atomic_output
 from duet.motion import JOINTS, PERSONS, DyadicMotion
 from duet.render import avatar as avatars
-from duet.render.framing import HEAD_FRACTION, SENSOR_MM, two_shot
+from duet.render.framing import SENSOR_MM, head_proper, two_shot
 from duet.render.views import intrinsics
 
 BACKGROUND = (0.16, 0.17, 0.19)
@@ -82,8 +82,7 @@ def frame_both(motion: DyadicMotion, size, heads: dict | None = None) -> Camera:
     points, forward, talk = {}, {}, {}
     for p in PERSONS:
         person, head = motion.person(p), heads[p]
-        y = head.vertices[:, 1]
-        rows = np.nonzero(y >= y.max() - HEAD_FRACTION * np.ptp(y))[0][::STRIDE]   # the head proper, crown to chin
+        rows = head_proper(head.vertices[:, 1])[::STRIDE]   # rest heights: +Y is up in the conversation frame
         posed = openhead.forward(head, person.expr[idx], {j: person.poses[j][idx] for j in JOINTS},
                                  person.transl[idx])[:, rows]
         points[p] = conv_to_blender(posed.reshape(-1, 3))
