@@ -3,10 +3,12 @@ clips, and of model bundles, side by side in one run; then each social relation 
 
     .venv/bin/python benchmarks/behaviour.py [--corpus data/corpus] [--split test] [--clips N]
         [--reanimate] [--weights PATH ...] [--labels] [--motions DIR] [--relations]
+        [--input-shape mono|two-track]
 
 Rows: the corpus's ground truth; with --reanimate, duet.corpus.animator re-run on each clip's own
 timings, layout, relation and tracks (what a rebuilt corpus would hold: old against new without
-rebuilding); one row per --weights bundle ("-" for the shipped one), mono mix, diarized masks; with
+rebuilding); one row per --weights bundle ("-" for the shipped one), given the mono mix (diarized masks)
+or with --input-shape two-track each person's clean track; with
 --motions, the DyadicMotion files DIR/<clip id>.npz (e.g. read back from baked scenes). Columns: the
 duet.eval.behaviour statistics with the issue's targets (head_fast: the head std without drift slower
 than 2 s, so a slowly wandering or misaimed head does not pass for a lively one), plus motion variance
@@ -48,8 +50,9 @@ def reanimate(clip):
 
 
 def score(corpus, ids, weights=(), reanimated: bool = False, labels: bool = False, motions=None,
-          seed: int = 0, log=print) -> tuple[dict, dict]:
-    """({row: summary}, {row: {relation: summary}}) over the clips ``ids``."""
+          seed: int = 0, log=print, input_shape: str = "mono") -> tuple[dict, dict]:
+    """({row: summary}, {row: {relation: summary}}) over the clips ``ids``; the models hear the
+    ``input_shape`` ("mono": the clip's mix; "two-track": its two clean tracks)."""
     from pathlib import Path
 
     from duet.eval import behaviour as B
@@ -84,7 +87,8 @@ def score(corpus, ids, weights=(), reanimated: bool = False, labels: bool = Fals
                 from duet.model.infer import generate
 
                 given = script_labels(clip) if labels else {"emotion": None, "relation": None}
-                pred = generate(np.asarray(clip.mix, np.float32)[None], "mono", layout=clip.layout, seed=seed,
+                audio = clip.tracks if input_shape == "two-track" else np.asarray(clip.mix)[None]
+                pred = generate(np.asarray(audio, np.float32), input_shape, layout=clip.layout, seed=seed,
                                 weights=None if how == "-" else how, first_speaker=first_speaker(clip), **given)
             # a row's own truth: the re-run animator is scored against itself, every other row against the corpus
             ref = pred if how == "reanimate" else clip.motion
@@ -140,6 +144,8 @@ def main() -> None:
     ap.add_argument("--motions", help="folder of DyadicMotion files named <clip id>.npz to score")
     ap.add_argument("--relations", action="store_true", help="also print each relation's statistics")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--input-shape", choices=("mono", "two-track"), default="mono",
+                    help="what the models hear: the mono mix (default) or each person's own track")
     args = ap.parse_args()
     if args.weights:
         import torch
@@ -148,9 +154,9 @@ def main() -> None:
     corpus = open_corpus(args.corpus)
     ids = clip_ids(corpus, args.split, args.clips)
     rows, rels = score(corpus, ids, args.weights, args.reanimate, args.labels, args.motions, args.seed,
-                       log=lambda line: print(line, flush=True))
+                       log=lambda line: print(line, flush=True), input_shape=args.input_shape)
     print(f"\n{len(ids)} clips of {args.corpus} ({args.split}), roles from the corpus's exact masks, "
-          f"{'script labels' if args.labels else 'no labels'} for models, seed {args.seed}\n")
+          f"{'script labels' if args.labels else 'no labels'} for models, {args.input_shape} input, seed {args.seed}\n")
     print("| row | " + " | ".join(f"{c} ({t})" for c, t in COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 1) + "|")
     for name, s in rows.items():

@@ -353,13 +353,39 @@ def test_gaze_guidance_scales_the_eyes_by_role_and_nothing_else():
     eyes, posed = eye_dims(SMALL), pose_dims(SMALL)
     e = SMALL.n_expr
     assert eyes[e + 9: e + 15].all() and eyes.sum() == 6 and not (eyes & ~posed).any()
-    w = role_guidance(masks, 3.0, 1.0, 1.5, posed, (12.0, 7.0), eyes)
+    w = role_guidance(masks, 3.0, 1.0, 1.5, posed, [(eyes, (12.0, 7.0))])
     assert w[0, 0, :, e + 9].tolist() == [12.0, 7.0] and w[0, 1, :, e + 14].tolist() == [7.0, 12.0]
     assert float(w[..., e].min()) == float(w[..., e].max()) == 1.5      # the head: the pose scale
     assert w[0, 0, :, e + 6].tolist() == [3.0, 1.0]                      # the jaw: the face's
     plain = role_guidance(masks, 3.0, 1.0, 1.5, posed)
     np.testing.assert_array_equal(np.delete(w, np.nonzero(eyes)[0], -1), np.delete(plain, np.nonzero(eyes)[0], -1))
-    assert role_guidance(masks, 3.0, 3.0, None, None, (12.0, 7.0), eyes)[0, 0, 0, e + 9] == 12.0
+    assert role_guidance(masks, 3.0, 3.0, None, None, [(eyes, (12.0, 7.0))])[0, 0, 0, e + 9] == 12.0
+
+
+def test_channel_groups_get_their_own_scale_by_role_and_the_lips_keep_the_faces():
+    from duet.model.config import ModelConfig
+    from duet.model.infer import eye_dims, guidance_groups, head_dims, pose_dims, role_guidance
+
+    cfg = ModelConfig(guidance=8.0, guidance_listen=0.5, guidance_pose=5.0, guidance_gaze=(15.0, 8.0),
+                      guidance_head=(5.0, 7.0), guidance_expression=(8.0, 12.0))
+    names = list(cfg.expr_names)
+    e = cfg.n_expr
+    masks = np.array([[[1, 0], [0, 1]]], np.float32)  # A speaks, then B
+    w = role_guidance(masks, cfg.guidance, cfg.guidance_listen, cfg.guidance_pose, pose_dims(cfg),
+                      guidance_groups(cfg))
+    assert tuple(w.shape) == (1, 2, 2, cfg.motion_dim)
+    for name in ("eyeBlinkLeft", "browInnerUp", "mouthSmileRight", "noseSneerLeft", "cheekSquintLeft"):
+        assert w[0, 0, :, names.index(name)].tolist() == [8.0, 12.0], name   # a listener's face answers
+    for name in ("jawOpen", "mouthClose", "mouthFunnel", "mouthPressLeft", "mouthLowerDownLeft", "eyeLookInLeft"):
+        assert w[0, 0, :, names.index(name)].tolist() == [8.0, 0.5], name    # the lips stay still
+    assert w[0, 0, :, e + 6].tolist() == [8.0, 0.5]                           # the jaw articulates
+    for d in np.nonzero(head_dims(cfg))[0]:                                   # global, neck, translation
+        assert w[0, 1, :, d].tolist() == [7.0, 5.0]
+    assert w[0, 0, :, e + 9].tolist() == [15.0, 8.0] and not (head_dims(cfg) & eye_dims(cfg)).any()
+    # a caller's own pose scale (benchmarks' --pose-guidance) replaces the head's pair, not the eyes'
+    w = role_guidance(masks, 8.0, 0.5, 3.0, pose_dims(cfg), guidance_groups(cfg, head=False))
+    assert float(w[..., e + 3].min()) == float(w[..., e + 3].max()) == 3.0 and w[0, 0, 1, e + 9] == 8.0
+    assert guidance_groups(ModelConfig()) == []                               # none set: as before
 
 
 def test_windows_sampled_in_groups_give_the_same_motion_as_one_batch(tmp_path, monkeypatch):

@@ -224,16 +224,17 @@ def test_ship_writes_fp16_weights_with_the_sampling_scales(tmp_path, monkeypatch
     p = argparse.ArgumentParser()
     cli_train.add_arguments(p)
     args = p.parse_args(["--ship", str(src), "--name", "duet-x", "--guidance", "4", "1", "1",
-                         "--gaze-guidance", "9", "6"])
+                         "--gaze-guidance", "9", "6", "--head-guidance", "4", "6", "--expression-guidance", "4", "10"])
     assert cli_train.run(args) == 0
     shipped = bundle.load(tmp_path / "weights" / "duet-x.pt")
     assert (shipped.cfg.guidance, shipped.cfg.guidance_listen, shipped.cfg.guidance_pose) == (4.0, 1.0, 1.0)
     assert shipped.cfg.guidance_gaze == (9.0, 6.0)
+    assert shipped.cfg.guidance_head == (4.0, 6.0) and shipped.cfg.guidance_expression == (4.0, 10.0)
     assert shipped.model_id == "duet-x"
     from duet.model import exported  # exported beside it for the runtime, with the same scales
 
     assert exported.load(tmp_path / "weights" / "duet-x.onnx").cfg == shipped.cfg
-    with pytest.raises(DuetError, match="go with --ship"):
+    with pytest.raises(DuetError, match="only with --ship"):
         cli_train.run(p.parse_args(["--guidance", "1", "1", "1"]))
     with pytest.raises(DuetError, match="between 0 and 20"):
         cli_train.run(p.parse_args(["--ship", str(src), "--guidance", "4", "-1", "1"]))
@@ -248,8 +249,8 @@ def test_ship_writes_fp16_weights_with_the_sampling_scales(tmp_path, monkeypatch
     (["--config", "{tmp}/missing.toml"], "not a readable TOML or JSON training config"),
     (["--config", "{tmp}/typo.toml"], "unknown training config fields: lr_max, model.chanels"),
     (["--config", "{tmp}/list.json"], "a training config is a table of fields"),
-    (["--guidance", "1", "1", "1"], "--guidance and --gaze-guidance go with --ship"),
-    (["--gaze-guidance", "9", "6"], "--guidance and --gaze-guidance go with --ship"),
+    (["--guidance", "1", "1", "1"], "--guidance: only with --ship"),
+    (["--gaze-guidance", "9", "6", "--head-guidance", "5", "7"], "--gaze-guidance, --head-guidance: only with --ship"),
     (["--voiceprint", "--batch", "4"], "--batch: not an option of --voiceprint"),
 ])
 def test_duet_train_refuses_bad_input_in_one_line_and_writes_nothing(tmp_path, capsys, flags, says):

@@ -35,6 +35,13 @@ def add_arguments(p) -> None:
     p.add_argument("--gaze-guidance", type=float, nargs=2, default=None, metavar=("SPEAK", "LISTEN"),
                    help="with --ship: sampling guidance on the eye rotations while speaking and while listening "
                         "(default: as POSE; tune on the val split by eye contact)")
+    p.add_argument("--head-guidance", type=float, nargs=2, default=None, metavar=("SPEAK", "LISTEN"),
+                   help="with --ship: sampling guidance on the head's rotations and translation while speaking and "
+                        "while listening (default: as POSE; tune on the val split by nods and head motion)")
+    p.add_argument("--expression-guidance", type=float, nargs=2, default=None, metavar=("SPEAK", "LISTEN"),
+                   help="with --ship: sampling guidance on the expression channels that do not articulate (blinks, "
+                        "brows, cheeks, nose, smile, frown) while speaking and while listening (default: as the "
+                        "face; tune on the val split by the listener's repertoire and leakage)")
 
 
 def train_config(args):
@@ -56,10 +63,13 @@ def train_config(args):
 
 
 def run(args) -> int:
+    scales = {"--guidance": args.guidance, "--gaze-guidance": args.gaze_guidance,
+              "--head-guidance": args.head_guidance, "--expression-guidance": args.expression_guidance}
     if args.ship:
-        return _ship(Path(args.ship), args.name, args.guidance, args.gaze_guidance)
-    if args.guidance is not None or args.gaze_guidance is not None:
-        raise DuetError("--guidance and --gaze-guidance go with --ship")
+        return _ship(Path(args.ship), args.name, scales)
+    given = [flag for flag, v in scales.items() if v is not None]
+    if given:
+        raise DuetError(f"{', '.join(given)}: only with --ship")
     corpus = args.corpus or "data/corpus"
     if args.voiceprint:
         if not (Path(corpus) / "manifest.json").is_file():
@@ -95,9 +105,10 @@ def _voiceprint(args) -> int:
     return 0
 
 
-def _ship(src: Path, name: str, guidance=None, gaze=None) -> int:
-    """Copy a training bundle into the package (fp16), with the sampling scales chosen on val; a
-    voice-print bundle goes in as the package's voiceprint.pt. Either is exported to ONNX beside it."""
+def _ship(src: Path, name: str, scales: dict | None = None) -> int:
+    """Copy a training bundle into the package (fp16), with the sampling scales chosen on val
+    (``scales``: {flag: values or None}); a voice-print bundle goes in as the package's
+    voiceprint.pt. Either is exported to ONNX beside it."""
     import shutil
 
     from duet.audio import voiceprint
@@ -105,8 +116,9 @@ def _ship(src: Path, name: str, guidance=None, gaze=None) -> int:
     from duet.model import bundle
     from duet.model.export import export_model, export_voiceprint
 
+    scales = {flag: v for flag, v in (scales or {}).items() if v is not None}
     if src.is_file() and voiceprint.is_bundle(src):
-        if guidance is not None or name != "duet-dual":
+        if scales or name != "duet-dual":
             raise DuetError("--name and the guidance scales belong to model bundles, not voice prints")
         voiceprint.load(str(src))  # refuses a broken file before anything is replaced
         for s, d in ((src, voiceprint.WEIGHTS), (src.with_suffix(".json"), voiceprint.WEIGHTS.with_suffix(".json"))):
@@ -119,14 +131,16 @@ def _ship(src: Path, name: str, guidance=None, gaze=None) -> int:
 
     if not name.replace("-", "").isalnum():
         raise DuetError(f"--name {name!r}: use letters, digits and dashes")
-    for flag, scales in (("--guidance", guidance), ("--gaze-guidance", gaze)):
-        if scales is not None and not all(0.0 <= v <= 20.0 for v in scales):
-            raise DuetError(f"{flag} {' '.join(f'{v:g}' for v in scales)}: use scales between 0 and 20")
+    for flag, values in scales.items():
+        if not all(0.0 <= v <= 20.0 for v in values):
+            raise DuetError(f"{flag} {' '.join(f'{v:g}' for v in values)}: use scales between 0 and 20")
     b = bundle.load(src)
-    if guidance is not None:
-        b.cfg.guidance, b.cfg.guidance_listen, b.cfg.guidance_pose = guidance
-    if gaze is not None:
-        b.cfg.guidance_gaze = tuple(gaze)
+    if "--guidance" in scales:
+        b.cfg.guidance, b.cfg.guidance_listen, b.cfg.guidance_pose = scales["--guidance"]
+    for flag, field in (("--gaze-guidance", "guidance_gaze"), ("--head-guidance", "guidance_head"),
+                        ("--expression-guidance", "guidance_expression")):
+        if flag in scales:
+            setattr(b.cfg, field, tuple(scales[flag]))
     dst = bundle.save(bundle.WEIGHTS_DIR / f"{name}.pt", b.net, b.cfg, b.mean, b.std, {**b.meta, "id": name},
                       half=True)
     print(f"shipped {src} -> {dst} ({dst.stat().st_size / 1e6:.1f} MB)")

@@ -37,6 +37,8 @@ class ModelConfig:
     guidance_listen: float = 1.0    # ... on listening frames (see infer.role_guidance; tuned on val)
     guidance_pose: float | None = None  # on head/eye rotations and translation (None: as the face)
     guidance_gaze: tuple[float, float] | None = None  # on the eye rotations, speaking and listening (None: as pose)
+    guidance_head: tuple[float, float] | None = None  # on head rotations and translation, by role (None: as pose)
+    guidance_expression: tuple[float, float] | None = None  # on infer.EXPRESSIVE channels, by role (None: as the face)
     logsnr_min: float = -15.0
     logsnr_max: float = 15.0
     fps: float = 25.0

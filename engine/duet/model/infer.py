@@ -140,8 +140,10 @@ WINDOWS_AT_ONCE = 12  # 8 s windows sampled in one batch: about 90 s of audio, s
 
 def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidance: float, steps: int,
                    threads: int | None = None, listener_guidance: float | None = None,
-                   pose_guidance: float | None = None, progress=None, intensity=None):
+                   pose_guidance: float | None = None, progress=None, intensity=None, groups=()):
     """Standardized x0 for a batch of windows: [N, 2, L, D], sampled WINDOWS_AT_ONCE at a time.
+
+    ``groups``: role_guidance's per-role scales on groups of dimensions (guidance_groups).
 
     ``progress(fraction)``, when given, is called after each DDIM step (a cancelled job raises there).
     ``intensity`` [N, 2, L]: each person's emotion intensity per frame (None: 1, as trained;
@@ -157,8 +159,7 @@ def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidan
 
     cfg = b.cfg
     n, length = audio.shape[0], audio.shape[1]
-    scale = role_guidance(masks, guidance, listener_guidance, pose_guidance, pose_dims(cfg),
-                          cfg.guidance_gaze, eye_dims(cfg))
+    scale = role_guidance(masks, guidance, listener_guidance, pose_guidance, pose_dims(cfg), groups)
     noise = torch_normal(int(seed), (n, 2, length, cfg.motion_dim))
     starts = range(0, n, WINDOWS_AT_ONCE)
     calls = 0
@@ -199,6 +200,34 @@ def pose_dims(cfg) -> np.ndarray:
     return out
 
 
+# The expression channels that do not articulate speech: blinks, eye squint and widening, brows,
+# cheek squint, nose, and the mouth's expression (smile, frown, dimple). A listener's lips must stay
+# still, but these are how a listener answers (docs/model.md, "Guidance per channel group").
+EXPRESSIVE = ("eyeBlink", "eyeSquint", "eyeWide", "brow", "cheekSquint", "noseSneer", "mouthSmile",
+              "mouthFrown", "mouthDimple")
+
+
+def expressive_dims(cfg) -> np.ndarray:
+    """[D] bool: the motion-vector dimensions of the EXPRESSIVE expression channels."""
+    out = np.zeros(cfg.motion_dim, bool)
+    out[: cfg.n_expr] = [name.startswith(EXPRESSIVE) for name in cfg.expr_names]
+    return out
+
+
+def head_dims(cfg) -> np.ndarray:
+    """[D] bool: the head's pose without the eyes: global and neck rotations, translation."""
+    return pose_dims(cfg) & ~eye_dims(cfg)
+
+
+def guidance_groups(cfg, head: bool = True) -> list[tuple[np.ndarray, tuple[float, float]]]:
+    """The bundle's per-role scales on groups of dimensions, for role_guidance: the expressive
+    channels (``guidance_expression``), the head (``guidance_head``; left out when ``head`` is False,
+    i.e. when a caller set the pose scale itself) and the eyes (``guidance_gaze``)."""
+    groups = [(expressive_dims(cfg), cfg.guidance_expression), (head_dims(cfg), cfg.guidance_head if head else None),
+              (eye_dims(cfg), cfg.guidance_gaze)]
+    return [(dims, tuple(float(v) for v in scales)) for dims, scales in groups if scales is not None]
+
+
 def eye_dims(cfg) -> np.ndarray:
     """[D] bool: the motion-vector dimensions of the eye rotations."""
     out = np.zeros(cfg.motion_dim, bool)
@@ -207,8 +236,7 @@ def eye_dims(cfg) -> np.ndarray:
 
 
 def role_guidance(masks: np.ndarray, speaker: float, listener: float | None, pose: float | None = None,
-                  posed: np.ndarray | None = None, gaze: tuple[float, float] | None = None,
-                  eyes: np.ndarray | None = None):
+                  posed: np.ndarray | None = None, groups=()):
     """Guidance per person, frame and dimension, broadcasting against x0 [N, 2, L, D].
 
     On the face (expression channels and jaw): ``speaker`` where the person speaks, ``listener``
@@ -216,14 +244,15 @@ def role_guidance(masks: np.ndarray, speaker: float, listener: float | None, pos
     but also makes a listener's mouth echo the partner's audio; each role gets the scale that suits
     it. On the ``posed`` dimensions (head and eye rotations, translation): ``pose`` (None: as the
     face). Guidance pushes what it scales away from the unconditional average, and on head pose
-    that meant a head swinging wider than people's heads do (see docs/model.md). On the ``eyes``
-    dimensions: ``gaze`` = (speaking, listening) (None: as the pose). The unconditional average of
-    gaze is the partner's eyes, so weak guidance there means staring; each role's scale was chosen on
-    val for its eye contact (docs/model.md)."""
+    that meant a head swinging wider than people's heads do (see docs/model.md).
+
+    ``groups``: (dims [D] bool, (speaking, listening)) pairs, each replacing the scale on its own
+    dimensions by role, in order. The unconditional average is a still, staring face: the eyes
+    (gaze) need strong guidance to look away, a listener's brows, blinks and smiles to move while
+    the lips stay still, a listener's head to nod; each pair was chosen on val (docs/model.md)."""
     listener = speaker if listener is None else listener
     pose_apart = pose is not None and posed is not None
-    gaze_apart = gaze is not None and eyes is not None
-    if listener == speaker and not pose_apart and not gaze_apart:
+    if listener == speaker and not pose_apart and not groups:
         return speaker
     m = np.asarray(masks, np.float32)[..., None]
 
@@ -233,8 +262,8 @@ def role_guidance(masks: np.ndarray, speaker: float, listener: float | None, pos
     out = by_role(speaker, listener)
     if pose_apart:
         out = np.where(posed, np.float32(pose), out)
-    if gaze_apart:
-        out = np.where(eyes, by_role(*gaze), out)
+    for dims, scales in groups:
+        out = np.where(dims, by_role(*scales), out)
     return out
 
 
@@ -301,7 +330,8 @@ def generate(tracks: np.ndarray, input_shape: str = "mono", layout: dict | None 
                        cfg.guidance if guidance is None else float(guidance), steps or cfg.steps, threads,
                        cfg.guidance_listen if listener_guidance is None else float(listener_guidance),
                        cfg.guidance_pose if pose_guidance is None else float(pose_guidance), progress,
-                       np.stack([strength_p[:, s: s + length] for s in starts]) if weighted else None)
+                       np.stack([strength_p[:, s: s + length] for s in starts]) if weighted else None,
+                       guidance_groups(cfg, head=pose_guidance is None))
     raw = z.transpose(0, 2, 1, 3) * b.std + b.mean                               # [N, L, 2, D]
     raw = chain_offsets(raw, starts, slice(-3, None))
     seq = stitch(raw, starts, n_frames, cfg.blend)
@@ -310,6 +340,10 @@ def generate(tracks: np.ndarray, input_shape: str = "mono", layout: dict | None 
     meta["listener_guidance"] = cfg.guidance_listen if listener_guidance is None else float(listener_guidance)
     if (cfg.guidance_pose if pose_guidance is None else pose_guidance) is not None:
         meta["pose_guidance"] = cfg.guidance_pose if pose_guidance is None else float(pose_guidance)
+    if cfg.guidance_head is not None and pose_guidance is None:
+        meta["head_guidance"] = [float(g) for g in cfg.guidance_head]
+    if cfg.guidance_expression is not None:
+        meta["expression_guidance"] = [float(g) for g in cfg.guidance_expression]
     if cfg.guidance_gaze is not None:
         meta["gaze_guidance"] = [float(g) for g in cfg.guidance_gaze]
     if isinstance(emotion, (list, tuple)):
