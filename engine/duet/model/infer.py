@@ -248,8 +248,8 @@ def role_guidance(masks: np.ndarray, speaker: float, listener: float | None, pos
 
     ``groups``: (dims [D] bool, (speaking, listening)) pairs, each replacing the scale on its own
     dimensions by role, in order. The unconditional average is a still, staring face: the eyes
-    (gaze) need strong guidance to look away, a listener's brows, blinks and smiles to move while
-    the lips stay still, a listener's head to nod; each pair was chosen on val (docs/model.md)."""
+    need strong guidance to look away and a listener's head to nod; each pair was chosen on val
+    (docs/model.md, which also says why the expressive channels' pair is not shipped)."""
     listener = speaker if listener is None else listener
     pose_apart = pose is not None and posed is not None
     if listener == speaker and not pose_apart and not groups:
