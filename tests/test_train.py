@@ -150,6 +150,26 @@ def test_windows_swap_people_consistently():
     assert np.allclose(batch["x"][:, :, 0, -3:], 0.0)  # translation deltas start at zero
 
 
+def test_an_unequal_relations_senior_swaps_with_the_people():
+    from duet.train.dataset import SENIOR_B, swapped_relations, vocabularies
+
+    assert vocabularies()[1] == ("unknown", "blood-equal", "blood-unequal", "nonblood-equal", "nonblood-unequal")
+    _, relations = vocabularies(swap_senior=True)
+    swap = swapped_relations(relations)
+    for i, r in enumerate(relations):
+        assert swap[swap[i]] == i                                       # swapping twice is the identity
+        assert (swap[i] != i) == ("unequal" in r)                       # only an unequal relation changes
+    boss = relations.index("nonblood-unequal")
+    assert relations[swap[boss]] == "nonblood-unequal" + SENIOR_B
+    clip = {**_clip(), "relation": np.int64(boss)}
+    clip["layout"][:, 1] = 1.0  # marks the clip's B, wherever a window puts them
+    w = Windows([clip], 40, Stats.of([clip]), seed=0, relations=relations)
+    batch = w.sample(32)
+    swapped = batch["layout"][:, 0, 0] == 1.0  # the clip's B is now the window's A: B is the senior
+    assert 0 < swapped.sum() < 32
+    assert np.all(batch["relation"][swapped] == swap[boss]) and np.all(batch["relation"][~swapped] == boss)
+
+
 def test_loss_falls_on_a_tiny_overfit_set():
     torch.manual_seed(0)
     clip = _clip()

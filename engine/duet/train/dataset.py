@@ -108,11 +108,27 @@ def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=No
     return out
 
 
-def vocabularies() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Emotion and relation labels, neutral/unknown first (id 0 is what unknown labels map to)."""
+SENIOR_B = " (B senior)"  # suffix of an unequal relation whose senior is B (the corpus's is always A)
+
+
+def vocabularies(swap_senior: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Emotion and relation labels, neutral/unknown first (id 0 is what unknown labels map to). With
+    ``swap_senior`` an unequal relation also comes with its senior on B: training swaps the people,
+    and without it the relation stays "A is the senior" when they swap, so the model cannot tell the
+    senior from the junior."""
     from duet.corpus.animator import EMOTIONS, RELATIONS
 
-    return tuple(EMOTIONS), ("unknown", *RELATIONS)
+    senior_b = tuple(r + SENIOR_B for r in RELATIONS if "unequal" in r) if swap_senior else ()
+    return tuple(EMOTIONS), ("unknown", *RELATIONS, *senior_b)
+
+
+def swapped_relations(relations: tuple[str, ...]) -> np.ndarray:
+    """[R] ids: each relation's id once A and B trade places (an equal relation's own id)."""
+    def other(r: str) -> str:
+        return r[: -len(SENIOR_B)] if r.endswith(SENIOR_B) else r + SENIOR_B
+
+    return np.array([relations.index(other(r)) if other(r) in relations else i for i, r in enumerate(relations)],
+                    np.int64)
 
 
 @dataclass
@@ -141,8 +157,9 @@ class Stats:
 class Windows:
     """Random training windows of ``length`` frames, sampled in proportion to clip length."""
 
-    def __init__(self, clips: list[dict], length: int, stats: Stats, seed: int):
+    def __init__(self, clips: list[dict], length: int, stats: Stats, seed: int, relations: tuple[str, ...] = ()):
         self.clips = [c for c in clips if len(c["x"]) >= length]
+        self.swap_relation = swapped_relations(tuple(relations)) if relations else None
         if not self.clips:
             raise ValueError(f"no clip has {length} frames")
         self.length, self.stats = length, stats
@@ -174,6 +191,8 @@ class Windows:
         if rng.random() < 0.5:  # who is "A" carries no meaning: swap the people
             for k in ("x", "masks", "layout", "emotion", "bilabial", "open_vowel", "speaking"):
                 out[k] = out[k][::-1].copy()
+            if self.swap_relation is not None:  # the senior of an unequal relation swaps too
+                out["relation"] = self.swap_relation[out["relation"]]
         return out
 
 

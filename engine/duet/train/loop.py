@@ -66,7 +66,7 @@ def train(tc: TrainConfig, log=print) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "last.pt"
     resume = torch.load(ckpt_path, map_location="cpu", weights_only=False) if ckpt_path.is_file() else None
-    tc.model.emotions, tc.model.relations = vocabularies()
+    tc.model.emotions, tc.model.relations = vocabularies(tc.swap_senior)
     if resume is not None:
         differ = TrainConfig.from_dict(resume["train_config"]).differences(tc)
         if differ:
@@ -80,7 +80,7 @@ def train(tc: TrainConfig, log=print) -> Path:
         stats = Stats(resume["mean"], resume["std"])
     else:
         stats = Stats.of(clips)
-    windows = Windows(clips, tc.window, stats, seed=tc.seed * 1000 + rank)
+    windows = Windows(clips, tc.window, stats, seed=tc.seed * 1000 + rank, relations=tc.model.relations)
     torch.manual_seed(tc.seed)
     net = DualStreamUNet(cfg).to(device)
     ema = copy.deepcopy(net)
