@@ -16,6 +16,11 @@ def conv_to_blender(v: np.ndarray) -> np.ndarray:
     return np.asarray(v) @ _CONV_TO_BLENDER.T
 
 
+def blender_to_conv(v: np.ndarray) -> np.ndarray:
+    """The inverse of conv_to_blender: (x, y, z) in Blender's frame -> (x, z, -y); works on [..., 3]."""
+    return np.asarray(v) @ _CONV_TO_BLENDER
+
+
 def rotmat(aa: np.ndarray) -> np.ndarray:
     """Axis-angle [..., 3] (radians) -> rotation matrices [..., 3, 3] (Rodrigues)."""
     aa = np.asarray(aa, np.float64)

@@ -40,10 +40,9 @@ class Framing:
 
     def project(self, points: np.ndarray, aspect: float) -> tuple[np.ndarray, np.ndarray]:
         """Points [N,3] -> frame coordinates [N,2] in 0..1 (x right, y up) and depth [N]."""
-        c = (np.asarray(points) - self.position) @ self.rotation.T
+        xy, depth = _tangent(np.asarray(points), self.position, self.rotation)
         half_w = SENSOR_MM / (2 * self.lens)
-        xy = c[:, :2] / np.maximum(c[:, 2:3], 1e-9)
-        return 0.5 + xy / (2 * np.array([half_w, half_w / aspect])), c[:, 2]
+        return 0.5 + xy / (2 * np.array([half_w, half_w / aspect])), depth
 
 
 def _aim(position, target) -> np.ndarray:

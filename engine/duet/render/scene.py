@@ -72,7 +72,7 @@ def frame_both(motion: DyadicMotion, size, heads: dict | None = None) -> Camera:
     """The preview's two-shot (``framing.two_shot``) for a ``size`` frame (see parse_size): both heads
     large and side by side, the face of whoever speaks more near a three-quarter view, found on the heads
     posed at six frames spread over the clip. ``heads``: the rigs (``heads_for``) when already loaded."""
-    from duet.frames import conv_to_blender, rotmat
+    from duet.frames import blender_to_conv, conv_to_blender, rotmat
     from duet.rigs import openhead
     from duet.rigs.kinematics import REST_GAZE
 
@@ -90,11 +90,10 @@ def frame_both(motion: DyadicMotion, size, heads: dict | None = None) -> Camera:
         forward[p] = conv_to_blender(face / max(np.linalg.norm(face), 1e-9))
         talk[p] = float(np.sum(person.speaking))
     shot = two_shot(points, forward, w / h, "B" if talk["B"] > talk["A"] else "A")
-    back = np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]])   # Blender's Z-up -> the conversation's Y-up
-    right, up, ahead = (back @ r for r in shot.rotation)
+    right, up, ahead = blender_to_conv(shot.rotation)              # the camera's axes, back in the conversation frame
     rot = np.stack([right, -up, ahead])                           # OpenCV: +X right, +Y down, +Z ahead
     view = np.eye(4)
-    view[:3, :3], view[:3, 3] = rot, -rot @ (back @ shot.position)
+    view[:3, :3], view[:3, 3] = rot, -rot @ blender_to_conv(shot.position)
     return Camera(view, intrinsics(shot.lens / SENSOR_MM * w, w, h), w, h)
 
 
