@@ -19,7 +19,8 @@ class ModelConfig:
     """Network size, conditioning vocabularies and sampling defaults of the dual-stream model."""
 
     expr_names: tuple[str, ...] = tuple(ARKIT_52)
-    audio_dim: int = 133            # duet.audio.features.FEATURE_DIM
+    audio_dim: int = 133            # duet.audio.features.FEATURE_DIM (517 with "both")
+    audio_features: str = "logmel"  # "logmel" (duet.audio.features), "whisper" or "both" (duet.audio.whisper)
     channels: tuple[int, int] = (64, 128)   # level 1 (full rate) and level 2 (stride 2)
     blocks_per_level: int = 2
     heads: int = 4
@@ -42,6 +43,14 @@ class ModelConfig:
     logsnr_min: float = -15.0
     logsnr_max: float = 15.0
     fps: float = 25.0
+
+    def __post_init__(self):
+        dims = {"logmel": 133, "whisper": 384, "both": 517}  # duet.audio.whisper.model_features
+        if dims.get(self.audio_features, self.audio_dim) != self.audio_dim:
+            raise DuetError(f"audio_features {self.audio_features!r} gives {dims[self.audio_features]} "
+                            f"values a frame, but audio_dim is {self.audio_dim}")
+        if self.audio_features not in dims:
+            raise DuetError(f"unknown audio_features {self.audio_features!r} (logmel, whisper or both)")
 
     @property
     def n_expr(self) -> int:

@@ -283,7 +283,7 @@ def generate(tracks: np.ndarray, input_shape: str = "mono", layout: dict | None 
     says which voice is A (default: whoever speaks first). The model always hears the mono mix of the
     channels. ``progress(fraction)`` is called after each sampling step.
     """
-    from duet.audio.features import HOP, compute
+    from duet.audio.features import HOP
     from duet.audio.masks import speaking_masks
     from duet.layout.kinds import body_yaw as layout_body_yaw
 
@@ -293,7 +293,11 @@ def generate(tracks: np.ndarray, input_shape: str = "mono", layout: dict | None 
     x = x[None] if x.ndim == 1 else x
     if x.ndim != 2 or x.shape[1] < 2 * HOP:
         raise DuetError("audio is too short to animate (need at least two 40 ms frames)")
-    feats = compute(x.mean(0)) if features is None else np.asarray(features, np.float32)
+    if features is None:
+        from duet.audio.whisper import model_features
+
+        features = model_features(x.mean(0), cfg.audio_features)
+    feats = np.asarray(features, np.float32)
     if first_speaker not in (None, "A", "B"):
         raise DuetError(f"first_speaker must be 'A' or 'B', got {first_speaker!r}")
     first = None if first_speaker is None else "AB".index(first_speaker)

