@@ -83,3 +83,8 @@ def test_model_config_checks_the_feature_width():
         ModelConfig(audio_features="whisper")
     with pytest.raises(DuetError, match="unknown audio_features"):
         ModelConfig(audio_features="mfcc", audio_dim=20)
+
+
+def test_threads_give_the_same_numbers():
+    mel = whisper.log_mel(np.pad(_speech(2.0), (0, whisper.WINDOW_SAMPLES - 32000)))
+    assert np.array_equal(whisper.encode(mel, workers=1), whisper.encode(mel, workers=2))

@@ -188,8 +188,21 @@ def _conv3(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int) -> np.ndarr
     return taps.reshape(taps.shape[0], -1) @ w + b
 
 
-def encode(mel: np.ndarray, net: dict | None = None) -> np.ndarray:
-    """[80, 3000] log-mel -> [1500, 384] encoder states."""
+def _split(fn, n: int, workers: int) -> list:
+    """fn(slice) for ``workers`` slices of range(n), side by side on threads (numpy lets go of the
+    GIL in its loops and matrix products), results in order."""
+    if workers <= 1:
+        return [fn(slice(0, n))]
+    from concurrent.futures import ThreadPoolExecutor
+
+    edges = np.linspace(0, n, workers + 1).astype(int)
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]))
+
+
+def encode(mel: np.ndarray, net: dict | None = None, workers: int = 1) -> np.ndarray:
+    """[80, 3000] log-mel -> [1500, 384] encoder states; ``workers`` threads share each layer's
+    positions and heads (the result is the same bit for bit)."""
     net = net or load()
     x = _gelu(_conv3(np.ascontiguousarray(mel.T), net["conv1_w"], net["conv1_b"], 1))
     x = _gelu(_conv3(x, net["conv2_w"], net["conv2_b"], 2)) + net["pos"][: (mel.shape[1] + 1) // 2]
@@ -198,15 +211,22 @@ def encode(mel: np.ndarray, net: dict | None = None) -> np.ndarray:
     for k in range(LAYERS):
         h = _layer_norm(x, net[f"{k}att_ln_g"], net[f"{k}att_ln_b"])
         qkv = (h @ net[f"{k}att0_w"] + net[f"{k}att0_b"]).reshape(n, 3, HEADS, hd).transpose(1, 2, 0, 3)
-        q, key, v = qkv[0], qkv[1], qkv[2]  # [heads, n, hd]
-        s = q @ key.transpose(0, 2, 1) * np.float32(hd ** -0.5)
-        s -= s.max(-1, keepdims=True)
-        np.exp(s, out=s)
-        s /= s.sum(-1, keepdims=True)
-        a = (s @ v).transpose(1, 0, 2).reshape(n, d)
+
+        def attend(heads, q=qkv[0], key=qkv[1], v=qkv[2]):  # [heads, n, hd] each
+            s = q[heads] @ key[heads].transpose(0, 2, 1) * np.float32(hd ** -0.5)
+            s -= s.max(-1, keepdims=True)
+            np.exp(s, out=s)
+            s /= s.sum(-1, keepdims=True)
+            return s @ v[heads]
+
+        a = np.concatenate(_split(attend, HEADS, workers)).transpose(1, 0, 2).reshape(n, d)
         x = x + a @ net[f"{k}att1_w"] + net[f"{k}att1_b"]
-        h = _layer_norm(x, net[f"{k}ffn_ln_g"], net[f"{k}ffn_ln_b"])
-        x = x + _gelu(h @ net[f"{k}ffn0_w"] + net[f"{k}ffn0_b"]) @ net[f"{k}ffn1_w"] + net[f"{k}ffn1_b"]
+
+        def ffn(rows, x=x, k=k):
+            h = _layer_norm(x[rows], net[f"{k}ffn_ln_g"], net[f"{k}ffn_ln_b"])
+            return x[rows] + _gelu(h @ net[f"{k}ffn0_w"] + net[f"{k}ffn0_b"]) @ net[f"{k}ffn1_w"] + net[f"{k}ffn1_b"]
+
+        x = np.concatenate(_split(ffn, n, workers))
     return _layer_norm(x, net["ln_g"], net["ln_b"]).astype(np.float32)
 
 
@@ -219,13 +239,25 @@ def compute(samples: np.ndarray) -> np.ndarray:
     out = np.zeros((n_frames, DIM), np.float32)
     y = x[SHIFT:]
     net = load()
-    for w in range(max(1, -(-n_frames // FRAMES_PER_WINDOW))):
-        seg = y[w * WINDOW_SAMPLES:(w + 1) * WINDOW_SAMPLES]
-        enc = encode(log_mel(np.pad(seg, (0, WINDOW_SAMPLES - len(seg)))), net)
-        k = w * FRAMES_PER_WINDOW
-        m = min(FRAMES_PER_WINDOW, n_frames - k)
-        out[k:k + m] = enc.reshape(FRAMES_PER_WINDOW, 2, DIM).mean(1)[:m]
+    n_windows = max(1, -(-n_frames // FRAMES_PER_WINDOW))
+    cpus = _cpus()
+
+    def run(windows, workers=max(1, cpus // n_windows)):
+        for w in range(windows.start, windows.stop):
+            seg = y[w * WINDOW_SAMPLES:(w + 1) * WINDOW_SAMPLES]
+            enc = encode(log_mel(np.pad(seg, (0, WINDOW_SAMPLES - len(seg)))), net, workers)
+            k = w * FRAMES_PER_WINDOW
+            m = min(FRAMES_PER_WINDOW, n_frames - k)
+            out[k:k + m] = enc.reshape(FRAMES_PER_WINDOW, 2, DIM).mean(1)[:m]
+
+    _split(run, n_windows, min(cpus, n_windows))  # windows side by side, or one window's work shared
     return out
+
+
+def _cpus() -> int:
+    from duet.runtime import cpus
+
+    return cpus()
 
 
 def model_features(samples: np.ndarray, kind: str) -> np.ndarray:
