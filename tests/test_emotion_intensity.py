@@ -24,10 +24,10 @@ def tracks(conversation):
     return np.stack([load_audio(conversation.a).mono, load_audio(conversation.b).mono])
 
 
-def _generate(tracks, emotion):
+def _generate(tracks, emotion, seed=5):
     from duet.model import infer
 
-    return infer.generate(tracks, "two-track", emotion=emotion, seed=5)
+    return infer.generate(tracks, "two-track", emotion=emotion, seed=seed)
 
 
 def _channels(m: DyadicMotion, person: str, names) -> float:
@@ -93,8 +93,13 @@ def test_turn_intensity_holds_from_each_turns_start(tracks, conversation):
     assert _distance(at[0.0], labels, "A") < 0.1 * _distance(labels, happy, "A")
     frames = slice(0, int(change * 25) - 12)
     idx = [list(calm.expr_names).index(n) for n in SMILE]
-    smile = {k: float(m.A.expr[frames][:, idx].mean())
-             for k, m in (("neutral", labels), ("half", at[0.5]), ("happy", happy))}
+    # one take is one draw of the sampler's noise (on this clip seeds 0-5 put half at 0.24-0.38 of the
+    # way with the shipped weights): the three takes are averaged over seeds 0-2
+    turns = {"neutral": [{"speaker": "A", "start": 0.0, "emotion": "neutral"}, later],
+             "half": [{"speaker": "A", "start": 0.0, "emotion": "happy", "intensity": 0.5}, later],
+             "happy": [{"speaker": "A", "start": 0.0, "emotion": "happy"}]}
+    smile = {k: float(np.mean([_generate(tracks, t, seed).A.expr[frames][:, idx].mean() for seed in range(3)]))
+             for k, t in turns.items()}
     span = smile["happy"] - smile["neutral"]  # half lies well inside: between a quarter and three quarters
     assert span > 0.1 and smile["neutral"] + 0.25 * span < smile["half"] < smile["happy"] - 0.25 * span, smile
     only_zero = _generate(tracks, [{"speaker": "A", "start": 0.0, "emotion": "happy", "intensity": 0.0}])

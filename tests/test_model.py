@@ -153,6 +153,19 @@ def test_pack_unpack_round_trip_is_exact(body_yaw):
         assert all(np.allclose(heads_at(back)[p], heads[p], atol=1e-5) for p in "AB")
 
 
+def test_unpack_stops_the_jaw_where_the_lips_meet():
+    m = _motion()
+    x, heads = pack(m)
+    e = ModelConfig().n_expr
+    jaw = e + 6  # global, neck, then the jaw's axis-angle
+    x[:, :, jaw] = np.linspace(-0.1, 0.2, len(x))[:, None]  # a closure pushed past closed, then open
+    out = unpack(x, heads)
+    for p in "AB":
+        opening = out.person(p).poses["jaw"][:, 0]
+        assert opening.min() == 0.0
+        assert np.allclose(opening, np.maximum(np.linspace(-0.1, 0.2, len(x)), 0.0), atol=1e-6)
+
+
 def test_unpack_keeps_the_body_still_and_the_head_where_the_model_put_it():
     from duet.frames import rotmat
 

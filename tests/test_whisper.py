@@ -78,9 +78,12 @@ def test_bad_bundle_is_one_clear_error(tmp_path):
 def test_model_config_checks_the_feature_width():
     from duet.model.config import ModelConfig
 
-    assert ModelConfig(audio_features="both", audio_dim=517).audio_dim == 517
-    with pytest.raises(DuetError, match="audio_dim is 133"):
+    assert ModelConfig().audio_features == "both" and ModelConfig().audio_dim == 517
+    with pytest.raises(DuetError, match="audio_dim is 517"):
         ModelConfig(audio_features="whisper")
+    # a bundle saved before the option existed heard the log-mel alone
+    assert ModelConfig.from_dict({"audio_dim": 133}).audio_features == "logmel"
+    assert ModelConfig.from_dict({}).audio_features == "both"
     with pytest.raises(DuetError, match="unknown audio_features"):
         ModelConfig(audio_features="mfcc", audio_dim=20)
 

@@ -42,6 +42,10 @@ def add_arguments(p) -> None:
                    help="with --ship: sampling guidance on the expression channels that do not articulate (blinks, "
                         "brows, cheeks, nose, smile, frown) while speaking and while listening (default: as the "
                         "face; tune on the val split by the listener's repertoire and leakage)")
+    p.add_argument("--intensity-power", type=float, default=None, metavar="POWER",
+                   help="with --ship: an emotion at intensity w blends its conditioning by w ** POWER, so that "
+                        "0.5 moves the face about half of the way (default 1; measure it with "
+                        "benchmarks/intensity.py on the val split)")
 
 
 def train_config(args):
@@ -64,7 +68,8 @@ def train_config(args):
 
 def run(args) -> int:
     scales = {"--guidance": args.guidance, "--gaze-guidance": args.gaze_guidance,
-              "--head-guidance": args.head_guidance, "--expression-guidance": args.expression_guidance}
+              "--head-guidance": args.head_guidance, "--expression-guidance": args.expression_guidance,
+              "--intensity-power": None if args.intensity_power is None else (args.intensity_power,)}
     if args.ship:
         return _ship(Path(args.ship), args.name, scales)
     given = [flag for flag, v in scales.items() if v is not None]
@@ -134,6 +139,8 @@ def _ship(src: Path, name: str, scales: dict | None = None) -> int:
     for flag, values in scales.items():
         if not all(0.0 <= v <= 20.0 for v in values):
             raise DuetError(f"{flag} {' '.join(f'{v:g}' for v in values)}: use scales between 0 and 20")
+    if not 0.25 <= scales.get("--intensity-power", (1.0,))[0] <= 4.0:
+        raise DuetError(f"--intensity-power {scales['--intensity-power'][0]:g}: use a power between 0.25 and 4")
     b = bundle.load(src)
     if "--guidance" in scales:
         b.cfg.guidance, b.cfg.guidance_listen, b.cfg.guidance_pose = scales["--guidance"]
@@ -141,6 +148,8 @@ def _ship(src: Path, name: str, scales: dict | None = None) -> int:
                         ("--expression-guidance", "guidance_expression")):
         if flag in scales:
             setattr(b.cfg, field, tuple(scales[flag]))
+    if "--intensity-power" in scales:
+        b.cfg.intensity_power = scales["--intensity-power"][0]
     dst = bundle.save(bundle.WEIGHTS_DIR / f"{name}.pt", b.net, b.cfg, b.mean, b.std, {**b.meta, "id": name},
                       half=True)
     print(f"shipped {src} -> {dst} ({dst.stat().st_size / 1e6:.1f} MB)")

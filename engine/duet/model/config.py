@@ -19,8 +19,8 @@ class ModelConfig:
     """Network size, conditioning vocabularies and sampling defaults of the dual-stream model."""
 
     expr_names: tuple[str, ...] = tuple(ARKIT_52)
-    audio_dim: int = 133            # duet.audio.features.FEATURE_DIM (517 with "both")
-    audio_features: str = "logmel"  # "logmel" (duet.audio.features), "whisper" or "both" (duet.audio.whisper)
+    audio_dim: int = 517            # 133 log-mel (duet.audio.features.FEATURE_DIM) + 384 Whisper
+    audio_features: str = "both"    # "logmel" (duet.audio.features), "whisper" or "both" (duet.audio.whisper)
     channels: tuple[int, int] = (64, 128)   # level 1 (full rate) and level 2 (stride 2)
     blocks_per_level: int = 2
     heads: int = 4
@@ -40,6 +40,7 @@ class ModelConfig:
     guidance_gaze: tuple[float, float] | None = None  # on the eye rotations, speaking and listening (None: as pose)
     guidance_head: tuple[float, float] | None = None  # on head rotations and translation, by role (None: as pose)
     guidance_expression: tuple[float, float] | None = None  # on infer.EXPRESSIVE channels, by role (None: as the face)
+    intensity_power: float = 1.0    # an emotion's intensity w blends its conditioning by w ** power (chosen on val)
     logsnr_min: float = -15.0
     logsnr_max: float = 15.0
     fps: float = 25.0
@@ -68,6 +69,8 @@ class ModelConfig:
     def from_dict(cls, d: dict) -> "ModelConfig":
         known = {f.name for f in fields(cls)}
         kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known}
+        if "audio_features" not in kw and kw.get("audio_dim") == 133:  # saved before the option existed
+            kw["audio_features"] = "logmel"
         return cls(**kw)
 
 

@@ -114,6 +114,9 @@ def unpack(x: np.ndarray, heads: dict, expr_names=ARKIT_52, speaking: np.ndarray
         expr[:, zero] = 0.0
         rot = xp[:, e: e + 15]
         poses = {j: rot[:, JOINT_SLICES[j]].copy() for j in JOINTS}
+        # the jaw stops where the lips meet, as the expressions stop at the rig's 0..1: strong guidance
+        # can push a closure past it (the lips would pass each other); the corpus's jaw never goes there
+        poses["jaw"][:, 0] = np.maximum(poses["jaw"][:, 0], 0.0)
         head = face[p] @ rotmat(poses["global"]) @ rotmat(poses["neck"])
         body = face[p] if body_yaw is None else rotmat(yaw(float(body_yaw[p])))
         poses["neck"] = axis_angle(body.T @ head)
