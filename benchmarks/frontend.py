@@ -1,4 +1,5 @@
-"""Front-end speed: features and speaking masks for 60 s of real two-voice speech (target <= 1 s).
+"""Front-end speed: features and speaking masks for 60 s of real two-voice speech (target <= 1 s), and
+the shipped model's whole front end (log-mel features, the Whisper encoder, mono masks).
 
 Run: .venv/bin/python benchmarks/frontend.py  — builds a 60 s espeak-ng dialogue, then times each
 stage side by side (best of 3 after one warm-up call) and prints the ratio to the 1 s budget.
@@ -53,7 +54,7 @@ def best_of(fn, repeats: int = 3) -> tuple[float, float]:
 
 
 def main() -> int:
-    from duet.audio import features
+    from duet.audio import features, whisper
     from duet.audio.masks import speaking_masks
 
     tracks = dialogue()
@@ -66,6 +67,9 @@ def main() -> int:
     add = lambda a, b: (a[0] + b[0], a[1] + b[1])  # noqa: E731
     rows.append(("features + masks two-track", add(rows[0][1], rows[1][1])))
     rows.append(("features + masks mono", add(rows[0][1], rows[2][1])))
+    # the shipped model also hears the Whisper encoder (duet.audio.whisper): its whole front end
+    rows.append(("Whisper encoder", best_of(lambda: whisper.compute(mix))))
+    rows.append(("model's front end, mono", add(rows[-2][1], rows[-1][1])))
     print(f"{SECONDS} s of audio, {features.FEATURE_DIM} features/frame")
     for name, (sec, cpu) in rows:
         print(f"{name:<28} {sec:6.3f} s   {sec / 1.0:5.2f} x budget   {SECONDS / sec:6.0f} x real time   "
