@@ -91,3 +91,11 @@ def test_model_config_checks_the_feature_width():
 def test_threads_give_the_same_numbers():
     mel = whisper.log_mel(np.pad(_speech(2.0), (0, whisper.WINDOW_SAMPLES - 32000)))
     assert np.array_equal(whisper.encode(mel, workers=1), whisper.encode(mel, workers=2))
+
+
+def test_generate_refuses_features_of_another_width():
+    from duet.model import infer
+
+    x = _speech(1.0)
+    with pytest.raises(DuetError, match="audio features a frame"):
+        infer.generate(x, "mono", features=np.zeros((len(x) // 640, 133), np.float32))

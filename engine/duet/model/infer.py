@@ -298,6 +298,9 @@ def generate(tracks: np.ndarray, input_shape: str = "mono", layout: dict | None 
 
         features = model_features(x.mean(0), cfg.audio_features)
     feats = np.asarray(features, np.float32)
+    if feats.ndim != 2 or feats.shape[1] != cfg.audio_dim:
+        raise DuetError(f"the model hears {cfg.audio_dim} audio features a frame ({cfg.audio_features}), "
+                        f"got an array of shape {feats.shape}")
     if first_speaker not in (None, "A", "B"):
         raise DuetError(f"first_speaker must be 'A' or 'B', got {first_speaker!r}")
     first = None if first_speaker is None else "AB".index(first_speaker)
