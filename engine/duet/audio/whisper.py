@@ -266,11 +266,16 @@ def model_features(samples: np.ndarray, kind: str) -> np.ndarray:
     (duet.audio.features, 133 dims), "whisper" (384) or "both" (log-mel, then Whisper: 517)."""
     from duet.audio import features as F
 
-    if kind == "logmel":
-        return F.compute(samples)
+    logmel = F.compute(samples)
+    return logmel if kind == "logmel" else combine(logmel, compute(samples), kind)
+
+
+def combine(logmel: np.ndarray, encoded: np.ndarray, kind: str) -> np.ndarray:
+    """The features of ``kind`` from a clip's log-mel [T, 133] and encoder frames [>= T, 384]."""
     if kind == "whisper":
-        return compute(samples)
+        return encoded[: len(logmel)]
     if kind == "both":
-        a, b = F.compute(samples), compute(samples)
-        return np.concatenate([a, b[: len(a)]], 1)
+        return np.concatenate([logmel, encoded[: len(logmel)]], 1)
+    if kind == "logmel":
+        return logmel
     raise DuetError(f"unknown audio features {kind!r} (logmel, whisper or both)")

@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-from duet import __version__
+from duet import __version__, one_blas_thread
 from duet.errors import DuetError
 from duet.files import interrupt_on_signals, interrupted, is_temporary
 
@@ -91,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     name = argv[0]
     module_name, help_ = COMMANDS[name]
-    if name in ONE_BLAS_THREAD and "numpy" not in sys.modules:  # read once, when numpy loads
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if name in ONE_BLAS_THREAD:
+        one_blas_thread()
     interrupt_on_signals()  # Ctrl-C or a cancelled job: partial outputs are cleaned up, one line, 130
     try:
         module = importlib.import_module(module_name)

@@ -17,8 +17,9 @@ import os
 import sys
 from pathlib import Path
 
-if "numpy" not in sys.modules:  # as the duet commands (duet.cli.ONE_BLAS_THREAD): one BLAS thread, so
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # the add-on's take equals the command line's
+from duet import one_blas_thread
+
+one_blas_thread()  # as the duet commands (duet.cli.ONE_BLAS_THREAD): the add-on's take equals theirs
 
 
 def write_dialogue(spec: dict, output: Path, say) -> Path:

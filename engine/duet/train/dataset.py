@@ -80,30 +80,28 @@ def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=No
     """Prepared clips of a split, computed once and cached in <corpus>/model-cache/ (motion packed in
     facing frames)."""
     from duet.corpus.build import open_corpus
-    from duet.files import atomic_output
 
     corpus = open_corpus(corpus_dir)
     cache = Path(corpus_dir) / "model-cache"
     cache.mkdir(exist_ok=True)
     key = json.dumps([CACHE_VERSION, list(cfg.expr_names), list(cfg.emotions), list(cfg.relations),
                       _diarizer_id()])
+    whisper_cache = Path(corpus_dir) / "model-cache-whisper"
+    whisper_key = _whisper_id() if cfg.audio_features != "logmel" else None
     out = []
     ids = corpus.ids(split)
     for k, cid in enumerate(ids):
         path = cache / f"{cid}.npz"
-        item = None
-        if path.is_file():
-            with np.load(path, allow_pickle=False) as z:
-                if str(z["key"]) == key:
-                    item = {name: z[name] for name in z.files if name != "key"}
+        item = _read_cached(path, key)
         if item is None:
-            item = prepare(corpus.load(cid), cfg)
-            with atomic_output(path) as tmp:
-                with open(tmp, "wb") as f:
-                    np.savez(f, key=np.asarray(key), **item)
-        if cfg.audio_features != "logmel":
-            item["audio"] = _audio_features(item["audio"], corpus, cid, cfg.audio_features,
-                                            Path(corpus_dir) / "model-cache-whisper")
+            item = _write_cached(path, key, prepare(corpus.load(cid), cfg))
+        if whisper_key is not None:  # the encoder's frames are cached beside the log-mel's
+            from duet.audio.whisper import combine, compute
+
+            path = whisper_cache / f"{cid}.npz"
+            enc = _read_cached(path, whisper_key) or _write_cached(
+                path, whisper_key, {"whisper": compute(corpus.load(cid).mix)})
+            item["audio"] = combine(item["audio"], enc["whisper"], cfg.audio_features)
         item["id"] = cid
         out.append(item)
         if progress:
@@ -111,34 +109,31 @@ def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=No
     return out
 
 
-def _audio_features(logmel: np.ndarray, corpus, cid: str, kind: str, cache: Path) -> np.ndarray:
-    """A clip's log-mel features turned into those of ``kind`` (duet.audio.whisper.model_features),
-    with the Whisper encoder's frames cached in ``cache`` beside the log-mel cache (keyed on the
-    encoder's weights)."""
-    import hashlib
+def _read_cached(path: Path, key: str) -> dict | None:
+    """The arrays cached at ``path`` when they were made under ``key``, else None."""
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        return {name: z[name] for name in z.files if name != "key"} if str(z["key"]) == key else None
 
-    from duet.audio import whisper
+
+def _write_cached(path: Path, key: str, arrays: dict) -> dict:
+    """Cache ``arrays`` at ``path`` under ``key`` (atomically); returns them."""
     from duet.files import atomic_output
 
-    cache.mkdir(exist_ok=True)
-    key = hashlib.sha1(whisper.WEIGHTS.read_bytes()).hexdigest()[:12]
-    path = cache / f"{cid}.npz"
-    enc = None
-    if path.is_file():
-        with np.load(path, allow_pickle=False) as z:
-            if str(z["key"]) == key:
-                enc = z["whisper"]
-    if enc is None:
-        enc = whisper.compute(corpus.load(cid).mix)
-        with atomic_output(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, key=np.asarray(key), whisper=enc)
-    n = len(logmel)  # both give len(mix) // 640 frames; the log-mel was cut to the motion's length
-    if kind == "whisper":
-        return enc[:n]
-    if kind == "both":
-        return np.concatenate([logmel, enc[:n]], 1)
-    raise ValueError(f"unknown audio features {kind!r}")
+    path.parent.mkdir(exist_ok=True)
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, key=np.asarray(key), **arrays)
+    return arrays
+
+
+def _whisper_id() -> str:
+    """The Whisper encoder's weights behind the cached frames: new weights, new frames."""
+    import hashlib
+
+    from duet.audio.whisper import WEIGHTS
+
+    return hashlib.sha1(WEIGHTS.read_bytes()).hexdigest()[:12]
 
 
 SENIOR_B = " (B senior)"  # suffix of an unequal relation whose senior is B (the corpus's is always A)
