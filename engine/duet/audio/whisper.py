@@ -37,6 +37,7 @@ SHIFT = 160  # samples: see the module docstring
 DIM = 384
 LAYERS = 4
 HEADS = 6
+BLOCK = 256  # rows per block: a block's scores and hidden units stay in the CPU's cache
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "whisper-encoder.npz"
 
 
@@ -168,10 +169,22 @@ def log_mel(window: np.ndarray) -> np.ndarray:
     return ((mel + 4.0) / 4.0).T.astype(np.float32)
 
 
-def _gelu(x: np.ndarray) -> np.ndarray:
-    from scipy.special import erf
+# Abramowitz and Stegun 7.1.26: erf(x) = 1 - (a1 t + ... + a5 t^5) exp(-x^2), t = 1 / (1 + p x), for
+# x >= 0, with an absolute error under 1.5e-7 (float32's own rounding is 6e-8); scipy's erf took a fifth
+# of the encoder's time.
+_ERF_P = np.float32(0.3275911)
+_ERF_A = [np.float32(a) for a in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)]
 
-    return 0.5 * x * (1.0 + erf(x * np.float32(0.7071067811865476)))
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """Exact GELU, x * (1 + erf(x / sqrt 2)) / 2, with erf as above."""
+    z = np.abs(x) * np.float32(0.7071067811865476)
+    t = 1.0 / (1.0 + _ERF_P * z)
+    poly = _ERF_A[0]
+    for a in _ERF_A[1:]:
+        poly = poly * t + a
+    erf = 1.0 - poly * t * np.exp(-z * z)  # erf(|x| / sqrt 2)
+    return np.float32(0.5) * x * (1.0 + np.copysign(erf, x))  # erf is odd
 
 
 def _layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -213,19 +226,28 @@ def encode(mel: np.ndarray, net: dict | None = None, workers: int = 1) -> np.nda
         h = _layer_norm(x, net[f"{k}att_ln_g"], net[f"{k}att_ln_b"])
         qkv = (h @ net[f"{k}att0_w"] + net[f"{k}att0_b"]).reshape(n, 3, HEADS, hd).transpose(1, 2, 0, 3)
 
-        def attend(heads, q=qkv[0], key=qkv[1], v=qkv[2]):  # [heads, n, hd] each
-            s = q[heads] @ key[heads].transpose(0, 2, 1) * np.float32(hd ** -0.5)
-            s -= s.max(-1, keepdims=True)
-            np.exp(s, out=s)
-            s /= s.sum(-1, keepdims=True)
-            return s @ v[heads]
+        def attend(heads, q=qkv[0] * np.float32(hd ** -0.5), key=qkv[1], v=qkv[2]):  # [heads, n, hd] each
+            out = np.empty((heads.stop - heads.start, n, hd), np.float32)
+            for i, head in enumerate(range(heads.start, heads.stop)):
+                kt = key[head].T
+                for r in range(0, n, BLOCK):  # a block's scores stay in the cache through the softmax
+                    s = q[head, r:r + BLOCK] @ kt
+                    s -= s.max(-1, keepdims=True)
+                    np.exp(s, out=s)
+                    out[i, r:r + BLOCK] = (s @ v[head]) / s.sum(-1, keepdims=True)
+            return out
 
         a = np.concatenate(_split(attend, HEADS, workers)).transpose(1, 0, 2).reshape(n, d)
         x = x + a @ net[f"{k}att1_w"] + net[f"{k}att1_b"]
 
         def ffn(rows, x=x, k=k):
-            h = _layer_norm(x[rows], net[f"{k}ffn_ln_g"], net[f"{k}ffn_ln_b"])
-            return x[rows] + _gelu(h @ net[f"{k}ffn0_w"] + net[f"{k}ffn0_b"]) @ net[f"{k}ffn1_w"] + net[f"{k}ffn1_b"]
+            out = np.empty((rows.stop - rows.start, d), np.float32)
+            for r in range(rows.start, rows.stop, BLOCK):
+                xr = x[r:min(r + BLOCK, rows.stop)]
+                h = _layer_norm(xr, net[f"{k}ffn_ln_g"], net[f"{k}ffn_ln_b"])
+                h = _gelu(h @ net[f"{k}ffn0_w"] + net[f"{k}ffn0_b"])
+                out[r - rows.start:r - rows.start + len(xr)] = xr + h @ net[f"{k}ffn1_w"] + net[f"{k}ffn1_b"]
+            return out
 
         x = np.concatenate(_split(ffn, n, workers))
     return _layer_norm(x, net["ln_g"], net["ln_b"]).astype(np.float32)
