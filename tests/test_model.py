@@ -89,6 +89,31 @@ def test_swapping_people_swaps_outputs_exactly():
     assert not torch.allclose(y[:, 0], y[:, 1], atol=1e-3)
 
 
+def test_each_stream_knows_whether_it_is_the_senior():
+    """With a vocabulary of both sides, an unequal relation tells the two streams apart (identical
+    inputs otherwise give different motion), an equal one does not, and swapping the people with the
+    senior swaps the outputs exactly."""
+    import dataclasses
+
+    from duet.train.dataset import vocabularies
+
+    cfg = dataclasses.replace(SMALL, relations=vocabularies(swap_senior=True)[1])
+    net = _randomized(cfg)
+    inp = _inputs(cfg, b=1)
+    same = dict(inp, x=inp["x"][:, :1].repeat(1, 2, 1, 1), masks=inp["masks"][:, :1].repeat(1, 2, 1),
+                layout=inp["layout"][:, :1].repeat(1, 2, 1), emotion=inp["emotion"][:, :1].repeat(1, 2, 1))
+    ids = {r: torch.tensor([cfg.relations.index(r)]) for r in cfg.relations}
+    with torch.no_grad():
+        equal = net(**dict(same, relation=ids["nonblood-equal"]))
+        unequal = net(**dict(same, relation=ids["nonblood-unequal"]))
+        assert torch.allclose(equal[:, 0], equal[:, 1], atol=1e-6)
+        assert not torch.allclose(unequal[:, 0], unequal[:, 1], atol=1e-3)
+        y = net(**dict(inp, relation=ids["blood-unequal"]))
+        swapped = dict(inp, x=inp["x"].flip(1), masks=inp["masks"].flip(1), layout=inp["layout"].flip(1),
+                       emotion=inp["emotion"].flip(1), relation=ids["blood-unequal (B senior)"])
+        assert torch.allclose(net(**swapped), y.flip(1), atol=1e-5)
+
+
 def test_cross_attention_lets_a_see_b_and_the_ablation_does_not():
     inp = _inputs(SMALL)
     changed = inp["x"].clone()

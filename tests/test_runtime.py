@@ -141,26 +141,31 @@ def test_shipped_voiceprint_onnx_agrees_with_torch(tmp_path):
 
 
 def test_export_writes_a_bundle_the_runtime_samples_like_torch(tmp_path):
+    import dataclasses
+
     from duet.model.export import export_model
+    from duet.train.dataset import vocabularies
 
     torch.manual_seed(0)
     from duet.model.network import DualStreamUNet
 
-    net = DualStreamUNet(SMALL)
+    cfg = dataclasses.replace(SMALL, relations=vocabularies(swap_senior=True)[1])  # each stream's side too
+    net = DualStreamUNet(cfg)
     with torch.no_grad():  # zero-initialized layers would hide a missing part: perturb everything
         for p in net.parameters():
             p.add_(torch.randn_like(p) * 0.1)
-    mean = np.linspace(-0.1, 0.1, SMALL.motion_dim)
-    src = bundle.save(tmp_path / "tiny.pt", net.eval(), SMALL, mean, np.full(SMALL.motion_dim, 0.2),
+    mean = np.linspace(-0.1, 0.1, cfg.motion_dim)
+    src = bundle.save(tmp_path / "tiny.pt", net.eval(), cfg, mean, np.full(cfg.motion_dim, 0.2),
                       {"id": "tiny"})
     dst = export_model(src)
     assert dst == tmp_path / "tiny.onnx" and (tmp_path / "tiny-conditioning.onnx").is_file()
     b = exported.load(dst)
-    assert b.cfg == SMALL and b.model_id == "tiny" and np.allclose(b.mean, mean)
+    assert b.cfg == cfg and b.model_id == "tiny" and np.allclose(b.mean, mean)
     audio = (np.random.default_rng(0).normal(size=(1, 16000 * 3)) * 0.05).astype(np.float32)
     masks = np.zeros((2, 75), np.float32)
     masks[0, :40], masks[1, 45:] = 1, 1
-    kw = dict(layout={"A": [-0.4, 1.6, 0.0], "B": [0.4, 1.6, 0.0]}, masks=masks, seed=3, emotion="happy")
+    kw = dict(layout={"A": [-0.4, 1.6, 0.0], "B": [0.4, 1.6, 0.0]}, masks=masks, seed=3, emotion="happy",
+              relation="nonblood-unequal")
     got, want = infer.generate(audio, weights=dst, **kw), infer.generate(audio, weights=src, **kw)
     assert got.n_frames == 75  # three 40-frame windows: batch 3, doubled for guidance
     assert np.abs(got.A.expr - want.A.expr).max() < 1e-4

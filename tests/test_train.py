@@ -151,7 +151,8 @@ def test_windows_swap_people_consistently():
 
 
 def test_an_unequal_relations_senior_swaps_with_the_people():
-    from duet.train.dataset import SENIOR_B, swapped_relations, vocabularies
+    from duet.emotion.labels import SENIOR_B, swapped_relations
+    from duet.train.dataset import vocabularies
 
     assert vocabularies()[1] == ("unknown", "blood-equal", "blood-unequal", "nonblood-equal", "nonblood-unequal")
     _, relations = vocabularies(swap_senior=True)

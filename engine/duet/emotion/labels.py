@@ -12,6 +12,18 @@ EMOTIONS = ("neutral", "happy", "sad", "angry", "surprised", "fearful", "disgust
 
 # RSATalker's taxonomy, blood / non-blood x equal / non-equal, spelled as the corpus spells it.
 RELATIONS = ("blood-equal", "blood-unequal", "nonblood-equal", "nonblood-unequal")
+# An unequal relation's senior is A (the corpus's convention); a model vocabulary may also hold each
+# unequal relation with its senior on B (duet.train.dataset.vocabularies).
+SENIOR_B = " (B senior)"
+
+
+def swapped_relations(relations: tuple[str, ...]) -> list[int]:
+    """Each relation's id in ``relations`` once A and B trade places: an unequal relation's senior
+    changes side where the vocabulary has the other side's entry; an equal relation is its own."""
+    def other(r: str) -> str:
+        return r[: -len(SENIOR_B)] if r.endswith(SENIOR_B) else r + SENIOR_B
+
+    return [relations.index(other(r)) if other(r) in relations else i for i, r in enumerate(relations)]
 
 _ALIASES = {"happiness": "happy", "joy": "happy", "joyful": "happy", "excited": "happy", "glad": "happy",
             "sadness": "sad", "anger": "angry", "mad": "angry", "annoyed": "angry", "frustrated": "angry",

@@ -100,8 +100,8 @@ class TrainConfig:
     w_open: float = 4.0             # ... and at open-vowel frames (the model under-opened without it)
     w_gap: float = 10.0             # lip gap on the rig's lip vertices (train.losses.lip_gap)
     stage2_single: float = 0.5      # stage 2: fraction of windows trained on the speaker's lips only
-    swap_senior: bool = False       # an unequal relation's senior swaps with the people (docs/model.md; not
-                                    # yet in the shipped weights' recipe)
+    swap_senior: bool = True        # an unequal relation's senior swaps with the people, so the model can
+                                    # tell the senior from the junior (docs/model.md)
     ckpt_every: int = 100
     keep_every: int = 500           # also keep the sampling bundle as snapshots/model-<step>.pt (pick on val)
     log_every: int = 25

@@ -5,7 +5,9 @@ Tensors: motion x [B, 2, T, D] (person A then B), audio [B, T, F], masks [B, 2, 
 [B, 2, 4], emotion ids [B, 2, T], relation ids [B], logSNR [B], drop [B] (audio dropped for CFG).
 Internally both people run as one batch of 2B streams: streams [0, B) are A, [B, 2B) are B, so a
 stream's partner is the same index rolled by B. Every per-stream input is ordered (self, partner),
-which makes the network exactly symmetric: swapping A and B swaps the outputs.
+and each stream sees the relation from its own side (an unequal relation's senior is "me" or "the
+other"), which makes the network exactly symmetric: swapping A and B (and an unequal relation's
+senior with them) swaps the outputs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from duet.emotion.labels import swapped_relations
 from duet.model.config import ModelConfig
 
 
@@ -92,6 +95,10 @@ class DualStreamUNet(nn.Module):
         self.role = nn.Parameter(torch.randn(2, cfg.role_dim) * 0.5)  # e_speak, e_listen
         self.emotion = nn.Embedding(len(cfg.emotions), cfg.emotion_dim)
         self.relation = nn.Embedding(len(cfg.relations), cfg.relation_dim)
+        # B's stream sees the relation from B's side (an unequal relation's senior on the other side), so
+        # each stream knows whether it is the senior; identity for a vocabulary without sides
+        self.register_buffer("relation_other_side", torch.tensor(swapped_relations(tuple(cfg.relations))),
+                             persistent=False)
         self.null_audio = nn.Parameter(torch.zeros(cfg.audio_dim))
         raw = cfg.audio_dim + 2 * cfg.role_dim + 2 + 8 + 2 * cfg.emotion_dim + cfg.relation_dim
         self.cond_in = nn.Sequential(nn.Conv1d(raw, cd, 5, padding=2), nn.SiLU(),
@@ -122,7 +129,8 @@ class DualStreamUNet(nn.Module):
         role = lambda mm: mm * self.role[0] + (1 - mm) * self.role[1]  # noqa: E731  e_role (eq. 5)
         lay = layout.transpose(0, 1).reshape(2 * b, -1)
         emo = self.emotion(emotion.transpose(0, 1).reshape(2 * b, t))                    # [2B, T, E]
-        per_stream = torch.cat([lay, partner(lay, b), self.relation(relation).repeat(2, 1)], dim=1)
+        rel = torch.cat([self.relation(relation), self.relation(self.relation_other_side[relation])])
+        per_stream = torch.cat([lay, partner(lay, b), rel], dim=1)
         feats = torch.cat([audio.repeat(2, 1, 1), role(m), role(m_other), m, m_other, emo, partner(emo, b),
                            per_stream[:, None, :].expand(-1, t, -1)], dim=2)
         return self.cond_in(feats.transpose(1, 2))

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from duet.constants import FPS
+from duet.emotion.labels import SENIOR_B, swapped_relations
 from duet.speech import phonemes as ph
 from duet.model.config import ModelConfig
 from duet.model.packing import emotion_frames, layout_features, pack
@@ -136,9 +137,6 @@ def _whisper_id() -> str:
     return hashlib.sha1(WEIGHTS.read_bytes()).hexdigest()[:12]
 
 
-SENIOR_B = " (B senior)"  # suffix of an unequal relation whose senior is B (the corpus's is always A)
-
-
 def vocabularies(swap_senior: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Emotion and relation labels, neutral/unknown first (id 0 is what unknown labels map to). With
     ``swap_senior`` an unequal relation also comes with its senior on B: training swaps the people,
@@ -148,15 +146,6 @@ def vocabularies(swap_senior: bool = False) -> tuple[tuple[str, ...], tuple[str,
 
     senior_b = tuple(r + SENIOR_B for r in RELATIONS if "unequal" in r) if swap_senior else ()
     return tuple(EMOTIONS), ("unknown", *RELATIONS, *senior_b)
-
-
-def swapped_relations(relations: tuple[str, ...]) -> np.ndarray:
-    """[R] ids: each relation's id once A and B trade places (an equal relation's own id)."""
-    def other(r: str) -> str:
-        return r[: -len(SENIOR_B)] if r.endswith(SENIOR_B) else r + SENIOR_B
-
-    return np.array([relations.index(other(r)) if other(r) in relations else i for i, r in enumerate(relations)],
-                    np.int64)
 
 
 @dataclass
@@ -187,7 +176,7 @@ class Windows:
 
     def __init__(self, clips: list[dict], length: int, stats: Stats, seed: int, relations: tuple[str, ...] = ()):
         self.clips = [c for c in clips if len(c["x"]) >= length]
-        self.swap_relation = swapped_relations(tuple(relations)) if relations else None
+        self.swap_relation = np.array(swapped_relations(tuple(relations))) if relations else None
         if not self.clips:
             raise ValueError(f"no clip has {length} frames")
         self.length, self.stats = length, stats
