@@ -25,6 +25,7 @@ def swapped_relations(relations: tuple[str, ...]) -> list[int]:
 
     return [relations.index(other(r)) if other(r) in relations else i for i, r in enumerate(relations)]
 
+
 _ALIASES = {"happiness": "happy", "joy": "happy", "joyful": "happy", "excited": "happy", "glad": "happy",
             "sadness": "sad", "anger": "angry", "mad": "angry", "annoyed": "angry", "frustrated": "angry",
             "surprise": "surprised", "fear": "fearful", "afraid": "fearful", "scared": "fearful",
