@@ -53,7 +53,7 @@ def best_of(fn, repeats: int = 3) -> tuple[float, float]:
     fn()
     times = []
     for _ in range(repeats):
-        features._memo.clear()  # each call computes its clip's log-mel and pitch, as a new clip would
+        features.forget()  # each call computes its clip's log-mel and pitch, as a new clip would
         t0, c0 = time.perf_counter(), time.process_time()
         fn()
         times.append((time.perf_counter() - t0, time.process_time() - c0))

@@ -182,6 +182,12 @@ def _remembered(kind: str, x: np.ndarray, centres: np.ndarray, length: int, comp
     return out
 
 
+def forget() -> None:
+    """Empty the memo (benchmarks time each call as a new clip; tests start clean)."""
+    with _memo_lock:
+        _memo.clear()
+
+
 def _windows(x: np.ndarray, centres: np.ndarray, length: int) -> np.ndarray:
     """[len(centres), length] windows of x centred at the given samples, zero outside the signal."""
     half = length // 2
