@@ -54,6 +54,8 @@ class DUET_PT_main(bpy.types.Panel):
             col.prop(p, "gaze_aversion", slider=True)
         box.prop(s, "emotion_script")
         box.prop(s, "relation")
+        if s.relation in ("AUTO", "parent-child", "boss-employee", "teacher-student"):
+            box.prop(s, "senior", expand=True)
         box.prop(s, "seed")
 
         col = layout.column()

@@ -15,7 +15,8 @@ EMOTIONS = [("AUTO", "Auto", "Write from prompt: the script's emotion, turn by t
     (e, e.capitalize(), "") for e in ("neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted")]
 RELATIONS = [("AUTO", "Auto", "From the prompt")] + [
     (r, r.replace("-", " ").capitalize(), "") for r in
-    ("friends", "colleagues", "family", "couple", "parent-child", "strangers", "adversaries")]
+    ("friends", "colleagues", "family", "couple", "parent-child", "boss-employee", "teacher-student", "strangers",
+     "adversaries")]
 EXPORTS = (("GLB", "glTF (.glb)", ""), ("FBX", "FBX (.fbx)", ""), ("LIVELINK", "Live Link Face CSV", ""))
 
 
@@ -89,6 +90,10 @@ class DuetSettings(bpy.types.PropertyGroup):
                                    description="Optional JSON list of turns ({speaker, start, emotion, intensity}) "
                                                "that sets a person's emotion from each turn's start, over theirs")
     relation: EnumProperty(name="Relation", items=RELATIONS)
+    senior: EnumProperty(name="Senior", items=(("A", "A", "Person A is the parent, the boss, the teacher"),
+                                               ("B", "B", "Person B is the parent, the boss, the teacher")),
+                         description="In an unequal relation (parent and child, boss and employee), which "
+                                     "person is the senior")
     seed: IntProperty(name="Seed", default=0, min=0, description="Same seed, same motion")
     placement: EnumProperty(
         name="Placement",

@@ -40,12 +40,13 @@ def clip_ids(corpus, split: str, limit: int | None) -> list[str]:
     return ids if limit is None else ids[:limit]
 
 
-def reanimate(clip):
-    """The clip's ground truth as the current animator makes it (same timings, layout, relation, tracks)."""
+def reanimate(clip, relation: str | None = None):
+    """The clip's ground truth as the current animator makes it (same timings, layout, tracks, and
+    relation unless another is given)."""
     from duet.corpus.animator import animate
 
     seed = int(clip.motion.meta.get("seed", 0))
-    return animate(clip.timings, clip.layout, relation=clip.relation, fps=clip.motion.fps, seed=seed,
+    return animate(clip.timings, clip.layout, relation=relation or clip.relation, fps=clip.motion.fps, seed=seed,
                    tracks=np.asarray(clip.tracks, np.float32))
 
 

@@ -419,6 +419,8 @@ assert bpy.ops.duet.clear() == {"FINISHED"}
 out["cleared"] = snapshot() == before
 s.first_speaker = "B"  # a mixed recording where B speaks first
 out["first_speaker"] = ops.job_spec(s).get("first_speaker")
+s.relation, s.senior = "boss-employee", "B"  # B is the boss
+out["senior"] = [ops.job_spec(s).get(k) for k in ("relation", "senior")]
 # a preset loads back onto the rows as saved
 p.channels["mouthFunnel"].key = "mouthFunnel"
 assert bpy.ops.duet.load_mapping(filepath=PRESET) == {"FINISHED"}
@@ -462,6 +464,7 @@ def test_user_characters_through_the_mapping_panel_strength_and_clear(addon_zip,
     assert r["kept"] == {"scene": True, "actions": True}  # fps, range, strips and the user's actions as they were
     assert r["cleared"]
     assert r["first_speaker"] == "B"
+    assert r["senior"] == ["boss-employee", "B"]
 
 
 WHO_SPEAKS = r'''

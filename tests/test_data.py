@@ -184,6 +184,29 @@ def test_corpus_round_trip_and_splits(small_corpus):
     assert any(t.kind == "backchannel" for cid in c.ids() for t in c.load(cid).turns)
 
 
+def test_training_sees_each_clip_under_every_relation(small_corpus):
+    """Training's relation variants: the clip's own relation is its corpus motion; under the others the
+    same timings are animated with other Styles, so B, the junior of an unequal relation, moves the
+    head less than B as an equal (the neck also turns to face the speaker, which no Style scales)."""
+    from duet.model.config import ModelConfig
+    from duet.model.packing import pack
+    from duet.train.dataset import relation_variants, vocabularies
+
+    cfg = ModelConfig()
+    cfg.emotions, cfg.relations = vocabularies(swap_senior=True)
+    clip = small_corpus.load(small_corpus.ids("train")[0])
+    x = pack(clip.motion, cfg.expr_names)[0]
+    v = relation_variants(clip, cfg, x)
+    names = [cfg.relations[i] for i in v["relation_variants"]]
+    assert sorted(names) == ["blood-equal", "blood-unequal", "nonblood-equal", "nonblood-unequal"]
+    assert v["x_variants"].shape == (4, *x.shape)
+    np.testing.assert_array_equal(v["x_variants"][names.index(clip.relation)], x)
+    neck = slice(cfg.n_expr + 3, cfg.n_expr + 6)
+    head = {r: v["x_variants"][i][:, :, neck].std(0).sum(-1) for i, r in enumerate(names)}  # [2]: A, B
+    assert head["blood-unequal"][1] < 0.95 * head["blood-equal"][1]        # Style head 0.6 against 1.15
+    assert head["nonblood-unequal"][1] < 0.95 * head["nonblood-equal"][1]  # 0.5 against 1
+
+
 def test_corpus_resumes_without_redoing_work(small_corpus):
     folder = small_corpus.folder
     stamps = {p.name: p.stat().st_mtime_ns for p in (folder / "clips").iterdir()}

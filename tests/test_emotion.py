@@ -95,3 +95,15 @@ def test_emotion_track_per_frame():
     assert len(track.turns) == 3 and set(track.turns[0]) == {"A", "B"}
     with pytest.raises(DuetError):
         emotion_track([{"speaker": "C", "start": 0, "end": 1, "text": "hi"}], 10, 25)
+
+
+def test_the_senior_side_is_marked_only_in_an_unequal_relation():
+    from duet.emotion.labels import SENIOR_B, with_senior
+    from duet.errors import DuetError
+
+    assert with_senior("blood-unequal", "B") == "blood-unequal" + SENIOR_B
+    assert with_senior("blood-unequal", "A") == with_senior("blood-unequal", None) == "blood-unequal"
+    assert with_senior("nonblood-equal", "B") == "nonblood-equal"  # equals have no senior
+    assert with_senior(None, "B") is None
+    with pytest.raises(DuetError, match="A or B"):
+        with_senior("blood-unequal", "C")

@@ -128,3 +128,24 @@ def test_a_monologue_in_a_mono_mix_says_who_listens(tmp_path):
     assert r.rc == 0, r.err
     assert "heard one voice only, so person B listens throughout" in r.err and "--audio-b" in r.err
     assert DyadicMotion.load(tmp_path / "m.npz").B.speaking.max() < 0.5
+
+
+def test_senior_b_changes_an_unequal_relation_and_leaves_an_equal_one(tmp_path, conversation):
+    """--senior B gives the model the relation from B's side: the motion of a boss-and-employee scene
+    changes; friends have no senior, so their motion is the same byte for byte."""
+    def make(name, *extra):
+        out = tmp_path / f"{name}.npz"
+        r = run_duet("generate", conversation.a, "--audio-b", conversation.b, *extra, "-o", out)
+        assert r.rc == 0, r.err
+        return DyadicMotion.load(out)
+
+    boss_a = make("a", "--relation", "boss-employee")
+    boss_b = make("b", "--relation", "boss-employee", "--senior", "B")
+    assert boss_a.meta["relation"] == "nonblood-unequal"
+    assert boss_b.meta["relation"] == "nonblood-unequal (B senior)"
+    assert not np.array_equal(boss_a.A.poses["neck"], boss_b.A.poses["neck"])
+    friends = [make(f"f{i}", "--relation", "friends", *extra) for i, extra in enumerate(([], ["--senior", "B"]))]
+    for p in "AB":
+        np.testing.assert_array_equal(friends[0].person(p).poses["neck"], friends[1].person(p).poses["neck"])
+    bad = run_duet("generate", conversation.a, "--senior", "C", "-o", tmp_path / "x.npz")
+    assert bad.rc != 0 and "Traceback" not in bad.err

@@ -119,6 +119,8 @@ def test_bad_options_unknown_job_and_unfinished_motion(service, conversation, lo
     assert r.status_code == 422 and "animator" in r.json()["error"]
     r = upload(service, conversation.mix, colour="blue")
     assert r.status_code == 422 and "colour" in r.json()["error"]
+    r = upload(service, conversation.mix, relation="boss-employee", senior="C")
+    assert r.status_code == 422 and "senior" in r.json()["error"]
     assert httpx.get(f"{service}/jobs/nope").status_code == 404
     job = upload(service, long_audio, animator="baseline").json()
     r = httpx.get(f"{service}/jobs/{job['id']}/motion")
@@ -323,6 +325,8 @@ def test_worker_takes_per_person_behaviour_amounts(conversation, tmp_path):
         angles[name] = {p: float(np.mean(a)) for p, a in partner_gaze_angle(DyadicMotion.load(out)).items()}
     assert angles["A on B's eyes"]["A"] < 0.1 < angles["as made"]["A"]
     assert angles["A on B's eyes"]["B"] > 1.5 * angles["as made"]["B"]
+    rc, last = job(audio=str(conversation.mix), relation="parent-child", senior="both", output=str(tmp_path / "b.npz"))
+    assert rc == 1 and last["error"].startswith("'senior' must be"), last
     for bad, message in (({"A": 5}, "--gaze-aversion for person A must lie between 0 and 3"),
                          ("far", "'gaze_aversion' must be a number")):
         rc, last = job(audio=str(conversation.mix), gaze_aversion=bad, output=str(tmp_path / "bad.npz"))

@@ -171,6 +171,18 @@ def test_an_unequal_relations_senior_swaps_with_the_people():
     assert np.all(batch["relation"][swapped] == swap[boss]) and np.all(batch["relation"][~swapped] == boss)
 
 
+def test_windows_draw_a_relation_variant_with_its_own_motion():
+    """With relation variants each window takes one variant's motion and that variant's relation."""
+    clip = _clip()
+    clip["x_variants"] = np.stack([clip["x"] + k for k in range(3)])  # variant k: every value + k
+    clip["relation_variants"] = np.array([3, 1, 2], np.int64)
+    stats = Stats(np.zeros(SMALL.motion_dim, np.float32), np.ones(SMALL.motion_dim, np.float32))
+    batch = Windows([clip], 40, stats, seed=0).sample(64)
+    k = np.rint(batch["x"][:, 0, 0, 5]).astype(int)  # an expression channel: the base clip's is ~0
+    assert set(k) == {0, 1, 2}
+    assert np.array_equal(batch["relation"], clip["relation_variants"][k])
+
+
 def test_loss_falls_on_a_tiny_overfit_set():
     torch.manual_seed(0)
     clip = _clip()

@@ -28,6 +28,7 @@ class Request:
     emotion: str | dict | list | None = None
     emotion_turns: list | None = None  # per-turn emotions from a script, over ``emotion`` from each turn's start
     relation: str | None = None
+    senior: str | None = None  # an unequal relation's senior, "A" or "B" (None: A)
     seed: int = 0
     animator: str = "model"
     input_shape: str = "auto"
@@ -158,6 +159,7 @@ def silent_person_note(motion, req: Request) -> str | None:
 def labels(req: Request) -> tuple:
     """Emotion (one label, or one per person) and social relation, from the options or the prompt."""
     from duet.emotion import RELATIONS, relation_from_text
+    from duet.emotion.labels import with_senior
 
     emotion = emotion_plan(req.emotion, req.emotion_turns)
     text = req.relation or req.prompt
@@ -165,7 +167,7 @@ def labels(req: Request) -> tuple:
         relation = req.relation
     else:
         relation = relation_from_text(text) if text else None
-    return emotion, relation
+    return emotion, with_senior(relation, req.senior)
 
 
 def scene_layout(prompt: str) -> tuple[dict, str]:

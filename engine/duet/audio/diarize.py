@@ -26,7 +26,8 @@ PIECE_S = 1.0  # embedding window
 HOP_S = 1.0  # windows overlap by half: each frame is scored by the two windows over it
 VOICEPRINT_SHARE = 0.3  # weight of the synthetic-voice prints beside GE2E in each window's vector
 SPLIT_GAIN = 0.05  # two voices must fit the windows this much better than one (cosine, groups equal; chosen on dev)
-MIN_VOICE_S = 0.8  # speech each voice needs: a stray short window is not a second person (chosen on dev)
+MIN_VOICE_S = 0.5  # speech each voice needs: a stray short window is not a second person (chosen on dev:
+# 0.5 keeps a listener who only says "mm-hm" twice, with no monologue of the real dev set split)
 CONFIDENT_GAIN = 0.035  # above this the two voices are told apart with confidence
 SWITCH_COST = 4.0  # summed per-frame cosine a change of voice costs inside a run (a quarter across a pause)
 REFINE_ROUNDS = 3  # frame-level refinement on the clip's own timbre (0: off)

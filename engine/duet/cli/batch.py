@@ -3,7 +3,7 @@
 MANIFEST is JSON (a list of clips, or {"clips": [...]}) or CSV with a header row. Each clip has:
 ``id`` (default: its row number), the input: ``audio`` [+ ``audio_b``] and/or ``prompt`` (then
 ``duet run``), or ``motion`` (an existing .npz; then ``duet bake``), options ``emotion``,
-``relation``, ``seed``, ``animator``, and outputs ``blend`` (default OUT/<id>.blend), ``glb``,
+``relation``, ``senior``, ``seed``, ``animator``, and outputs ``blend`` (default OUT/<id>.blend), ``glb``,
 ``fbx``, ``livelink``. Relative paths are relative to the manifest's folder.
 
 Progress and resumption live in MANIFEST's folder: ``<stem>.batch/state.json`` records finished
@@ -33,7 +33,7 @@ from pathlib import Path
 from duet.errors import DuetError
 
 INPUTS = ("audio", "audio_b", "prompt", "motion")
-OPTIONS = ("emotion", "relation", "seed", "animator")
+OPTIONS = ("emotion", "relation", "senior", "seed", "animator")
 OUTPUTS = ("blend", "glb", "fbx", "livelink")
 FIELDS = ("id", *INPUTS, *OPTIONS, *OUTPUTS)
 PATHS = ("audio", "audio_b", "motion", "blend", "glb", "fbx", "livelink")
@@ -125,7 +125,7 @@ def command(clip: dict) -> list[str]:
             cmd += ["--audio", clip["audio"]]
     else:
         cmd = ["run"] + ([clip["audio"]] if "audio" in clip else [])
-        for k in ("audio_b", "prompt", "emotion", "relation", "seed", "animator", "motion"):
+        for k in ("audio_b", "prompt", "emotion", "relation", "senior", "seed", "animator", "motion"):
             if k in clip:
                 cmd += [f"--{k.replace('_', '-')}", clip[k]]
     cmd += ["-o", clip["blend"]]

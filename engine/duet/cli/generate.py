@@ -22,6 +22,8 @@ def add_request_arguments(p: argparse.ArgumentParser, audio_required: bool = Tru
                         "seconds, \"emotion\": \"happy\", \"intensity\": 0.5 (optional)}, over --emotion "
                         "from each turn's start")
     p.add_argument("--relation", help="social relation of the two (e.g. friends, colleagues, parent-child)")
+    p.add_argument("--senior", choices=("A", "B"),
+                   help="in an unequal relation (parent-child, boss-employee), who is the senior (default A)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same motion)")
     p.add_argument("--animator", default="model", choices=ANIMATORS,
                    help="model: the dual-stream diffusion model (default); model-single: its ablation "
@@ -43,8 +45,8 @@ def request_from(args):
     turns = read_emotion_turns(args.emotion_turns) if args.emotion_turns else None
     emotion_plan(args.emotion, turns)
     return Request(audio=args.audio, audio_b=args.audio_b, prompt=args.prompt, emotion=args.emotion,
-                   emotion_turns=turns, relation=args.relation, seed=args.seed, animator=args.animator,
-                   input_shape=args.input_shape, first_speaker=args.first_speaker,
+                   emotion_turns=turns, relation=args.relation, senior=args.senior, seed=args.seed,
+                   animator=args.animator, input_shape=args.input_shape, first_speaker=args.first_speaker,
                    head_motion=args.head_motion, expression=args.expression, gaze_aversion=args.gaze_aversion)
 
 

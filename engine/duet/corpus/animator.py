@@ -18,6 +18,7 @@ import numpy as np
 
 from duet.arkit import ARKIT_52, INDEX
 from duet.constants import SAMPLE_RATE
+from duet.emotion.labels import SENIOR_B
 from duet.speech import phonemes as ph
 from duet.speech.conversation import PERSONS, Timings, n_frames
 from duet.frames import facing_yaw, rotation_between, wrap_angle, yaw
@@ -46,6 +47,17 @@ RELATION_STYLE = {
     "nonblood-equal": (Style(), Style()),
     "nonblood-unequal": (Style(0.85, 0.55, 0.75, 1.4), Style(0.5, 0.6, 1.7, 0.85)),
 }
+
+
+
+def relation_style(relation: str) -> tuple[Style, Style]:
+    """(A's Style, B's Style) for a relation; an unequal one named with its senior on B gives the
+    senior's Style to B; an unknown relation is the non-blood equal default."""
+    if relation.endswith(SENIOR_B):
+        a, b = RELATION_STYLE.get(relation[: -len(SENIOR_B)], RELATION_STYLE["nonblood-equal"])
+        return b, a
+    return RELATION_STYLE.get(relation, RELATION_STYLE["nonblood-equal"])
+
 
 # Expression offsets of one's own emotion: while speaking (SPEAKER_EXPR) and, softer, between one's
 # own turns (HELD_EXPR). Each person's emotion is the label of their own most recent turn, as the
@@ -90,7 +102,7 @@ def animate(timings: Timings, layout: dict, emotions=None, relation: str = "nonb
     ``layout``: {"A": [x,y,z], "B": [x,y,z]} eye midpoints (conversation frame), optionally "yaw":
     {"A": rad, "B": rad} body orientations (default: facing each other). ``emotions``: one label per
     turn (default: each turn's own). ``relation`` sets each person's Style (RELATION_STYLE; A is the
-    senior in an unequal relation). ``tracks`` [2, N] at 16 kHz, when given, scales lip amplitude by loudness.
+    senior in an unequal relation, B where the name ends with duet.emotion.labels.SENIOR_B). ``tracks`` [2, N] at 16 kHz, when given, scales lip amplitude by loudness.
     ``meta["gaze_on_partner"]`` lists, per person, the [start, end) frame ranges fixating the partner's eyes.
     """
     rng = np.random.default_rng(seed)
@@ -99,7 +111,7 @@ def animate(timings: Timings, layout: dict, emotions=None, relation: str = "nonb
     emotions = [tt.emotion for tt in timings.turns] if emotions is None else list(emotions)
     if len(emotions) != len(timings.turns):
         raise ValueError(f"{len(emotions)} emotions for {len(timings.turns)} turns")
-    style = dict(zip(PERSONS, RELATION_STYLE.get(relation, RELATION_STYLE["nonblood-equal"])))
+    style = dict(zip(PERSONS, relation_style(relation)))
     masks = timings.masks(fps)
     heads = {p: np.asarray(layout[p], np.float64) for p in PERSONS}
     body_yaw = dict(layout.get("yaw") or {})

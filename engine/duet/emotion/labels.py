@@ -26,6 +26,16 @@ def swapped_relations(relations: tuple[str, ...]) -> list[int]:
     return [relations.index(other(r)) if other(r) in relations else i for i, r in enumerate(relations)]
 
 
+def with_senior(relation: str | None, senior: str | None) -> str | None:
+    """A relation with its senior on ``senior``'s side ("A" or "B"; None: A, the corpus's convention):
+    an unequal relation gets SENIOR_B when B is the senior; an equal one has no senior and is unchanged."""
+    if senior not in (None, "A", "B"):
+        raise DuetError(f"the senior must be A or B, not {senior!r}")
+    if relation is None or senior != "B" or not relation.endswith("-unequal"):
+        return relation
+    return relation + SENIOR_B
+
+
 _ALIASES = {"happiness": "happy", "joy": "happy", "joyful": "happy", "excited": "happy", "glad": "happy",
             "sadness": "sad", "anger": "angry", "mad": "angry", "annoyed": "angry", "frustrated": "angry",
             "surprise": "surprised", "fear": "fearful", "afraid": "fearful", "scared": "fearful",

@@ -102,6 +102,8 @@ class TrainConfig:
     stage2_single: float = 0.5      # stage 2: fraction of windows trained on the speaker's lips only
     swap_senior: bool = True        # an unequal relation's senior swaps with the people, so the model can
                                     # tell the senior from the junior (docs/model.md)
+    relation_variants: bool = True  # each training window's motion re-animated by the corpus animator under a
+                                    # random relation (same audio), so the relation is not tied to the clip
     ckpt_every: int = 100
     keep_every: int = 500           # also keep the sampling bundle as snapshots/model-<step>.pt (pick on val)
     log_every: int = 25

@@ -9,6 +9,7 @@ import numpy as np
 
 from duet.constants import DEFAULT_LAYOUT
 from duet.errors import DuetError
+from duet.emotion.labels import SENIOR_B
 from duet.model.packing import layout_features, unpack
 from duet.model.windows import chain_offsets, stitch, window_starts
 from duet.motion import DyadicMotion
@@ -322,6 +323,8 @@ def generate(tracks: np.ndarray, input_shape: str = "mono", layout: dict | None 
     # the bundle's power, chosen on val, makes intensity 0.5 about half of the way (0 and 1 stay put)
     strength = (strength ** np.float32(cfg.intensity_power)).astype(np.float32)
     weighted = not np.all(strength == 1.0)
+    if isinstance(relation, str) and relation.endswith(SENIOR_B) and relation not in cfg.relations:
+        relation = relation[: -len(SENIOR_B)]  # a bundle without sides: both streams hear one relation
     rel = _labels(relation, cfg.relations, "relation")[0]
 
     length = min(cfg.window, n_frames + (n_frames % 2))  # the U-Net halves time once: keep it even

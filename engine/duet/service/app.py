@@ -222,6 +222,7 @@ def create_app(config: ServiceConfig):
             None, description='per-turn emotions from a script, over `emotion` from each start: '
                               '[{"speaker": "A", "start": seconds, "emotion": label, "intensity": 0 to 2 (optional)}]')
         relation: Optional[str] = Field(None, max_length=64)
+        senior: Optional[Literal["A", "B"]] = Field(None, description="an unequal relation's senior (default A)")
         seed: int = Field(0, ge=0, le=MAX_SEED)
         animator: Literal[ANIMATORS] = "model"  # type: ignore[valid-type]  # the same default as the CLI and worker
         input_shape: Literal[INPUT_SHAPES] = "auto"  # type: ignore[valid-type]

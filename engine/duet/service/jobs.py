@@ -22,7 +22,7 @@ from duet.errors import DuetError
 STATES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
 # the request fields a client may set; everything else in a job spec is refused
-OPTION_FIELDS = ("prompt", "emotion", "emotion_turns", "relation", "seed", "animator", "input_shape",
+OPTION_FIELDS = ("prompt", "emotion", "emotion_turns", "relation", "senior", "seed", "animator", "input_shape",
                  "first_speaker", "speakers", "turns", "head_motion", "expression", "gaze_aversion")
 # audio a job may hold, as samples per second of its duration limit: stereo at 48 kHz (600 s of it
 # decodes to 230 MB of float32), so a small file that declares many channels or a high rate is refused
@@ -51,6 +51,8 @@ def request_from_spec(spec: dict):
     for key in ("audio", "audio_b", "prompt", "relation", "animator", "input_shape", "first_speaker", "turns"):
         if spec.get(key) is not None and not isinstance(spec[key], str):
             raise DuetError(f"'{key}' must be a string")
+    if spec.get("senior") not in (None, "A", "B"):
+        raise DuetError(f"'senior' must be \"A\" or \"B\", not {spec['senior']!r}")
     if spec.get("speakers") not in (None, 1, 2) or type(spec.get("speakers")) is bool:
         raise DuetError(f"'speakers' must be 1 or 2 (or absent: decided from the audio), not {spec['speakers']!r}")
     kwargs = {k: spec[k] for k in OPTION_FIELDS if spec.get(k) is not None}

@@ -77,9 +77,41 @@ def _diarizer_id() -> str:
     return hashlib.sha1(WEIGHTS.read_bytes()).hexdigest()[:12] if WEIGHTS.is_file() else "none"
 
 
-def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=None) -> list[dict]:
+def relation_variants(clip, cfg: ModelConfig, x: np.ndarray) -> dict[str, np.ndarray]:
+    """The clip's motion under each of the corpus's relations, as the corpus animator makes it from the
+    clip's own timings, layout, seed and tracks (only the people's Styles differ): {"x_variants" [V, T, 2,
+    D] packed like ``x`` (the clip's own relation is ``x`` itself), "relation_variants" [V] ids}. Given
+    the same audio under every relation, the model learns what the relation does instead of which clips
+    had it."""
+    from duet.corpus.animator import RELATIONS, animate
+
+    xs, ids = [], []
+    for r in RELATIONS:
+        if r == clip.relation:
+            v = x
+        else:
+            motion = animate(clip.timings, clip.layout, relation=r, fps=clip.motion.fps,
+                             seed=int(clip.motion.meta.get("seed", 0)), tracks=np.asarray(clip.tracks, np.float32))
+            v = pack(motion, cfg.expr_names)[0][: len(x)]
+        xs.append(v)
+        ids.append(cfg.relations.index(r))
+    return {"x_variants": np.stack(xs).astype(np.float32), "relation_variants": np.asarray(ids, np.int64)}
+
+
+def _animator_id() -> str:
+    """The corpus animator's code behind the cached relation variants: a new animator, new variants."""
+    import hashlib
+
+    from duet.corpus import animator
+
+    return hashlib.sha1(Path(animator.__file__).read_bytes()).hexdigest()[:12]
+
+
+def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=None,
+               variants: bool = False) -> list[dict]:
     """Prepared clips of a split, computed once and cached in <corpus>/model-cache/ (motion packed in
-    facing frames)."""
+    facing frames); ``variants``: each clip's motion under every relation too (`relation_variants`,
+    cached in <corpus>/model-cache-relations/)."""
     from duet.corpus.build import open_corpus
 
     corpus = open_corpus(corpus_dir)
@@ -103,6 +135,11 @@ def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=No
             enc = _read_cached(path, whisper_key) or _write_cached(
                 path, whisper_key, {"whisper": compute(corpus.load(cid).mix)})
             item["audio"] = combine(item["audio"], enc["whisper"], cfg.audio_features)
+        if variants:
+            path = Path(corpus_dir) / "model-cache-relations" / f"{cid}.npz"
+            vkey = json.dumps([key, _animator_id()])
+            item.update(_read_cached(path, vkey) or _write_cached(
+                path, vkey, relation_variants(corpus.load(cid), cfg, item["x"])))
         item["id"] = cid
         out.append(item)
         if progress:
@@ -195,13 +232,18 @@ class Windows:
     def window(self, c: dict, busy: float) -> dict[str, np.ndarray]:
         rng, length = self.rng, self.length
         s = int(rng.integers(0, len(c["x"]) - length + 1))
-        x = c["x"][s: s + length].copy()
+        relation = c["relation"]
+        if "x_variants" in c:  # the same audio under a relation drawn at random (relation_variants)
+            v = int(rng.integers(len(c["relation_variants"])))
+            x, relation = c["x_variants"][v, s: s + length].copy(), c["relation_variants"][v]
+        else:
+            x = c["x"][s: s + length].copy()
         x[..., -3:] -= x[:1, :, -3:]
         masks = (c["masks_pred"] if rng.random() < 0.5 else c["masks"])[:, s: s + length]
         audio = c["audio"][s: s + length]
         out = {"x": ((x - self.stats.mean) / self.stats.std).transpose(1, 0, 2), "audio": audio,
                "masks": masks, "layout": c["layout"][s], "emotion": c["emotion"][:, s: s + length],
-               "relation": c["relation"], "bilabial": c["bilabial"][:, s: s + length],
+               "relation": relation, "bilabial": c["bilabial"][:, s: s + length],
                "open_vowel": c["open_vowel"][:, s: s + length],
                "speaking": c["masks"][:, s: s + length],
                "busy_head": np.float32(busy)}

@@ -75,7 +75,7 @@ def train(tc: TrainConfig, log=print) -> Path:
     cfg = tc.model
 
     with Progress("preparing corpus", quiet=rank != 0) as p:
-        clips = load_split(tc.corpus, "train", cfg, progress=p.update)
+        clips = load_split(tc.corpus, "train", cfg, progress=p.update, variants=tc.relation_variants)
     if resume is not None:
         stats = Stats(resume["mean"], resume["std"])
     else:
