@@ -17,6 +17,9 @@ import argparse
 
 import numpy as np
 
+STATS = ("eye_contact_speaking", "eye_contact_listening", "smile", "head_std")
+BASE = "nonblood-equal"
+CHANGE = 0.2  # issue 31: a relation changes a statistic by at least 20%
 KEYS = ("eye_contact_speaking_A", "eye_contact_speaking_B", "eye_contact_listening_A", "eye_contact_listening_B",
         "smile_A", "smile_B", "head_std_A", "head_std_B", "mutual_gaze")
 
@@ -35,42 +38,64 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=8)
     ap.add_argument("--weights", default=None, help="a model bundle (default: the shipped one)")
     ap.add_argument("--truth", action="store_true",
-                    help="the corpus animator re-run under each relation instead of the model: the rules' own effect")
+                    help="only the corpus animator, re-run under each relation: the rules' own effect")
     args = ap.parse_args()
     corpus = open_corpus(args.corpus)
     ids = sorted(corpus.ids(args.split))[: args.clips]
     rows = list(dict.fromkeys([*RELATIONS, *(with_senior(r, "B") for r in RELATIONS)]))
-    tallies = {r: B.Tally() for r in rows}
+    tallies = {(who, r): B.Tally() for who in ("truth", "model") for r in rows}
     for cid in ids:
         clip = corpus.load(cid)
         masks = {p: clip.motion.person(p).speaking for p in "AB"}
+        backchannels = B.backchannels_of(clip.timings.turns)
         for r in rows:
-            if args.truth:
-                B.add_clip(tallies[r], reanimate(clip, r), B.backchannels_of(clip.timings.turns), masks)
-                continue
-            pred = generate(np.asarray(clip.mix, np.float32)[None], "mono", layout=clip.layout, seed=0,
-                            weights=args.weights, first_speaker=first_speaker(clip), relation=r)
-            B.add_clip(tallies[r], pred, B.backchannels_of(clip.timings.turns), masks)
+            B.add_clip(tallies["truth", r], reanimate(clip, r), backchannels, masks)
+            if not args.truth:
+                pred = generate(np.asarray(clip.mix, np.float32)[None], "mono", layout=clip.layout, seed=0,
+                                weights=args.weights, first_speaker=first_speaker(clip), relation=r)
+                B.add_clip(tallies["model", r], pred, backchannels, masks)
+    who = "truth" if args.truth else "model"
     what = "the corpus animator" if args.truth else f"weights {args.weights or 'shipped'}"
     print(f"{len(ids)} {args.split} clips of {args.corpus}, the same audio under each relation, {what}\n")
+    summary = {key: t.summary() for key, t in tallies.items()}
     print("| relation | " + " | ".join(KEYS) + " |")
     print("|---|" + "---|" * len(KEYS))
-    summary = {r: tallies[r].summary() for r in rows}
     for r in rows:
-        print(f"| {r} | " + " | ".join(f"{summary[r][k]:.3f}" for k in KEYS) + " |")
-    stats = ("eye_contact_speaking", "eye_contact_listening", "smile", "head_std")
-    print("\nThe same person as the junior / as the senior (mean of A and B), and the junior's change:\n")
-    print("| relation | " + " | ".join(stats) + " |")
-    print("|---|" + "---|" * len(stats))
+        print(f"| {r} | " + " | ".join(f"{summary[who, r][k]:.3f}" for k in KEYS) + " |")
+    print("\nThe same person as the junior / as the senior (mean of A and B), the junior's change, and "
+          "the corpus animator's change on the same audio:\n")
+    print("| relation | " + " | ".join(STATS) + " |")
+    print("|---|" + "---|" * len(STATS))
     for r in RELATIONS:
         if with_senior(r, "B") == r:
             continue
         cells = []
-        for k in stats:  # A is the junior when B is the senior, and B when A is
-            junior = (summary[with_senior(r, "B")][f"{k}_A"] + summary[r][f"{k}_B"]) / 2
-            senior = (summary[r][f"{k}_A"] + summary[with_senior(r, "B")][f"{k}_B"]) / 2
-            cells.append(f"{junior:.3f} / {senior:.3f} ({100 * (junior / senior - 1):+.0f}%)")
+        for k in STATS:  # A is the junior when B is the senior, and B when A is
+            def side(w, junior):
+                a, b = (with_senior(r, "B"), r) if junior else (r, with_senior(r, "B"))
+                return (summary[w, a][f"{k}_A"] + summary[w, b][f"{k}_B"]) / 2
+            j, s_ = side(who, True), side(who, False)
+            truth = side("truth", True) / side("truth", False) - 1
+            cells.append(f"{j:.3f} / {s_:.3f} ({100 * (j / s_ - 1):+.0f}%; truth {100 * truth:+.0f}%)")
         print(f"| {r} | " + " | ".join(cells) + " |")
+    print(f"\nEach relation against {BASE} (the corpus's default Style) for each person, the corpus "
+          f"animator's change / {who}'s; a rule counts where the animator changes a statistic by >= "
+          f"{100 * CHANGE:.0f}%, and is followed where {who} changes it by >= {100 * CHANGE:.0f}% the same way:\n")
+    cols = [f"{k}_{p}" for k in STATS for p in "AB"]
+    print("| relation | " + " | ".join(cols) + " | rules followed |")
+    print("|---|" + "---|" * (len(cols) + 1))
+    for r in RELATIONS:
+        if r == BASE:
+            continue
+        cells, followed, rules = [], 0, 0
+        for k in cols:
+            t = summary["truth", r][k] / summary["truth", BASE][k] - 1
+            m = summary[who, r][k] / summary[who, BASE][k] - 1
+            if abs(t) >= CHANGE:
+                rules += 1
+                followed += int(np.sign(m) == np.sign(t) and abs(m) >= CHANGE)
+            cells.append(f"{100 * t:+.0f}% / {100 * m:+.0f}%")
+        print(f"| {r} | " + " | ".join(cells) + f" | {followed} of {rules} |")
 
 
 if __name__ == "__main__":

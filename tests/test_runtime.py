@@ -354,3 +354,39 @@ def test_the_runtime_generates_inside_blender_5_python(conversation, tmp_path, w
     assert p.stdout.strip().splitlines()[-1] == "0 (5, 2) (3, 13) False"
     motion = DyadicMotion.load(out)
     assert motion.n_frames == int(conversation.seconds * 25) and motion.A.poses["jaw"].std() > 0.01
+
+
+def test_relation_guidance_changes_only_a_known_relation_other_than_its_own(tmp_path):
+    """With ModelConfig.guidance_relation the unconditional branch hears that relation in place of a
+    known one: a boss and employee's motion changes, non-blood equals' (the relation it hears anyway)
+    and an unknown relation's stay bit for bit (the ONNX runtime samples through the same code)."""
+    import dataclasses
+
+    from duet.model.network import DualStreamUNet
+    from duet.train.dataset import vocabularies
+
+    cfg = dataclasses.replace(SMALL, relations=vocabularies(swap_senior=True)[1], guidance=3.0)
+    torch.manual_seed(1)
+    net = DualStreamUNet(cfg)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    guided = dataclasses.replace(cfg, guidance_relation="nonblood-equal")
+    paths = {}
+    for name, c in (("plain", cfg), ("guided", guided)):
+        paths[name] = bundle.save(tmp_path / f"{name}.pt", net.eval(), c, np.zeros(c.motion_dim),
+                                  np.full(c.motion_dim, 0.2), {"id": name})
+    audio = (np.random.default_rng(2).normal(size=(1, 16000 * 2)) * 0.05).astype(np.float32)
+    masks = np.zeros((2, 50), np.float32)
+    masks[0, :25], masks[1, 25:] = 1, 1
+
+    def neck(name, relation):
+        m = infer.generate(audio, masks=masks, seed=0, relation=relation, weights=paths[name])
+        return np.concatenate([m.A.poses["neck"], m.B.poses["neck"]])
+
+    assert np.abs(neck("guided", "nonblood-unequal") - neck("plain", "nonblood-unequal")).max() > 1e-3
+    for relation in ("nonblood-equal", None):
+        np.testing.assert_array_equal(neck("guided", relation), neck("plain", relation))
+    drop = np.array([False, False, True, True])
+    rel = np.array([cfg.relations.index("blood-unequal (B senior)"), 0] * 2)
+    assert list(infer.unconditional_relation(guided, rel, drop)) == [rel[0], 0, cfg.relations.index("nonblood-equal"), 0]

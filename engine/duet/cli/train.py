@@ -42,6 +42,10 @@ def add_arguments(p) -> None:
                    help="with --ship: sampling guidance on the expression channels that do not articulate (blinks, "
                         "brows, cheeks, nose, smile, frown) while speaking and while listening (default: as the "
                         "face; tune on the val split by the listener's repertoire and leakage)")
+    p.add_argument("--relation-guidance", metavar="RELATION", default=None,
+                   help="with --ship: the relation the unconditional branch hears in place of a known one "
+                        "(nonblood-equal: the corpus's default), so guidance scales the relation's effect too "
+                        "(measure it with benchmarks/relations.py on the val split)")
     p.add_argument("--intensity-power", type=float, default=None, metavar="POWER",
                    help="with --ship: an emotion at intensity w blends its conditioning by w ** POWER, so that "
                         "0.5 moves the face about half of the way (default 1; measure it with "
@@ -71,8 +75,8 @@ def run(args) -> int:
               "--head-guidance": args.head_guidance, "--expression-guidance": args.expression_guidance,
               "--intensity-power": None if args.intensity_power is None else (args.intensity_power,)}
     if args.ship:
-        return _ship(Path(args.ship), args.name, scales)
-    given = [flag for flag, v in scales.items() if v is not None]
+        return _ship(Path(args.ship), args.name, scales, args.relation_guidance)
+    given = [flag for flag, v in {**scales, "--relation-guidance": args.relation_guidance}.items() if v is not None]
     if given:
         raise DuetError(f"{', '.join(given)}: only with --ship")
     corpus = args.corpus or "data/corpus"
@@ -110,9 +114,10 @@ def _voiceprint(args) -> int:
     return 0
 
 
-def _ship(src: Path, name: str, scales: dict | None = None) -> int:
+def _ship(src: Path, name: str, scales: dict | None = None, relation_guidance: str | None = None) -> int:
     """Copy a training bundle into the package (fp16), with the sampling scales chosen on val
-    (``scales``: {flag: values or None}); a voice-print bundle goes in as the package's
+    (``scales``: {flag: values or None}) and the unconditional branch's relation
+    (``relation_guidance``, ModelConfig.guidance_relation); a voice-print bundle goes in as the package's
     voiceprint.pt. Either is exported to ONNX beside it."""
     import shutil
 
@@ -150,6 +155,10 @@ def _ship(src: Path, name: str, scales: dict | None = None) -> int:
             setattr(b.cfg, field, tuple(scales[flag]))
     if "--intensity-power" in scales:
         b.cfg.intensity_power = scales["--intensity-power"][0]
+    if relation_guidance is not None:
+        if relation_guidance not in b.cfg.relations[1:]:
+            raise DuetError(f"--relation-guidance {relation_guidance!r}: one of {', '.join(b.cfg.relations[1:])}")
+        b.cfg.guidance_relation = relation_guidance
     dst = bundle.save(bundle.WEIGHTS_DIR / f"{name}.pt", b.net, b.cfg, b.mean, b.std, {**b.meta, "id": name},
                       half=True)
     print(f"shipped {src} -> {dst} ({dst.stat().st_size / 1e6:.1f} MB)")

@@ -41,6 +41,8 @@ class ModelConfig:
     guidance_head: tuple[float, float] | None = None  # on head rotations and translation, by role (None: as pose)
     guidance_expression: tuple[float, float] | None = None  # on infer.EXPRESSIVE channels, by role (None: as the face)
     intensity_power: float = 1.0    # an emotion's intensity w blends its conditioning by w ** power (chosen on val)
+    guidance_relation: str | None = None  # the relation the unconditional branch hears in place of a known one
+                                    # (None: the same): guidance then scales the relation's effect too (infer)
     logsnr_min: float = -15.0
     logsnr_max: float = 15.0
     fps: float = 25.0
@@ -102,8 +104,8 @@ class TrainConfig:
     stage2_single: float = 0.5      # stage 2: fraction of windows trained on the speaker's lips only
     swap_senior: bool = True        # an unequal relation's senior swaps with the people, so the model can
                                     # tell the senior from the junior (docs/model.md)
-    relation_variants: bool = True  # each training window's motion re-animated by the corpus animator under a
-                                    # random relation (same audio), so the relation is not tied to the clip
+    relation_variants: bool = False  # each training window's motion re-animated by the corpus animator under a
+                                    # random relation (same audio); tried, not shipped (docs/model.md)
     ckpt_every: int = 100
     keep_every: int = 500           # also keep the sampling bundle as snapshots/model-<step>.pt (pick on val)
     log_every: int = 25

@@ -177,9 +177,10 @@ def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidan
                 key = drop.tobytes()
                 if key not in conditioning:
                     k = x_t.shape[0] // len(cond[0])
+                    audio_k, masks_k, layout_k, emotion_k, relation_k = [np.concatenate([c] * k) for c in cond]
                     conditioning[key] = emotion_conditioning(
-                        net, *[np.concatenate([c] * k) for c in cond], drop,
-                        None if strength is None else np.concatenate([strength] * k))
+                        net, audio_k, masks_k, layout_k, emotion_k, unconditional_relation(cfg, relation_k, drop),
+                        drop, None if strength is None else np.concatenate([strength] * k))
                 result = net.denoise(x_t, lsnr, conditioning[key])
                 calls += 1
                 if progress is not None:
@@ -189,6 +190,18 @@ def sample_windows(b, audio, masks, layout, emotion, relation, seed: int, guidan
             s = scale if np.ndim(scale) == 0 else scale[part]
             out.append(ddim_sample(guided(denoise, s), noise[part], steps, cfg.logsnr_min, cfg.logsnr_max))
     return np.concatenate(out)
+
+
+def unconditional_relation(cfg, relation: np.ndarray, drop: np.ndarray) -> np.ndarray:
+    """Relation ids [N] for a guided batch: where the audio is dropped (the unconditional branch), a
+    known relation becomes ``cfg.guidance_relation`` (the corpus's default, non-blood equals), so that
+    guidance scales the relation's effect as it scales the audio's. Otherwise both branches hear the
+    same relation, its effect is not scaled while the audio's is (3 to 12 times), and it all but vanishes
+    (docs/model.md). Unknown (id 0) stays unknown: without a relation there is nothing to scale."""
+    if cfg.guidance_relation is None or cfg.guidance_relation not in cfg.relations:
+        return relation
+    relation = np.asarray(relation)
+    return np.where(np.asarray(drop, bool) & (relation != 0), cfg.relations.index(cfg.guidance_relation), relation)
 
 
 def pose_dims(cfg) -> np.ndarray:
