@@ -37,6 +37,8 @@ def main() -> None:
     ap.add_argument("--split", default="val")
     ap.add_argument("--clips", type=int, default=8)
     ap.add_argument("--weights", default=None, help="a model bundle (default: the shipped one)")
+    ap.add_argument("--plot", metavar="PNG", help="also draw the junior-against-senior changes, the corpus "
+                    "animator's beside the model's")
     ap.add_argument("--truth", action="store_true",
                     help="only the corpus animator, re-run under each relation: the rules' own effect")
     args = ap.parse_args()
@@ -66,6 +68,7 @@ def main() -> None:
           "the corpus animator's change on the same audio:\n")
     print("| relation | " + " | ".join(STATS) + " |")
     print("|---|" + "---|" * len(STATS))
+    changes = {}  # {relation: {"truth"/who: [% per STATS]}}
     for r in RELATIONS:
         if with_senior(r, "B") == r:
             continue
@@ -76,6 +79,8 @@ def main() -> None:
                 return (summary[w, a][f"{k}_A"] + summary[w, b][f"{k}_B"]) / 2
             j, s_ = side(who, True), side(who, False)
             truth = side("truth", True) / side("truth", False) - 1
+            changes.setdefault(r, {}).setdefault("corpus animator (the rules)", []).append(100 * truth)
+            changes[r].setdefault(what, []).append(100 * (j / s_ - 1))
             cells.append(f"{j:.3f} / {s_:.3f} ({100 * (j / s_ - 1):+.0f}%; truth {100 * truth:+.0f}%)")
         print(f"| {r} | " + " | ".join(cells) + " |")
     print(f"\nEach relation against {BASE} (the corpus's default Style) for each person, the corpus "
@@ -96,6 +101,33 @@ def main() -> None:
                 followed += int(np.sign(m) == np.sign(t) and abs(m) >= CHANGE)
             cells.append(f"{100 * t:+.0f}% / {100 * m:+.0f}%")
         print(f"| {r} | " + " | ".join(cells) + f" | {followed} of {rules} |")
+    if args.plot:
+        plot(changes, args.plot, f"the same audio under each relation, {len(ids)} {args.split} clips, no emotion labels")
+
+
+def plot(changes: dict, path: str, title: str) -> None:
+    """Bars: for each unequal relation, each statistic's change for the junior against the senior."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(changes), figsize=(5.5 * len(changes), 4.2), sharey=True, squeeze=False)
+    x = np.arange(len(STATS))
+    for ax, (r, rows) in zip(axes[0], changes.items()):
+        width = 0.8 / len(rows)
+        for i, (name, values) in enumerate(rows.items()):
+            ax.bar(x + (i - (len(rows) - 1) / 2) * width, values, width, label=name, color=("#555555", "#1f77b4")[i % 2])
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xticks(x, [k.replace("_", " ").replace("eye contact ", "eye contact\n") for k in STATS])
+        ax.set_title(f"{r}: the junior against the senior", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("change (%), same person, same audio")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":
