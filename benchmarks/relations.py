@@ -102,7 +102,8 @@ def main() -> None:
             cells.append(f"{100 * t:+.0f}% / {100 * m:+.0f}%")
         print(f"| {r} | " + " | ".join(cells) + f" | {followed} of {rules} |")
     if args.plot:
-        plot(changes, args.plot, f"the same audio under each relation, {len(ids)} {args.split} clips, no emotion labels")
+        plot(changes, args.plot,
+             f"the same audio under each relation, {len(ids)} {args.split} clips, no emotion labels")
 
 
 def plot(changes: dict, path: str, title: str) -> None:
@@ -117,7 +118,8 @@ def plot(changes: dict, path: str, title: str) -> None:
     for ax, (r, rows) in zip(axes[0], changes.items()):
         width = 0.8 / len(rows)
         for i, (name, values) in enumerate(rows.items()):
-            ax.bar(x + (i - (len(rows) - 1) / 2) * width, values, width, label=name, color=("#555555", "#1f77b4")[i % 2])
+            ax.bar(x + (i - (len(rows) - 1) / 2) * width, values, width, label=name,
+                   color=("#555555", "#1f77b4")[i % 2])
         ax.axhline(0, color="k", lw=0.8)
         ax.set_xticks(x, [k.replace("_", " ").replace("eye contact ", "eye contact\n") for k in STATS])
         ax.set_title(f"{r}: the junior against the senior", fontsize=10)

@@ -49,7 +49,6 @@ RELATION_STYLE = {
 }
 
 
-
 def relation_style(relation: str) -> tuple[Style, Style]:
     """(A's Style, B's Style) for a relation; an unequal one named with its senior on B gives the
     senior's Style to B; an unknown relation is the non-blood equal default."""
@@ -101,8 +100,9 @@ def animate(timings: Timings, layout: dict, emotions=None, relation: str = "nonb
 
     ``layout``: {"A": [x,y,z], "B": [x,y,z]} eye midpoints (conversation frame), optionally "yaw":
     {"A": rad, "B": rad} body orientations (default: facing each other). ``emotions``: one label per
-    turn (default: each turn's own). ``relation`` sets each person's Style (RELATION_STYLE; A is the
-    senior in an unequal relation, B where the name ends with duet.emotion.labels.SENIOR_B). ``tracks`` [2, N] at 16 kHz, when given, scales lip amplitude by loudness.
+    turn (default: each turn's own). ``relation`` sets each person's Style (``relation_style``: A is
+    the senior in an unequal relation, B where the name ends with duet.emotion.labels.SENIOR_B).
+    ``tracks`` [2, N] at 16 kHz, when given, scales lip amplitude by loudness.
     ``meta["gaze_on_partner"]`` lists, per person, the [start, end) frame ranges fixating the partner's eyes.
     """
     rng = np.random.default_rng(seed)
