@@ -73,12 +73,9 @@ def main() -> None:
         if with_senior(r, "B") == r:
             continue
         cells = []
-        for k in STATS:  # A is the junior when B is the senior, and B when A is
-            def side(w, junior):
-                a, b = (with_senior(r, "B"), r) if junior else (r, with_senior(r, "B"))
-                return (summary[w, a][f"{k}_A"] + summary[w, b][f"{k}_B"]) / 2
-            j, s_ = side(who, True), side(who, False)
-            truth = side("truth", True) / side("truth", False) - 1
+        for k in STATS:
+            j, s_ = as_junior(summary, who, r, k, True), as_junior(summary, who, r, k, False)
+            truth = as_junior(summary, "truth", r, k, True) / as_junior(summary, "truth", r, k, False) - 1
             changes.setdefault(r, {}).setdefault("corpus animator (the rules)", []).append(100 * truth)
             changes[r].setdefault(what, []).append(100 * (j / s_ - 1))
             cells.append(f"{j:.3f} / {s_:.3f} ({100 * (j / s_ - 1):+.0f}%; truth {100 * truth:+.0f}%)")
@@ -104,6 +101,15 @@ def main() -> None:
     if args.plot:
         plot(changes, args.plot,
              f"the same audio under each relation, {len(ids)} {args.split} clips, no emotion labels")
+
+
+def as_junior(summary: dict, who: str, relation: str, key: str, junior: bool) -> float:
+    """A statistic of the same person as the junior (or as the senior) of an unequal relation, the mean
+    of A and B: A is the junior when B is the senior, and B when A is."""
+    from duet.emotion.labels import with_senior
+
+    a, b = (with_senior(relation, "B"), relation) if junior else (relation, with_senior(relation, "B"))
+    return (summary[who, a][f"{key}_A"] + summary[who, b][f"{key}_B"]) / 2
 
 
 def plot(changes: dict, path: str, title: str) -> None:

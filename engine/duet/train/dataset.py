@@ -4,6 +4,7 @@ memory (numpy; torch only in ``batch``)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,25 +122,26 @@ def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=No
                       _diarizer_id()])
     whisper_cache = Path(corpus_dir) / "model-cache-whisper"
     whisper_key = _whisper_id() if cfg.audio_features != "logmel" else None
+    variants_key = json.dumps([key, _animator_id()]) if variants else None
+    load = functools.lru_cache(maxsize=1)(corpus.load)  # a clip missing from several caches is read once
     out = []
     ids = corpus.ids(split)
     for k, cid in enumerate(ids):
         path = cache / f"{cid}.npz"
         item = _read_cached(path, key)
         if item is None:
-            item = _write_cached(path, key, prepare(corpus.load(cid), cfg))
+            item = _write_cached(path, key, prepare(load(cid), cfg))
         if whisper_key is not None:  # the encoder's frames are cached beside the log-mel's
             from duet.audio.whisper import combine, compute
 
             path = whisper_cache / f"{cid}.npz"
             enc = _read_cached(path, whisper_key) or _write_cached(
-                path, whisper_key, {"whisper": compute(corpus.load(cid).mix)})
+                path, whisper_key, {"whisper": compute(load(cid).mix)})
             item["audio"] = combine(item["audio"], enc["whisper"], cfg.audio_features)
         if variants:
             path = Path(corpus_dir) / "model-cache-relations" / f"{cid}.npz"
-            vkey = json.dumps([key, _animator_id()])
-            item.update(_read_cached(path, vkey) or _write_cached(
-                path, vkey, relation_variants(corpus.load(cid), cfg, item["x"])))
+            item.update(_read_cached(path, variants_key) or _write_cached(
+                path, variants_key, relation_variants(load(cid), cfg, item["x"])))
         item["id"] = cid
         out.append(item)
         if progress:
