@@ -90,8 +90,11 @@ class DuetSettings(bpy.types.PropertyGroup):
                                    description="Optional JSON list of turns ({speaker, start, emotion, intensity}) "
                                                "that sets a person's emotion from each turn's start, over theirs")
     relation: EnumProperty(name="Relation", items=RELATIONS)
-    senior: EnumProperty(name="Senior", items=(("A", "A", "Person A is the parent, the boss, the teacher"),
-                                               ("B", "B", "Person B is the parent, the boss, the teacher")),
+    senior: EnumProperty(name="Senior", items=(("AUTO", "Auto", "From the scene: the side it names first is "
+                                                "person A ('an employee asks her boss': B is the boss); else A", 2),
+                                               ("A", "A", "Person A is the parent, the boss, the teacher", 0),
+                                               ("B", "B", "Person B is the parent, the boss, the teacher", 1)),
+                         default="AUTO",
                          description="In an unequal relation (parent and child, boss and employee), which "
                                      "person is the senior")
     seed: IntProperty(name="Seed", default=0, min=0, description="Same seed, same motion")

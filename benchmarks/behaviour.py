@@ -2,12 +2,15 @@
 clips, and of model bundles, side by side in one run; then each social relation against the others.
 
     .venv/bin/python benchmarks/behaviour.py [--corpus data/corpus] [--split test] [--clips N]
-        [--reanimate] [--weights PATH ...] [--labels] [--motions DIR] [--relations]
+        [--reanimate] [--neutral] [--weights PATH ...] [--labels] [--motions DIR] [--relations]
         [--input-shape mono|two-track]
 
 Rows: the corpus's ground truth; with --reanimate, duet.corpus.animator re-run on each clip's own
 timings, layout, relation and tracks (what a rebuilt corpus would hold: old against new without
-rebuilding); one row per --weights bundle ("-" for the shipped one), given the mono mix (diarized masks)
+rebuilding); with --neutral, the animator re-run with every turn's emotion neutral and scored against
+the corpus (the rules given only what the audio carries: the corpus's emotions are drawn at random per
+turn and its voices do not act them, so this bounds what a model can do without labels); one row per
+--weights bundle ("-" for the shipped one), given the mono mix (diarized masks)
 or with --input-shape two-track each person's clean track; with
 --motions, the DyadicMotion files DIR/<clip id>.npz (e.g. read back from baked scenes). Columns: the
 duet.eval.behaviour statistics with the issue's targets (head_fast: the head std without drift slower
@@ -40,20 +43,24 @@ def clip_ids(corpus, split: str, limit: int | None) -> list[str]:
     return ids if limit is None else ids[:limit]
 
 
-def reanimate(clip, relation: str | None = None):
+def reanimate(clip, relation: str | None = None, neutral: bool = False):
     """The clip's ground truth as the current animator makes it (same timings, layout, tracks, and
-    relation unless another is given)."""
+    relation unless another is given); ``neutral``: every turn's emotion neutral instead of the script's."""
     from duet.corpus.animator import animate
 
     seed = int(clip.motion.meta.get("seed", 0))
-    return animate(clip.timings, clip.layout, relation=relation or clip.relation, fps=clip.motion.fps, seed=seed,
-                   tracks=np.asarray(clip.tracks, np.float32))
+    emotions = ["neutral"] * len(clip.timings.turns) if neutral else None
+    return animate(clip.timings, clip.layout, emotions=emotions, relation=relation or clip.relation,
+                   fps=clip.motion.fps, seed=seed, tracks=np.asarray(clip.tracks, np.float32))
 
 
 def score(corpus, ids, weights=(), reanimated: bool = False, labels: bool = False, motions=None,
-          seed: int = 0, log=print, input_shape: str = "mono") -> tuple[dict, dict]:
+          seed: int = 0, log=print, input_shape: str = "mono", neutral: bool = False) -> tuple[dict, dict]:
     """({row: summary}, {row: {relation: summary}}) over the clips ``ids``; the models hear the
-    ``input_shape`` ("mono": the clip's mix; "two-track": its two clean tracks)."""
+    ``input_shape`` ("mono": the clip's mix; "two-track": its two clean tracks). ``neutral`` adds the
+    animator re-run with every emotion neutral, scored against the corpus: the rules themselves given
+    only what the audio carries (the corpus's emotions are drawn at random per turn, and its voices
+    do not act them)."""
     from pathlib import Path
 
     from duet.eval import behaviour as B
@@ -65,6 +72,8 @@ def score(corpus, ids, weights=(), reanimated: bool = False, labels: bool = Fals
     rows = {"ground truth (corpus)": "truth"}
     if reanimated:
         rows["animator, re-run (new ground truth)"] = "reanimate"
+    if neutral:
+        rows["animator, re-run, every emotion neutral"] = "neutral"
     rows.update({f"model {w}": w for w in weights})
     if motions:
         rows[f"motions in {motions}"] = "files"
@@ -80,8 +89,8 @@ def score(corpus, ids, weights=(), reanimated: bool = False, labels: bool = Fals
             t0 = time.perf_counter()
             if how == "truth":
                 pred = clip.motion
-            elif how == "reanimate":
-                pred = reanimate(clip)
+            elif how in ("reanimate", "neutral"):
+                pred = reanimate(clip, neutral=how == "neutral")
             elif how == "files":
                 pred = DyadicMotion.load(Path(motions) / f"{cid}.npz")
             else:
@@ -140,6 +149,8 @@ def main() -> None:
     ap.add_argument("--split", default="test", help="test, val, train or all")
     ap.add_argument("--clips", type=int, default=None, help="first N clips (default: all)")
     ap.add_argument("--reanimate", action="store_true", help="add the current animator re-run on the same clips")
+    ap.add_argument("--neutral", action="store_true",
+                    help="add the animator re-run with every emotion neutral (what the audio alone carries)")
     ap.add_argument("--weights", nargs="*", default=[], help="model bundles to score ('-': the shipped one)")
     ap.add_argument("--labels", action="store_true", help="give the models the script's emotions and relation")
     ap.add_argument("--motions", help="folder of DyadicMotion files named <clip id>.npz to score")
@@ -155,7 +166,7 @@ def main() -> None:
     corpus = open_corpus(args.corpus)
     ids = clip_ids(corpus, args.split, args.clips)
     rows, rels = score(corpus, ids, args.weights, args.reanimate, args.labels, args.motions, args.seed,
-                       log=lambda line: print(line, flush=True), input_shape=args.input_shape)
+                       log=lambda line: print(line, flush=True), input_shape=args.input_shape, neutral=args.neutral)
     print(f"\n{len(ids)} clips of {args.corpus} ({args.split}), roles from the corpus's exact masks, "
           f"{'script labels' if args.labels else 'no labels'} for models, {args.input_shape} input, seed {args.seed}\n")
     print("| row | " + " | ".join(f"{c} ({t})" for c, t in COLUMNS) + " |")

@@ -419,6 +419,7 @@ assert bpy.ops.duet.clear() == {"FINISHED"}
 out["cleared"] = snapshot() == before
 s.first_speaker = "B"  # a mixed recording where B speaks first
 out["first_speaker"] = ops.job_spec(s).get("first_speaker")
+out["senior_default"] = [s.senior, ops.job_spec(s).get("senior")]  # auto: the scene decides
 s.relation, s.senior = "boss-employee", "B"  # B is the boss
 out["senior"] = [ops.job_spec(s).get(k) for k in ("relation", "senior")]
 # a preset loads back onto the rows as saved
@@ -464,6 +465,7 @@ def test_user_characters_through_the_mapping_panel_strength_and_clear(addon_zip,
     assert r["kept"] == {"scene": True, "actions": True}  # fps, range, strips and the user's actions as they were
     assert r["cleared"]
     assert r["first_speaker"] == "B"
+    assert r["senior_default"] == ["AUTO", None]
     assert r["senior"] == ["boss-employee", "B"]
 
 

@@ -97,6 +97,24 @@ def test_emotion_track_per_frame():
         emotion_track([{"speaker": "C", "start": 0, "end": 1, "text": "hi"}], 10, 25)
 
 
+def test_the_scene_names_the_senior_by_who_it_mentions_first():
+    from duet.emotion.labels import SENIOR_B, senior_from_text
+    from duet.pipeline import Request, labels
+
+    assert senior_from_text("A mother talks with her son") == "A"
+    assert senior_from_text("An employee asks her boss for a raise") == "B"  # A, mentioned first, is junior
+    assert senior_from_text("a grandson visits his grandmother") == "B"
+    assert senior_from_text("a nurse and a doctor") is None  # one side named: either could be the doctor
+    assert senior_from_text("two friends on a bench") is None
+    req = lambda **kw: Request(audio="x.wav", **kw)  # noqa: E731
+    assert labels(req(prompt="an employee asks her boss for a raise"))[1] == "nonblood-unequal" + SENIOR_B
+    assert labels(req(prompt="an employee asks her boss", senior="A"))[1] == "nonblood-unequal"  # the user's word
+    assert labels(req(prompt="a student asks a question", relation="blood-unequal"))[1] == "blood-unequal"
+    assert labels(req(prompt="a son helps his father", relation="parent-child"))[1] == "blood-unequal" + SENIOR_B
+    assert labels(req(relation="parent-child"))[1] == "blood-unequal"
+    assert labels(req(prompt="a son and his father", relation="friends"))[1] == "nonblood-equal"  # no senior
+
+
 def test_the_senior_side_is_marked_only_in_an_unequal_relation():
     from duet.emotion.labels import SENIOR_B, with_senior
     from duet.errors import DuetError

@@ -405,15 +405,17 @@ def test_channel_groups_get_their_own_scale_by_role_and_the_lips_keep_the_faces(
     from duet.model.infer import eye_dims, guidance_groups, head_dims, pose_dims, role_guidance
 
     cfg = ModelConfig(guidance=8.0, guidance_listen=0.5, guidance_pose=5.0, guidance_gaze=(15.0, 8.0),
-                      guidance_head=(5.0, 7.0), guidance_expression=(8.0, 12.0))
+                      guidance_head=(5.0, 7.0), guidance_expression=(8.0, 12.0), guidance_blink=(7.0, 3.0))
     names = list(cfg.expr_names)
     e = cfg.n_expr
     masks = np.array([[[1, 0], [0, 1]]], np.float32)  # A speaks, then B
     w = role_guidance(masks, cfg.guidance, cfg.guidance_listen, cfg.guidance_pose, pose_dims(cfg),
                       guidance_groups(cfg))
     assert tuple(w.shape) == (1, 2, 2, cfg.motion_dim)
-    for name in ("eyeBlinkLeft", "browInnerUp", "mouthSmileRight", "noseSneerLeft", "cheekSquintLeft"):
+    for name in ("browInnerUp", "mouthSmileRight", "noseSneerLeft", "cheekSquintLeft", "eyeSquintLeft"):
         assert w[0, 0, :, names.index(name)].tolist() == [8.0, 12.0], name   # a listener's face answers
+    for name in ("eyeBlinkLeft", "eyeBlinkRight"):
+        assert w[0, 0, :, names.index(name)].tolist() == [7.0, 3.0], name    # the blinks have their own pair
     for name in ("jawOpen", "mouthClose", "mouthFunnel", "mouthPressLeft", "mouthLowerDownLeft", "eyeLookInLeft"):
         assert w[0, 0, :, names.index(name)].tolist() == [8.0, 0.5], name    # the lips stay still
     assert w[0, 0, :, e + 6].tolist() == [8.0, 0.5]                           # the jaw articulates

@@ -257,12 +257,14 @@ def test_ship_writes_fp16_weights_with_the_sampling_scales(tmp_path, monkeypatch
     p = argparse.ArgumentParser()
     cli_train.add_arguments(p)
     args = p.parse_args(["--ship", str(src), "--name", "duet-x", "--guidance", "4", "1", "1",
-                         "--gaze-guidance", "9", "6", "--head-guidance", "4", "6", "--expression-guidance", "4", "10"])
+                         "--gaze-guidance", "9", "6", "--head-guidance", "4", "6", "--expression-guidance", "4", "10",
+                         "--blink-guidance", "3", "2"])
     assert cli_train.run(args) == 0
     shipped = bundle.load(tmp_path / "weights" / "duet-x.pt")
     assert (shipped.cfg.guidance, shipped.cfg.guidance_listen, shipped.cfg.guidance_pose) == (4.0, 1.0, 1.0)
     assert shipped.cfg.guidance_gaze == (9.0, 6.0)
     assert shipped.cfg.guidance_head == (4.0, 6.0) and shipped.cfg.guidance_expression == (4.0, 10.0)
+    assert shipped.cfg.guidance_blink == (3.0, 2.0)
     assert shipped.model_id == "duet-x"
     from duet.model import exported  # exported beside it for the runtime, with the same scales
 

@@ -28,7 +28,7 @@ class Request:
     emotion: str | dict | list | None = None
     emotion_turns: list | None = None  # per-turn emotions from a script, over ``emotion`` from each turn's start
     relation: str | None = None
-    senior: str | None = None  # an unequal relation's senior, "A" or "B" (None: A)
+    senior: str | None = None  # an unequal relation's senior, "A" or "B" (None: the side the scene names first, else A)
     seed: int = 0
     animator: str = "model"
     input_shape: str = "auto"
@@ -157,9 +157,12 @@ def silent_person_note(motion, req: Request) -> str | None:
 
 
 def labels(req: Request) -> tuple:
-    """Emotion (one label, or one per person) and social relation, from the options or the prompt."""
+    """Emotion (one label, or one per person) and social relation, from the options or the prompt.
+    Without ``senior``, an unequal relation's senior is the side the scene (else the relation's own
+    words) names first, A being the person mentioned first: "an employee asks her boss" makes B the
+    senior; with neither side named, A."""
     from duet.emotion import RELATIONS, relation_from_text
-    from duet.emotion.labels import with_senior
+    from duet.emotion.labels import senior_from_text, with_senior
 
     emotion = emotion_plan(req.emotion, req.emotion_turns)
     text = req.relation or req.prompt
@@ -167,7 +170,11 @@ def labels(req: Request) -> tuple:
         relation = req.relation
     else:
         relation = relation_from_text(text) if text else None
-    return emotion, with_senior(relation, req.senior)
+    senior = req.senior
+    if senior is None and relation is not None and relation.endswith("-unequal"):
+        named = [t for t in (req.prompt, req.relation) if t and t not in RELATIONS]
+        senior = next((s for s in map(senior_from_text, named) if s is not None), None)
+    return emotion, with_senior(relation, senior)
 
 
 def scene_layout(prompt: str) -> tuple[dict, str]:

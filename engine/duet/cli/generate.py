@@ -23,7 +23,9 @@ def add_request_arguments(p: argparse.ArgumentParser, audio_required: bool = Tru
                         "from each turn's start")
     p.add_argument("--relation", help="social relation of the two (e.g. friends, colleagues, parent-child)")
     p.add_argument("--senior", choices=("A", "B"),
-                   help="in an unequal relation (parent-child, boss-employee), who is the senior (default A)")
+                   help="in an unequal relation (parent-child, boss-employee), who is the senior (default: the side "
+                        "the scene names first, A being the person mentioned first, e.g. B for 'an employee asks "
+                        "her boss'; else A)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same motion)")
     p.add_argument("--animator", default="model", choices=ANIMATORS,
                    help="model: the dual-stream diffusion model (default); model-single: its ablation "

@@ -42,6 +42,9 @@ def add_arguments(p) -> None:
                    help="with --ship: sampling guidance on the expression channels that do not articulate (blinks, "
                         "brows, cheeks, nose, smile, frown) while speaking and while listening (default: as the "
                         "face; tune on the val split by the listener's repertoire and leakage)")
+    p.add_argument("--blink-guidance", type=float, nargs=2, default=None, metavar=("SPEAK", "LISTEN"),
+                   help="with --ship: sampling guidance on the blinks while speaking and while listening "
+                        "(default: as --expression-guidance; tune on the val split by the blink rate)")
     p.add_argument("--relation-guidance", metavar="RELATION", default=None,
                    help="with --ship: the relation the unconditional branch hears in place of a known one "
                         "(nonblood-equal: the corpus's default), so guidance scales the relation's effect too "
@@ -73,6 +76,7 @@ def train_config(args):
 def run(args) -> int:
     scales = {"--guidance": args.guidance, "--gaze-guidance": args.gaze_guidance,
               "--head-guidance": args.head_guidance, "--expression-guidance": args.expression_guidance,
+              "--blink-guidance": args.blink_guidance,
               "--intensity-power": None if args.intensity_power is None else (args.intensity_power,)}
     if args.ship:
         return _ship(Path(args.ship), args.name, scales, args.relation_guidance)
@@ -150,7 +154,7 @@ def _ship(src: Path, name: str, scales: dict | None = None, relation_guidance: s
     if "--guidance" in scales:
         b.cfg.guidance, b.cfg.guidance_listen, b.cfg.guidance_pose = scales["--guidance"]
     for flag, field in (("--gaze-guidance", "guidance_gaze"), ("--head-guidance", "guidance_head"),
-                        ("--expression-guidance", "guidance_expression")):
+                        ("--expression-guidance", "guidance_expression"), ("--blink-guidance", "guidance_blink")):
         if flag in scales:
             setattr(b.cfg, field, tuple(scales[flag]))
     if "--intensity-power" in scales:

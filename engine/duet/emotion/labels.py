@@ -67,6 +67,27 @@ def relation_from_text(text: str) -> str:
     return f"{'blood' if blood else 'nonblood'}-{'unequal' if unequal else 'equal'}"
 
 
+# An unequal relation's roles, by side; a word that can be either (a nurse with a doctor or with a
+# patient, a customer with a waiter) names no side.
+_SENIOR_WORDS = r"mother|father|mom|mum|dad|parent|grandmother|grandfather|grandparent|grandma|grandpa|aunt|" \
+                r"uncle|boss|manager|teacher|lecturer|doctor|officer|interviewer|coach|king|queen"
+_JUNIOR_WORDS = r"son|daughter|child|children|grandson|granddaughter|grandchild|grandkid|niece|nephew|toddler|" \
+                r"kid|employee|subordinate|student|pupil|patient|candidate|interviewee|player|servant"
+
+
+def senior_from_text(text: str) -> str | None:
+    """Who a scene makes the senior of an unequal relation, when it names both sides: "A" when it names
+    the senior (a mother, a boss, a teacher) before the junior (a son, an employee, a student), "B"
+    the other way round, as A is the person mentioned first (docs/language.md); None when it names
+    one side only ("a nurse and a doctor": the doctor may be either person) or neither."""
+    t = str(text).lower()
+    senior = re.search(rf"\b({_SENIOR_WORDS})s?\b", t)
+    junior = re.search(rf"\b({_JUNIOR_WORDS})s?\b", t)
+    if senior is None or junior is None:
+        return None
+    return "A" if senior.start() < junior.start() else "B"
+
+
 MAX_INTENSITY = 2.0  # 0: neutral, 1: the emotion as trained, 2: twice as far from neutral
 
 

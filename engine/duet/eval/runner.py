@@ -77,7 +77,8 @@ def _sampling(name: str) -> str:
     c = json.loads(card.read_text())["config"]
     text = f"guidance {c['guidance']:g} speaking / {c['guidance_listen']:g} listening"
     text += f" / {c['guidance_pose']:g} head pose" if c.get("guidance_pose") is not None else ""
-    for key, what in (("guidance_head", "head"), ("guidance_expression", "expression"), ("guidance_gaze", "eyes")):
+    for key, what in (("guidance_head", "head"), ("guidance_expression", "expression"), ("guidance_blink", "blinks"),
+                      ("guidance_gaze", "eyes")):
         if c.get(key) is not None:
             text += f" / {what} {c[key][0]:g} speaking, {c[key][1]:g} listening"
     return text

@@ -40,6 +40,7 @@ class ModelConfig:
     guidance_gaze: tuple[float, float] | None = None  # on the eye rotations, speaking and listening (None: as pose)
     guidance_head: tuple[float, float] | None = None  # on head rotations and translation, by role (None: as pose)
     guidance_expression: tuple[float, float] | None = None  # on infer.EXPRESSIVE channels, by role (None: as the face)
+    guidance_blink: tuple[float, float] | None = None  # on the eyeBlink channels, by role (None: as the expressive ones)
     intensity_power: float = 1.0    # an emotion's intensity w blends its conditioning by w ** power (chosen on val)
     guidance_relation: str | None = None  # the relation the unconditional branch hears in place of a known one
                                     # (None: the same): guidance then scales the relation's effect too (infer)

@@ -228,6 +228,13 @@ def expressive_dims(cfg) -> np.ndarray:
     return out
 
 
+def blink_dims(cfg) -> np.ndarray:
+    """[D] bool: the motion-vector dimensions of the eyeBlink channels."""
+    out = np.zeros(cfg.motion_dim, bool)
+    out[: cfg.n_expr] = [name.startswith("eyeBlink") for name in cfg.expr_names]
+    return out
+
+
 def head_dims(cfg) -> np.ndarray:
     """[D] bool: the head's pose without the eyes: global and neck rotations, translation."""
     return pose_dims(cfg) & ~eye_dims(cfg)
@@ -235,10 +242,11 @@ def head_dims(cfg) -> np.ndarray:
 
 def guidance_groups(cfg, head: bool = True) -> list[tuple[np.ndarray, tuple[float, float]]]:
     """The bundle's per-role scales on groups of dimensions, for role_guidance: the expressive
-    channels (``guidance_expression``), the head (``guidance_head``; left out when ``head`` is False,
+    channels (``guidance_expression``), the blinks among them (``guidance_blink``: a speaker's blink
+    rate follows its scale closely), the head (``guidance_head``; left out when ``head`` is False,
     i.e. when a caller set the pose scale itself) and the eyes (``guidance_gaze``)."""
-    groups = [(expressive_dims(cfg), cfg.guidance_expression), (head_dims(cfg), cfg.guidance_head if head else None),
-              (eye_dims(cfg), cfg.guidance_gaze)]
+    groups = [(expressive_dims(cfg), cfg.guidance_expression), (blink_dims(cfg), cfg.guidance_blink),
+              (head_dims(cfg), cfg.guidance_head if head else None), (eye_dims(cfg), cfg.guidance_gaze)]
     return [(dims, tuple(float(v) for v in scales)) for dims, scales in groups if scales is not None]
 
 
@@ -370,6 +378,8 @@ def generate(tracks: np.ndarray, input_shape: str = "mono", layout: dict | None 
         meta["head_guidance"] = [float(g) for g in cfg.guidance_head]
     if cfg.guidance_expression is not None:
         meta["expression_guidance"] = [float(g) for g in cfg.guidance_expression]
+    if cfg.guidance_blink is not None:
+        meta["blink_guidance"] = [float(g) for g in cfg.guidance_blink]
     if cfg.guidance_gaze is not None:
         meta["gaze_guidance"] = [float(g) for g in cfg.guidance_gaze]
     if isinstance(emotion, (list, tuple)):
