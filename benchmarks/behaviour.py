@@ -98,8 +98,10 @@ def score(corpus, ids, weights=(), reanimated: bool = False, labels: bool = Fals
 
                 given = script_labels(clip) if labels else {"emotion": None, "relation": None}
                 audio = clip.tracks if input_shape == "two-track" else np.asarray(clip.mix)[None]
+                # a mono mix cannot say who is A, so the truth's first speaker is given; with tracks A is row 0
+                first = first_speaker(clip) if input_shape == "mono" else "A"
                 pred = generate(np.asarray(audio, np.float32), input_shape, layout=clip.layout, seed=seed,
-                                weights=None if how == "-" else how, first_speaker=first_speaker(clip), **given)
+                                weights=None if how == "-" else how, first_speaker=first, **given)
             # a row's own truth: the re-run animator is scored against itself, every other row against the corpus
             ref = pred if how == "reanimate" else clip.motion
             truth = ref if how == "truth" else truth
