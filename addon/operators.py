@@ -131,7 +131,8 @@ def job_spec(s) -> dict:
         emotion[person] = label if w == 1.0 else {"emotion": label, "intensity": w}
     spec = {"prompt": s.prompt, "seed": s.seed,
             "emotion": None if all(v is None for v in emotion.values()) else emotion,
-            "relation": None if s.relation == "AUTO" else s.relation, "senior": None if s.senior == "AUTO" else s.senior}
+            "relation": None if s.relation == "AUTO" else s.relation,
+            "senior": None if s.senior == "AUTO" else s.senior}
     aversion = {person: round(float(p.gaze_aversion), 4) for person, p in (("A", s.person_a), ("B", s.person_b))}
     if any(v != 1.0 for v in aversion.values()):
         spec["gaze_aversion"] = aversion

@@ -74,9 +74,10 @@ def train_config(args):
 
 
 def run(args) -> int:
-    scales = {"--guidance": args.guidance, "--gaze-guidance": args.gaze_guidance,
-              "--head-guidance": args.head_guidance, "--expression-guidance": args.expression_guidance,
-              "--blink-guidance": args.blink_guidance,
+    from duet.model.config import GUIDANCE_PAIRS
+
+    scales = {"--guidance": args.guidance,
+              **{f"--{group}-guidance": getattr(args, f"{group}_guidance") for group in GUIDANCE_PAIRS},
               "--intensity-power": None if args.intensity_power is None else (args.intensity_power,)}
     if args.ship:
         return _ship(Path(args.ship), args.name, scales, args.relation_guidance)
@@ -128,6 +129,7 @@ def _ship(src: Path, name: str, scales: dict | None = None, relation_guidance: s
     from duet.audio import voiceprint
     from duet.files import atomic_output
     from duet.model import bundle
+    from duet.model.config import GUIDANCE_PAIRS
     from duet.model.export import export_model, export_voiceprint
 
     scales = {flag: v for flag, v in (scales or {}).items() if v is not None}
@@ -153,10 +155,9 @@ def _ship(src: Path, name: str, scales: dict | None = None, relation_guidance: s
     b = bundle.load(src)
     if "--guidance" in scales:
         b.cfg.guidance, b.cfg.guidance_listen, b.cfg.guidance_pose = scales["--guidance"]
-    for flag, field in (("--gaze-guidance", "guidance_gaze"), ("--head-guidance", "guidance_head"),
-                        ("--expression-guidance", "guidance_expression"), ("--blink-guidance", "guidance_blink")):
-        if flag in scales:
-            setattr(b.cfg, field, tuple(scales[flag]))
+    for group in GUIDANCE_PAIRS:
+        if f"--{group}-guidance" in scales:
+            setattr(b.cfg, f"guidance_{group}", tuple(scales[f"--{group}-guidance"]))
     if "--intensity-power" in scales:
         b.cfg.intensity_power = scales["--intensity-power"][0]
     if relation_guidance is not None:

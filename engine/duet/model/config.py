@@ -12,6 +12,9 @@ from duet.errors import DuetError
 
 EMOTIONS_DEFAULT = ("neutral",)
 RELATIONS_DEFAULT = ("unknown",)
+# The channel groups with their own (speaking, listening) guidance pair, ModelConfig.guidance_<name>:
+# shipped with ``duet train --ship ... --<name>-guidance S L`` and recorded as <name>_guidance in the meta.
+GUIDANCE_PAIRS = ("gaze", "head", "expression", "blink")
 
 
 @dataclass

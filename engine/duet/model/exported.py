@@ -18,11 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from duet.errors import DuetError
-from duet.model.bundle import WEIGHTS_DIR, Network
+from duet.model.bundle import SHIPPED as SHIPPED_PT, Network
 from duet.model.config import ModelConfig
 from duet.runtime import cpus, session
 
-SHIPPED = WEIGHTS_DIR / "duet-dual.onnx"
+# From the package's own shipped bundle, not bundle.WEIGHTS_DIR (where `duet train --ship` writes, and
+# which a test may point elsewhere while this module is first imported).
+WEIGHTS_DIR = SHIPPED_PT.parent
+SHIPPED = SHIPPED_PT.with_suffix(".onnx")
 CONDITIONING = ("audio", "masks", "layout", "emotion", "relation", "drop")  # -> c
 DENOISE = ("x", "lsnr", "c")  # -> x0
 META_KEY = "duet"  # metadata entry holding {"config", "mean", "std", "meta"} as JSON

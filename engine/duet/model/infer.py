@@ -10,6 +10,7 @@ import numpy as np
 from duet.constants import DEFAULT_LAYOUT
 from duet.errors import DuetError
 from duet.emotion.labels import SENIOR_B
+from duet.model.config import GUIDANCE_PAIRS
 from duet.model.packing import layout_features, unpack
 from duet.model.windows import chain_offsets, stitch, window_starts
 from duet.motion import DyadicMotion
@@ -374,14 +375,10 @@ def generate(tracks: np.ndarray, input_shape: str = "mono", layout: dict | None 
     meta["listener_guidance"] = cfg.guidance_listen if listener_guidance is None else float(listener_guidance)
     if (cfg.guidance_pose if pose_guidance is None else pose_guidance) is not None:
         meta["pose_guidance"] = cfg.guidance_pose if pose_guidance is None else float(pose_guidance)
-    if cfg.guidance_head is not None and pose_guidance is None:
-        meta["head_guidance"] = [float(g) for g in cfg.guidance_head]
-    if cfg.guidance_expression is not None:
-        meta["expression_guidance"] = [float(g) for g in cfg.guidance_expression]
-    if cfg.guidance_blink is not None:
-        meta["blink_guidance"] = [float(g) for g in cfg.guidance_blink]
-    if cfg.guidance_gaze is not None:
-        meta["gaze_guidance"] = [float(g) for g in cfg.guidance_gaze]
+    for group in GUIDANCE_PAIRS:  # the head's pair is replaced by a caller's own pose scale
+        pair = getattr(cfg, f"guidance_{group}")
+        if pair is not None and (group != "head" or pose_guidance is None):
+            meta[f"{group}_guidance"] = [float(g) for g in pair]
     if isinstance(emotion, (list, tuple)):
         meta["emotion_turns"] = emotion_turns
         if weighted:  # one per turn, beside emotion_turns (whose rows stay [speaker, start, label])
