@@ -160,9 +160,12 @@ def make_piper_set(corpus, ids, folder: Path) -> None:
 REAL_PAIRS = (("klettres:en", "hw:Default"), ("hw:British", "hw:Classic"), ("hw:HillBilly", "hw:Singer"),
               ("hw:Mobster", "hw:Surfer"), ("hw:Pirate", "klettres:en"), ("praatio:bobby-mary", "hw:Default"),
               ("hw:Singer", "hw:British"), ("hw:Surfer", "hw:Pirate"))
+# Only speakers of real_voices.HELDOUT (their English packs): for weights trained on the dev split's lines
+HELDOUT_PAIRS = (("hw:Classic", "hw:Singer"), ("hw:Singer", "hw:Surfer"), ("hw:Surfer", "hw:Classic"),
+                 ("hw:Singer", "hw:Classic"), ("hw:Surfer", "hw:Singer"), ("hw:Classic", "hw:Surfer"))
 
 
-def make_real_set(folder: Path, cache: Path, seed: int = 0) -> None:
+def make_real_set(folder: Path, cache: Path, seed: int = 0, pairs=REAL_PAIRS) -> None:
     """Two-person clips (20 s) of recorded people from benchmarks/real_voices.py's sources, English
     lines only: praatio's two with their hand-labelled phones, hedgewars' and klettres' lines with
     the words their file names spell, force-aligned (duet.speech.align). A speaks 2-3 lines, then B."""
@@ -199,7 +202,7 @@ def make_real_set(folder: Path, cache: Path, seed: int = 0) -> None:
     words = rv.Aligner()
     pool: dict[str, list] = {}
     for spk, name, x, _ in rv.raw_sources(cache):
-        if spk not in rv.ENGLISH and not spk.startswith("praatio"):
+        if spk not in {s for pair in pairs for s in pair}:
             continue
         x = (x * np.float32(10 ** (loudness_gain_db(x) / 20))).astype(np.float32)
         if spk.startswith("praatio"):
@@ -214,7 +217,7 @@ def make_real_set(folder: Path, cache: Path, seed: int = 0) -> None:
             pool.setdefault(spk, []).append((x, phones))
     rng = np.random.default_rng(seed)
     sr, n = 16000, 20 * 16000
-    for k, pair in enumerate(REAL_PAIRS):
+    for k, pair in enumerate(pairs):
         tracks, phones, t, who = np.zeros((2, n), np.float32), {"A": [], "B": []}, 0.3, 0
         while t < 19.0:
             for _ in range(int(rng.integers(2, 4))):
@@ -249,6 +252,9 @@ def main() -> None:
                     help="folders of two-voice recordings with transcripts or phones (one stage each)")
     ap.add_argument("--make-piper", metavar="DIR", help="make the piper-voice set in DIR (make_piper_set), then score it")
     ap.add_argument("--make-real", metavar="DIR", help="make the recorded-voice set in DIR (make_real_set), then score it")
+    ap.add_argument("--heldout-voices", action="store_true",
+                    help="with --make-real: pairs of held-out speakers only (HELDOUT_PAIRS), for weights "
+                         "trained on the dev split's lines")
     ap.add_argument("--real-cache", default=str(Path(tempfile.gettempdir()) / "duet-real-voices"),
                     help="where benchmarks/real_voices.py's sources are downloaded")
     args = ap.parse_args()
@@ -259,7 +265,8 @@ def main() -> None:
         make_piper_set(corpus, ids, Path(args.make_piper))
         args.held_out.append(args.make_piper)
     if args.make_real:
-        make_real_set(Path(args.make_real), Path(args.real_cache))
+        make_real_set(Path(args.make_real), Path(args.real_cache),
+                      pairs=HELDOUT_PAIRS if args.heldout_voices else REAL_PAIRS)
         args.held_out.append(args.make_real)
     faces = {p: face(p) for p in "AB"}
     cfg = _bundle(None).cfg

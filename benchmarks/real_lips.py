@@ -38,7 +38,8 @@ TARGETS = {"two-track": (0.92, 0.90, 0.62), "mono": (0.90, 0.85, 0.58)}  # closu
 
 def generate_with(weights: str, clip: Path, shape: str, folder: Path, first: str):
     """Another checkpoint (.pt or .onnx) the way duet generate runs the shipped one (its masks, the
-    default layout), at the shipped sampling scales (guidance 4 / listening 0.5 / pose 0.5)."""
+    default layout), at the checkpoint's own sampling scales: a bundle made by `duet train --ship`
+    samples as shipped; a training snapshot at its ModelConfig's defaults."""
     import soundfile as sf
 
     from duet.audio.io import save_wav
@@ -54,8 +55,7 @@ def generate_with(weights: str, clip: Path, shape: str, folder: Path, first: str
     tracks, shape = load_tracks(req)
     masks, _ = speaking_masks(req, tracks, shape)
     motion = model_generate(tracks, shape, layout=scene_layout("")[0], seed=0, masks=masks, weights=weights,
-                            first_speaker=first if shape == "mono" else "A", guidance=4.0,
-                            listener_guidance=0.5, pose_guidance=0.5)
+                            first_speaker=first if shape == "mono" else "A")
     return motion, x.mean(1)
 
 

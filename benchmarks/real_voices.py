@@ -10,6 +10,7 @@ energy gate on the clean recording; the manifest says which, per utterance.
   .venv/bin/python benchmarks/real_voices.py build -o data/real       # fetch, align, mix (about 1 min)
   .venv/bin/python benchmarks/real_voices.py build -o data/real-lop --lopsided   # one person says little
   .venv/bin/python benchmarks/real_voices.py eval data/real --split dev [--speakers auto|1|2]
+  .venv/bin/python benchmarks/real_voices.py lines -o data/recorded-dev   # dev's English lines, to train on
 
 The split is by speaker and fixed (DEV / HELDOUT below): tune on dev, report held-out.
 """
@@ -446,6 +447,27 @@ def line_embeddings(cache: Path, split: str) -> tuple[np.ndarray, list[str]]:
     return np.array(emb), names
 
 
+def export_lines(out: Path, cache: Path) -> dict[str, int]:
+    """The dev split's English lines as training lines for `duet data synth --recorded`:
+    OUT/<speaker>/<name>.wav and .txt (the words the file name spells). Held-out speakers never."""
+    from duet.audio.io import save_wav
+
+    aligner, counts = Aligner(), {}
+    for spk, name, x, _ in raw_sources(fetch(cache)):
+        if spk not in DEV or spk not in ENGLISH:
+            continue
+        words = aligner.words(name.split("/")[-1])
+        if not words:
+            continue
+        folder = out / spk.replace(":", "-")
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = name.replace("/", "-")
+        save_wav(folder / f"{stem}.wav", x, SR)
+        (folder / f"{stem}.txt").write_text(" ".join(words) + "\n")
+        counts[spk] = counts.get(spk, 0) + 1
+    return counts
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -464,7 +486,14 @@ def main(argv=None) -> int:
     v = sub.add_parser("voices", help="how alike the split's speakers sound to GE2E, line by line")
     v.add_argument("--split", default="dev", choices=("dev", "heldout"))
     v.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "duet-real-voices"))
+    ln = sub.add_parser("lines", help="write the dev split's English lines for duet data synth --recorded")
+    ln.add_argument("-o", "--out", required=True)
+    ln.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "duet-real-voices"))
     args = p.parse_args(argv)
+    if args.cmd == "lines":
+        counts = export_lines(Path(args.out), Path(args.cache))
+        print(f"wrote {sum(counts.values())} lines to {args.out}: {counts}")
+        return 0
     if args.cmd == "build":
         m = build(Path(args.out), Path(args.cache), args.seed, args.lopsided)
         print(f"wrote {len(m['clips'])} clips to {args.out}")

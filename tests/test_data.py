@@ -11,7 +11,7 @@ import pytest
 from duet import speech as tts
 from duet.speech import phonemes as ph
 from duet.corpus.animator import animate
-from duet.speech.conversation import Turn, assemble
+from duet.speech.conversation import Timings, Turn, assemble
 from duet.corpus.build import make_clip, open_corpus, synth, voice_split
 from duet.layout.kinds import KINDS, sample_layout
 from duet.errors import DuetError
@@ -259,3 +259,90 @@ def test_synth_workers_leave_termination_to_the_default_handler():
     finally:
         signal.signal(signal.SIGTERM, before[0])
         signal.signal(signal.SIGINT, before[1])
+
+
+@pytest.fixture(scope="module")
+def recorded_lines(tmp_path_factory):
+    """A folder of "recorded" lines as `duet data synth --recorded` reads them (two speakers; espeak
+    stands in for the recordings), with one line whose words are not in the dictionary and one WAV
+    without its words."""
+    from duet.audio.io import save_wav
+
+    folder = tmp_path_factory.mktemp("lines")
+    said = {"ann": ("espeak:en-us+f2", ["Hello there.", "I told you about the map.", "Yes.", "Oh, come on."]),
+            "bob": ("espeak:en+m3", ["Okay.", "Maybe we should go back.", "Right.", "What a bad idea."])}
+    for who, (voice, texts) in said.items():
+        (folder / who).mkdir()
+        for k, text in enumerate(texts):
+            s = tts.synthesize(text, voice)
+            save_wav(folder / who / f"{k}.wav", s.samples, s.sr)
+            (folder / who / f"{k}.txt").write_text(text)
+    s = tts.synthesize("blorptastic zwingle", "espeak:en+m3")
+    save_wav(folder / "bob" / "bad.wav", s.samples, s.sr)
+    (folder / "bob" / "bad.txt").write_text("blorptastic zwingle")
+    save_wav(folder / "bob" / "unsaid.wav", s.samples, s.sr)
+    return folder
+
+
+def test_recorded_lines_are_aligned_and_tile_their_audio(recorded_lines):
+    from duet.corpus import recorded
+
+    pool, skipped = recorded.load_lines(recorded_lines)
+    assert skipped == 2 and sorted(pool) == ["ann", "bob"] and [len(v) for v in pool.values()] == [4, 4]
+    for s in pool["ann"] + pool["bob"]:
+        assert s.phonemes[0][0] == 0 and abs(s.phonemes[-1][1] - s.duration) < 1e-9
+        assert all(b0 == a1 for (_, b0, _), (a1, _, _) in zip(s.phonemes, s.phonemes[1:]))
+    map_line = next(s for s in pool["ann"] if "map" in s.text)
+    assert {"m", "p"} <= {p for _, _, p in map_line.phonemes} and map_line.voice == "recorded:ann"
+    with pytest.raises(DuetError, match="at least two speakers"):
+        recorded.load_lines(recorded_lines / "ann")
+
+
+def test_recorded_clips_place_real_lines_with_their_phones(recorded_lines):
+    from duet.corpus import recorded
+
+    pool, _ = recorded.load_lines(recorded_lines)
+    a, b = recorded.make_clip(3, 0, pool, target_s=12), recorded.make_clip(3, 0, pool, target_s=12)
+    assert np.array_equal(a["mix"], b["mix"]) and a["labels"] == b["labels"]
+    labels = a["labels"]
+    assert labels["id"] == "r000000" and labels["split"] == "train" and labels["recorded"]
+    assert set(labels["voices"].values()) == {"recorded:ann", "recorded:bob"}
+    assert labels["duration"] > 10
+    timings = Timings.from_json(labels["timings"])
+    for i, p in enumerate("AB"):
+        n = a["masks"].shape[1]
+        assert np.array_equal(a["masks"][i], timings.masks(FPS)[i][:n]) and a["masks"][i].any()
+        texts = [t.text for t in timings.turns if t.speaker == p]
+        lines = {s.text for s in pool[labels["voices"][p].split(":")[1]]}
+        assert texts and all(part in " ".join(sorted(lines)) for t in texts for part in t.split())
+    # the ground truth closes the lips on the recorded people's m/b/p (the open heads' lip vertices)
+    from duet.rigs import openhead
+
+    for p in "AB":
+        person, head = a["motion"].person(p), openhead.load(p)
+        bil = [ph_ for ph_ in timings.phonemes[p] if ph_[2] in ph.BILABIAL]
+        k = np.minimum(_frames_in(bil), a["motion"].n_frames - 1)
+        gap = openhead.lip_gap(head, openhead.forward(head, person.expr[k], {j: v[k] for j, v in person.poses.items()},
+                                                      person.transl[k]))
+        assert len(k) and gap.max() < 0.0015
+
+
+def test_synth_adds_recorded_clips_to_train_and_resumes(small_corpus, recorded_lines, tmp_path):
+    import shutil
+
+    folder = tmp_path / "c"
+    shutil.copytree(small_corpus.folder, folder)
+    c = synth(folder, hours=0.05, seed=1, workers=1, recorded=recorded_lines, recorded_hours=0.006)
+    rec = [i for i in c.ids() if i.startswith("r")]
+    assert rec and set(rec) <= set(c.ids("train")) and c.ids("test") == small_corpus.ids("test")
+    assert c.ids()[: len(small_corpus.ids())] == small_corpus.ids()
+    assert sum(c.load(i).timings.duration for i in rec) >= 0.006 * 3600
+    stamps = {p.name: p.stat().st_mtime_ns for p in (folder / "clips").iterdir()}
+    again = synth(folder, hours=0.05, seed=1, workers=1, recorded=recorded_lines, recorded_hours=0.006)
+    assert {p.name: p.stat().st_mtime_ns for p in (folder / "clips").iterdir()} == stamps
+    assert again.manifest["clips"] == c.manifest["clips"]
+    run = subprocess.run([sys.executable, "-m", "duet", "data", "synth", "--hours", "0.05", "--seed", "1",
+                          "-o", str(folder), "--recorded", str(tmp_path / "nowhere")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "no such folder of recorded lines" in run.stderr
+    assert "Traceback" not in run.stderr

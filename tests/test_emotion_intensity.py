@@ -81,7 +81,9 @@ def test_each_persons_label_and_intensity_reach_that_person(tracks):
 
 
 def test_turn_intensity_holds_from_each_turns_start(tracks, conversation):
-    change = round(conversation.turns[1][1], 1)  # B's line: A turns happy (at intensity 1) from here
+    # A's second line: A turns happy (at intensity 1) from there; before it A speaks, then listens to B
+    # (A's first line alone is too little: there the weights of 2026-12-07 smile 0.07 happy, 0.04 neutral)
+    change = round(conversation.turns[2][1], 1)
     later = {"speaker": "A", "start": change, "emotion": "happy"}
     calm = _generate(tracks, None)
     happy = _generate(tracks, [{"speaker": "A", "start": 0.0, "emotion": "happy"}])

@@ -150,6 +150,18 @@ def test_windows_swap_people_consistently():
     assert np.allclose(batch["x"][:, :, 0, -3:], 0.0)  # translation deltas start at zero
 
 
+def test_recorded_clips_train_on_their_exact_masks_only():
+    """Half the windows of a synthetic clip carry the diarized masks (the paper's imperfect masks); a
+    recorded clip's never do: its alike voices are heard as one, which would teach ignoring the masks."""
+    clip = _clip()
+    clip["masks_pred"] = np.zeros_like(clip["masks"])  # a diarizer that heard nobody
+    stats = Stats.of([clip])
+    for cid, diarized in (("c000001", True), ("r000001", False)):
+        batch = Windows([{**clip, "id": cid}], 40, stats, seed=0).sample(64)
+        silent = batch["masks"].sum((1, 2)) == 0
+        assert silent.any() == diarized and (~silent).any()
+
+
 def test_an_unequal_relations_senior_swaps_with_the_people():
     from duet.emotion.labels import SENIOR_B, swapped_relations
     from duet.train.dataset import vocabularies

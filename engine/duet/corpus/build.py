@@ -90,9 +90,17 @@ def make_clip(seed: int, index: int) -> dict:
         if idx:
             said = synthesize_many([script.lines[i].text for i in idx], voice[p], rate[p], pitch[p])
             speech.update({i: augment.resample_speech(s, tempo[p]) for i, s in zip(idx, said)})
+    return conversation_clip(rng, clip_id(index), index, split, seed, script.lines, speech, voice, script.relation,
+                             {"sentences": script.sentences, "augment": {"rate": rate, "pitch": pitch, "tempo": tempo}})
+
+
+def conversation_clip(rng, cid: str, index: int, split: str, seed: int, lines: list, speech: dict, voice: dict,
+                      relation: str, extra: dict) -> dict:
+    """A clip from script lines (``scripts.ScriptLine``) and the Speech of each (by line index): the
+    turns placed, the tracks and the mix augmented, a layout drawn and the corpus animator run."""
     turns, busy = [], {p: [] for p in PERSONS}
     cursor, last = 0.3, {p: None for p in PERSONS}
-    for i, line in enumerate(script.lines):
+    for i, line in enumerate(lines):
         s = speech[i]
         if line.kind == "backchannel":
             partner = last["B" if line.speaker == "A" else "A"]
@@ -117,14 +125,15 @@ def make_clip(seed: int, index: int) -> dict:
         if rng.random() < 0.25:
             mix = augment.codec(mix, rng)
         mix = (mix * min(1.0, 0.9 / max(float(np.abs(mix).max()), 1e-9))).astype(np.float32)
-    layout = sample_layout(rng, script.relation)
-    motion = animate(conv.timings, layout, relation=script.relation, fps=FPS, seed=int(rng.integers(2**31)),
+    layout = sample_layout(rng, relation)
+    motion = animate(conv.timings, layout, relation=relation, fps=FPS, seed=int(rng.integers(2**31)),
                      tracks=conv.tracks)
-    labels = {"id": clip_id(index), "index": index, "split": split, "seed": seed, "voices": voice,
-              "relation": script.relation, "emotions": [t.emotion for t in conv.timings.turns],
-              "layout": layout, "sentences": script.sentences, "timings": conv.timings.to_json(),
-              "augment": {"rate": rate, "pitch": pitch, "tempo": tempo}, "duration": conv.timings.duration}
-    motion.meta.update({"audio": [clip_id(index) + ".flac"], "layout": {p: layout[p] for p in PERSONS}})
+    labels = {"id": cid, "index": index, "split": split, "seed": seed, "voices": voice,
+              "relation": relation, "emotions": [t.emotion for t in conv.timings.turns],
+              "layout": layout, "sentences": extra["sentences"], "timings": conv.timings.to_json(),
+              "augment": extra["augment"], "duration": conv.timings.duration}
+    labels.update({k: v for k, v in extra.items() if k not in labels})
+    motion.meta.update({"audio": [cid + ".flac"], "layout": {p: layout[p] for p in PERSONS}})
     return {"labels": labels, "mix": mix, "tracks": tracks, "masks": conv.masks, "motion": motion}
 
 
@@ -222,11 +231,38 @@ def _work(job):
     return write_clip(Path(folder), make_clip(seed, index))
 
 
-def synth(folder: str | os.PathLike, hours: float, seed: int = 0, workers: int = 2, progress=None) -> Corpus:
+def _recorded_clips(clips: Path, lines: str | os.PathLike, hours: float, seed: int, progress=None) -> list[dict]:
+    """The recorded clips' manifest entries, made in index order until they reach ``hours`` (resumable:
+    clips already on disk are read back, not made again)."""
+    from duet.corpus import recorded
+
+    if hours <= 0:
+        raise DuetError("--recorded-hours must be positive")
+    pool, total, out = None, 0.0, []
+    while total < hours * 3600:
+        cid = recorded.clip_id(len(out))
+        if (clips / f"{cid}.npz").is_file() and (clips / f"{cid}.flac").is_file():
+            with np.load(clips / f"{cid}.npz", allow_pickle=False) as z:
+                e = entry(json.loads(str(z["labels"])))
+        else:
+            if pool is None:
+                pool, _ = recorded.load_lines(lines)
+            e = write_clip(clips, recorded.make_clip(seed, len(out), pool))
+        out.append(e)
+        total += e["duration"]
+        if progress:
+            progress(min(1.0, total / (hours * 3600)), f"{len(out)} recorded clips")
+    return out
+
+
+def synth(folder: str | os.PathLike, hours: float, seed: int = 0, workers: int = 2, progress=None,
+          recorded: str | os.PathLike | None = None, recorded_hours: float = 0.25) -> Corpus:
     """Make (or resume) a corpus of at least ``hours`` of conversation in ``folder``.
 
     Clips are made in index order; the corpus is the shortest prefix of clips reaching ``hours``, so
-    the result depends only on (seed, hours), not on the number of workers or on interruptions."""
+    the result depends only on (seed, hours), not on the number of workers or on interruptions.
+    ``recorded``: a folder of recorded lines (``duet.corpus.recorded``); train clips of those people
+    (``r000000``, ...) are added after the synthetic ones until they reach ``recorded_hours``."""
     folder = Path(folder)
     if hours <= 0:
         raise DuetError("--hours must be positive")
@@ -276,6 +312,9 @@ def synth(folder: str | os.PathLike, hours: float, seed: int = 0, workers: int =
                     progress(min(1.0, covered()[1] / target), f"{len(done)} clips")
     n, total = covered()
     keep = [done[i] for i in range(n)]
+    if recorded is not None:
+        extra = _recorded_clips(clips, recorded, recorded_hours, seed, progress)
+        keep, total = keep + extra, total + sum(e["duration"] for e in extra)
     for i in [i for i in done if i >= n]:  # made in the last batch but beyond the prefix
         for ext in (".npz", ".flac"):
             (clips / f"{clip_id(i)}{ext}").unlink(missing_ok=True)
