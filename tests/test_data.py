@@ -330,6 +330,8 @@ def test_recorded_clips_place_real_lines_with_their_phones(recorded_lines):
 def test_synth_adds_recorded_clips_to_train_and_resumes(small_corpus, recorded_lines, tmp_path):
     import shutil
 
+    from duet.corpus import recorded
+
     folder = tmp_path / "c"
     shutil.copytree(small_corpus.folder, folder)
     c = synth(folder, hours=0.05, seed=1, workers=1, recorded=recorded_lines, recorded_hours=0.006)
@@ -346,3 +348,8 @@ def test_synth_adds_recorded_clips_to_train_and_resumes(small_corpus, recorded_l
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 1 and "no such folder of recorded lines" in run.stderr
     assert "Traceback" not in run.stderr
+    broken = tmp_path / "broken"
+    shutil.copytree(recorded_lines, broken)
+    (broken / "ann" / "0.wav").write_bytes(b"not audio")
+    with pytest.raises(DuetError, match="0.wav: cannot read this recorded line"):
+        recorded.load_lines(broken)

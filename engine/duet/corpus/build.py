@@ -246,7 +246,10 @@ def _recorded_clips(clips: Path, lines: str | os.PathLike, hours: float, seed: i
                 e = entry(json.loads(str(z["labels"])))
         else:
             if pool is None:
-                pool, _ = recorded.load_lines(lines)
+                pool, skipped = recorded.load_lines(lines)
+                if progress:
+                    progress(total / (hours * 3600), f"{sum(map(len, pool.values()))} recorded lines of "
+                                                     f"{len(pool)} speakers aligned, {skipped} skipped")
             e = write_clip(clips, recorded.make_clip(seed, len(out), pool))
         out.append(e)
         total += e["duration"]

@@ -50,7 +50,10 @@ def load_lines(folder: str | Path) -> tuple[dict[str, list[Speech]], int]:
     skipped = 0
     for wav in sorted(folder.glob("*/*.wav")):
         text = wav.with_suffix(".txt").read_text().strip() if wav.with_suffix(".txt").is_file() else ""
-        x, sr = sf.read(wav, dtype="float32", always_2d=True)
+        try:
+            x, sr = sf.read(wav, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as e:
+            raise DuetError(f"{wav}: cannot read this recorded line ({e})") from None
         x = resample(x.mean(1), sr, SAMPLE_RATE)
         try:
             phones = forced_phones(x, text) if text else None
