@@ -236,8 +236,6 @@ def _recorded_clips(clips: Path, lines: str | os.PathLike, hours: float, seed: i
     clips already on disk are read back, not made again)."""
     from duet.corpus import recorded
 
-    if hours <= 0:
-        raise DuetError("--recorded-hours must be positive")
     pool, total, out = None, 0.0, []
     while total < hours * 3600:
         cid = recorded.clip_id(len(out))
@@ -269,6 +267,8 @@ def synth(folder: str | os.PathLike, hours: float, seed: int = 0, workers: int =
     folder = Path(folder)
     if hours <= 0:
         raise DuetError("--hours must be positive")
+    if recorded is not None and recorded_hours <= 0:
+        raise DuetError("--recorded-hours must be positive")
     settings = folder / "corpus.json"
     if folder.exists() and any(folder.iterdir()):
         if not settings.is_file():
