@@ -201,8 +201,9 @@ def make_real_set(folder: Path, cache: Path, seed: int = 0, pairs=REAL_PAIRS) ->
                  if m.name.endswith(("/examples/files/bobby_phones.TextGrid", "/examples/files/mary.TextGrid"))}
     words = rv.Aligner()
     pool: dict[str, list] = {}
+    speakers = {s for pair in pairs for s in pair}
     for spk, name, x, _ in rv.raw_sources(cache):
-        if spk not in {s for pair in pairs for s in pair}:
+        if spk not in speakers:
             continue
         x = (x * np.float32(10 ** (loudness_gain_db(x) / 20))).astype(np.float32)
         if spk.startswith("praatio"):

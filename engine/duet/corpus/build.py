@@ -231,6 +231,12 @@ def _work(job):
     return write_clip(Path(folder), make_clip(seed, index))
 
 
+def _labels_of(npz: Path) -> dict:
+    """A written clip's labels (read back on resumption, so the clip is not made again)."""
+    with np.load(npz, allow_pickle=False) as z:
+        return json.loads(str(z["labels"]))
+
+
 def _recorded_clips(clips: Path, lines: str | os.PathLike, hours: float, seed: int, progress=None) -> list[dict]:
     """The recorded clips' manifest entries, made in index order until they reach ``hours`` (resumable:
     clips already on disk are read back, not made again)."""
@@ -240,8 +246,7 @@ def _recorded_clips(clips: Path, lines: str | os.PathLike, hours: float, seed: i
     while total < hours * 3600:
         cid = recorded.clip_id(len(out))
         if (clips / f"{cid}.npz").is_file() and (clips / f"{cid}.flac").is_file():
-            with np.load(clips / f"{cid}.npz", allow_pickle=False) as z:
-                e = entry(json.loads(str(z["labels"])))
+            e = entry(_labels_of(clips / f"{cid}.npz"))
         else:
             if pool is None:
                 pool, skipped = recorded.load_lines(lines)
@@ -290,8 +295,7 @@ def synth(folder: str | os.PathLike, hours: float, seed: int = 0, workers: int =
     done: dict[int, dict] = {}
     for npz in clips.glob("c*.npz"):
         if (clips / (npz.stem + ".flac")).is_file():
-            with np.load(npz, allow_pickle=False) as z:
-                labels = json.loads(str(z["labels"]))
+            labels = _labels_of(npz)
             done[labels["index"]] = entry(labels)
 
     def covered() -> tuple[int, float]:

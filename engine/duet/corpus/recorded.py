@@ -21,7 +21,7 @@ from duet.corpus import augment
 from duet.corpus.animator import EMOTIONS, RELATIONS
 from duet.corpus.scripts import ScriptLine
 from duet.errors import DuetError
-from duet.speech import Speech
+from duet.speech import Speech, finish
 
 BACKCHANNEL_S = 0.8  # a speaker's lines at most this long (or their shortest) serve as backchannels
 PAUSE_S = (0.15, 0.35)  # between two lines that make one turn
@@ -64,27 +64,10 @@ def load_lines(folder: str | Path) -> tuple[dict[str, list[Speech]], int]:
             continue
         x = (x * np.float32(10 ** (loudness_gain_db(x) / 20))).astype(np.float32)
         pool.setdefault(wav.parent.name, []).append(
-            Speech(samples=x, sr=SAMPLE_RATE, phonemes=cover(phones, len(x) / SAMPLE_RATE),
-                   voice=f"recorded:{wav.parent.name}", text=text))
+            finish(x, SAMPLE_RATE, phones, f"recorded:{wav.parent.name}", text))
     if len(pool) < 2:
         raise DuetError(f"{folder}: recorded lines of at least two speakers are needed ({len(pool)} found)")
     return pool, skipped
-
-
-def cover(phones: list, duration: float) -> list:
-    """Phones clipped to [0, duration] with silences filling the rest, so they tile the line."""
-    out, t = [], 0.0
-    for a, b, p in sorted(phones):
-        a, b = max(a, t), min(b, duration)
-        if b <= a:
-            continue
-        if a > t:
-            out.append((t, a, "sil"))
-        out.append((a, b, p))
-        t = b
-    if duration > t:
-        out.append((t, duration, "sil"))
-    return out
 
 
 def join(lines: list[Speech], pauses: list[float]) -> Speech:

@@ -64,7 +64,7 @@ def synthesize(text: str, voice: str, rate: float = 1.0, pitch: float = 1.0) -> 
     else:
         from duet.speech import festival as backend
     samples, sr, phones = backend.synth(text, name, rate, pitch)
-    return _finish(samples, sr, phones, f"{synthesizer}:{name}", text)
+    return finish(samples, sr, phones, f"{synthesizer}:{name}", text)
 
 
 def synthesize_many(texts: list[str], voice: str, rate: float = 1.0, pitch: float = 1.0) -> list[Speech]:
@@ -76,7 +76,7 @@ def synthesize_many(texts: list[str], voice: str, rate: float = 1.0, pitch: floa
     if not (0.4 <= rate <= 2.5) or not (0.5 <= pitch <= 2.0):
         raise DuetError(f"rate {rate} / pitch {pitch} out of range (rate 0.4-2.5, pitch 0.5-2.0)")
     from duet.speech import festival
-    return [_finish(x, sr, ph, f"{synthesizer}:{name}", t)
+    return [finish(x, sr, ph, f"{synthesizer}:{name}", t)
             for t, (x, sr, ph) in zip(texts, festival.synth_many(texts, name, rate, pitch))]
 
 
@@ -100,8 +100,9 @@ def voices(synthesizer: str | None = None) -> list[str]:
     return [v for v in out if v not in RESERVED]
 
 
-def _finish(samples: np.ndarray, sr: int, phones: list[tuple[float, float, str]], voice: str, text: str) -> Speech:
-    """Resample to 16 kHz, merge repeated silences, and make the phones tile [0, duration] exactly."""
+def finish(samples: np.ndarray, sr: int, phones: list[tuple[float, float, str]], voice: str, text: str) -> Speech:
+    """Speech from any samples and their phones (a synthesizer's, or a recording's forced alignment):
+    resampled to 16 kHz, repeated silences merged, the phones tiling [0, duration] exactly."""
     x = np.asarray(samples, np.float32)
     if sr != SAMPLE_RATE:
         from math import gcd
