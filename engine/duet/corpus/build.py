@@ -274,6 +274,8 @@ def synth(folder: str | os.PathLike, hours: float, seed: int = 0, workers: int =
         raise DuetError("--hours must be positive")
     if recorded is not None and recorded_hours <= 0:
         raise DuetError("--recorded-hours must be positive")
+    if recorded is not None and not Path(recorded).is_dir():  # before hours of synthesis, not after
+        raise DuetError(f"{recorded}: no such folder of recorded lines")
     settings = folder / "corpus.json"
     if folder.exists() and any(folder.iterdir()):
         if not settings.is_file():
