@@ -10,7 +10,7 @@ import torch  # noqa: E402
 from duet.model.config import ModelConfig  # noqa: E402
 from duet.model.diffusion import alpha_sigma, ddim_sample, guided, logsnr  # noqa: E402
 from duet.model.network import DualStreamUNet  # noqa: E402
-from duet.model.packing import heads_at, layout_features, pack, unpack  # noqa: E402
+from duet.model.packing import body_yaws, heads_at, layout_features, layout_heads, pack, unpack  # noqa: E402
 from duet.model.windows import blend_weights, chain_offsets, half_gaussian, stitch, window_starts  # noqa: E402
 
 from model_support import SMALL, one_torch_thread  # noqa: E402,F401
@@ -20,7 +20,7 @@ def _inputs(cfg, b=2, t=40, seed=0):
     g = torch.Generator().manual_seed(seed)
     return dict(x=torch.randn(b, 2, t, cfg.motion_dim, generator=g), lsnr=torch.randn(b, generator=g),
                 audio=torch.randn(b, t, cfg.audio_dim, generator=g), masks=torch.rand(b, 2, t, generator=g),
-                layout=torch.randn(b, 2, 4, generator=g), emotion=torch.randint(0, 2, (b, 2, t), generator=g),
+                layout=torch.randn(b, 2, cfg.layout_dim, generator=g), emotion=torch.randint(0, 2, (b, 2, t), generator=g),
                 relation=torch.randint(0, 2, (b,), generator=g), drop=torch.zeros(b, dtype=torch.bool))
 
 
@@ -227,6 +227,34 @@ def test_packing_is_relative_to_facing_the_partner():
     assert np.allclose(layout_features(heads), layout_features(heads2), atol=1e-5)
     lay = layout_features(heads)
     assert lay[0, 1] == pytest.approx(0.0, abs=1e-9) and lay[0, 3] > 0  # partner straight ahead
+
+
+def test_layout_features_say_how_each_body_is_turned_from_the_partner():
+    # a couch (bodies side by side, heads turned) and two people face to face put the eyes in the same
+    # places: only the body's yaw tells them apart, and the corpus's heads turn only part of the way
+    from duet.frames import facing_yaw
+
+    layout = {"A": [-0.4, 1.6, 0.3], "B": [0.5, 1.5, -0.2]}
+    m = _motion(body_yaw={"A": 2.9, "B": -0.3})
+    heads = layout_heads(m)
+    yaws = body_yaws(m)
+    assert yaws["A"] == pytest.approx(2.9, abs=1e-5) and yaws["B"] == pytest.approx(-0.3, abs=1e-5)
+    plain, turned = layout_features(heads), layout_features(heads, yaws, body=True)
+    assert plain.shape == (2, 4) and turned.shape == (2, 6)
+    assert np.allclose(turned[:, :4], plain)
+    for i, (p, q) in enumerate((("A", "B"), ("B", "A"))):
+        d = yaws[p] - float(facing_yaw(heads[p], heads[q]))
+        assert turned[i, 4] == pytest.approx(np.sin(d), abs=1e-5)
+        assert turned[i, 5] == pytest.approx(1 - np.cos(d), abs=1e-5)
+    # bodies that face the partner (a layout without "yaw") read as no turn at all
+    facing_each_other = layout_features(layout, None, body=True)
+    assert np.allclose(facing_each_other[:, 4:], 0.0)
+    assert np.allclose(layout_features(layout, body_yaws(_motion()), body=True)[:, 4:], 0.0, atol=1e-5)
+
+
+def test_bundles_saved_before_the_body_yaw_keep_their_four_layout_numbers():
+    assert ModelConfig.from_dict({}).layout_dim == 4
+    assert ModelConfig.from_dict(ModelConfig().to_dict()).layout_dim == 6
 
 
 def test_boundary_blend_weights_sum_to_one_and_are_half_at_the_boundary():

@@ -23,7 +23,7 @@ def _inputs(cfg, n: int, t: int, seed: int) -> tuple:
     rng = np.random.default_rng(seed)
     f32 = lambda *s: rng.normal(size=s).astype(np.float32)  # noqa: E731
     return (f32(n, 2, t, cfg.motion_dim), f32(n) * 5, f32(n, t, cfg.audio_dim),
-            (rng.random((n, 2, t)) < 0.5).astype(np.float32), f32(n, 2, 4),
+            (rng.random((n, 2, t)) < 0.5).astype(np.float32), f32(n, 2, cfg.layout_dim),
             rng.integers(0, len(cfg.emotions), (n, 2, t)), rng.integers(0, len(cfg.relations), n),
             rng.random(n) < 0.5)
 

@@ -29,7 +29,8 @@ def _clip(n=120, seed=0):
     x[..., :5] = rng.normal(size=(n, 2, 5)) * 0.05
     audio = np.zeros((n, SMALL.audio_dim), np.float32)
     audio[:, 0] = env
-    return {"x": x, "audio": audio, "masks": masks, "masks_pred": masks, "layout": np.zeros((n, 2, 4), np.float32),
+    return {"x": x, "audio": audio, "masks": masks, "masks_pred": masks,
+            "layout": np.zeros((n, 2, SMALL.layout_dim), np.float32),
             "emotion": np.zeros((2, n), np.int64), "relation": np.int64(0), "bilabial": np.zeros((2, n), bool),
             "open_vowel": np.zeros((2, n), bool)}
 
@@ -193,6 +194,36 @@ def test_windows_draw_a_relation_variant_with_its_own_motion():
     k = np.rint(batch["x"][:, 0, 0, 5]).astype(int)  # an expression channel: the base clip's is ~0
     assert set(k) == {0, 1, 2}
     assert np.array_equal(batch["relation"], clip["relation_variants"][k])
+
+
+def test_training_hears_the_layout_as_duet_generate_does():
+    # a couch: bodies side by side, heads turned to each other. Training must read the same layout
+    # numbers from the clip that `duet generate` makes from the user's layout, every frame alike,
+    # whatever the heads do, and they must say how far each body is turned from the partner
+    from types import SimpleNamespace
+
+    from duet.corpus.animator import animate
+    from duet.model.packing import layout_features
+    from duet.speech.conversation import TimedTurn, Timings
+    from duet.train.dataset import prepare
+
+    phones = {"A": [(0.1, 0.3, "m"), (0.3, 0.9, "aa")], "B": [(1.2, 1.5, "ow"), (1.5, 2.2, "b")]}
+    timings = Timings(duration=3.0, turns=[TimedTurn("A", 0.1, 0.9, "ma"), TimedTurn("B", 1.2, 2.2, "ob")],
+                      phonemes=phones)
+    layout = {"A": [-0.35, 1.15, 0.0], "B": [0.35, 1.2, 0.0], "yaw": {"A": 0.1, "B": -0.2}}
+    motion = animate(timings, layout, seed=3)
+    n = 75
+    masks = np.zeros((2, n), np.float32)
+    masks[0, 2:23], masks[1, 30:55] = 1, 1
+    mix = np.random.default_rng(0).normal(scale=0.05, size=3 * 16000).astype(np.float32)
+    clip = SimpleNamespace(motion=motion, mix=mix, masks=masks, phonemes=phones, turns=timings.turns,
+                           relation="unknown")
+    item = prepare(clip, SMALL)
+    expected = layout_features({p: layout[p] for p in "AB"}, layout["yaw"], body=True)
+    assert item["layout"].shape[1:] == (2, 6)
+    assert np.all(item["layout"] == item["layout"][0])
+    assert np.allclose(item["layout"][0], expected, atol=0.03)  # the animator's slow drift starts at once
+    assert abs(item["layout"][0, 0, 4]) > 0.9 and abs(item["layout"][0, 1, 4]) > 0.9  # turned ~80 degrees
 
 
 def test_loss_falls_on_a_tiny_overfit_set():

@@ -32,6 +32,8 @@ class ModelConfig:
     emotion_dim: int = 16
     relation_dim: int = 8
     cross_attention: bool = True    # False: the single-stream ablation (no partner motion at all)
+    layout_body: bool = True        # the layout conditioning says how each body is turned from the partner
+                                    # (packing.layout_features); False: eye positions only (bundles before it)
     emotions: tuple[str, ...] = EMOTIONS_DEFAULT    # id 0 is neutral/unknown
     relations: tuple[str, ...] = RELATIONS_DEFAULT  # id 0 is unknown
     window: int = 200               # frames per window (8 s at 25 fps)
@@ -64,6 +66,11 @@ class ModelConfig:
         return len(self.expr_names)
 
     @property
+    def layout_dim(self) -> int:
+        """Layout conditioning numbers per person (packing.layout_features)."""
+        return 6 if self.layout_body else 4
+
+    @property
     def motion_dim(self) -> int:
         """Per person: expression, 5 joints x 3 (global, neck, jaw, eye_L, eye_R), translation delta."""
         return self.n_expr + 15 + 3
@@ -77,6 +84,7 @@ class ModelConfig:
         kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known}
         if "audio_features" not in kw and kw.get("audio_dim") == 133:  # saved before the option existed
             kw["audio_features"] = "logmel"
+        kw.setdefault("layout_body", False)  # saved before the option existed
         return cls(**kw)
 
 

@@ -82,7 +82,7 @@ def export_model(src: str | Path, dst: str | Path | None = None) -> Path:
     n, t = 2, 2 * 20
     g = torch.Generator().manual_seed(0)
     cond_in = (torch.randn(n, t, cfg.audio_dim, generator=g), torch.rand(n, 2, t, generator=g),
-               torch.randn(n, 2, 4, generator=g), torch.zeros(n, 2, t, dtype=torch.long),
+               torch.randn(n, 2, cfg.layout_dim, generator=g), torch.zeros(n, 2, t, dtype=torch.long),
                torch.zeros(n, dtype=torch.long), torch.tensor([False, True]))
     conditioning, denoise = _halves(b.net)
     with torch.inference_mode():

@@ -100,7 +100,7 @@ class DualStreamUNet(nn.Module):
         self.register_buffer("relation_other_side", torch.tensor(swapped_relations(tuple(cfg.relations))),
                              persistent=False)
         self.null_audio = nn.Parameter(torch.zeros(cfg.audio_dim))
-        raw = cfg.audio_dim + 2 * cfg.role_dim + 2 + 8 + 2 * cfg.emotion_dim + cfg.relation_dim
+        raw = cfg.audio_dim + 2 * cfg.role_dim + 2 + 2 * cfg.layout_dim + 2 * cfg.emotion_dim + cfg.relation_dim
         self.cond_in = nn.Sequential(nn.Conv1d(raw, cd, 5, padding=2), nn.SiLU(),
                                      nn.Conv1d(cd, cd, 5, padding=2))
         self.time = nn.Sequential(nn.Linear(64, cd), nn.SiLU(), nn.Linear(cd, cd))

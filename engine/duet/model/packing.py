@@ -5,7 +5,8 @@ delta (3)]. The global rotation and the translation delta are expressed in the p
 frame*: the yaw that turns them towards the partner's eyes where the layout put them
 (``layout_heads``). A model trained on these never has to learn the layout's yaw; the layout
 reaches it as conditioning instead:
-[own eye height, partner's eye midpoint relative to own, in the own facing frame] (4 numbers).
+[own eye height, partner's eye midpoint relative to own, in the own facing frame] (4 numbers), and with
+``body`` how the own body is turned away from the partner (2 more; ``layout_features``).
 Jaw opening lives in the jaw joint and gaze in the eye joints (ARKit jawOpen / eyeLook* stay 0).
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from duet.arkit import ARKIT_52
-from duet.frames import axis_angle, facing_yaw, rotmat, yaw
+from duet.frames import axis_angle, facing_yaw, rotmat, wrap_angle, yaw
 from duet.motion import DyadicMotion, JOINTS, PERSONS, PersonMotion
 from duet.rigs.kinematics import EYE_MID_REST, eye_midpoint, transl_for_head
 
@@ -60,14 +61,32 @@ def facing(heads: dict) -> dict[str, np.ndarray]:
     return {p: rotmat(yaw(facing_yaw(h[p], h[q]))) for p, q in (("A", "B"), ("B", "A"))}
 
 
-def layout_features(heads: dict) -> np.ndarray:
-    """[2, 4] per person: own eye height, partner's eye midpoint minus own, in the own facing frame."""
+def layout_features(heads: dict, body_yaw: dict | None = None, body: bool = False) -> np.ndarray:
+    """[2, 4] per person: own eye height, partner's eye midpoint minus own, in the own facing frame.
+    With ``body`` [2, 6]: and sin d, 1 - cos d of d = the body's yaw (``body_yaw[p]``, radians; None:
+    facing the partner) minus the yaw that faces the partner. Eye positions alone cannot tell a couch
+    (bodies side by side, heads turned) from two people face to face, and the corpus's heads turn only
+    part of the way from the body to the partner (the eyes do the rest)."""
     face = facing(heads)
     rows = []
     for p, q in (("A", "B"), ("B", "A")):
         rel = face[p].T @ (np.asarray(heads[q], np.float64) - np.asarray(heads[p], np.float64))
-        rows.append([float(heads[p][1]), *rel])
+        row = [float(heads[p][1]), *rel]
+        if body:
+            d = 0.0 if body_yaw is None else float(wrap_angle(body_yaw[p] - facing_yaw(heads[p], heads[q])))
+            row += [np.sin(d), 1.0 - np.cos(d)]
+        rows.append(row)
     return np.asarray(rows, np.float32)
+
+
+def body_yaws(motion: DyadicMotion, frame: int = 0) -> dict[str, float]:
+    """Each person's body yaw (radians) at ``frame``: where the global rotation turns +Z, in the
+    horizontal plane (the corpus's bodies only ever turn about the vertical)."""
+    out = {}
+    for p in PERSONS:
+        fwd = rotmat(motion.person(p).poses["global"][frame].astype(np.float64))[:, 2]
+        out[p] = float(np.arctan2(fwd[0], fwd[2]))
+    return out
 
 
 def pack(motion: DyadicMotion, expr_names=ARKIT_52) -> tuple[np.ndarray, dict[str, np.ndarray]]:

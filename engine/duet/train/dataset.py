@@ -16,11 +16,10 @@ from duet.corpus.recorded import is_recorded
 from duet.emotion.labels import SENIOR_B, swapped_relations
 from duet.speech import phonemes as ph
 from duet.model.config import ModelConfig
-from duet.model.packing import emotion_frames, layout_features, pack
-from duet.motion import JOINTS, PERSONS
-from duet.rigs.kinematics import eye_midpoint
+from duet.model.packing import body_yaws, emotion_frames, layout_features, layout_heads, pack
+from duet.motion import PERSONS
 
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 
 
 def phone_class_frames(phonemes: dict, n_frames: int, phones: frozenset) -> np.ndarray:
@@ -59,9 +58,10 @@ def prepare(clip, cfg: ModelConfig) -> dict[str, np.ndarray]:
     except Exception:  # diarization can give up on odd clips; the exact masks stand in
         predicted = clip.masks
     n = min(len(x), len(feats), clip.masks.shape[1], predicted.shape[1])
-    heads = np.stack([eye_midpoint({j: clip.motion.person(p).poses[j] for j in JOINTS},
-                                   clip.motion.person(p).transl) for p in PERSONS], 1)  # [T, 2, 3]
-    layouts = np.stack([layout_features({"A": heads[k, 0], "B": heads[k, 1]}) for k in range(n)])
+    # as `duet generate` hears a layout: the eyes with the neck at rest and how the bodies are turned,
+    # the same for the whole clip (the eyes' own motion is the model's to make, not its input)
+    layout = layout_features(layout_heads(clip.motion), body_yaws(clip.motion), cfg.layout_body)
+    layouts = np.repeat(layout[None], n, 0)
     relation = cfg.relations.index(clip.relation) if clip.relation in cfg.relations else 0
     return {"x": x[:n], "audio": feats[:n], "masks": clip.masks[:, :n].astype(np.float32),
             "masks_pred": predicted[:, :n].astype(np.float32), "layout": layouts.astype(np.float32),
@@ -120,7 +120,7 @@ def load_split(corpus_dir: str | Path, split: str, cfg: ModelConfig, progress=No
     cache = Path(corpus_dir) / "model-cache"
     cache.mkdir(exist_ok=True)
     key = json.dumps([CACHE_VERSION, list(cfg.expr_names), list(cfg.emotions), list(cfg.relations),
-                      _diarizer_id()])
+                      cfg.layout_body, _diarizer_id()])
     whisper_cache = Path(corpus_dir) / "model-cache-whisper"
     whisper_key = _whisper_id() if cfg.audio_features != "logmel" else None
     variants_key = json.dumps([key, _animator_id()]) if variants else None
