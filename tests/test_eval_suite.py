@@ -208,6 +208,16 @@ def test_duet_eval_report_on_a_missing_corpus_writes_nothing(tmp_path):
     assert r.rc == 1 and "say what to evaluate" in r.err
 
 
+def test_duet_eval_report_refuses_a_page_whose_plots_folder_is_a_file_before_evaluating(tmp_path):
+    # RESULTS.md.new puts its plots in RESULTS.md: found at once, not after the evaluation's minutes
+    (tmp_path / "RESULTS.md").write_text("the user's page\n")
+    r = run_duet("eval", "report", tmp_path / "RESULTS.md.new", "--corpus", tmp_path / "nope")
+    assert r.rc == 1 and "RESULTS.md: exists and is not a folder" in r.err and "Traceback" not in r.err
+    assert "no such corpus" not in r.err  # refused before the corpus was even looked at
+    assert (tmp_path / "RESULTS.md").read_text() == "the user's page\n"
+    assert not (tmp_path / "RESULTS.md.new").exists()
+
+
 def test_pooling_divides_summed_counts_and_time_per_audio_second():
     from duet.eval.metrics import Count
 
