@@ -106,10 +106,7 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
 def _report_run(args) -> int:
     from duet.eval import report
 
-    plots = Path(args.output).with_suffix("")
-    if plots.exists() and not plots.is_dir():  # found before the evaluation, not after its minutes
-        raise DuetError(f"{plots}: exists and is not a folder (the page's plots go there; name the page "
-                        f"so that its name without the suffix is free or a folder)")
+    report.plots_folder(args.output)  # a taken name is refused before the evaluation's minutes
     results = _evaluate(args)
     sections = {"Layout from prompts": args.layout_results, "Gaussian avatars": args.render_results}
     path = report.write(results, args.output, _command(args), sections)

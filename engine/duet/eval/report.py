@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+from duet.errors import DuetError
 from duet.files import atomic_folder, atomic_output
 
 # key, header, direction (min / max / abs: closest to 0 / truth: closest to the ground-truth row), decimals
@@ -74,11 +75,21 @@ def table(rows, columns) -> str:
     return "\n".join(lines)
 
 
+def plots_folder(page: str | Path) -> Path:
+    """Where a page's plots go: a folder beside it named after it (RESULTS.md -> RESULTS/). A
+    DuetError when that name is taken by a file, so a caller can refuse before the evaluation."""
+    plots = Path(page).with_suffix("")
+    if plots.exists() and not plots.is_dir():
+        raise DuetError(f"{plots}: exists and is not a folder (the page's plots go there; name the page "
+                        f"so that its name without the suffix is free or a folder)")
+    return plots
+
+
 def write(results: dict, path: str | Path, command: str, sections: dict | None = None) -> Path:
-    """Write ``path`` (markdown) and its plots in a folder beside it named after it (RESULTS.md ->
-    RESULTS/), with the raw numbers as results.json there too."""
+    """Write ``path`` (markdown) and its plots in ``plots_folder(path)``, with the raw numbers as
+    results.json there too."""
     path = Path(path)
-    plots = path.with_suffix("")
+    plots = plots_folder(path)
     with atomic_folder(plots) as tmp:
         (tmp / "results.json").write_text(json.dumps(results, indent=1))
         images = draw(results, tmp)

@@ -82,11 +82,8 @@ def layout_features(heads: dict, body_yaw: dict | None = None, body: bool = Fals
 def body_yaws(motion: DyadicMotion, frame: int = 0) -> dict[str, float]:
     """Each person's body yaw (radians) at ``frame``: where the global rotation turns +Z, in the
     horizontal plane (the corpus's bodies only ever turn about the vertical)."""
-    out = {}
-    for p in PERSONS:
-        fwd = rotmat(motion.person(p).poses["global"][frame].astype(np.float64))[:, 2]
-        out[p] = float(np.arctan2(fwd[0], fwd[2]))
-    return out
+    forward = {p: rotmat(motion.person(p).poses["global"][frame].astype(np.float64))[:, 2] for p in PERSONS}
+    return {p: float(facing_yaw(np.zeros(3), f)) for p, f in forward.items()}
 
 
 def pack(motion: DyadicMotion, expr_names=ARKIT_52) -> tuple[np.ndarray, dict[str, np.ndarray]]:
