@@ -164,6 +164,9 @@ REAL_PAIRS = (("klettres:en", "hw:Default"), ("hw:British", "hw:Classic"), ("hw:
 HELDOUT_PAIRS = (("hw:Classic", "hw:Singer"), ("hw:Singer", "hw:Surfer"), ("hw:Surfer", "hw:Classic"),
                  ("hw:Singer", "hw:Classic"), ("hw:Surfer", "hw:Singer"), ("hw:Classic", "hw:Surfer"))
 
+# Read speech (real_voices.READ: two men reading, clean): held out, never trained or tuned on
+READ_PAIRS = (("ps:librivox", "ps:cards"), ("ps:cards", "ps:librivox")) * 2
+
 
 def make_real_set(folder: Path, cache: Path, seed: int = 0, pairs=REAL_PAIRS) -> None:
     """Two-person clips (20 s) of recorded people from benchmarks/real_voices.py's sources, English
@@ -202,14 +205,15 @@ def make_real_set(folder: Path, cache: Path, seed: int = 0, pairs=REAL_PAIRS) ->
     words = rv.Aligner()
     pool: dict[str, list] = {}
     speakers = {s for pair in pairs for s in pair}
-    for spk, name, x, _ in rv.raw_sources(cache):
+    read = rv.read_sources(cache) if speakers & set(rv.READ) else ()
+    for spk, name, x, text in (*rv.raw_sources(cache), *read):
         if spk not in speakers:
             continue
         x = (x * np.float32(10 ** (loudness_gain_db(x) / 20))).astype(np.float32)
         if spk.startswith("praatio"):
             phones = grid(grids["bobby_phones.TextGrid" if name == "bobby" else "mary.TextGrid"])
         else:
-            said = words.words(name.split("/")[-1])
+            said = text or words.words(name.split("/")[-1])
             try:
                 phones = forced_phones(x, " ".join(said)) if said else []
             except DuetError:
@@ -221,7 +225,7 @@ def make_real_set(folder: Path, cache: Path, seed: int = 0, pairs=REAL_PAIRS) ->
     for k, pair in enumerate(pairs):
         tracks, phones, t, who = np.zeros((2, n), np.float32), {"A": [], "B": []}, 0.3, 0
         while t < 19.0:
-            for _ in range(int(rng.integers(2, 4))):
+            for _ in range(int(rng.integers(*(1, 3) if pair[who] in rv.READ else (2, 4)))):  # read lines are long
                 x, ph = pool[pair[who]][int(rng.integers(len(pool[pair[who]])))]
                 at = int(t * sr)
                 if at + len(x) > n:
@@ -256,6 +260,8 @@ def main() -> None:
     ap.add_argument("--heldout-voices", action="store_true",
                     help="with --make-real: pairs of held-out speakers only (HELDOUT_PAIRS), for weights "
                          "trained on the dev split's lines")
+    ap.add_argument("--read-voices", action="store_true",
+                    help="with --make-real: two men reading (READ_PAIRS, pocketsphinx's test recordings), held out")
     ap.add_argument("--real-cache", default=str(Path(tempfile.gettempdir()) / "duet-real-voices"),
                     help="where benchmarks/real_voices.py's sources are downloaded")
     args = ap.parse_args()
@@ -267,7 +273,7 @@ def main() -> None:
         args.held_out.append(args.make_piper)
     if args.make_real:
         make_real_set(Path(args.make_real), Path(args.real_cache),
-                      pairs=HELDOUT_PAIRS if args.heldout_voices else REAL_PAIRS)
+                      pairs=READ_PAIRS if args.read_voices else HELDOUT_PAIRS if args.heldout_voices else REAL_PAIRS)
         args.held_out.append(args.make_real)
     faces = {p: face(p) for p in "AB"}
     cfg = _bundle(None).cfg

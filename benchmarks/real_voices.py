@@ -44,6 +44,11 @@ HELDOUT = ["hw:Classic", "hw:Singer", "hw:Surfer", "hw:Russian", "hw:Default_uk"
            "wz:memressp"]
 ENGLISH = {"klettres:en", "hw:Default", "hw:British", "hw:HillBilly", "hw:Mobster", "hw:Pirate", "hw:Classic",
            "hw:Singer", "hw:Surfer"}  # lines whose file names spell their English words
+# Read speech, held out for lips only (benchmarks/lip_lag.py --read-voices): two men reading in
+# pocketsphinx's sdist test data (BSD-2): a LibriVox reader of Sense and Sensibility (public domain, five
+# lines with their transcripts) and the speaker of its "cards" test (five lines with a transcription).
+POCKETSPHINX = ("pocketsphinx", "5.1.1")
+READ = ("ps:librivox", "ps:cards")
 HIGH_VOICES = "hw:"  # hedgewars' hedgehogs all speak high (median f0 240-290 Hz): pairs of them are the alike pairs
 VARIANTS = ("clean", "reverb", "noise")
 CLIP_S = 24.0
@@ -74,6 +79,40 @@ def fetch(cache: Path) -> Path:
         if not root.is_dir():
             subprocess.run(["dpkg-deb", "-x", str(next(cache.glob(f"{pkg}_*.deb"))), str(root)], check=True)
     return cache
+
+
+def fetch_read(cache: Path) -> Path:
+    """pocketsphinx's sdist (its test recordings) into cache, once, from PyPI's file host, checked
+    against the sha256 PyPI lists for it."""
+    import hashlib
+    import urllib.request
+
+    name, version = POCKETSPHINX
+    target = cache / f"{name}-{version}.tar.gz"
+    if not target.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        with urllib.request.urlopen(f"https://pypi.org/pypi/{name}/json", timeout=60) as r:
+            sdist = next(u for u in json.load(r)["releases"][version] if u["packagetype"] == "sdist")
+        with urllib.request.urlopen(sdist["url"], timeout=300) as r:
+            data = r.read()
+        if hashlib.sha256(data).hexdigest() != sdist["digests"]["sha256"]:
+            raise RuntimeError(f"{sdist['url']}: the download does not match PyPI's sha256")
+        target.write_bytes(data)
+    return target
+
+
+def read_sources(cache: Path):
+    """(speaker, name, samples, words) for the read-speech lines of READ: transcripts from the sdist."""
+    with tarfile.open(fetch_read(cache)) as tar:
+        files = {m.name.split("/test/data/", 1)[1]: tar.extractfile(m).read() for m in tar.getmembers()
+                 if m.isfile() and ("/test/data/librivox/" in m.name or "/test/data/cards/" in m.name)}
+    for name in sorted(n for n in files if n.startswith("librivox/") and n.endswith(".wav")):
+        words = files[name[:-4] + ".txt"].decode().split()
+        yield "ps:librivox", Path(name).stem, _load(files[name]), words
+    said = dict(re.findall(r"<s>(.*?)</s>\s*\((\d+)\)", files["cards/cards.transcription"].decode()))
+    said = {k: v.split() for v, k in said.items()}
+    for name in sorted(n for n in files if n.startswith("cards/") and n.endswith(".wav")):
+        yield "ps:cards", Path(name).stem, _load(files[name]), said[Path(name).stem]
 
 
 def _load(data: bytes) -> np.ndarray:
