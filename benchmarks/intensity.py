@@ -1,6 +1,6 @@
 """How far an emotion's intensity moves the face: the fraction of the way from neutral to full.
 
-    .venv/bin/python benchmarks/intensity.py [--corpus data/corpus-v4] [--split val] [--clips 4]
+    .venv/bin/python benchmarks/intensity.py [--corpus data/corpus-v7] [--split val] [--clips 4]
         [--weights BUNDLE] [--power P ...]
 
 For each clip (mono mix) and each emotion, both people get the emotion at intensity w; the face's
@@ -54,7 +54,7 @@ def fit_power(levels, reached) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", default="data/corpus-v4")
+    ap.add_argument("--corpus", default="data/corpus-v7")
     ap.add_argument("--split", default="val")
     ap.add_argument("--clips", type=int, default=4)
     ap.add_argument("--weights", default=None, help="a model bundle (default: the shipped one)")

@@ -21,7 +21,7 @@ person's track (duet.eval.timing.turn_phones). Stages:
              the given phones (recordings or voices the corpus never had). --make-piper DIR makes one
              from the test clips with A re-spoken by piper's joe voice; --make-real DIR one from the
              recorded people of benchmarks/real_voices.py (English lines, phones hand-labelled or
-             force-aligned)
+             force-aligned; with --read-voices, two men reading, held out)
 The test split is made on first use (duet.eval.timing.make_test_split, about 5 s).
 """
 

