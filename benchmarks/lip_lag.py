@@ -206,14 +206,14 @@ def make_real_set(folder: Path, cache: Path, seed: int = 0, pairs=REAL_PAIRS) ->
     pool: dict[str, list] = {}
     speakers = {s for pair in pairs for s in pair}
     read = rv.read_sources(cache) if speakers & set(rv.READ) else ()
-    for spk, name, x, text in (*rv.raw_sources(cache), *read):
+    for spk, name, x, given in (*rv.raw_sources(cache), *read):  # given: praatio's intervals, or the read lines' words
         if spk not in speakers:
             continue
         x = (x * np.float32(10 ** (loudness_gain_db(x) / 20))).astype(np.float32)
         if spk.startswith("praatio"):
             phones = grid(grids["bobby_phones.TextGrid" if name == "bobby" else "mary.TextGrid"])
         else:
-            said = text or words.words(name.split("/")[-1])
+            said = given or words.words(name.split("/")[-1])
             try:
                 phones = forced_phones(x, " ".join(said)) if said else []
             except DuetError:
