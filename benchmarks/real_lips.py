@@ -14,8 +14,9 @@ the peer row. With --no-bake the motion's own lip gap is scored instead (faster,
 
 Closure and open-vowel counts pool over clips and people; the open vowels are also split into the
 aligner's "ah" and the rest (ARPAbet's 39 phones fold the schwa into "ah", so on force-aligned
-recordings most "ah" are short reduced vowels; the synthetic corpus labels those "ax", not counted); r at lag 0 is read off the lagged
-correlation curves (lags -3..+3 frames) averaged over people and clips, with the best lag beside it.
+recordings most "ah" are short reduced vowels; the synthetic corpus labels those "ax", not counted);
+r at lag 0 is read off the lagged correlation curves (lags -3..+3 frames) averaged over people and
+clips, with the best lag beside it.
 Leakage: on frames where exactly one person speaks (by the phones), the listener's lip-gap std over
 the speaker's, averaged over both directions; the median over clips (and the mean, which one clip
 whose speech went to the wrong head can blow up, its true speaker's mouth being still).
@@ -35,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 ROWS = (("model, two tracks", "two-track", "model"), ("model, mono mix", "mono", "model"),
         ("baseline animator (loudness), two tracks", "two-track", "baseline"))
+COUNTS = ("closure", "open", "open_ah")  # pooled hits / totals: m/b/p closed, open vowels opened, of them "ah"
 TARGETS = {"two-track": (0.92, 0.90, 0.62), "mono": (0.90, 0.85, 0.58)}  # closure, open, r (issue 25)
 
 
@@ -88,15 +90,13 @@ def score(gaps: dict, phones: dict, fps: float) -> dict:
     from duet.eval import metrics as M
     from duet.eval import timing as T
 
-    out = {"closure": [0, 0], "open": [0, 0], "open_ah": [0, 0], "curves": []}
+    out = {**{k: M.Count(0, 0) for k in COUNTS}, "curves": []}
     for p in "AB":
         if not phones[p]:
             continue
-        c, o = M.bilabial_closure_rate(gaps[p], phones[p], fps), M.open_vowel_rate(gaps[p], phones[p], fps)
-        ah = M.open_vowel_rate(gaps[p], phones[p], fps, vowels={"ah"})
-        out["closure"] = [out["closure"][0] + c.hits, out["closure"][1] + c.total]
-        out["open"] = [out["open"][0] + o.hits, out["open"][1] + o.total]
-        out["open_ah"] = [out["open_ah"][0] + ah.hits, out["open_ah"][1] + ah.total]
+        out["closure"] += M.bilabial_closure_rate(gaps[p], phones[p], fps)
+        out["open"] += M.open_vowel_rate(gaps[p], phones[p], fps)
+        out["open_ah"] += M.open_vowel_rate(gaps[p], phones[p], fps, vowels={"ah"})
         out["curves"].append(T.lag_curve(gaps[p], phones[p], fps))  # r at lags -3..+3 frames
     n = min(len(g) for g in gaps.values())
     masks = {p: M.speech_frames(phones[p], fps, n) for p in "AB"}
@@ -107,6 +107,7 @@ def score(gaps: dict, phones: dict, fps: float) -> dict:
 def main() -> None:
     import json
 
+    from duet.eval import metrics as M
     from duet.eval import timing as T
     from duet.eval.runner import face
 
@@ -125,7 +126,7 @@ def main() -> None:
     from lip_lag import baked_gaps
 
     faces = {p: face(p) for p in "AB"}
-    totals = {name: {"closure": [0, 0], "open": [0, 0], "open_ah": [0, 0], "curves": [], "leakage": [], "lags": []}
+    totals = {name: {**{k: M.Count(0, 0) for k in COUNTS}, "curves": [], "leakage": [], "lags": []}
               for name, *_ in rows}
     print("| clip | " + " | ".join(name for name, *_ in rows) + " |")
     print("|---|" + "---|" * len(rows))
@@ -150,15 +151,14 @@ def main() -> None:
                 plot(Path(args.plot), gaps["A"], phones["A"], fps,
                      "/".join(Path(args.weights).parts[-2:]) if args.weights else "shipped weights", s)
             t = totals[name]
-            t["closure"] = [a + b for a, b in zip(t["closure"], s["closure"])]
-            t["open"] = [a + b for a, b in zip(t["open"], s["open"])]
-            t["open_ah"] = [a + b for a, b in zip(t["open_ah"], s["open_ah"])]
+            for k in COUNTS:
+                t[k] += s[k]
             t["curves"] += s["curves"]
             t["leakage"].append(s["leakage"])
             pooled = np.nanmean(s["curves"], 0)
             t["lags"].append(T.best_lag(pooled))
             mid = len(pooled) // 2
-            cells.append(f"closed {s['closure'][0]}/{s['closure'][1]}, open {s['open'][0]}/{s['open'][1]}, "
+            cells.append(f"closed {s['closure'].hits}/{s['closure'].total}, open {s['open'].hits}/{s['open'].total}, "
                          f"r {pooled[mid]:.2f}, leak {s['leakage']:.2f}")
         print(f"| {meta.stem} | " + " | ".join(cells) + " |", flush=True)
     source = "motion's own lip gap" if args.no_bake else "baked .blend"
@@ -173,11 +173,12 @@ def main() -> None:
         lags = {k: t["lags"].count(k) for k in sorted(set(t["lags"]))}
         best = T.best_lag(curve)
         goal = TARGETS[shape]
-        print(f"| {name} | {t['closure'][0] / max(t['closure'][1], 1):.3f} (target {goal[0]}) "
-              f"| {t['open'][0] / max(t['open'][1], 1):.3f} ({goal[1]}) | {curve[mid]:.3f} ({goal[2]}) "
+        print(f"| {name} | {t['closure'].hits / max(t['closure'].total, 1):.3f} (target {goal[0]}) "
+              f"| {t['open'].hits / max(t['open'].total, 1):.3f} ({goal[1]}) | {curve[mid]:.3f} ({goal[2]}) "
               f"| {best:+d}; {', '.join(f'{k:+d}: {v}' for k, v in lags.items())} "
               f"| {np.nanmedian(t['leakage']):.3f} ({np.nanmean(t['leakage']):.2f}) "
-              f"| {_share(t['open_ah'])} / {_share([a - b for a, b in zip(t['open'], t['open_ah'])])} |")
+              f"| {_share(t['open_ah'])} / "
+              f"{_share(M.Count(t['open'].hits - t['open_ah'].hits, t['open'].total - t['open_ah'].total))} |")
 
 
 def plot(path: Path, gap: np.ndarray, phones: list, fps: float, title: str, s: dict, seconds: float = 8.0) -> None:
@@ -209,8 +210,8 @@ def plot(path: Path, gap: np.ndarray, phones: list, fps: float, title: str, s: d
     ax.set_xlim(0, t[-1])
     ax.set_ylim(0, 1.4)
     ax.set_xlabel("seconds")
-    ax.set_title(f"{title}, two tracks: the clip closes {s['closure'][0]}/{s['closure'][1]} m/b/p, "
-                 f"opens {s['open'][0]}/{s['open'][1]} open vowels", fontsize=10)
+    ax.set_title(f"{title}, two tracks: the clip closes {s['closure'].hits}/{s['closure'].total} m/b/p, "
+                 f"opens {s['open'].hits}/{s['open'].total} open vowels", fontsize=10)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), fontsize=8, ncol=4, frameon=False)
     fig.tight_layout()
     fig.savefig(path)
@@ -218,7 +219,7 @@ def plot(path: Path, gap: np.ndarray, phones: list, fps: float, title: str, s: d
 
 
 def _share(count) -> str:
-    return f"{count[0] / count[1]:.3f} of {count[1]}" if count[1] else "-"
+    return f"{count.hits / count.total:.3f} of {count.total}" if count.total else "-"
 
 
 if __name__ == "__main__":

@@ -109,8 +109,8 @@ def read_sources(cache: Path):
     for name in sorted(n for n in files if n.startswith("librivox/") and n.endswith(".wav")):
         words = files[name[:-4] + ".txt"].decode().split()
         yield "ps:librivox", Path(name).stem, _load(files[name]), words
-    said = dict(re.findall(r"<s>(.*?)</s>\s*\((\d+)\)", files["cards/cards.transcription"].decode()))
-    said = {k: v.split() for v, k in said.items()}
+    lines = re.findall(r"<s>(.*?)</s>\s*\((\d+)\)", files["cards/cards.transcription"].decode())
+    said = {k: v.split() for v, k in lines}
     for name in sorted(n for n in files if n.startswith("cards/") and n.endswith(".wav")):
         yield "ps:cards", Path(name).stem, _load(files[name]), said[Path(name).stem]
 
