@@ -239,6 +239,35 @@ def make_real_set(folder: Path, cache: Path, seed: int = 0, pairs=REAL_PAIRS) ->
         _write_held_out(folder, name, tracks, phones, "A", {"A": [0.0, 1.6, -0.5], "B": [0.0, 1.6, 0.5]})
 
 
+def make_call_set(folder: Path, cache: Path) -> None:
+    """The telephone call of benchmarks/real_voices.py's conversations (two women, one mixed track,
+    30 s) as a mono-only clip: the mix in both channels, each person's phones from PocketSphinx
+    forced alignment of their transcript lines on the mix (duet.eval.timing.turn_phones; where both
+    talk at once the other voice is heard as well)."""
+    import re
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import real_voices as rv
+
+    from duet.eval.timing import turn_phones
+
+    clip = next(x for cid, _, x, _ in rv.conversations(cache) if cid == "phone-call")
+    lines = rv.phone_call_lines(cache)
+    people = list(dict.fromkeys(who for _, _, who, _ in lines))
+    phones = {}
+    for p, who in zip("AB", people):
+        turns = [SimpleNamespace(start=a, end=b, text=re.sub(r"[^a-z' ]", " ", words.lower()))
+                 for a, b, w, words in lines if w == who]
+        phones[p], failed = turn_phones(clip, turns)
+        if failed:
+            print(f"phone call, {who}: {failed} of {len(turns)} lines could not be aligned")
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_held_out(folder, "call0_pyannote-sample", np.stack([clip, clip]), phones, "A",
+                    {"A": [0.0, 1.6, -0.5], "B": [0.0, 1.6, 0.5]})
+    meta = folder / "call0_pyannote-sample.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "mono_only": True}))
+
+
 def main() -> None:
     import soundfile as sf
     import torch
@@ -262,6 +291,9 @@ def main() -> None:
                          "trained on the dev split's lines")
     ap.add_argument("--read-voices", action="store_true",
                     help="with --make-real: two men reading (READ_PAIRS, pocketsphinx's test recordings), held out")
+    ap.add_argument("--call", action="store_true",
+                    help="with --make-real: the telephone call of two women (pyannote.audio's sample; one mixed "
+                         "track, so mono rows only), held out")
     ap.add_argument("--real-cache", default=str(Path(tempfile.gettempdir()) / "duet-real-voices"),
                     help="where benchmarks/real_voices.py's sources are downloaded")
     args = ap.parse_args()
@@ -271,6 +303,10 @@ def main() -> None:
     if args.make_piper:
         make_piper_set(corpus, ids, Path(args.make_piper))
         args.held_out.append(args.make_piper)
+    if args.make_real and args.call:
+        make_call_set(Path(args.make_real), Path(args.real_cache))
+        print(f"wrote {args.make_real}; score it with benchmarks/real_lips.py {args.make_real}")
+        return
     if args.make_real:
         make_real_set(Path(args.make_real), Path(args.real_cache),
                       pairs=READ_PAIRS if args.read_voices else HELDOUT_PAIRS if args.heldout_voices else REAL_PAIRS)

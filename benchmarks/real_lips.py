@@ -1,7 +1,7 @@
 """Lips on recorded people (issue 25), scored from the baked .blend: m/b/p closed, open vowels opened,
 lip gap ~ phone openness r at lag 0, and listener leakage, for two tracks and for the mono mix.
 
-    .venv/bin/python benchmarks/real_lips.py [DIR] [--no-bake] [--weights CHECKPOINT] [--plot PNG]
+    .venv/bin/python benchmarks/real_lips.py [DIR] [--no-bake] [--weights CHECKPOINT] [--plot PNG] [--speakers 2]
 
 DIR (default data/timing/real) holds two-person clips of recorded people, NAME.wav (two channels, one
 voice each) and NAME.json (their phones, hand-labelled or force-aligned, and who speaks first), as
@@ -63,7 +63,7 @@ def generate_with(weights: str, clip: Path, shape: str, folder: Path, first: str
     return motion, x.mean(1)
 
 
-def generate(clip: Path, shape: str, animator: str, folder: Path, first: str):
+def generate(clip: Path, shape: str, animator: str, folder: Path, first: str, speakers: str = "auto"):
     """The motion `duet generate` makes for one clip, as a user would call it."""
     import soundfile as sf
 
@@ -77,7 +77,7 @@ def generate(clip: Path, shape: str, animator: str, folder: Path, first: str):
         save_wav(folder / "b.wav", x[:, 1], sr)
         args = [folder / "a.wav", "--audio-b", folder / "b.wav"]
     else:
-        args = [folder / "mix.wav", "--first-speaker", first]
+        args = [folder / "mix.wav", "--first-speaker", first, *(["--speakers", speakers] if speakers != "auto" else [])]
     save_wav(folder / "mix.wav", x.mean(1), sr)
     r = subprocess.run([sys.executable, "-m", "duet", "generate", *map(str, args), "--animator", animator,
                         "-o", str(out)], capture_output=True, text=True)
@@ -118,6 +118,8 @@ def main() -> None:
                                       "(model rows only; in-process, as duet generate runs)")
     ap.add_argument("--plot", metavar="PNG", help="also draw the first clip's first 8 s: person A's lip gap "
                                                    "(two tracks) against its open vowels and m/b/p")
+    ap.add_argument("--speakers", default="auto", choices=("auto", "1", "2"),
+                    help="mono rows: how many people duet generate is told it hears (default: it decides)")
     args = ap.parse_args()
     rows = [r for r in ROWS if r[2] == "model"] if args.weights else list(ROWS)
     clips = sorted(Path(args.folder).glob("*.json"))
@@ -135,12 +137,16 @@ def main() -> None:
         phones = {p: [tuple(ph) for ph in info["phones"][p]] for p in "AB"}
         cells = []
         for name, shape, animator in rows:
+            if info.get("mono_only") and shape != "mono":  # one mixed track (a recorded conversation)
+                cells.append("(one mixed track)")
+                continue
             with tempfile.TemporaryDirectory() as d:
                 if args.weights:
                     motion, mix = generate_with(args.weights, meta.with_suffix(".wav"), shape, Path(d),
                                                 info["first_speaker"])
                 else:
-                    motion, mix = generate(meta.with_suffix(".wav"), shape, animator, Path(d), info["first_speaker"])
+                    motion, mix = generate(meta.with_suffix(".wav"), shape, animator, Path(d), info["first_speaker"],
+                                           args.speakers)
                 if args.no_bake:
                     gaps, fps = {p: T.mouth_gap(motion, p, faces) for p in "AB"}, motion.fps
                 else:
@@ -168,6 +174,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for name, shape, _ in rows:
         t = totals[name]
+        if not t["curves"]:
+            continue
         curve = np.nanmean(t["curves"], 0)
         mid = len(curve) // 2
         lags = {k: t["lags"].count(k) for k in sorted(set(t["lags"]))}

@@ -49,6 +49,15 @@ ENGLISH = {"klettres:en", "hw:Default", "hw:British", "hw:HillBilly", "hw:Mobste
 # lines with their transcripts) and the speaker of its "cards" test (five lines with a transcription).
 POCKETSPHINX = ("pocketsphinx", "5.1.1")
 READ = ("ps:librivox", "ps:cards")
+PYANNOTE = ("pyannote-audio", "4.0.7")
+# Real conversations with reference turns (RTTM) from pyannote.audio's sdist: (id, kind, file stem in the
+# sdist, start_s, end_s). Its tutorial sample, two women on a telephone call; 30 s excerpts of AMI meetings
+# (the annotated first half of its test files) where two men talk; and one where a man talks alone after
+# another's first second (cut from 1.3 s: a monologue). Held out: nothing is tuned on them.
+CONVERSATIONS = (("phone-call", "dialogue", "src/pyannote/audio/sample/sample", 0.0, 30.0),
+                 ("meeting-dev00", "dialogue", "tests/data/dev00", 0.0, 30.0),
+                 ("meeting-dev01", "dialogue", "tests/data/dev01", 0.0, 30.0),
+                 ("meeting-trn03", "monologue", "tests/data/trn03", 1.3, 30.0))
 HIGH_VOICES = "hw:"  # hedgewars' hedgehogs all speak high (median f0 240-290 Hz): pairs of them are the alike pairs
 VARIANTS = ("clean", "reverb", "noise")
 CLIP_S = 24.0
@@ -81,13 +90,12 @@ def fetch(cache: Path) -> Path:
     return cache
 
 
-def fetch_read(cache: Path) -> Path:
-    """pocketsphinx's sdist (its test recordings) into cache, once, from PyPI's file host, checked
-    against the sha256 PyPI lists for it."""
+def fetch_sdist(cache: Path, name: str, version: str) -> Path:
+    """A package's sdist into cache, once, from PyPI's file host, checked against the sha256 PyPI
+    lists for it."""
     import hashlib
     import urllib.request
 
-    name, version = POCKETSPHINX
     target = cache / f"{name}-{version}.tar.gz"
     if not target.exists():
         cache.mkdir(parents=True, exist_ok=True)
@@ -99,6 +107,11 @@ def fetch_read(cache: Path) -> Path:
             raise RuntimeError(f"{sdist['url']}: the download does not match PyPI's sha256")
         target.write_bytes(data)
     return target
+
+
+def fetch_read(cache: Path) -> Path:
+    """pocketsphinx's sdist (its test recordings)."""
+    return fetch_sdist(cache, *POCKETSPHINX)
 
 
 def read_sources(cache: Path):
@@ -113,6 +126,58 @@ def read_sources(cache: Path):
     said = {k: v.split() for v, k in lines}
     for name in sorted(n for n in files if n.startswith("cards/") and n.endswith(".wav")):
         yield "ps:cards", Path(name).stem, _load(files[name]), said[Path(name).stem]
+
+
+def conversations(cache: Path):
+    """(id, kind, samples [N] at 16 kHz, reference [2, N // 640] bool) for each of CONVERSATIONS: a
+    frame is a person's where its centre lies in one of their RTTM turns; row 0 is whoever speaks
+    first (a monologue's speaker)."""
+    with tarfile.open(fetch_sdist(cache, *PYANNOTE)) as tar:
+        files = {m.name.split("/", 1)[1]: tar.extractfile(m).read() for m in tar.getmembers()
+                 if m.isfile() and m.name.endswith((".rttm", ".wav"))}
+    turns: dict[str, list[tuple[float, float, str]]] = {}
+    for name, data in files.items():
+        if name.endswith(".rttm"):
+            for line in data.decode().splitlines():
+                f = line.split()
+                if len(f) > 7 and f[0] == "SPEAKER":
+                    turns.setdefault(f[1], []).append((float(f[3]), float(f[3]) + float(f[4]), f[7]))
+    for cid, kind, stem, start, end in CONVERSATIONS:
+        x = _load(files[stem + ".wav"])[int(start * SR): int(end * SR)]
+        own = sorted((a - start, b - start, who) for a, b, who in turns[Path(stem).name] if b > start and a < end)
+        people = list(dict.fromkeys(who for _, _, who in own))
+        if len(people) != (1 if kind == "monologue" else 2):
+            raise RuntimeError(f"{cid}: {len(people)} people in its turns")
+        centres = (np.arange(len(x) // HOP) + 0.5) / FPS
+        ref = np.zeros((2, len(centres)), bool)
+        for a, b, who in own:
+            ref[people.index(who)] |= (centres >= a) & (centres < b)
+        yield cid, kind, x, ref
+
+
+def phone_call_lines(cache: Path) -> list[tuple[float, float, str, str]]:
+    """(start_s, end_s, speaker, words) of the telephone call's transcript (its .stm), in time order."""
+    with tarfile.open(fetch_sdist(cache, *PYANNOTE)) as tar:
+        stm = next(tar.extractfile(m).read().decode() for m in tar.getmembers() if m.name.endswith("/sample.stm"))
+    out = []
+    for line in stm.splitlines():
+        f = line.split()
+        if len(f) > 5:
+            out.append((float(f[3]), float(f[4]), f[2], " ".join(f[5:])))
+    return sorted(out)
+
+
+def conversation_rows(cache: Path, speakers: int | None = None) -> list[dict]:
+    """One row per real conversation: the clip_rows fields, and the verdict duet generate prints."""
+    from duet.audio.masks import diarize
+    from duet.eval.real_voices import score_clip
+
+    rows = []
+    for cid, kind, x, ref in conversations(cache):
+        masks, result = diarize(x, speakers)
+        rows.append({"id": cid, "kind": kind, "variant": "recorded", "gain": result.gain,
+                     "voices": result.voices, "verdict": result.verdict(), **score_clip(masks, ref, kind)})
+    return rows
 
 
 def _load(data: bytes) -> np.ndarray:
@@ -525,6 +590,10 @@ def main(argv=None) -> int:
     v = sub.add_parser("voices", help="how alike the split's speakers sound to GE2E, line by line")
     v.add_argument("--split", default="dev", choices=("dev", "heldout"))
     v.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "duet-real-voices"))
+    c = sub.add_parser("conversations", help="score the mono masks on real conversations (pyannote.audio's "
+                                             "sample call and AMI meeting excerpts; held out)")
+    c.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "duet-real-voices"))
+    c.add_argument("--speakers", default="auto", choices=("auto", "1", "2"))
     ln = sub.add_parser("lines", help="write the dev split's English lines for duet data synth --recorded")
     ln.add_argument("-o", "--out", required=True)
     ln.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "duet-real-voices"))
@@ -547,6 +616,12 @@ def main(argv=None) -> int:
         print(json.dumps(r, indent=1))
         return 0
     speakers = None if args.speakers == "auto" else int(args.speakers)
+    if args.cmd == "conversations":
+        rows = conversation_rows(Path(args.cache), speakers)
+        for r in rows:
+            print(json.dumps({k: round(x, 3) if isinstance(x, float) else x for k, x in r.items()}))
+        print(json.dumps({"pooled": "conversations", **pool(rows)}, indent=1))
+        return 0
     if len(args.data) == 1 and not args.verbose:
         from duet.eval.real_voices import evaluate
 
