@@ -176,8 +176,47 @@ def conversation_rows(cache: Path, speakers: int | None = None) -> list[dict]:
     for cid, kind, x, ref in conversations(cache):
         masks, result = diarize(x, speakers)
         rows.append({"id": cid, "kind": kind, "variant": "recorded", "gain": result.gain,
-                     "voices": result.voices, "verdict": result.verdict(), **score_clip(masks, ref, kind)})
+                     "voices": result.voices, "verdict": result.verdict(), **score_clip(masks, ref, kind),
+                     "masks": masks, "ref": ref})
     return rows
+
+
+def plot_conversations(path: Path, rows: list[dict], forced: list[dict]) -> None:
+    """Who speaks when, per conversation: the reference turns, Duet's masks as it decides the number
+    of voices, and with two voices forced; each mask row is named to fit the reference best."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from duet.audio.masks import _runs
+
+    fig, axes = plt.subplots(len(rows), 1, figsize=(10, 1.15 * len(rows) + 0.6), dpi=100, squeeze=False)
+    colours = ("tab:blue", "tab:orange")
+    for ax, row, both in zip(axes[:, 0], rows, forced):
+        lanes = [("reference", row["ref"]), (f"Duet: {row['verdict']}", row["masks"]),
+                 ("Duet, --speakers 2", both["masks"])]
+        for i, (label, m) in enumerate(lanes):
+            m = np.asarray(m) >= 0.5
+            n = min(m.shape[1], row["ref"].shape[1])
+            if i:  # the naming of the mask rows that fits the reference best
+                same = (m[0, :n] & row["ref"][0, :n]).sum() + (m[1, :n] & row["ref"][1, :n]).sum()
+                swap = (m[1, :n] & row["ref"][0, :n]).sum() + (m[0, :n] & row["ref"][1, :n]).sum()
+                m = m if same >= swap else m[::-1]
+            y = len(lanes) - 1 - i
+            for k in (0, 1):
+                for a, b in _runs(m[k]):
+                    ax.barh(y + (0.18 if k == 0 else -0.18), (b - a) / FPS, left=a / FPS, height=0.34,
+                            color=colours[k], lw=0)
+        ax.set_yticks(range(len(lanes)), [lab for lab, _ in lanes][::-1], fontsize=8)
+        ax.set_xlim(0, row["ref"].shape[1] / FPS)
+        score = (f"attribution {row['attribution']:.2f} ({both['attribution']:.2f} forced)" if "attribution" in row
+                 else f"on one head {row['one_head']:.2f} ({both['one_head']:.2f} forced)")
+        ax.set_title(f"{row['id']}: {score}", fontsize=9, loc="left")
+    axes[-1, 0].set_xlabel("seconds (blue: first person, orange: second)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def _load(data: bytes) -> np.ndarray:
@@ -594,6 +633,7 @@ def main(argv=None) -> int:
                                              "sample call and AMI meeting excerpts; held out)")
     c.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "duet-real-voices"))
     c.add_argument("--speakers", default="auto", choices=("auto", "1", "2"))
+    c.add_argument("--plot", metavar="PNG", help="also draw who speaks when: reference, Duet, two voices forced")
     ln = sub.add_parser("lines", help="write the dev split's English lines for duet data synth --recorded")
     ln.add_argument("-o", "--out", required=True)
     ln.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "duet-real-voices"))
@@ -618,8 +658,11 @@ def main(argv=None) -> int:
     speakers = None if args.speakers == "auto" else int(args.speakers)
     if args.cmd == "conversations":
         rows = conversation_rows(Path(args.cache), speakers)
+        if args.plot:
+            plot_conversations(Path(args.plot), rows, conversation_rows(Path(args.cache), 2))
         for r in rows:
-            print(json.dumps({k: round(x, 3) if isinstance(x, float) else x for k, x in r.items()}))
+            print(json.dumps({k: round(x, 3) if isinstance(x, float) else x for k, x in r.items()
+                              if k not in ("masks", "ref")}))
         print(json.dumps({"pooled": "conversations", **pool(rows)}, indent=1))
         return 0
     if len(args.data) == 1 and not args.verbose:
