@@ -133,6 +133,7 @@ def test_a_monologue_in_a_mono_mix_says_who_listens(tmp_path):
     r = run_duet("generate", tmp_path / "solo.wav", "-o", tmp_path / "m.npz")
     assert r.rc == 0, r.err
     assert "heard one voice only, so person B listens throughout" in r.err and "--audio-b" in r.err
+    assert "--speakers 2" in r.err
     assert DyadicMotion.load(tmp_path / "m.npz").B.speaking.max() < 0.5
 
 

@@ -152,7 +152,10 @@ def silent_person_note(motion, req: Request) -> str | None:
     quiet = [p for p in ("A", "B") if float(np.max(motion.person(p).speaking, initial=0.0)) < 0.5]
     if len(quiet) != 1:
         return None
-    hint = "" if req.audio_b else "; if two people talk, give each their own track (--audio-b)"
+    if req.audio_b or req.speakers == 1 or req.turns:
+        hint = ""
+    else:  # two alike voices can be heard as one (docs/audio.md)
+        hint = "; if two people talk, force two voices (--speakers 2) or give each their own track (--audio-b)"
     return f"note: heard one voice only, so person {quiet[0]} listens throughout{hint}"
 
 
