@@ -7,7 +7,7 @@ import pytest
 
 from conftest import espeak, run_duet
 from duet.audio.io import load_audio, save_wav
-from duet.audio.masks import masks_from_turns, speaking_masks
+from duet.audio.masks import listen, masks_from_turns, speaking_masks
 from duet.errors import DuetError
 from duet.eval.masks import f1, first_speaker_order, shape_input
 
@@ -50,6 +50,49 @@ def test_stereo_file_with_crosstalk(conversation, tmp_path):
     assert audio.samples.shape[0] == 2
     m = speaking_masks(audio.samples, "stereo")
     assert f1(m, _truth(conversation, m.shape[1])) >= 0.95
+
+
+def _room(x, seed):
+    """A small room's response seen from one microphone: direct path, then decaying noise (RT60 0.4 s)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(0.3 * SR)) / SR
+    h = rng.standard_normal(len(t)) * np.exp(-6.9 * t / 0.4) * 0.02
+    h[0] = 1.0
+    return np.convolve(x, h)[: len(x)].astype(np.float32)
+
+
+def test_a_mix_recorded_on_two_microphones_is_heard_as_a_mix(conversation, tmp_path):
+    """Both people in both channels (two microphones 17 cm apart, a stereo room): the channels hardly
+    correlate, but they carry the same voices at the same levels, so the file is a mono mix, not one
+    person per channel (which made both heads talk at once)."""
+    from duet.pipeline import Request, load_tracks, speaking_masks as masks_for
+
+    mix = load_audio(conversation.mix).mono
+    ref = _truth(conversation, len(mix) // 640)
+    for name, stereo in (("delayed", np.stack([mix, np.roll(mix, 8)])),  # 0.5 ms apart
+                         ("rooms", np.stack([_room(mix, 1), _room(mix, 2)]))):
+        save_wav(tmp_path / f"{name}.wav", stereo)
+        req = Request(audio=str(tmp_path / f"{name}.wav"))
+        tracks, shape = load_tracks(req)
+        assert shape == "mono", name
+        masks, _ = masks_for(req, tracks, shape)
+        assert ((masks[0] >= 0.5) & (masks[1] >= 0.5)).mean() < 0.02, name
+        assert f1(masks, ref) >= 0.85, name
+
+
+def test_voices_panned_partly_apart(conversation, tmp_path):
+    """A stereo file with each voice panned to one side (70 / 30, as in a mixed interview) is two
+    voices, told apart by level: the bleed gate sits halfway between the two voices' sides."""
+    from duet.pipeline import Request, load_tracks
+
+    tracks = _tracks(conversation)
+    save_wav(tmp_path / "panned.wav", np.stack([0.7 * tracks[0] + 0.3 * tracks[1], 0.3 * tracks[0] + 0.7 * tracks[1]]))
+    x, shape = load_tracks(Request(audio=str(tmp_path / "panned.wav")))
+    assert shape == "stereo"
+    m, verdict = listen(x, "stereo")
+    assert verdict == "two voices panned 15 dB apart"
+    assert f1(m, _truth(conversation, m.shape[1])) >= 0.95
+    assert ((m[0] >= 0.5) & (m[1] >= 0.5)).mean() < 0.02
 
 
 def test_mono_mix(conversation):

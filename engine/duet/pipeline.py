@@ -70,10 +70,12 @@ def load_tracks(req: Request) -> tuple[np.ndarray, str]:
 
 
 def _channels_differ(x: np.ndarray) -> bool:
-    """True when the two channels carry different voices rather than one mix twice."""
-    l, r = x[0].astype(np.float64), x[1].astype(np.float64)
-    denom = np.sqrt(np.sum(l * l) * np.sum(r * r))
-    return denom > 0 and abs(np.sum(l * r)) / denom < 0.9
+    """True when the two channels carry different voices (one each, or panned apart) rather than one
+    mix twice: by how their levels differ while people speak (`duet.audio.masks.channel_balance`), not
+    by their correlation, which two microphones or a stereo reverb take apart for a single mix."""
+    from duet.audio.masks import channel_balance
+
+    return channel_balance(np.asarray(x, np.float32)) is not None
 
 
 def generate(req: Request, progress=None):

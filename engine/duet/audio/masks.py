@@ -1,7 +1,8 @@
 """Speaking masks m_A, m_B at 25 fps from a mono mix, two tracks, or a stereo file.
 
 Two tracks / stereo: WebRTC voice activity per channel, a level gate against the other channel's
-bleed, then gap filling. Mono: voice activity on the mix, then diarization on GE2E voice embeddings
+bleed, then gap filling; in a stereo file whose voices are panned only partly apart the gate sits
+halfway between the two voices' level differences (`channel_balance`). Mono: voice activity on the mix, then diarization on GE2E voice embeddings
 of real speech (`duet.audio.diarize`): one voice or two, and each speech frame to one voice. Person A
 is the first to speak unless the caller says otherwise, and the assignment holds over the whole clip.
 """
@@ -19,6 +20,9 @@ GAP_S = 0.50  # pauses shorter than this (sentence breaks) still count as speaki
 MIN_RUN_S = 0.10  # speech blips shorter than this are dropped
 BLEED_DB = 15.0  # a channel this much quieter than the other while the other talks is bleed
 FLOOR_MARGIN_DB = 5.0  # speech must stand this far above the noise floor (10th percentile level)
+PAN_SPLIT_DB = 6.0  # a stereo file holds two voices apart when its channels' level difference while
+# speaking falls into two groups at least this far apart (a mix recorded on two mics stays within ~3 dB)
+PAN_MIN_S = 0.2  # ... each group holding at least this much speech
 
 
 def speaking_masks(tracks: np.ndarray, input_shape: str, first_speaker: int | None = None,
@@ -55,7 +59,10 @@ def listen(tracks: np.ndarray, input_shape: str, first_speaker: int | None = Non
         masks, result = diarize(x.mean(0), speakers)
         verdict = result.verdict()
     else:
-        masks, verdict = _per_track(x), "one voice per track"
+        balance = channel_balance(x) if input_shape == "stereo" else None
+        masks = _per_track(x, balance)
+        verdict = "one voice per track" if balance is None or balance[1] - balance[0] >= 2 * BLEED_DB else \
+            f"two voices panned {balance[1] - balance[0]:.0f} dB apart"
     order = _first_to_speak(masks, FPS if input_shape == "mono" else 1)
     if first_speaker == 1:
         order = order[::-1]
@@ -129,14 +136,44 @@ def _runs(b: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
 
 
-def _per_track(x: np.ndarray) -> np.ndarray:
+def channel_balance(x: np.ndarray) -> tuple[float, float] | None:
+    """[2, N] -> the two groups' mean level difference, channel 0 less channel 1 in dB, over the speech
+    frames of the channels' mix (each frame's difference a median over 0.2 s, grouped by 1-D
+    two-means), low first; None when they are under PAN_SPLIT_DB apart or a group holds under
+    PAN_MIN_S of speech: then both channels carry the same voices (a mix, however recorded)."""
+    frac, _ = voice_activity(x.mean(0))
+    diff = (F.frame_db(x[0]) - F.frame_db(x[1]))[frac >= 0.5]
+    if len(diff) < 2 * PAN_MIN_S * FPS:
+        return None
+    diff = np.median(np.lib.stride_tricks.sliding_window_view(np.pad(diff, 2, mode="edge"), 5), 1)
+    centres = np.percentile(diff, [10.0, 90.0])
+    for _ in range(50):
+        high = np.abs(diff - centres[1]) < np.abs(diff - centres[0])
+        if high.all() or not high.any():
+            return None
+        new = np.array([diff[~high].mean(), diff[high].mean()])
+        if np.allclose(new, centres):
+            break
+        centres = new
+    if centres[1] - centres[0] < PAN_SPLIT_DB or min(high.sum(), (~high).sum()) < PAN_MIN_S * FPS:
+        return None
+    return float(centres[0]), float(centres[1])
+
+
+def _per_track(x: np.ndarray, balance: tuple[float, float] | None = None) -> np.ndarray:
+    """One voice per channel. A channel's speech is the other's bleed when it is BLEED_DB quieter;
+    with ``balance`` (a stereo file's `channel_balance`) under 2 x BLEED_DB apart, when its level
+    difference lies a third of the way from halfway towards the other voice's group."""
     frac0, db0 = voice_activity(x[0])
     frac1, db1 = voice_activity(x[1])
     # levels before per-track normalization decide bleed: compare raw frame levels
-    raw0, raw1 = F.frame_db(x[0]), F.frame_db(x[1])
+    diff = F.frame_db(x[0]) - F.frame_db(x[1])
+    middle, gate = 0.0, BLEED_DB
+    if balance is not None and balance[1] - balance[0] < 2 * BLEED_DB:
+        middle, gate = (balance[0] + balance[1]) / 2, (balance[1] - balance[0]) / 3
     act0, act1 = frac0 >= 0.5, frac1 >= 0.5
-    keep0 = act0 & ~(act1 & (raw0 < raw1 - BLEED_DB))
-    keep1 = act1 & ~(act0 & (raw1 < raw0 - BLEED_DB))
+    keep0 = act0 & ~(act1 & (diff - middle < -gate))
+    keep1 = act1 & ~(act0 & (diff - middle > gate))
     return np.stack([clean(keep0), clean(keep1)]).astype(np.float32)
 
 
