@@ -55,11 +55,17 @@ def listen(tracks: np.ndarray, input_shape: str, first_speaker: int | None = Non
         raise DuetError(f"first_speaker must be 0, 1 or None, got {first_speaker!r}")
     if speakers not in (None, 1, 2):
         raise DuetError(f"speakers must be 1, 2 or None, got {speakers!r}")
+    note, balance = "", None
+    if input_shape == "stereo":
+        diff = level_difference(x)
+        balance = channel_balance(x, diff)
+        if balance is None and len(diff) and abs(float(np.median(diff))) < PAN_SPLIT_DB:
+            # both channels carry the same voices at the same level: a mix recorded in stereo
+            input_shape, note = "mono", "both channels hold the same voices, so heard as a mix: "
     if input_shape == "mono":
         masks, result = diarize(x.mean(0), speakers)
-        verdict = result.verdict()
+        verdict = note + result.verdict()
     else:
-        balance = channel_balance(x) if input_shape == "stereo" else None
         masks = _per_track(x, balance)
         verdict = "one voice per track" if balance is None or balance[1] - balance[0] >= 2 * BLEED_DB else \
             f"two voices panned {balance[1] - balance[0]:.0f} dB apart"
@@ -136,16 +142,23 @@ def _runs(b: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
 
 
-def channel_balance(x: np.ndarray) -> tuple[float, float] | None:
-    """[2, N] -> the two groups' mean level difference, channel 0 less channel 1 in dB, over the speech
-    frames of the channels' mix (each frame's difference a median over 0.2 s, grouped by 1-D
-    two-means), low first; None when they are under PAN_SPLIT_DB apart or a group holds under
-    PAN_MIN_S of speech: then both channels carry the same voices (a mix, however recorded)."""
+def level_difference(x: np.ndarray) -> np.ndarray:
+    """[2, N] -> channel 0's level less channel 1's in dB on each speech frame of the channels' mix,
+    a median over 0.2 s."""
     frac, _ = voice_activity(x.mean(0))
     diff = (F.frame_db(x[0]) - F.frame_db(x[1]))[frac >= 0.5]
+    if len(diff) < 5:
+        return diff
+    return np.median(np.lib.stride_tricks.sliding_window_view(np.pad(diff, 2, mode="edge"), 5), 1)
+
+
+def channel_balance(x: np.ndarray, diff: np.ndarray | None = None) -> tuple[float, float] | None:
+    """[2, N] -> the two groups (1-D two-means) of the channels' `level_difference`, low first; None
+    when they are under PAN_SPLIT_DB apart or a group holds under PAN_MIN_S of speech: then the
+    channels do not hold one voice each (a mix, however recorded, or one voice alone)."""
+    diff = level_difference(x) if diff is None else diff
     if len(diff) < 2 * PAN_MIN_S * FPS:
         return None
-    diff = np.median(np.lib.stride_tricks.sliding_window_view(np.pad(diff, 2, mode="edge"), 5), 1)
     centres = np.percentile(diff, [10.0, 90.0])
     for _ in range(50):
         high = np.abs(diff - centres[1]) < np.abs(diff - centres[0])
