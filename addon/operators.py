@@ -403,7 +403,10 @@ class DUET_OT_generate(JobOperator, bpy.types.Operator):
 
 def who_speaks(s, motion, motion_path: str) -> str:
     """For a mixed recording: what Duet heard, and the turns written beside the motion as an Audacity
-    label file, to check, correct and give back as the Turns File."""
+    label file, to check, correct and give back as the Turns File. For a stereo file, what Duet heard
+    (one voice per channel, voices panned apart, or a mix recorded in stereo)."""
+    if s.audio_mode == "STEREO":
+        return f"; who speaks: {motion.meta['who_speaks']}" if motion.meta.get("who_speaks") else ""
     if s.audio_mode != "MIX":
         return ""
     import numpy as np

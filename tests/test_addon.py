@@ -12,6 +12,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, run_duet
@@ -497,6 +498,28 @@ from duet.eval.metrics import partner_gaze_angle
 out["gaze_A"] = float(partner_gaze_angle(DyadicMotion.load(s.motion_file))["A"].mean())
 out["gaze_A_before"] = float(partner_gaze_angle(m)["A"].mean())
 '''
+
+
+STEREO_MIX = r'''
+assert bpy.ops.duet.add_head_pair() == {"FINISHED"}
+s.audio_mode, s.audio = "STEREO", AUDIO  # chosen "Stereo", but the file is a mix on two microphones
+out["first"] = sorted(bpy.ops.duet.generate())
+out["message"], out["error"] = s.message, s.message_is_error
+from duet.motion import DyadicMotion
+m = DyadicMotion.load(s.motion_file)
+out["both"] = float(((m.A.speaking >= 0.5) & (m.B.speaking >= 0.5)).mean())
+'''
+
+
+def test_a_mix_recorded_in_stereo_is_heard_as_a_mix_and_the_panel_says_so(addon_zip, conversation, tmp_path):
+    from duet.audio.io import load_audio, save_wav
+
+    mix = load_audio(conversation.mix).mono
+    save_wav(tmp_path / "two_mics.wav", np.stack([mix, np.roll(mix, 8)]))  # 0.5 ms apart
+    r = blender(f"AUDIO = {str(tmp_path / 'two_mics.wav')!r}\n" + STEREO_MIX, tmp_path, addon_zip)
+    assert r["first"] == ["FINISHED"] and not r["error"], r["message"]
+    assert "who speaks: both channels hold the same voices, so heard as a mix: two voices" in r["message"], r["message"]
+    assert r["both"] < 0.02  # the two heads do not talk at once
 
 
 def test_who_speaks_in_a_mix_is_said_written_and_can_be_corrected_and_gaze_aversion_reaches_the_engine(addon_zip, conversation, tmp_path):
