@@ -8,7 +8,8 @@ DIR (default data/timing/real-read) holds two-person clips of recorded people, N
 per channel) and NAME.json (each person's phones), as `benchmarks/lip_lag.py --make-real DIR
 --read-voices` makes them. Each clip is recorded again in several ways: one voice per channel, with
 -20 dB crosstalk, panned 80/20, 70/30 and 60/40, and the mix on both channels (two microphones 0.5 ms
-apart; a separate room per channel). Reference: a frame is a person's when its centre lies in one of
+apart; a separate room per channel); and two files (--audio-b) whose microphones hear each other at
+-10 dB, or that both hold the mix. Reference: a frame is a person's when its centre lies in one of
 their phones; attribution as `duet.eval.real_voices.score_clip` counts it (frames where one person
 speaks, given to that person, better A/B naming), beside the share of frames where both heads talk.
 """
@@ -39,7 +40,9 @@ def recordings(a: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
             "one voice per channel, -20 dB crosstalk": np.stack([a + 0.1 * b, b + 0.1 * a]),
             "panned 80/20": pan(0.8), "panned 70/30": pan(0.7), "panned 60/40": pan(0.6),
             "mix on two microphones 0.5 ms apart": np.stack([mix, np.roll(mix, 8)]),
-            "mix, a room per channel (RT60 0.4 s)": np.stack([room(mix, 1), room(mix, 2)])}
+            "mix, a room per channel (RT60 0.4 s)": np.stack([room(mix, 1), room(mix, 2)]),
+            "two tracks, each microphone hearing the other at -10 dB": np.stack([a + 0.32 * b, b + 0.32 * a]),
+            "two tracks, both the mix": np.stack([mix, mix])}
 
 
 def main() -> None:
@@ -62,8 +65,13 @@ def main() -> None:
         ref = np.stack([speech_frames([tuple(p) for p in info["phones"][q]], 25.0, n) for q in "AB"])
         for name, stereo in recordings(x[:, 0], x[:, 1]).items():
             with tempfile.TemporaryDirectory() as d:
-                save_wav(Path(d) / "s.wav", stereo, sr)
-                req = Request(audio=str(Path(d) / "s.wav"))
+                if name.startswith("two tracks"):  # two files, as --audio-b gives them
+                    save_wav(Path(d) / "a.wav", stereo[0], sr)
+                    save_wav(Path(d) / "b.wav", stereo[1], sr)
+                    req = Request(audio=str(Path(d) / "a.wav"), audio_b=str(Path(d) / "b.wav"))
+                else:
+                    save_wav(Path(d) / "s.wav", stereo, sr)
+                    req = Request(audio=str(Path(d) / "s.wav"))
                 tracks, shape = load_tracks(req)
                 masks, verdict = speaking_masks(req, tracks, shape)
             s = score_clip(masks, ref, "dialogue")

@@ -98,6 +98,17 @@ def test_voices_panned_partly_apart(conversation, tmp_path):
     assert ((m[0] >= 0.5) & (m[1] >= 0.5)).mean() < 0.02
 
 
+def test_two_microphones_that_hear_each_other(conversation):
+    """Two tracks whose microphones each hear the other person 10 dB down (a table with two mics):
+    the bleed is gated between the two voices' level differences, so one head talks at a time."""
+    tracks = _tracks(conversation)
+    bled = np.stack([tracks[0] + 0.32 * tracks[1], tracks[1] + 0.32 * tracks[0]])
+    m, verdict = listen(bled, "two-track")
+    assert verdict == "one voice per track, each microphone hearing the other 10 dB down"
+    assert f1(m, _truth(conversation, m.shape[1])) >= 0.95
+    assert ((m[0] >= 0.5) & (m[1] >= 0.5)).mean() < 0.02
+
+
 def test_mono_mix(conversation):
     mix = load_audio(conversation.mix).samples
     m = speaking_masks(mix, "mono")

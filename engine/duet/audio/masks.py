@@ -1,8 +1,9 @@
 """Speaking masks m_A, m_B at 25 fps from a mono mix, two tracks, or a stereo file.
 
 Two tracks / stereo: WebRTC voice activity per channel, a level gate against the other channel's
-bleed, then gap filling; in a stereo file whose voices are panned only partly apart the gate sits
-halfway between the two voices' level differences (`channel_balance`). Mono: voice activity on the mix, then diarization on GE2E voice embeddings
+bleed, then gap filling; where the voices are only partly apart (panned, or microphones that hear
+each other) the gate sits between the two voices' level differences (`channel_balance`), and two
+channels that hold the same voices at the same level are heard as the mix they are. Mono: voice activity on the mix, then diarization on GE2E voice embeddings
 of real speech (`duet.audio.diarize`): one voice or two, and each speech frame to one voice. Person A
 is the first to speak unless the caller says otherwise, and the assignment holds over the whole clip.
 """
@@ -56,19 +57,22 @@ def listen(tracks: np.ndarray, input_shape: str, first_speaker: int | None = Non
     if speakers not in (None, 1, 2):
         raise DuetError(f"speakers must be 1, 2 or None, got {speakers!r}")
     note, balance = "", None
-    if input_shape == "stereo":
+    if input_shape != "mono":
         diff = level_difference(x)
         balance = channel_balance(x, diff)
         if balance is None and len(diff) and abs(float(np.median(diff))) < PAN_SPLIT_DB:
             # both channels carry the same voices at the same level: a mix recorded in stereo
-            input_shape, note = "mono", "both channels hold the same voices, so heard as a mix: "
+            what = "both channels" if input_shape == "stereo" else "both tracks"
+            input_shape, note = "mono", f"{what} hold the same voices, so heard as a mix: "
     if input_shape == "mono":
         masks, result = diarize(x.mean(0), speakers)
         verdict = note + result.verdict()
     else:
         masks = _per_track(x, balance)
-        verdict = "one voice per track" if balance is None or balance[1] - balance[0] >= 2 * BLEED_DB else \
-            f"two voices panned {balance[1] - balance[0]:.0f} dB apart"
+        apart = np.inf if balance is None else balance[1] - balance[0]
+        verdict = "one voice per track" if apart >= 2 * BLEED_DB else \
+            f"two voices panned {apart:.0f} dB apart" if input_shape == "stereo" else \
+            f"one voice per track, each microphone hearing the other {apart / 2:.0f} dB down"
     order = _first_to_speak(masks, FPS if input_shape == "mono" else 1)
     if first_speaker == 1:
         order = order[::-1]
@@ -175,8 +179,8 @@ def channel_balance(x: np.ndarray, diff: np.ndarray | None = None) -> tuple[floa
 
 def _per_track(x: np.ndarray, balance: tuple[float, float] | None = None) -> np.ndarray:
     """One voice per channel. A channel's speech is the other's bleed when it is BLEED_DB quieter;
-    with ``balance`` (a stereo file's `channel_balance`) under 2 x BLEED_DB apart, when its level
-    difference lies a third of the way from halfway towards the other voice's group."""
+    with ``balance`` (the channels' `channel_balance`) under 2 x BLEED_DB apart, when its level
+    difference lies a third of the groups' distance beyond halfway towards the other voice's group."""
     frac0, db0 = voice_activity(x[0])
     frac1, db1 = voice_activity(x[1])
     # levels before per-track normalization decide bleed: compare raw frame levels
