@@ -70,7 +70,8 @@ def test_a_mix_recorded_on_two_microphones_is_heard_as_a_mix(conversation, tmp_p
     mix = load_audio(conversation.mix).mono
     ref = _truth(conversation, len(mix) // 640)
     for name, stereo in (("delayed", np.stack([mix, np.roll(mix, 8)])),  # 0.5 ms apart
-                         ("rooms", np.stack([_room(mix, 1), _room(mix, 2)]))):
+                         ("rooms", np.stack([_room(mix, 1), _room(mix, 2)])),
+                         ("left 8 dB hotter", np.stack([mix, 0.4 * np.roll(mix, 8)]))):
         save_wav(tmp_path / f"{name}.wav", stereo)
         req = Request(audio=str(tmp_path / f"{name}.wav"))
         tracks, shape = load_tracks(req)

@@ -3,9 +3,10 @@
 Two tracks / stereo: WebRTC voice activity per channel, a level gate against the other channel's
 bleed, then gap filling; where the voices are only partly apart (panned, or microphones that hear
 each other) the gate sits between the two voices' level differences (`channel_balance`), and two
-channels that hold the same voices at the same level are heard as the mix they are. Mono: voice activity on the mix, then diarization on GE2E voice embeddings
-of real speech (`duet.audio.diarize`): one voice or two, and each speech frame to one voice. Person A
-is the first to speak unless the caller says otherwise, and the assignment holds over the whole clip.
+channels that hold the same voices (within BLEED_DB of each other) are heard as the mix they are.
+Mono: voice activity on the mix, then diarization on GE2E voice embeddings of real speech
+(`duet.audio.diarize`): one voice or two, and each speech frame to one voice. Person A is the first
+to speak unless the caller says otherwise, and the assignment holds over the whole clip.
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ def listen(tracks: np.ndarray, input_shape: str, first_speaker: int | None = Non
     if input_shape != "mono":
         diff = level_difference(x)
         balance = channel_balance(x, diff)
-        if balance is None and len(diff) and abs(float(np.median(diff))) < PAN_SPLIT_DB:
-            # both channels carry the same voices at the same level: a mix recorded in stereo
+        if balance is None and len(diff) and abs(float(np.median(diff))) < BLEED_DB:
+            # both channels carry the same voices, neither the other's bleed: a mix recorded twice
             what = "both channels" if input_shape == "stereo" else "both tracks"
             input_shape, note = "mono", f"{what} hold the same voices, so heard as a mix: "
     if input_shape == "mono":
