@@ -11,8 +11,11 @@ energy gate on the clean recording; the manifest says which, per utterance.
   .venv/bin/python benchmarks/real_voices.py build -o data/real-lop --lopsided   # one person says little
   .venv/bin/python benchmarks/real_voices.py eval data/real --split dev [--speakers auto|1|2]
   .venv/bin/python benchmarks/real_voices.py lines -o data/recorded-dev   # dev's English lines, to train on
+  .venv/bin/python benchmarks/real_voices.py conversations [--plot PNG]   # real conversations (held out)
 
-The split is by speaker and fixed (DEV / HELDOUT below): tune on dev, report held-out.
+The split is by speaker and fixed (DEV / HELDOUT below): tune on dev, report held-out. The real
+conversations (pyannote.audio's sdist: a telephone call and AMI meeting excerpts with reference turns,
+CONVERSATIONS below) are held out as well.
 """
 
 from __future__ import annotations
