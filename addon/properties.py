@@ -8,7 +8,8 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
 AUDIO_MODES = (
     ("MIX", "One mixed file", "Both voices in one recording; Duet tells the speakers apart"),
     ("TRACKS", "Two tracks", "One recording per person: A's file and B's file"),
-    ("STEREO", "Stereo", "One file with one voice per channel (left A, right B)"),
+    ("STEREO", "Stereo", "One file with A on the left and B on the right, each on their own channel or "
+                         "panned apart; a stereo recording of both at once is heard as a mix"),
     ("PROMPT", "Write from prompt", "Write the dialogue from the scene prompt and speak it"),
 )
 EMOTIONS = [("AUTO", "Auto", "Write from prompt: the script's emotion, turn by turn; otherwise neutral")] + [
