@@ -131,13 +131,18 @@ def read_sources(cache: Path):
         yield "ps:cards", Path(name).stem, _load(files[name]), said[Path(name).stem]
 
 
+def _pyannote_files(cache: Path, endings: tuple[str, ...]) -> dict[str, bytes]:
+    """The files of pyannote.audio's sdist whose names end so, keyed by their path inside it."""
+    with tarfile.open(fetch_sdist(cache, *PYANNOTE)) as tar:
+        return {m.name.split("/", 1)[1]: tar.extractfile(m).read() for m in tar.getmembers()
+                if m.isfile() and m.name.endswith(endings)}
+
+
 def conversations(cache: Path):
     """(id, kind, samples [N] at 16 kHz, reference [2, N // 640] bool) for each of CONVERSATIONS: a
     frame is a person's where its centre lies in one of their RTTM turns; row 0 is whoever speaks
     first (a monologue's speaker)."""
-    with tarfile.open(fetch_sdist(cache, *PYANNOTE)) as tar:
-        files = {m.name.split("/", 1)[1]: tar.extractfile(m).read() for m in tar.getmembers()
-                 if m.isfile() and m.name.endswith((".rttm", ".wav"))}
+    files = _pyannote_files(cache, (".rttm", ".wav"))
     turns: dict[str, list[tuple[float, float, str]]] = {}
     for name, data in files.items():
         if name.endswith(".rttm"):
@@ -160,8 +165,7 @@ def conversations(cache: Path):
 
 def phone_call_lines(cache: Path) -> list[tuple[float, float, str, str]]:
     """(start_s, end_s, speaker, words) of the telephone call's transcript (its .stm), in time order."""
-    with tarfile.open(fetch_sdist(cache, *PYANNOTE)) as tar:
-        stm = next(tar.extractfile(m).read().decode() for m in tar.getmembers() if m.name.endswith("/sample.stm"))
+    stm = _pyannote_files(cache, ("/sample.stm",))["src/pyannote/audio/sample/sample.stm"].decode()
     out = []
     for line in stm.splitlines():
         f = line.split()

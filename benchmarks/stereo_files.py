@@ -7,9 +7,9 @@ panned apart, or a mix (`duet.pipeline.load_tracks` with --input-shape auto, the
 DIR (default data/timing/real-read) holds two-person clips of recorded people, NAME.wav (one voice
 per channel) and NAME.json (each person's phones), as `benchmarks/lip_lag.py --make-real DIR
 --read-voices` makes them. Each clip is recorded again in several ways: one voice per channel, with
--20 dB crosstalk, panned 80/20, 70/30 and 60/40, and the mix on both channels (two microphones 0.5 ms
-apart; a separate room per channel); and two files (--audio-b) whose microphones hear each other at
--10 dB, or that both hold the mix. Reference: a frame is a person's when its centre lies in one of
+-20 dB crosstalk, panned 80/20, 70/30 and 60/40, and the mix on both channels (two microphones
+0.5 ms apart; a separate synthetic room per channel, `duet.corpus.augment.reverb`); and two files
+(--audio-b) whose microphones hear each other at -10 dB, or that both hold the mix. Reference: a frame is a person's when its centre lies in one of
 their phones; attribution as `duet.eval.real_voices.score_clip` counts it (frames where one person
 speaks, given to that person, better A/B naming), beside the share of frames where both heads talk.
 """
@@ -24,23 +24,16 @@ from pathlib import Path
 import numpy as np
 
 
-def room(x: np.ndarray, seed: int, rt60: float = 0.4) -> np.ndarray:
-    """One microphone's view of a small room: the direct sound, then exponentially decaying noise."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(0.4 * 16000)) / 16000
-    h = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60) * 0.02
-    h[0] = 1.0
-    return np.convolve(x, h)[: len(x)].astype(np.float32)
+def recordings(a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    from duet.corpus.augment import reverb  # a synthetic room as each microphone hears it
 
-
-def recordings(a: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
     mix = a + b
     pan = lambda k: np.stack([k * a + (1 - k) * b, (1 - k) * a + k * b])  # noqa: E731
     return {"one voice per channel": np.stack([a, b]),
             "one voice per channel, -20 dB crosstalk": np.stack([a + 0.1 * b, b + 0.1 * a]),
             "panned 80/20": pan(0.8), "panned 70/30": pan(0.7), "panned 60/40": pan(0.6),
             "mix on two microphones 0.5 ms apart": np.stack([mix, np.roll(mix, 8)]),
-            "mix, a room per channel (RT60 0.4 s)": np.stack([room(mix, 1), room(mix, 2)]),
+            "mix, a room per channel (RT60 0.1-0.6 s)": np.stack([reverb(mix, rng), reverb(mix, rng)]),
             "two tracks, each microphone hearing the other at -10 dB": np.stack([a + 0.32 * b, b + 0.32 * a]),
             "two tracks, both the mix": np.stack([mix, mix])}
 
@@ -63,7 +56,7 @@ def main() -> None:
         x, sr = sf.read(meta.with_suffix(".wav"), dtype="float32", always_2d=True)
         n = len(x) // 640
         ref = np.stack([speech_frames([tuple(p) for p in info["phones"][q]], 25.0, n) for q in "AB"])
-        for name, stereo in recordings(x[:, 0], x[:, 1]).items():
+        for name, stereo in recordings(x[:, 0], x[:, 1], np.random.default_rng(0)).items():
             with tempfile.TemporaryDirectory() as d:
                 if name.startswith("two tracks"):  # two files, as --audio-b gives them
                     save_wav(Path(d) / "a.wav", stereo[0], sr)

@@ -52,25 +52,18 @@ def test_stereo_file_with_crosstalk(conversation, tmp_path):
     assert f1(m, _truth(conversation, m.shape[1])) >= 0.95
 
 
-def _room(x, seed):
-    """A small room's response seen from one microphone: direct path, then decaying noise (RT60 0.4 s)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(0.3 * SR)) / SR
-    h = rng.standard_normal(len(t)) * np.exp(-6.9 * t / 0.4) * 0.02
-    h[0] = 1.0
-    return np.convolve(x, h)[: len(x)].astype(np.float32)
-
-
 def test_a_mix_recorded_on_two_microphones_is_heard_as_a_mix(conversation, tmp_path):
     """Both people in both channels (two microphones 17 cm apart, a stereo room): the channels hardly
     correlate, but they carry the same voices at the same levels, so the file is a mono mix, not one
     person per channel (which made both heads talk at once)."""
+    from duet.corpus.augment import reverb
     from duet.pipeline import Request, load_tracks, speaking_masks as masks_for
 
     mix = load_audio(conversation.mix).mono
+    rng = np.random.default_rng(0)
     ref = _truth(conversation, len(mix) // 640)
     for name, stereo in (("delayed", np.stack([mix, np.roll(mix, 8)])),  # 0.5 ms apart
-                         ("rooms", np.stack([_room(mix, 1), _room(mix, 2)])),
+                         ("rooms", np.stack([reverb(mix, rng), reverb(mix, rng)])),
                          ("left 8 dB hotter", np.stack([mix, 0.4 * np.roll(mix, 8)]))):
         save_wav(tmp_path / f"{name}.wav", stereo)
         req = Request(audio=str(tmp_path / f"{name}.wav"))

@@ -73,9 +73,9 @@ def _channels_differ(x: np.ndarray) -> bool:
     """True when the two channels carry different voices (one each, or panned apart) rather than one
     mix twice: by how their levels differ while people speak (`duet.audio.masks.channel_balance`), not
     by their correlation, which two microphones or a stereo reverb take apart for a single mix."""
-    from duet.audio.masks import channel_balance
+    from duet.audio.masks import channel_balance, level_difference
 
-    return channel_balance(np.asarray(x, np.float32)) is not None
+    return channel_balance(level_difference(np.asarray(x, np.float32))) is not None
 
 
 def generate(req: Request, progress=None):

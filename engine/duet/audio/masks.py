@@ -60,7 +60,7 @@ def listen(tracks: np.ndarray, input_shape: str, first_speaker: int | None = Non
     note, balance = "", None
     if input_shape != "mono":
         diff = level_difference(x)
-        balance = channel_balance(x, diff)
+        balance = channel_balance(diff)
         if balance is None and len(diff) and abs(float(np.median(diff))) < BLEED_DB:
             # both channels carry the same voices, neither the other's bleed: a mix recorded twice
             what = "both channels" if input_shape == "stereo" else "both tracks"
@@ -71,9 +71,12 @@ def listen(tracks: np.ndarray, input_shape: str, first_speaker: int | None = Non
     else:
         masks = _per_track(x, balance)
         apart = np.inf if balance is None else balance[1] - balance[0]
-        verdict = "one voice per track" if apart >= 2 * BLEED_DB else \
-            f"two voices panned {apart:.0f} dB apart" if input_shape == "stereo" else \
-            f"one voice per track, each microphone hearing the other {apart / 2:.0f} dB down"
+        if apart >= 2 * BLEED_DB:
+            verdict = "one voice per track"
+        elif input_shape == "stereo":
+            verdict = f"two voices panned {apart:.0f} dB apart"
+        else:
+            verdict = f"one voice per track, each microphone hearing the other {apart / 2:.0f} dB down"
     order = _first_to_speak(masks, FPS if input_shape == "mono" else 1)
     if first_speaker == 1:
         order = order[::-1]
@@ -157,11 +160,10 @@ def level_difference(x: np.ndarray) -> np.ndarray:
     return np.median(np.lib.stride_tricks.sliding_window_view(np.pad(diff, 2, mode="edge"), 5), 1)
 
 
-def channel_balance(x: np.ndarray, diff: np.ndarray | None = None) -> tuple[float, float] | None:
-    """[2, N] -> the two groups (1-D two-means) of the channels' `level_difference`, low first; None
+def channel_balance(diff: np.ndarray) -> tuple[float, float] | None:
+    """Two channels' `level_difference` -> its two groups' means (1-D two-means), low first; None
     when they are under PAN_SPLIT_DB apart or a group holds under PAN_MIN_S of speech: then the
     channels do not hold one voice each (a mix, however recorded, or one voice alone)."""
-    diff = level_difference(x) if diff is None else diff
     if len(diff) < 2 * PAN_MIN_S * FPS:
         return None
     centres = np.percentile(diff, [10.0, 90.0])
