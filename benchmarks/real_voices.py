@@ -53,6 +53,12 @@ ENGLISH = {"klettres:en", "hw:Default", "hw:British", "hw:HillBilly", "hw:Mobste
 POCKETSPHINX = ("pocketsphinx", "5.1.1")
 READ = ("ps:librivox", "ps:cards")
 PYANNOTE = ("pyannote-audio", "4.0.7")
+# Read speech for training only (`lines --asterisk`): Asterisk's English prompts, read by Allison Smith
+# (CC-BY-SA-3.0; 568 prompts, 25 min, 8 kHz telephone band), with their transcripts from the sibling
+# package. Not a dev or held-out speaker: never mixed into the sets above.
+ASTERISK = ("asterisk-core-sounds-en-wav", "asterisk-core-sounds-en")
+ASTERISK_SPEAKER = "ast:allison"
+DIGITS = "zero one two three four five six seven eight nine".split()
 # Real conversations with reference turns (RTTM) from pyannote.audio's sdist: (id, kind, file stem in the
 # sdist, start_s, end_s). Its tutorial sample, two women on a telephone call; 30 s excerpts of AMI meetings
 # (the annotated first half of its test files) where two men talk; and one where a man talks alone after
@@ -77,13 +83,13 @@ class Utterance:
 
 # ---- fetching and reading the sources -------------------------------------------------------------
 
-def fetch(cache: Path) -> Path:
-    """Download praatio's sdist and the three Debian packages into cache (once) and unpack them."""
+def fetch(cache: Path, debs: tuple[str, ...] = DEBS) -> Path:
+    """Download praatio's sdist and the Debian packages into cache (once) and unpack them."""
     cache.mkdir(parents=True, exist_ok=True)
     if not list(cache.glob("praatio-*.tar.gz")):
         subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
                         PRAATIO, "-d", str(cache)], check=True, stderr=subprocess.DEVNULL)
-    for pkg in DEBS:
+    for pkg in debs:
         if not list(cache.glob(f"{pkg}_*.deb")):
             subprocess.run(["apt-get", "download", pkg], cwd=cache, check=True, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
@@ -129,6 +135,33 @@ def read_sources(cache: Path):
     said = {k: v.split() for v, k in lines}
     for name in sorted(n for n in files if n.startswith("cards/") and n.endswith(".wav")):
         yield "ps:cards", Path(name).stem, _load(files[name]), said[Path(name).stem]
+
+
+def prompt_words(text: str) -> list[str] | None:
+    """An Asterisk prompt's transcript as the words spoken ("press * to ..." -> press star to ...),
+    or None where it holds no speech ("[ascending tones]") or a number the reader says as a whole."""
+    if "[" in text or re.search(r"\d\d", text):
+        return None
+    text = text.replace("*", " star ").replace("#", " pound ")
+    text = re.sub(r"\d", lambda m: f" {DIGITS[int(m.group())]} ", text)
+    words = re.sub(r"[^a-z' ]", " ", text.lower().replace("-", " ")).split()
+    return words or None
+
+
+def asterisk_sources(cache: Path):
+    """(speaker, name, samples, words) for Asterisk's English prompts that have a usable transcript."""
+    import gzip
+
+    fetch(cache, ASTERISK)
+    notes = cache / ASTERISK[1] / "usr/share/doc" / ASTERISK[1] / "core-sounds-en.txt.gz"
+    said = dict(line.split(": ", 1) for line in gzip.decompress(notes.read_bytes()).decode().splitlines()
+                if ": " in line and not line.startswith(";"))
+    root = next((cache / ASTERISK[0] / "usr/share/asterisk/sounds").iterdir())
+    for f in sorted(root.rglob("*.wav")):
+        name = f.relative_to(root).with_suffix("").as_posix()
+        words = prompt_words(said[name]) if name in said else None
+        if words:
+            yield ASTERISK_SPEAKER, name, _load(f.read_bytes()), words
 
 
 def _pyannote_files(cache: Path, endings: tuple[str, ...]) -> dict[str, bytes]:
@@ -597,16 +630,22 @@ def line_embeddings(cache: Path, split: str) -> tuple[np.ndarray, list[str]]:
     return np.array(emb), names
 
 
-def export_lines(out: Path, cache: Path) -> dict[str, int]:
+def export_lines(out: Path, cache: Path, asterisk: bool = False) -> dict[str, int]:
     """The dev split's English lines as training lines for `duet data synth --recorded`:
-    OUT/<speaker>/<name>.wav and .txt (the words the file name spells). Held-out speakers never."""
+    OUT/<speaker>/<name>.wav and .txt (the words the file name spells), and with ``asterisk`` Asterisk's
+    English prompts (their transcripts). Held-out speakers never."""
     from duet.audio.io import save_wav
 
     aligner, counts = Aligner(), {}
-    for spk, name, x, _ in raw_sources(fetch(cache)):
-        if spk not in DEV or spk not in ENGLISH:
-            continue
-        words = aligner.words(name.split("/")[-1])
+
+    def lines():
+        for spk, name, x, _ in raw_sources(fetch(cache)):
+            if spk in DEV and spk in ENGLISH:
+                yield spk, name, x, aligner.words(name.split("/")[-1])
+        if asterisk:
+            yield from asterisk_sources(cache)
+
+    for spk, name, x, words in lines():
         if not words:
             continue
         folder = out / spk.replace(":", "-")
@@ -644,9 +683,11 @@ def main(argv=None) -> int:
     ln = sub.add_parser("lines", help="write the dev split's English lines for duet data synth --recorded")
     ln.add_argument("-o", "--out", required=True)
     ln.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "duet-real-voices"))
+    ln.add_argument("--asterisk", action="store_true",
+                    help="also Asterisk's English prompts (a woman reading, 8 kHz; training only)")
     args = p.parse_args(argv)
     if args.cmd == "lines":
-        counts = export_lines(Path(args.out), Path(args.cache))
+        counts = export_lines(Path(args.out), Path(args.cache), args.asterisk)
         print(f"wrote {sum(counts.values())} lines to {args.out}: {counts}")
         return 0
     if args.cmd == "build":

@@ -91,3 +91,13 @@ def test_lopsided_dialogues_give_the_quiet_person_a_small_share(rv):
         shares.append(ref[1].sum() / ref.sum())
     assert 0.05 < np.median(shares) < 0.2 and max(shares) < 0.5
     assert sum(s > 0 for s in shares) >= 15
+
+
+def test_asterisk_prompts_become_the_words_spoken(rv):
+    assert rv.prompt_words("Please enter your agent number followed by the pound key.") == [
+        "please", "enter", "your", "agent", "number", "followed", "by", "the", "pound", "key"]
+    assert rv.prompt_words("press * to toggle pause, press # to exit") == [
+        "press", "star", "to", "toggle", "pause", "press", "pound", "to", "exit"]
+    assert rv.prompt_words("press 0 for help") == ["press", "zero", "for", "help"]
+    assert rv.prompt_words("[ascending tones]") is None      # no speech
+    assert rv.prompt_words("Extension 1234.") is None        # said as a number, not as digits
