@@ -21,7 +21,8 @@ person's track (duet.eval.timing.turn_phones). Stages:
              the given phones (recordings or voices the corpus never had). --make-piper DIR makes one
              from the test clips with A re-spoken by piper's joe voice; --make-real DIR one from the
              recorded people of benchmarks/real_voices.py (English lines, phones hand-labelled or
-             force-aligned; with --read-voices, two men reading, held out)
+             force-aligned; with --read-voices, two men reading, held out; with --dev-voices, a woman
+             reading Asterisk's prompts and klettres' English speaker, the lips' real-voice dev set)
 The test split is made on first use (duet.eval.timing.make_test_split, about 5 s).
 """
 
@@ -166,6 +167,9 @@ HELDOUT_PAIRS = (("hw:Classic", "hw:Singer"), ("hw:Singer", "hw:Surfer"), ("hw:S
 
 # Read speech (real_voices.READ: two men reading, clean): held out, never trained or tuned on
 READ_PAIRS = (("ps:librivox", "ps:cards"), ("ps:cards", "ps:librivox")) * 2
+# A real-voice dev set for the lips (tune here, report on READ_PAIRS): a woman reading Asterisk's prompts
+# (real_voices.ASTERISK_SPEAKER; not in the shipped weights' training lines) and klettres' English speaker
+DEV_PAIRS = (("ast:allison", "klettres:en"), ("klettres:en", "ast:allison")) * 4
 
 
 def make_real_set(folder: Path, cache: Path, seed: int = 0, pairs=REAL_PAIRS) -> None:
@@ -206,7 +210,8 @@ def make_real_set(folder: Path, cache: Path, seed: int = 0, pairs=REAL_PAIRS) ->
     pool: dict[str, list] = {}
     speakers = {s for pair in pairs for s in pair}
     read = rv.read_sources(cache) if speakers & set(rv.READ) else ()
-    for spk, name, x, given in (*rv.raw_sources(cache), *read):  # given: praatio's intervals, or the read lines' words
+    prompts = rv.asterisk_sources(cache) if rv.ASTERISK_SPEAKER in speakers else ()
+    for spk, name, x, given in (*rv.raw_sources(cache), *read, *prompts):  # given: praatio's intervals, or the read lines' words
         if spk not in speakers:
             continue
         x = (x * np.float32(10 ** (loudness_gain_db(x) / 20))).astype(np.float32)
@@ -291,6 +296,9 @@ def main() -> None:
                          "trained on the dev split's lines")
     ap.add_argument("--read-voices", action="store_true",
                     help="with --make-real: two men reading (READ_PAIRS, pocketsphinx's test recordings), held out")
+    ap.add_argument("--dev-voices", action="store_true",
+                    help="with --make-real: a woman reading Asterisk's prompts with klettres' English speaker "
+                         "(DEV_PAIRS), the lips' real-voice dev set")
     ap.add_argument("--call", action="store_true",
                     help="with --make-real: the telephone call of two women (pyannote.audio's sample; one mixed "
                          "track, so mono rows only), held out")
@@ -309,7 +317,8 @@ def main() -> None:
         return
     if args.make_real:
         make_real_set(Path(args.make_real), Path(args.real_cache),
-                      pairs=READ_PAIRS if args.read_voices else HELDOUT_PAIRS if args.heldout_voices else REAL_PAIRS)
+                      pairs=READ_PAIRS if args.read_voices else DEV_PAIRS if args.dev_voices
+                      else HELDOUT_PAIRS if args.heldout_voices else REAL_PAIRS)
         args.held_out.append(args.make_real)
     faces = {p: face(p) for p in "AB"}
     cfg = _bundle(None).cfg
