@@ -53,9 +53,9 @@ ENGLISH = {"klettres:en", "hw:Default", "hw:British", "hw:HillBilly", "hw:Mobste
 POCKETSPHINX = ("pocketsphinx", "5.1.1")
 READ = ("ps:librivox", "ps:cards")
 PYANNOTE = ("pyannote-audio", "4.0.7")
-# Read speech for training only (`lines --asterisk`): Asterisk's English prompts, read by Allison Smith
-# (CC-BY-SA-3.0; 568 prompts, 25 min, 8 kHz telephone band), with their transcripts from the sibling
-# package. Not a dev or held-out speaker: never mixed into the sets above.
+# A woman reading: Asterisk's English prompts, read by Allison Smith (CC-BY-SA-3.0; 568 prompts, 25 min,
+# 8 kHz telephone band), with their transcripts from the sibling package. Training lines (`lines --asterisk`)
+# or the lips' real-voice dev set (lip_lag.py --dev-voices); never mixed into the who-speaks-when sets above.
 ASTERISK = ("asterisk-core-sounds-en-wav", "asterisk-core-sounds-en")
 ASTERISK_SPEAKER = "ast:allison"
 DIGITS = "zero one two three four five six seven eight nine".split()
@@ -684,7 +684,7 @@ def main(argv=None) -> int:
     ln.add_argument("-o", "--out", required=True)
     ln.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "duet-real-voices"))
     ln.add_argument("--asterisk", action="store_true",
-                    help="also Asterisk's English prompts (a woman reading, 8 kHz; training only)")
+                    help="also Asterisk's English prompts (a woman reading, 8 kHz)")
     args = p.parse_args(argv)
     if args.cmd == "lines":
         counts = export_lines(Path(args.out), Path(args.cache), args.asterisk)
