@@ -83,12 +83,18 @@ class Utterance:
 
 # ---- fetching and reading the sources -------------------------------------------------------------
 
-def fetch(cache: Path, debs: tuple[str, ...] = DEBS) -> Path:
-    """Download praatio's sdist and the Debian packages into cache (once) and unpack them."""
+def fetch(cache: Path) -> Path:
+    """Download praatio's sdist and the three Debian packages into cache (once) and unpack them."""
     cache.mkdir(parents=True, exist_ok=True)
     if not list(cache.glob("praatio-*.tar.gz")):
         subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
                         PRAATIO, "-d", str(cache)], check=True, stderr=subprocess.DEVNULL)
+    return fetch_debs(cache, DEBS)
+
+
+def fetch_debs(cache: Path, debs: tuple[str, ...]) -> Path:
+    """Download Debian packages into cache (once) and unpack each into cache/<package>."""
+    cache.mkdir(parents=True, exist_ok=True)
     for pkg in debs:
         if not list(cache.glob(f"{pkg}_*.deb")):
             subprocess.run(["apt-get", "download", pkg], cwd=cache, check=True, stdout=subprocess.DEVNULL,
@@ -152,7 +158,7 @@ def asterisk_sources(cache: Path):
     """(speaker, name, samples, words) for Asterisk's English prompts that have a usable transcript."""
     import gzip
 
-    fetch(cache, ASTERISK)
+    fetch_debs(cache, ASTERISK)
     notes = cache / ASTERISK[1] / "usr/share/doc" / ASTERISK[1] / "core-sounds-en.txt.gz"
     said = dict(line.split(": ", 1) for line in gzip.decompress(notes.read_bytes()).decode().splitlines()
                 if ": " in line and not line.startswith(";"))
