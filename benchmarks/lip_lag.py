@@ -22,7 +22,8 @@ person's track (duet.eval.timing.turn_phones). Stages:
              from the test clips with A re-spoken by piper's joe voice; --make-real DIR one from the
              recorded people of benchmarks/real_voices.py (English lines, phones hand-labelled or
              force-aligned; with --read-voices, two men reading, held out; with --dev-voices, a woman
-             reading Asterisk's prompts and klettres' English speaker, the lips' real-voice dev set)
+             reading Asterisk's prompts with klettres' English speaker and with a man lecturing, the lips'
+             real-voice dev set)
 The test split is made on first use (duet.eval.timing.make_test_split, about 5 s).
 """
 
@@ -168,8 +169,10 @@ HELDOUT_PAIRS = (("hw:Classic", "hw:Singer"), ("hw:Singer", "hw:Surfer"), ("hw:S
 # Read speech (real_voices.READ: two men reading, clean): held out, never trained or tuned on
 READ_PAIRS = (("ps:librivox", "ps:cards"), ("ps:cards", "ps:librivox")) * 2
 # A real-voice dev set for the lips (tune here, report on READ_PAIRS): a woman reading Asterisk's prompts
-# (real_voices.ASTERISK_SPEAKER; not in the shipped weights' training lines) and klettres' English speaker
-DEV_PAIRS = (("ast:allison", "klettres:en"), ("klettres:en", "ast:allison")) * 4
+# (real_voices.ASTERISK_SPEAKER; not in the shipped weights' training lines) and klettres' English speaker,
+# then the same woman with a man lecturing (real_voices.LECTURER; natural speech, wideband)
+DEV_PAIRS = ((("ast:allison", "klettres:en"), ("klettres:en", "ast:allison")) * 4
+             + (("sv:lecturer", "ast:allison"), ("ast:allison", "sv:lecturer")) * 2)
 
 
 def make_real_set(folder: Path, cache: Path, seed: int = 0, pairs=REAL_PAIRS) -> None:
@@ -211,7 +214,8 @@ def make_real_set(folder: Path, cache: Path, seed: int = 0, pairs=REAL_PAIRS) ->
     speakers = {s for pair in pairs for s in pair}
     read = rv.read_sources(cache) if speakers & set(rv.READ) else ()
     prompts = rv.asterisk_sources(cache) if rv.ASTERISK_SPEAKER in speakers else ()
-    for spk, name, x, given in (*rv.raw_sources(cache), *read, *prompts):  # given: praatio's intervals, or the read lines' words
+    lecture = rv.lecture_sources(cache) if rv.LECTURER in speakers else ()
+    for spk, name, x, given in (*rv.raw_sources(cache), *read, *prompts, *lecture):  # given: praatio's intervals, or the read lines' words
         if spk not in speakers:
             continue
         x = (x * np.float32(10 ** (loudness_gain_db(x) / 20))).astype(np.float32)
@@ -230,7 +234,7 @@ def make_real_set(folder: Path, cache: Path, seed: int = 0, pairs=REAL_PAIRS) ->
     for k, pair in enumerate(pairs):
         tracks, phones, t, who = np.zeros((2, n), np.float32), {"A": [], "B": []}, 0.3, 0
         while t < 19.0:
-            for _ in range(int(rng.integers(*(1, 3) if pair[who] in rv.READ else (2, 4)))):  # read lines are long
+            for _ in range(int(rng.integers(*(1, 3) if pair[who] in (*rv.READ, rv.LECTURER) else (2, 4)))):  # long lines
                 x, ph = pool[pair[who]][int(rng.integers(len(pool[pair[who]])))]
                 at = int(t * sr)
                 if at + len(x) > n:
@@ -298,7 +302,7 @@ def main() -> None:
                     help="with --make-real: two men reading (READ_PAIRS, pocketsphinx's test recordings), held out")
     ap.add_argument("--dev-voices", action="store_true",
                     help="with --make-real: a woman reading Asterisk's prompts with klettres' English speaker "
-                         "(DEV_PAIRS), the lips' real-voice dev set")
+                         "and with a man lecturing (DEV_PAIRS), the lips' real-voice dev set")
     ap.add_argument("--call", action="store_true",
                     help="with --make-real: the telephone call of two women (pyannote.audio's sample; one mixed "
                          "track, so mono rows only), held out")

