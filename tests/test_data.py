@@ -149,30 +149,6 @@ def test_clips_are_deterministic_by_seed():
     assert a["labels"]["sentences"] != c["labels"]["sentences"]
 
 
-def test_a_faster_train_rate_speeds_up_train_clips_only():
-    from duet.corpus.build import RATE
-
-    fast = make_clip(7, 3, train_rate=(1.45, 1.5))  # index 3: a train clip
-    assert all(1.45 <= r <= 1.5 for r in fast["labels"]["augment"]["rate"].values())
-    slow = make_clip(7, 3)
-    assert all(RATE[0] <= r <= RATE[1] for r in slow["labels"]["augment"]["rate"].values())
-    assert fast["labels"]["sentences"] == slow["labels"]["sentences"]  # the same script, said faster
-    assert len(fast["mix"]) < len(slow["mix"])
-    val = make_clip(7, 5, train_rate=(1.45, 1.5)), make_clip(7, 5)  # index 5: a val clip keeps RATE
-    assert np.array_equal(val[0]["mix"], val[1]["mix"])
-
-
-def test_a_corpus_resumes_only_with_its_own_train_rate(small_corpus, tmp_path):
-    import shutil
-
-    other = tmp_path / "other"
-    shutil.copytree(small_corpus.folder, other)
-    with pytest.raises(DuetError, match="made with --rate 0.85 1.2"):
-        synth(other, hours=0.05, seed=1, workers=1, train_rate=(1.0, 1.5))
-    with pytest.raises(DuetError, match="--rate 1.5 1: needs"):
-        synth(tmp_path / "new", hours=0.05, seed=1, workers=1, train_rate=(1.5, 1.0))
-
-
 def test_voice_splits_keep_test_voices_out_of_train():
     split = {v: voice_split(v) for v in tts.voices()}
     assert {"train", "val", "test"} == set(split.values())

@@ -18,9 +18,6 @@ def add_arguments(parser) -> None:
                    help="also make train conversations of recorded people from LINES/<speaker>/<name>.wav + .txt")
     s.add_argument("--recorded-hours", type=float, default=0.25,
                    help="hours of recorded conversations to add with --recorded (default 0.25)")
-    s.add_argument("--rate", type=float, nargs=2, metavar=("LO", "HI"), default=None,
-                   help="speaking rates drawn for the train clips' synthetic voices (default 0.85 1.2; "
-                        "val and test keep the default)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     v = sub.add_parser("voices", help="list the usable voices and the split each belongs to")
     v.add_argument("--synthesizer", choices=("espeak", "flite", "festival", "piper"))
@@ -37,8 +34,7 @@ def run(args) -> int:
     from duet.progress import Progress
     with Progress("data synth", quiet=args.quiet) as p:
         c = corpus.synth(args.out, args.hours, seed=args.seed, workers=args.workers, progress=p.update,
-                         recorded=args.recorded, recorded_hours=args.recorded_hours,
-                         train_rate=tuple(args.rate) if args.rate else corpus.RATE)
+                         recorded=args.recorded, recorded_hours=args.recorded_hours)
     counts = ", ".join(f"{len(c.ids(s))} {s}" for s in corpus.SPLITS)
     print(f"{args.out}: {c.hours():.2f} h in {len(c.ids())} clips ({counts})", file=sys.stderr)
     return 0

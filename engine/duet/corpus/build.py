@@ -27,7 +27,6 @@ from duet.speech import synthesize_many, voices
 
 SPLITS = ("train", "val", "test")
 CORPUS_VERSION = 5
-RATE = (0.85, 1.2)  # the synthesizers' speaking rates drawn per person (`duet data synth --rate` for train clips)
 _TEST_VARIANTS, _VAL_VARIANTS = ("m7", "f5", "klatt4"), ("m6", "f4", "klatt3")
 _TEST_BASES, _VAL_BASES = ("en-029",), ("en-gb-x-gbcwmd",)
 _TEST_OTHERS = ("flite:kal",)
@@ -76,15 +75,13 @@ def _quiet_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def make_clip(seed: int, index: int, train_rate: tuple[float, float] = RATE) -> dict:
-    """Everything for clip ``index``: audio, conversation timings, motion and labels (no I/O).
-    ``train_rate``: the range of speaking rates drawn for train clips (val and test keep RATE)."""
+def make_clip(seed: int, index: int) -> dict:
+    """Everything for clip ``index``: audio, conversation timings, motion and labels (no I/O)."""
     rng = np.random.default_rng([seed, index])
     split = clip_split(index)
     script = scripts.generate(rng, split, target_seconds=float(rng.uniform(10, 28)))
     voice = dict(zip(PERSONS, _pick_voices(rng, split)))
-    lo, hi = train_rate if split == "train" else RATE
-    rate = {p: float(rng.uniform(lo, hi)) for p in PERSONS}
+    rate = {p: float(rng.uniform(0.85, 1.2)) for p in PERSONS}
     pitch = {p: float(rng.uniform(0.85, 1.2)) for p in PERSONS}
     tempo = {p: float(rng.uniform(0.95, 1.06)) for p in PERSONS}
     speech = {}
@@ -230,8 +227,8 @@ def open_corpus(folder: str | os.PathLike) -> Corpus:
 
 
 def _work(job):
-    seed, index, folder, train_rate = job
-    return write_clip(Path(folder), make_clip(seed, index, train_rate))
+    seed, index, folder = job
+    return write_clip(Path(folder), make_clip(seed, index))
 
 
 def _labels_of(npz: Path) -> dict:
@@ -265,20 +262,14 @@ def _recorded_clips(clips: Path, lines: str | os.PathLike, hours: float, seed: i
 
 
 def synth(folder: str | os.PathLike, hours: float, seed: int = 0, workers: int = 2, progress=None,
-          recorded: str | os.PathLike | None = None, recorded_hours: float = 0.25,
-          train_rate: tuple[float, float] = RATE) -> Corpus:
+          recorded: str | os.PathLike | None = None, recorded_hours: float = 0.25) -> Corpus:
     """Make (or resume) a corpus of at least ``hours`` of conversation in ``folder``.
 
     Clips are made in index order; the corpus is the shortest prefix of clips reaching ``hours``, so
     the result depends only on (seed, hours), not on the number of workers or on interruptions.
     ``recorded``: a folder of recorded lines (``duet.corpus.recorded``); train clips of those people
-    (``r000000``, ...) are added after the synthetic ones until they reach ``recorded_hours``.
-    ``train_rate``: the synthesizers' speaking rates drawn for train clips (default RATE; faster
-    speech shortens the reduced vowels); val and test clips keep RATE, so they stay comparable."""
+    (``r000000``, ...) are added after the synthetic ones until they reach ``recorded_hours``."""
     folder = Path(folder)
-    train_rate = (float(train_rate[0]), float(train_rate[1]))
-    if not 0.4 <= train_rate[0] <= train_rate[1] <= 2.5:
-        raise DuetError(f"--rate {train_rate[0]:g} {train_rate[1]:g}: needs 0.4 <= LO <= HI <= 2.5")
     if hours <= 0:
         raise DuetError("--hours must be positive")
     if recorded is not None and recorded_hours <= 0:
@@ -296,16 +287,11 @@ def synth(folder: str | os.PathLike, hours: float, seed: int = 0, workers: int =
         if old.get("seed") != seed:
             raise DuetError(f"{folder}: holds a corpus made with seed {old.get('seed')}; use that seed to resume "
                             "or another folder")
-        if tuple(old.get("train_rate", RATE)) != train_rate:
-            lo, hi = old.get("train_rate", RATE)
-            raise DuetError(f"{folder}: holds a corpus made with --rate {lo:g} {hi:g}; use that range to resume "
-                            "or another folder")
     clips = folder / "clips"
     clips.mkdir(parents=True, exist_ok=True)
     if not settings.is_file():
         with atomic_output(settings) as tmp:
-            made = {"version": CORPUS_VERSION, "seed": seed, **({"train_rate": list(train_rate)}
-                                                                  if train_rate != RATE else {})}
+            made = {"version": CORPUS_VERSION, "seed": seed}
             tmp.write_text(json.dumps(made))
     target = hours * 3600
     done: dict[int, dict] = {}
@@ -329,7 +315,7 @@ def synth(folder: str | os.PathLike, hours: float, seed: int = 0, workers: int =
             if total >= target:
                 break
             todo = [i for i in range(n, n + max(4 * workers, int((target - total) / 19) + 1)) if i not in done]
-            for e in pool.imap_unordered(_work, [(seed, i, str(clips), train_rate) for i in todo]):
+            for e in pool.imap_unordered(_work, [(seed, i, str(clips)) for i in todo]):
                 done[int(e["id"][1:])] = e
                 if progress:
                     progress(min(1.0, covered()[1] / target), f"{len(done)} clips")
@@ -342,7 +328,6 @@ def synth(folder: str | os.PathLike, hours: float, seed: int = 0, workers: int =
         for ext in (".npz", ".flac"):
             (clips / f"{clip_id(i)}{ext}").unlink(missing_ok=True)
     manifest = {"version": CORPUS_VERSION, "seed": seed, "hours": hours, "sr": SAMPLE_RATE, "fps": FPS,
-                **({"train_rate": list(train_rate)} if train_rate != RATE else {}),
                 "total_seconds": round(total, 3), "clips": keep,
                 "splits": {s: sum(1 for c in keep if c["split"] == s) for s in SPLITS}}
     with atomic_output(folder / "manifest.json") as tmp:
