@@ -260,7 +260,7 @@ def apply_motion(context, motion_path: str, audio: list[str], motion=None) -> st
     reports = bake.bake_motion(motion, s.head_a, s.head_b, scene=scene, take=take, placement=s.placement,
                                mapping={k: panel_mapping(p) for k, (p, _) in people.items()},
                                strength={k: strength(p) for k, (p, _) in people.items()},
-                               thinned=s.thin, blend=s.blend, fit_range=s.fit_range)
+                               thinned=s.thin, blend=s.blend, fit_range=s.fit_range, markers=s.markers)
     scene_setup.remove_sounds(scene)
     if audio:
         scene_setup.add_audio(scene, audio, frame_start=scene.frame_start, pack=False, take=take)

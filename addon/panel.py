@@ -184,6 +184,7 @@ class DUET_PT_polish(bpy.types.Panel):
         col.prop(s, "thin")
         col.prop(s, "blend")
         col.prop(s, "fit_range")
+        col.prop(s, "markers")
 
 
 CLASSES = (DUET_PT_main, DUET_UL_channels, DUET_PT_mapping, DUET_PT_polish)

@@ -116,6 +116,9 @@ class DuetSettings(bpy.types.PropertyGroup):
                        description="Frames over which the take's bones blend in and out")
     fit_range: BoolProperty(name="Fit Frame Range", default=False,
                             description="Grow the scene's frame range to the take (else it stays as it is)")
+    markers: BoolProperty(name="Mark Turns", default=False,
+                          description="Add timeline markers where each turn begins and where Duet was unsure who "
+                                      "speaks (Clear removes them)")
     motion_file: StringProperty(name="Motion", subtype="FILE_PATH",
                                 description="A DyadicMotion (.npz) from 'duet generate' or the last Generate")
     export_format: EnumProperty(name="Format", items=EXPORTS, default="GLB")

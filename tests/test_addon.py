@@ -208,9 +208,11 @@ s.audio_mode = "MIX"
 s.audio = AUDIO
 s.motion_file = MOTION
 s.fit_range = True
+s.markers = True
 assert bpy.ops.duet.bake_file() == {"FINISHED"}
 out["baked"] = [s.head_a.animation_data.nla_tracks[0].strips[0].action.name, scene.frame_end,
                 [st.name for st in scene.sequence_editor.strips]]
+out["markers"] = sorted([m.name, m.frame] for m in scene.timeline_markers)
 s.export_format = "GLB"
 s.export_path = os.path.join(TMP, "pair.glb")
 assert bpy.ops.duet.export() == {"FINISHED"}
@@ -231,6 +233,12 @@ out["undoable"] = {n: "UNDO" in getattr(bpy.types, n).bl_options for n in
 
     n = DyadicMotion.load(motion).n_frames
     assert r["baked"] == ["Duet A", 1 + (n - 1) * 24 // 25, ["mix"]]  # Fit Frame Range: the take, at the scene's 24 fps
+    from duet.audio.turns import floor_changes
+
+    given = DyadicMotion.load(motion)  # Mark Turns: where each turn begins, at the scene's 24 fps
+    turns = floor_changes(np.stack([given.A.speaking, given.B.speaking]))
+    unsure = [[f"given: unsure until {b:.1f} s", 1 + round(a * 24)] for a, b in given.meta.get("who_speaks_unsure", [])]
+    assert turns and r["markers"] == sorted([[f"given: {p}", 1 + round(t * 24)] for p, t in turns] + unsure)
     glb = (tmp_path / "pair.glb").read_bytes()
     assert glb[:4] == b"glTF" and len(glb) > 100_000
     rows = (tmp_path / "livelink" / "A.csv").read_text().splitlines()

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.blender
 # A user's scene as the issue describes it: two characters, each an armature with root/spine/neck/head/
 # jaw/eye bones (a posed head, an idle action on the root and spine) and a face mesh with ARKit-named
 # shape keys in assorted spellings plus a corrective and a custom key dialled in; the scene starts at
-# frame 10 with the user's own sound strip.
+# frame 10 with the user's own sound strip and a timeline marker.
 USER_SCENE = r'''
 from duet.rigs.kinematics import REST_JOINTS
 
@@ -76,6 +76,7 @@ scene.frame_start, scene.frame_end = 10, 200
 character("Hero", ROOT_BONE, -0.5)
 character("Sidekick", ROOT_BONE, 0.5)
 scene.sequence_editor_create().strips.new_sound("music", MUSIC, 1, 10)
+scene.timeline_markers.new("Hero enters", frame=12)
 bpy.ops.wm.save_as_mainfile(filepath=OUT)
 print(json.dumps({"ok": True}))
 '''
@@ -113,7 +114,8 @@ def stack(block):
 out["scene"] = {"fps": [scene.render.fps, scene.render.fps_base], "range": [scene.frame_start, scene.frame_end],
                 "frame": scene.frame_current,
                 "strips": sorted([s.name, s.channel, s.frame_final_start, s.frame_final_end, "duet_take" in s]
-                                 for s in scene.sequence_editor.strips)}
+                                 for s in scene.sequence_editor.strips),
+                "markers": sorted([m.name, m.frame] for m in scene.timeline_markers)}
 out["stored"] = values()
 out["stacks"] = {ob.name: stack(ob) for ob in bpy.data.objects}
 out["stacks"].update({f"{ob.name} keys": stack(ob.data.shape_keys) for ob in bpy.data.objects
@@ -180,6 +182,39 @@ def test_scene_timing_and_the_users_strips_stay(baked):
     assert users == user["strips"] == [["music", 1, 10, 10 + 2 * baked["fps"], False]]
     # Duet's sound starts with the take on the lowest channel free over its frames
     assert [s[:3] for s in duets] == [["talk", 2, 10]] and duets[0][3] == 10 + 3 * baked["fps"]
+    assert out["markers"] == user["markers"] == [["Hero enters", 12]]  # no --markers: none added
+
+
+def test_turn_markers_on_request_replaced_by_a_rebake_and_cleared(baked, tmp_path):
+    from duet.audio.turns import floor_changes
+
+    d, fps = baked["d"], baked["fps"]
+    motion = synthetic_motion(seconds=6.0, seed=11)
+    motion.A.speaking[:] = 0.0
+    motion.B.speaking[:] = 0.0
+    motion.A.speaking[5:50] = 1.0  # A, B's "mm-hm" over it (too short to take the floor), B, then A
+    motion.B.speaking[20:28] = 1.0
+    motion.B.speaking[60:100] = 1.0
+    motion.A.speaking[110:140] = 1.0
+    motion.meta["who_speaks_unsure"] = [[2.4, 4.0]]
+    motion.save(tmp_path / "turns.npz")
+    args = ["--into", d / "user.blend", "--head-a", "Hero", "--head-b", "Sidekick", "--markers"]
+    r = run_duet("bake", tmp_path / "turns.npz", "-o", tmp_path / "marked.blend", *args)
+    assert r.rc == 0, r.err
+    want = [["turns: A", 10 + round(0.2 * fps)], ["turns: unsure until 4.0 s", 10 + round(2.4 * fps)],
+            ["turns: B", 10 + round(2.4 * fps)], ["turns: A", 10 + round(4.4 * fps)]]
+    assert floor_changes(np.stack([motion.A.speaking, motion.B.speaking])) == [("A", 0.2), ("B", 2.4), ("A", 4.4)]
+    marked = look(tmp_path / "marked.blend")["scene"]["markers"]
+    assert marked == sorted(want + [["Hero enters", 12]])
+    # the same take baked again replaces its markers; a user's marker and other takes' stay
+    r = run_duet("bake", tmp_path / "turns.npz", "-o", tmp_path / "again.blend", "--into", tmp_path / "marked.blend",
+                 "--head-a", "Hero", "--head-b", "Sidekick", "--markers")
+    assert r.rc == 0, r.err
+    assert look(tmp_path / "again.blend")["scene"]["markers"] == marked
+    assert look(tmp_path / "again.blend", clear=True)["scene"]["markers"] == [["Hero enters", 12]]
+    # without --into the flag is refused (a new scene always gets its markers)
+    r = run_duet("bake", tmp_path / "turns.npz", "-o", tmp_path / "new.blend", "--markers")
+    assert r.rc != 0 and "--markers only apply with --into" in r.err
 
 
 def test_the_take_is_an_nla_strip_layered_with_the_users_action(baked):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from duet.audio.turns import floor_changes
 from duet.frames import conv_to_blender
 from duet.rigs.kinematics import forward
 from tests.conftest import ROOT, run_duet
@@ -33,6 +34,7 @@ for ob in bpy.data.objects:
                                       "n_keys": len(mesh.data.shape_keys.key_blocks) - 1,
                                       "in_view": [list(world_to_camera_view(scene, scene.camera, ob.matrix_world @ b.head))
                                                   for b in ob.pose.bones if b.name.startswith("eye")]}
+out["markers"] = sorted([m.name, m.frame] for m in scene.timeline_markers)
 print(json.dumps(out))
 '''
 
@@ -64,6 +66,9 @@ def test_scene_meets_the_baked_scene_contract(scene_bake):
         assert {"lip_upper_mid", "lip_lower_mid"} <= set(c["groups"]) and c["n_keys"] >= 52
         for x, y, z in c["in_view"]:  # the camera frames both heads
             assert 0.05 < x < 0.95 and 0.05 < y < 0.95 and z > 0
+    # the timeline marks where each turn begins (frame 1 is t = 0)
+    turns = floor_changes(np.stack([motion.A.speaking, motion.B.speaking]))
+    assert len(turns) >= 2 and contract["markers"] == sorted([f"talk: {p}", 1 + round(t * 25)] for p, t in turns)
     arm = {o["person"]: name for name, o in info["objects"].items() if o["person"]}
     for person in "AB":  # each head plays the take as an NLA strip on Duet's track, named after the motion file
         assert info["objects"][arm[person]]["action"] is None

@@ -6,7 +6,7 @@ import pytest
 from conftest import espeak, run_duet
 from duet.audio.io import save_wav
 from duet.audio.masks import masks_from_turns
-from duet.audio.turns import masks_from_labels, read_labels, turns_from_masks, write_labels
+from duet.audio.turns import floor_changes, masks_from_labels, read_labels, turns_from_masks, write_labels
 from duet.errors import DuetError
 from duet.motion import DyadicMotion
 
@@ -39,6 +39,20 @@ def test_bad_label_files_are_refused_with_the_line(tmp_path, text, message):
         read_labels(f)
 
 
+def test_the_floor_changes_where_a_turn_begins_not_at_an_mm_hm_or_a_pause():
+    m = np.zeros((2, 300))
+    m[0, 10:60] = m[0, 70:100] = 1  # A speaks, pauses 0.4 s, goes on: one turn
+    m[1, 30:40] = 1  # B's 0.4 s "mm-hm" over it
+    m[1, 110:160] = 1  # B's turn
+    m[0, 150:200] = 1  # A comes in over B's last words
+    m[1, 230:240] = 1  # B says a word alone, too short to hold the floor
+    assert floor_changes(m) == [("A", 0.4), ("B", 4.4), ("A", 6.0)]
+    assert floor_changes(m, fps=50) == [("A", 0.2), ("B", 2.2), ("A", 3.0)]
+    assert floor_changes(np.zeros((2, 50))) == []
+    m[0, 70:75] = 0  # A's pause widened to 0.6 s: two stretches of A's, still one turn
+    assert floor_changes(m) == [("A", 0.4), ("B", 4.4), ("A", 6.0)]
+
+
 def test_an_edited_label_file_changes_who_is_animated(conversation, tmp_path):
     first = run_duet("generate", conversation.mix, "--turns-out", tmp_path / "t.txt", "-o", tmp_path / "a.npz")
     assert first.rc == 0, first.err
@@ -57,6 +71,25 @@ def test_an_edited_label_file_changes_who_is_animated(conversation, tmp_path):
     # the motion follows: A's jaw moves in the middle turn only when A is said to speak it
     jaw = [m.person("A").expr[middle].std(0).sum() for m in (a, b)]
     assert jaw[1] > jaw[0]
+
+
+def test_the_stretches_duet_is_unsure_of_reach_the_motion(tmp_path):
+    """One voice forced into two: the stretches whose pieces sit halfway between the two "voices" are
+    kept in the motion's meta, where the bake marks them on the timeline (tests/test_bake_into.py)."""
+    from duet.audio.masks import listen
+
+    a = espeak("I think we should go to the market early tomorrow, before the crowds arrive and the stalls "
+               "run out of bread. What do you reckon about that plan", "en-us+m3", tmp_path / "a.wav")
+    pause = np.zeros(8000, np.float32)
+    mix = np.concatenate([a, pause, a[::-1], pause, a])
+    save_wav(tmp_path / "mix.wav", mix)
+    r = run_duet("generate", tmp_path / "mix.wav", "--speakers", "2", "-o", tmp_path / "m.npz")
+    assert r.rc == 0, r.err
+    assert "uncertain between" in r.err
+    spans: list = []
+    listen(mix[None], "mono", speakers=2, unsure=spans)
+    assert spans and DyadicMotion.load(tmp_path / "m.npz").meta["who_speaks_unsure"] == [
+        [round(x, 2), round(y, 2)] for x, y in spans]
 
 
 def test_speakers_1_keeps_a_monologue_on_one_head(tmp_path):

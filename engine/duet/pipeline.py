@@ -114,7 +114,10 @@ def generate(req: Request, progress=None):
         weights = exported.SHIPPED if req.animator == "model" else exported.SHIPPED.with_name("duet-single.onnx")
         masks = req.masks
         if masks is None:
-            masks, meta["who_speaks"] = speaking_masks(req, tracks, shape)
+            unsure: list = []
+            masks, meta["who_speaks"] = speaking_masks(req, tracks, shape, unsure)
+            if unsure:  # where the bake marks the timeline for a check (duet.blender.scene.add_markers)
+                meta["who_speaks_unsure"] = [[round(a, 2), round(b, 2)] for a, b in unsure]
         # In a mono mix first_speaker names the first voice heard; with tracks, A is always the first.
         motion = model_generate(tracks, shape, layout=layout, emotion=emotion, relation=relation,
                                 seed=req.seed, masks=masks, weights=weights,
@@ -127,8 +130,10 @@ def generate(req: Request, progress=None):
     return motion.validate()
 
 
-def speaking_masks(req: Request, tracks: np.ndarray | None = None, shape: str | None = None):
-    """Who speaks when, for the model animators: ([2, T] masks in 40 ms frames, a line on how sure).
+def speaking_masks(req: Request, tracks: np.ndarray | None = None, shape: str | None = None,
+                   unsure: list | None = None):
+    """Who speaks when, for the model animators: ([2, T] masks in 40 ms frames, a line on how sure);
+    ``unsure`` receives the stretches of a mono mix where the voices could not be told apart.
 
     ``req.turns`` (an Audacity label file, as ``--turns-out`` writes it) replaces the front end;
     ``req.speakers`` forces one or two voices in a mono mix. A mono mix names its first voice
@@ -146,7 +151,7 @@ def speaking_masks(req: Request, tracks: np.ndarray | None = None, shape: str | 
     if req.turns:
         return masks_from_labels(req.turns, tracks.shape[1] // HOP), f"turns from {req.turns}"
     first = "AB".index(req.first_speaker) if shape == "mono" else 0
-    return listen(tracks, shape, first, req.speakers)
+    return listen(tracks, shape, first, req.speakers, unsure)
 
 
 def silent_person_note(motion, req: Request) -> str | None:

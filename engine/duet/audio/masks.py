@@ -34,13 +34,14 @@ def speaking_masks(tracks: np.ndarray, input_shape: str, first_speaker: int | No
 
 
 def listen(tracks: np.ndarray, input_shape: str, first_speaker: int | None = None,
-           speakers: int | None = None) -> tuple[np.ndarray, str]:
+           speakers: int | None = None, unsure: list | None = None) -> tuple[np.ndarray, str]:
     """[C, N] samples at 16 kHz -> [2, N // 640] speaking probabilities in [0, 1].
 
     input_shape: "mono" (C = 1, both voices mixed; several channels are averaged), "two-track" or
     "stereo" (C = 2, one voice per channel). Row 0 is person A. first_speaker picks A: for
     two-track/stereo the channel index that is A; for mono 0 = the first voice heard, 1 = the
-    other one. None (default): whoever speaks first is A.
+    other one. None (default): whoever speaks first is A. ``unsure``, when given, receives the
+    stretches (start_s, end_s) of a mono mix where the diarization could not tell the voices apart.
     """
     x = np.asarray(tracks, np.float32)
     if x.ndim == 1:
@@ -68,6 +69,8 @@ def listen(tracks: np.ndarray, input_shape: str, first_speaker: int | None = Non
     if input_shape == "mono":
         masks, result = diarize(x.mean(0), speakers)
         verdict = note + result.verdict()
+        if unsure is not None:
+            unsure += [(float(a), float(b)) for a, b in result.uncertain]
     else:
         masks = _per_track(x, balance)
         apart = np.inf if balance is None else balance[1] - balance[0]

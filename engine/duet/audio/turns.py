@@ -25,6 +25,34 @@ def turns_from_masks(masks: np.ndarray) -> list[tuple[str, float, float]]:
     return sorted(out, key=lambda t: (t[1], t[0]))
 
 
+FLOOR_GAP_S = 0.5  # a pause shorter than this inside one person's speech does not end their turn
+FLOOR_MIN_S = 0.6  # speech shorter than this (an "mm-hm") does not take the floor
+
+
+def floor_changes(masks: np.ndarray, fps: float = FPS) -> list[tuple[str, float]]:
+    """[2, T] masks (speaking at >= 0.5) -> [(person, start_s)]: where each turn begins, a turn being
+    one person's speech with pauses under FLOOR_GAP_S bridged, lasting FLOOR_MIN_S or more, that
+    follows the other person's turn (or opens the conversation). A short backchannel over the other's
+    turn does not take the floor, and neither does one person's next sentence after a pause."""
+    from duet.audio.masks import _runs
+
+    runs = []
+    for k, person in enumerate("AB"):
+        merged: list[list[int]] = []
+        for a, b in _runs(np.asarray(masks[k]) >= 0.5):
+            if merged and a - merged[-1][1] < FLOOR_GAP_S * fps:
+                merged[-1][1] = b
+            else:
+                merged.append([a, b])
+        runs += [(a, b, person) for a, b in merged if b - a >= FLOOR_MIN_S * fps]
+    out, holder = [], None
+    for a, _, person in sorted(runs):
+        if person != holder:
+            out.append((person, a / fps))
+            holder = person
+    return out
+
+
 def write_labels(path: str | Path, masks: np.ndarray) -> Path:
     """Write the masks' turns as an Audacity label file (written whole or not at all)."""
     from duet.files import atomic_output

@@ -544,14 +544,18 @@ def _add_strip(block, action, slot, take: str, blend: int) -> None:
 def bake_motion(motion: DyadicMotion, head_a, head_b, mapping: dict[str, Mapping] | None = None,
                 placement: str = "absolute", scene=None, take: str = "Duet",
                 strength: dict[str, Strength] | None = None, thinned: bool = False, blend: int = 0,
-                fit_range: bool = False) -> dict[str, BakeReport]:
+                fit_range: bool = False, markers: bool = False) -> dict[str, BakeReport]:
     """Key both people onto existing heads in ``scene`` (default: the open one; the add-on's entry point).
 
     The motion is resampled to the scene's fps and keyed on whole frames from its frame_start; the
     scene's fps and frame range stay as they are (``fit_range`` lets the range grow to the take).
     ``strength`` scales each person's mouth, expression, head and blinks; ``thinned`` keeps only the
-    keys the curves need (duet.blender.take tolerances); ``blend`` frames of blend in and out.
+    keys the curves need (duet.blender.take tolerances); ``blend`` frames of blend in and out;
+    ``markers`` marks on the timeline where each turn begins and where Duet was unsure who speaks
+    (duet.blender.scene.add_markers).
     """
+    from duet.blender import scene as scene_setup
+
     separate_heads(head_a, head_b)
     scene = scene or bpy.context.scene
     motion = resample(motion, scene.render.fps / scene.render.fps_base)
@@ -562,6 +566,8 @@ def bake_motion(motion: DyadicMotion, head_a, head_b, mapping: dict[str, Mapping
     reports = {person: bake_person(motion, person, head, mapping.get(person), placement, scene.frame_start, take,
                                    thinned, blend)
                for person, head in zip(PERSONS, (head_a, head_b))}
+    if markers:
+        scene_setup.add_markers(scene, motion, take, scene.frame_start)
     last = scene.frame_start + motion.n_frames - 1
     if fit_range and last > scene.frame_end:
         record = json.loads(scene.get(SCENE_RESTORE, "{}"))
@@ -572,8 +578,9 @@ def bake_motion(motion: DyadicMotion, head_a, head_b, mapping: dict[str, Mapping
 
 
 def clear(heads=None, scene=None) -> int:
-    """Remove Duet's takes (those made for ``heads``, else all), its sound strips in ``scene`` and the
-    frame range it grew, and put back every value Duet changed. Returns how many strips went."""
+    """Remove Duet's takes (those made for ``heads``, else all), its sound strips and timeline markers
+    in ``scene`` and the frame range it grew, and put back every value Duet changed. Returns how many
+    strips went."""
     from duet.blender import scene as scene_setup
 
     actions = _duet_actions(None if heads is None else {h.name for h in heads})
@@ -588,6 +595,7 @@ def clear(heads=None, scene=None) -> int:
         _tidy_animation_data(block, rec)
     scene = scene or bpy.context.scene
     scene_setup.remove_sounds(scene)
+    scene_setup.remove_markers(scene)
     record = json.loads(scene.get(SCENE_RESTORE, "{}"))
     if "frame_end" in record:
         scene.frame_end = record["frame_end"]
@@ -660,8 +668,8 @@ def _fresh_session() -> None:
 
 def bake_to_file(motion: DyadicMotion, out_blend, audio=(), glb=None, fbx=None, livelink_dir=None,
                  progress=None, take: str = "Duet") -> dict[str, BakeReport]:
-    """New scene with both open heads keyed (take ``take``), the audio as sound strips, a camera and
-    lights; saved to ``out_blend`` with optional GLB, FBX and Live Link CSVs. All outputs appear together
+    """New scene with both open heads keyed (take ``take``), timeline markers where each turn begins
+    (and where Duet was unsure who speaks), the audio as sound strips, a camera and lights; saved to ``out_blend`` with optional GLB, FBX and Live Link CSVs. All outputs appear together
     or not at all."""
     from duet.blender import scene as scene_setup
 
@@ -676,7 +684,7 @@ def bake_to_file(motion: DyadicMotion, out_blend, audio=(), glb=None, fbx=None, 
         progress(0.05, "building the heads")
         heads = [_default_head(p, motion) for p in PERSONS]
         progress(0.3, "keying")
-        reports = bake_motion(motion, *heads, placement="absolute", scene=scene, take=take)
+        reports = bake_motion(motion, *heads, placement="absolute", scene=scene, take=take, markers=True)
         scene_setup.add_audio(scene, audio, take=take)
         scene_setup.add_camera(scene, motion)
         scene_setup.add_lights(scene, motion)
@@ -689,11 +697,13 @@ def bake_to_file(motion: DyadicMotion, out_blend, audio=(), glb=None, fbx=None, 
 def bake_into_file(motion: DyadicMotion, scene_blend, head_a: str, head_b: str, out_blend,
                    mapping: dict[str, Mapping] | None = None, audio=(), glb=None, fbx=None, livelink_dir=None,
                    progress=None, take: str = "Duet", thinned: bool = False, blend: int | None = None,
-                   fit_range: bool = False, strength: dict[str, Strength] | None = None) -> dict[str, BakeReport]:
+                   fit_range: bool = False, strength: dict[str, Strength] | None = None,
+                   markers: bool = False) -> dict[str, BakeReport]:
     """Bake onto the user's own characters in ``scene_blend`` as take ``take`` and save the result as
     ``out_blend`` (see bake_motion: the scene's fps, range and strips stay; the user's actions stay
     where they were; the audio goes on free sequencer channels; a re-bake replaces Duet's take).
-    ``blend`` frames of blend in and out default to 0.2 s at the scene's fps.
+    ``blend`` frames of blend in and out default to 0.2 s at the scene's fps. ``markers`` adds timeline
+    markers for the turns (the new scene of `bake_to_file` always gets them).
 
     The input file is never modified unless ``out_blend`` is the same path, and then only by a complete,
     atomic replacement.
@@ -727,7 +737,8 @@ def bake_into_file(motion: DyadicMotion, scene_blend, head_a: str, head_b: str, 
             blend = round(BLEND_SECONDS * scene.render.fps / scene.render.fps_base)
         progress(0.3, "keying")
         reports = bake_motion(motion, *heads, mapping=mapping, placement="keep", scene=scene, take=take,
-                              strength=strength, thinned=thinned, blend=blend, fit_range=fit_range)
+                              strength=strength, thinned=thinned, blend=blend, fit_range=fit_range,
+                              markers=markers)
         if audio:
             scene_setup.remove_sounds(scene)
             scene_setup.add_audio(scene, audio, frame_start=scene.frame_start, take=take)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -72,6 +73,51 @@ def remove_sounds(scene) -> None:
         strips.remove(strip)
         if sound is not None and sound.users == 0:
             bpy.data.sounds.remove(sound)
+
+
+MARKERS = "duet_markers"  # scene property: JSON {take: [[name, frame], ...]}, the timeline markers Duet added
+
+
+def add_markers(scene, motion: DyadicMotion, take: str = "Duet", frame_start: int | None = None) -> list:
+    """Timeline markers where each turn begins ("<take>: A", "<take>: B"; duet.audio.turns.floor_changes)
+    and where the front end was unsure who speaks ("<take>: unsure until 15.5 s", from the motion's
+    meta), on the scene's frames counted from ``frame_start`` (default the scene's start; t = 0).
+    Replaces the markers this take added before; no other marker is touched."""
+    from duet.audio.turns import floor_changes
+
+    remove_markers(scene, take)
+    fps = scene.render.fps / scene.render.fps_base
+    start = scene.frame_start if frame_start is None else frame_start
+    masks = np.stack([motion.person(p).speaking for p in PERSONS])
+    marks = [(f"{take}: {p}", t) for p, t in floor_changes(masks, motion.fps)]
+    marks += [(f"{take}: unsure until {b:.1f} s", a) for a, b in motion.meta.get("who_speaks_unsure", [])]
+    made = []
+    for name, t in sorted(marks, key=lambda m: m[1]):
+        frame = start + int(round(t * fps))
+        scene.timeline_markers.new(name, frame=frame)
+        made.append([name, frame])
+    record = json.loads(scene.get(MARKERS, "{}"))
+    record[take] = made
+    scene[MARKERS] = json.dumps(record)
+    return made
+
+
+def remove_markers(scene, take: str | None = None) -> int:
+    """Remove the timeline markers Duet added for ``take`` (else for every take) that are still as it
+    left them: a marker the user renamed or moved is theirs now and stays. Returns how many went."""
+    record = json.loads(scene.get(MARKERS, "{}"))
+    gone = 0
+    for t in [take] if take is not None else list(record):
+        for name, frame in record.pop(t, []):
+            marker = next((m for m in scene.timeline_markers if m.name == name and m.frame == frame), None)
+            if marker is not None:
+                scene.timeline_markers.remove(marker)
+                gone += 1
+    if record:
+        scene[MARKERS] = json.dumps(record)
+    elif MARKERS in scene:
+        del scene[MARKERS]
+    return gone
 
 
 def head_centres(motion: DyadicMotion) -> np.ndarray:

@@ -31,6 +31,9 @@ def add_arguments(p) -> None:
                    help="with --into: keep only the keys the curves need (within 0.02 and 0.5 degrees)")
     p.add_argument("--blend", type=int, metavar="FRAMES", help="with --into: blend in and out (default 0.2 s)")
     p.add_argument("--fit-range", action="store_true", help="with --into: grow the scene's frame range to the take")
+    p.add_argument("--markers", action="store_true",
+                   help="with --into: mark on the timeline where each turn begins and where Duet was unsure who "
+                        "speaks (a new scene always gets them)")
 
 
 @contextlib.contextmanager
@@ -68,8 +71,9 @@ def run(args) -> int:
     if args.into and not (args.head_a and args.head_b):
         raise DuetError("--into needs --head-a and --head-b (the objects to animate)")
     if not args.into and (args.head_a or args.head_b or args.mapping or args.thin or args.blend is not None
-                          or args.fit_range):
-        raise DuetError("--head-a, --head-b, --mapping, --thin, --blend and --fit-range only apply with --into SCENE")
+                          or args.fit_range or args.markers):
+        raise DuetError("--head-a, --head-b, --mapping, --thin, --blend, --fit-range and --markers only apply with "
+                        "--into SCENE")
     if Path(args.output).suffix.lower() != ".blend":
         raise DuetError(f"{args.output}: the output must be a .blend file")
     for flag, path, suffix in (("--glb", args.glb, ".glb"), ("--fbx", args.fbx, ".fbx")):
@@ -92,7 +96,8 @@ def run(args) -> int:
             mapping = load_mapping(args.mapping) if args.mapping else None
             reports = bake.bake_into_file(motion, args.into, args.head_a, args.head_b, args.output,
                                           mapping=mapping, audio=audio, take=take, thinned=args.thin,
-                                          blend=args.blend, fit_range=args.fit_range, **outputs)
+                                          blend=args.blend, fit_range=args.fit_range, markers=args.markers,
+                                          **outputs)
         else:
             reports = bake.bake_to_file(motion, args.output, audio=audio, take=take, **outputs)
     for report in reports.values():
