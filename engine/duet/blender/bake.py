@@ -669,8 +669,8 @@ def _fresh_session() -> None:
 def bake_to_file(motion: DyadicMotion, out_blend, audio=(), glb=None, fbx=None, livelink_dir=None,
                  progress=None, take: str = "Duet") -> dict[str, BakeReport]:
     """New scene with both open heads keyed (take ``take``), timeline markers where each turn begins
-    (and where Duet was unsure who speaks), the audio as sound strips, a camera and lights; saved to ``out_blend`` with optional GLB, FBX and Live Link CSVs. All outputs appear together
-    or not at all."""
+    (and where Duet was unsure who speaks), the audio as sound strips, a camera and lights; saved to
+    ``out_blend`` with optional GLB, FBX and Live Link CSVs. All outputs appear together or not at all."""
     from duet.blender import scene as scene_setup
 
     progress = progress or _no_progress
