@@ -212,6 +212,11 @@ def test_turn_markers_on_request_replaced_by_a_rebake_and_cleared(baked, tmp_pat
     assert r.rc == 0, r.err
     assert look(tmp_path / "again.blend")["scene"]["markers"] == marked
     assert look(tmp_path / "again.blend", clear=True)["scene"]["markers"] == [["Hero enters", 12]]
+    # baked again without --markers: the take's old markers go with its old keys
+    r = run_duet("bake", tmp_path / "turns.npz", "-o", tmp_path / "plain.blend", "--into", tmp_path / "marked.blend",
+                 "--head-a", "Hero", "--head-b", "Sidekick")
+    assert r.rc == 0, r.err
+    assert look(tmp_path / "plain.blend")["scene"]["markers"] == [["Hero enters", 12]]
     # without --into the flag is refused (a new scene always gets its markers)
     r = run_duet("bake", tmp_path / "turns.npz", "-o", tmp_path / "new.blend", "--markers")
     assert r.rc != 0 and "--markers only apply with --into" in r.err

@@ -566,6 +566,7 @@ def bake_motion(motion: DyadicMotion, head_a, head_b, mapping: dict[str, Mapping
     reports = {person: bake_person(motion, person, head, mapping.get(person), placement, scene.frame_start, take,
                                    thinned, blend)
                for person, head in zip(PERSONS, (head_a, head_b))}
+    scene_setup.remove_markers(scene, take)  # the take's markers from before go even when none are asked for now
     if markers:
         scene_setup.add_markers(scene, motion, take, scene.frame_start)
     last = scene.frame_start + motion.n_frames - 1

@@ -90,7 +90,10 @@ def add_markers(scene, motion: DyadicMotion, take: str = "Duet", frame_start: in
     start = scene.frame_start if frame_start is None else frame_start
     masks = np.stack([motion.person(p).speaking for p in PERSONS])
     marks = [(f"{take}: {p}", t) for p, t in floor_changes(masks, motion.fps)]
-    marks += [(f"{take}: unsure until {b:.1f} s", a) for a, b in motion.meta.get("who_speaks_unsure", [])]
+    unsure = motion.meta.get("who_speaks_unsure")
+    unsure = unsure if isinstance(unsure, list) else []
+    marks += [(f"{take}: unsure until {span[1]:.1f} s", span[0]) for span in unsure  # a hand-edited meta's odd
+              if isinstance(span, list) and len(span) == 2 and all(isinstance(v, (int, float)) for v in span)]
     made = []
     for name, t in sorted(marks, key=lambda m: m[1]):
         frame = start + int(round(t * fps))
