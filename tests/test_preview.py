@@ -21,6 +21,8 @@ MEASURE = r'''
 from bpy_extras.object_utils import world_to_camera_view
 from duet.render.preview import staged_preview
 out = {"frames": []}
+bpy.ops.wm.open_mainfile(filepath=BLEND)
+out["markers_before"] = sorted([m.name, m.frame] for m in bpy.context.scene.timeline_markers)  # the bake's turns
 with staged_preview(BLEND, size=(1280, 720), motion=MOTION, cuts=True, min_shot=1.0, engine="cycles") as scene:
     keys = [ob for ob in scene.objects if ob.type == "LIGHT" and not ob.hide_render]
     out["keys"] = {ob.name: sorted(o.parent["duet_person"] for o in ob.light_linking.receiver_collection.objects)
@@ -50,7 +52,7 @@ with staged_preview(BLEND, size=(1280, 720), motion=MOTION, cuts=True, min_shot=
 out["objects_after"] = len(scene.objects)
 out["leftovers"] = [d.name for c in (bpy.data.collections, bpy.data.materials, bpy.data.worlds, bpy.data.lights)
                     for d in c if d.name.startswith("duet_preview")]
-out["markers_after"] = len(scene.timeline_markers)
+out["markers_after"] = sorted([m.name, m.frame] for m in scene.timeline_markers)
 out["camera_after"] = scene.camera.name
 print(json.dumps(out))
 '''
@@ -101,7 +103,9 @@ def test_preview_frames_each_head_at_least_half_the_frame_and_cuts_to_the_speake
     assert {shots[f] for f in frames if f >= 80} == {"B"}
     # everything the preview added is gone again
     assert info["objects_after"] == info["objects"] - 5  # three cameras and the two key lamps
-    assert info["markers_after"] == 0 and not info["camera_after"].startswith("duet_preview")
+    # the preview's camera markers are gone; the bake's turn markers (A, then B) are as they were
+    assert info["markers_after"] == info["markers_before"] == [["talk: A", 1], ["talk: B", 51]]
+    assert not info["camera_after"].startswith("duet_preview")
     assert info["leftovers"] == []
     # one key per person, light-linked to that person's head alone (so one sample per pixel is clean)
     assert info["keys"] == {"duet_preview key A": ["A"], "duet_preview key B": ["B"]}

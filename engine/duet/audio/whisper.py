@@ -202,14 +202,16 @@ def _conv3(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int) -> np.ndarr
     return taps.reshape(taps.shape[0], -1) @ w + b
 
 
-def _split(fn, n: int, workers: int) -> list:
+def _split(fn, n: int, workers: int, step: int = 1) -> list:
     """fn(slice) for ``workers`` slices of range(n), side by side on threads (numpy lets go of the
-    GIL in its loops and matrix products), results in order."""
+    GIL in its loops and matrix products), results in order. Slices start at multiples of ``step``:
+    a matrix product over the same rows then has the same shape whatever the number of workers, and
+    OpenBLAS's kernels (on some CPUs) round a row differently in a block of another height."""
     if workers <= 1:
         return [fn(slice(0, n))]
     from concurrent.futures import ThreadPoolExecutor
 
-    edges = np.linspace(0, n, workers + 1).astype(int)
+    edges = np.minimum(np.round(np.linspace(0, n / step, workers + 1)).astype(int) * step, n)
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(fn, [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]))
 
@@ -249,7 +251,7 @@ def encode(mel: np.ndarray, net: dict | None = None, workers: int = 1) -> np.nda
                 out[r - rows.start:r - rows.start + len(xr)] = xr + h @ net[f"{k}ffn1_w"] + net[f"{k}ffn1_b"]
             return out
 
-        x = np.concatenate(_split(ffn, n, workers))
+        x = np.concatenate(_split(ffn, n, workers, BLOCK))
     return _layer_norm(x, net["ln_g"], net["ln_b"]).astype(np.float32)
 
 
