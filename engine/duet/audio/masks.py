@@ -136,13 +136,13 @@ def voice_activity(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return frac.astype(np.float32), db
 
 
-def clean(active: np.ndarray, gap_s: float = GAP_S, min_run_s: float = MIN_RUN_S) -> np.ndarray:
-    """Fill pauses shorter than gap_s between speech, then drop runs shorter than min_run_s."""
+def clean(active: np.ndarray, gap_s: float = GAP_S, min_run_s: float = MIN_RUN_S, fps: float = F.FPS) -> np.ndarray:
+    """Fill pauses shorter than gap_s between speech, then drop runs shorter than min_run_s (frames at fps)."""
     a = active.astype(bool).copy()
     for value, limit in ((False, gap_s), (True, min_run_s)):
         for s, e in _runs(a == value):
             inner = s > 0 and e < len(a) if not value else True
-            if inner and (e - s) < limit * F.FPS:
+            if inner and (e - s) < limit * fps:
                 a[s:e] = not value
     return a
 

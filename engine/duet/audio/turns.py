@@ -34,19 +34,12 @@ def floor_changes(masks: np.ndarray, fps: float = FPS) -> list[tuple[str, float]
     one person's speech with pauses under FLOOR_GAP_S bridged, lasting FLOOR_MIN_S or more, that
     follows the other person's turn (or opens the conversation). A short backchannel over the other's
     turn does not take the floor, and neither does one person's next sentence after a pause."""
-    from duet.audio.masks import _runs
+    from duet.audio.masks import _runs, clean
 
-    runs = []
-    for k, person in enumerate("AB"):
-        merged: list[list[int]] = []
-        for a, b in _runs(np.asarray(masks[k]) >= 0.5):
-            if merged and a - merged[-1][1] < FLOOR_GAP_S * fps:
-                merged[-1][1] = b
-            else:
-                merged.append([a, b])
-        runs += [(a, b, person) for a, b in merged if b - a >= FLOOR_MIN_S * fps]
+    runs = [(a, person) for k, person in enumerate("AB")
+            for a, _ in _runs(clean(np.asarray(masks[k]) >= 0.5, FLOOR_GAP_S, FLOOR_MIN_S, fps))]
     out, holder = [], None
-    for a, _, person in sorted(runs):
+    for a, person in sorted(runs):
         if person != holder:
             out.append((person, a / fps))
             holder = person

@@ -566,9 +566,10 @@ def bake_motion(motion: DyadicMotion, head_a, head_b, mapping: dict[str, Mapping
     reports = {person: bake_person(motion, person, head, mapping.get(person), placement, scene.frame_start, take,
                                    thinned, blend)
                for person, head in zip(PERSONS, (head_a, head_b))}
-    scene_setup.remove_markers(scene, take)  # the take's markers from before go even when none are asked for now
-    if markers:
+    if markers:  # either way the take's markers from before go
         scene_setup.add_markers(scene, motion, take, scene.frame_start)
+    else:
+        scene_setup.remove_markers(scene, take)
     last = scene.frame_start + motion.n_frames - 1
     if fit_range and last > scene.frame_end:
         record = json.loads(scene.get(SCENE_RESTORE, "{}"))
