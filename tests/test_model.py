@@ -191,6 +191,41 @@ def test_unpack_stops_the_jaw_where_the_lips_meet():
         assert np.allclose(opening, np.maximum(np.linspace(-0.1, 0.2, len(x)), 0.0), atol=1e-6)
 
 
+def test_open_mouth_opens_the_speakers_jaw_by_a_power_and_leaves_closures_and_listeners_alone():
+    from duet.arkit import JAW_OPEN_RAD
+    from duet.model.infer import MOUTH_KNEE, MOUTH_RAMP, open_mouth
+
+    m = _motion(n=200)
+    k = m.expr_names.index("jawOpen")
+    u = np.concatenate([np.linspace(0.0, 1.2, 100), np.linspace(0.0, 1.2, 100)]).astype(np.float32)
+    for p in "AB":  # half the opening on the joint, half on the channel; A speaks the first half, B the second
+        m.person(p).poses["jaw"][:, 0] = 0.5 * u * JAW_OPEN_RAD
+        m.person(p).expr[:, k] = 0.5 * u
+    m.person("A").speaking[:] = np.arange(200) < 100
+    m.person("B").speaking[:] = np.arange(200) >= 100
+    before = {p: (m.person(p).poses["jaw"][:, 0].copy(), m.person(p).expr.copy()) for p in "AB"}
+    assert open_mouth(m, 1.0) is m and all(np.array_equal(m.person(p).expr, before[p][1]) for p in "AB")
+    open_mouth(m, 0.7)
+    a, b = m.person("A"), m.person("B")
+    opening = a.poses["jaw"][:, 0] / JAW_OPEN_RAD + a.expr[:, k]
+    inside = np.arange(200) < 100 - MOUTH_RAMP  # A speaks, away from the turn's ramp
+    full = inside & (u >= 2 * MOUTH_KNEE) & (u < 1.0)
+    assert np.allclose(opening[full], u[full] ** 0.7, atol=1e-5)  # the power, where it applies fully
+    assert np.all(opening[inside & (u > 0) & (u < 1.0)] >= u[inside & (u > 0) & (u < 1.0)] - 1e-6)  # only opens
+    shut = u <= MOUTH_KNEE  # a nearly shut jaw (an m, b or p) and one open fully stay as they were
+    assert np.allclose(opening[inside & shut], u[inside & shut], atol=1e-6)
+    assert np.allclose(opening[inside & (u >= 1.0)], u[inside & (u >= 1.0)], atol=1e-6)
+    assert np.all(np.diff(opening[:100]) >= -1e-6)  # monotone: no opening overtakes a wider one
+    # joint and channel scaled together; nothing else touched
+    assert np.allclose(a.poses["jaw"][:, 0] / JAW_OPEN_RAD, a.expr[:, k], atol=1e-6)
+    others = [i for i in range(len(m.expr_names)) if i != k]
+    assert np.array_equal(a.expr[:, others], before["A"][1][:, others])
+    # B listens in the first half and A in the second: their jaws stay put there
+    assert np.array_equal(b.poses["jaw"][: 100 - MOUTH_RAMP, 0], before["B"][0][: 100 - MOUTH_RAMP])
+    assert np.array_equal(a.poses["jaw"][100 + MOUTH_RAMP:, 0], before["A"][0][100 + MOUTH_RAMP:])
+    assert not np.array_equal(b.poses["jaw"][100 + MOUTH_RAMP:, 0], before["B"][0][100 + MOUTH_RAMP:])
+
+
 def test_unpack_keeps_the_body_still_and_the_head_where_the_model_put_it():
     from duet.frames import rotmat
 

@@ -301,13 +301,13 @@ def test_ship_writes_fp16_weights_with_the_sampling_scales(tmp_path, monkeypatch
     cli_train.add_arguments(p)
     args = p.parse_args(["--ship", str(src), "--name", "duet-x", "--guidance", "4", "1", "1",
                          "--gaze-guidance", "9", "6", "--head-guidance", "4", "6", "--expression-guidance", "4", "10",
-                         "--blink-guidance", "3", "2"])
+                         "--blink-guidance", "3", "2", "--mouth-power", "0.7"])
     assert cli_train.run(args) == 0
     shipped = bundle.load(tmp_path / "weights" / "duet-x.pt")
     assert (shipped.cfg.guidance, shipped.cfg.guidance_listen, shipped.cfg.guidance_pose) == (4.0, 1.0, 1.0)
     assert shipped.cfg.guidance_gaze == (9.0, 6.0)
     assert shipped.cfg.guidance_head == (4.0, 6.0) and shipped.cfg.guidance_expression == (4.0, 10.0)
-    assert shipped.cfg.guidance_blink == (3.0, 2.0)
+    assert shipped.cfg.guidance_blink == (3.0, 2.0) and shipped.cfg.mouth_power == 0.7
     assert shipped.model_id == "duet-x"
     from duet.model import exported  # exported beside it for the runtime, with the same scales
 
@@ -318,6 +318,8 @@ def test_ship_writes_fp16_weights_with_the_sampling_scales(tmp_path, monkeypatch
         cli_train.run(p.parse_args(["--ship", str(src), "--guidance", "4", "-1", "1"]))
     with pytest.raises(DuetError, match="--gaze-guidance 9 21: use scales between 0 and 20"):
         cli_train.run(p.parse_args(["--ship", str(src), "--gaze-guidance", "9", "21"]))
+    with pytest.raises(DuetError, match="--mouth-power 0.1: use a power between 0.25 and 4"):
+        cli_train.run(p.parse_args(["--ship", str(src), "--mouth-power", "0.1"]))
 
 
 @pytest.mark.parametrize("flags, says", [

@@ -53,6 +53,10 @@ def add_arguments(p) -> None:
                    help="with --ship: an emotion at intensity w blends its conditioning by w ** POWER, so that "
                         "0.5 moves the face about half of the way (default 1; measure it with "
                         "benchmarks/intensity.py on the val split)")
+    p.add_argument("--mouth-power", type=float, default=None, metavar="POWER",
+                   help="with --ship: the jaw's opening, as a share u of the rig's full opening, becomes u ** POWER "
+                        "(default 1; below 1 opens the short vowels more; measure it with benchmarks/real_lips.py "
+                        "on the lips' dev set and benchmarks/model_quality.py on the val split)")
 
 
 def train_config(args):
@@ -78,7 +82,8 @@ def run(args) -> int:
 
     scales = {"--guidance": args.guidance,
               **{f"--{group}-guidance": getattr(args, f"{group}_guidance") for group in GUIDANCE_PAIRS},
-              "--intensity-power": None if args.intensity_power is None else (args.intensity_power,)}
+              "--intensity-power": None if args.intensity_power is None else (args.intensity_power,),
+              "--mouth-power": None if args.mouth_power is None else (args.mouth_power,)}
     if args.ship:
         return _ship(Path(args.ship), args.name, scales, args.relation_guidance)
     given = [flag for flag, v in {**scales, "--relation-guidance": args.relation_guidance}.items() if v is not None]
@@ -152,6 +157,8 @@ def _ship(src: Path, name: str, scales: dict | None = None, relation_guidance: s
             raise DuetError(f"{flag} {' '.join(f'{v:g}' for v in values)}: use scales between 0 and 20")
     if not 0.25 <= scales.get("--intensity-power", (1.0,))[0] <= 4.0:
         raise DuetError(f"--intensity-power {scales['--intensity-power'][0]:g}: use a power between 0.25 and 4")
+    if not 0.25 <= scales.get("--mouth-power", (1.0,))[0] <= 4.0:
+        raise DuetError(f"--mouth-power {scales['--mouth-power'][0]:g}: use a power between 0.25 and 4")
     b = bundle.load(src)
     if "--guidance" in scales:
         b.cfg.guidance, b.cfg.guidance_listen, b.cfg.guidance_pose = scales["--guidance"]
@@ -160,6 +167,8 @@ def _ship(src: Path, name: str, scales: dict | None = None, relation_guidance: s
             setattr(b.cfg, f"guidance_{group}", tuple(scales[f"--{group}-guidance"]))
     if "--intensity-power" in scales:
         b.cfg.intensity_power = scales["--intensity-power"][0]
+    if "--mouth-power" in scales:
+        b.cfg.mouth_power = scales["--mouth-power"][0]
     if relation_guidance is not None:
         if relation_guidance not in b.cfg.relations[1:]:
             raise DuetError(f"--relation-guidance {relation_guidance!r}: one of {', '.join(b.cfg.relations[1:])}")

@@ -47,6 +47,8 @@ class ModelConfig:
     guidance_expression: tuple[float, float] | None = None  # on infer.EXPRESSIVE channels, by role (None: as the face)
     guidance_blink: tuple[float, float] | None = None  # on the eyeBlink channels, by role (None: as the expressive ones)
     intensity_power: float = 1.0    # an emotion's intensity w blends its conditioning by w ** power (chosen on val)
+    mouth_power: float = 1.0        # the jaw's opening as a share u of the rig's full opening becomes u ** power
+                                    # (infer.open_mouth; below 1 small openings open more; chosen on recorded people)
     guidance_relation: str | None = None  # the relation the unconditional branch hears in place of a known one
                                     # (None: the same): guidance then scales the relation's effect too (infer)
     logsnr_min: float = -15.0

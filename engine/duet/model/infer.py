@@ -391,5 +391,43 @@ def generate(tracks: np.ndarray, input_shape: str = "mono", layout: dict | None 
         meta["relation"] = relation
     if body_yaw is not None:
         meta["body_yaw"] = body_yaw
-    return unpack(seq, layout, cfg.expr_names, speaking=m, fps=cfg.fps, meta=meta, body_yaw=body_yaw).validate()
+    if cfg.mouth_power != 1.0:
+        meta["mouth_power"] = float(cfg.mouth_power)
+    motion = unpack(seq, layout, cfg.expr_names, speaking=m, fps=cfg.fps, meta=meta, body_yaw=body_yaw)
+    return open_mouth(motion, cfg.mouth_power).validate()
 
+
+MOUTH_RAMP = 5  # frames over which open_mouth's power eases in and out at a turn (odd)
+MOUTH_KNEE = 0.15  # open_mouth leaves openings under this share alone and applies its power fully from twice
+# it (a smoothstep between): the nearly shut jaw of an m, b or p stays as the model made it
+
+
+def open_mouth(motion: DyadicMotion, power: float) -> DyadicMotion:
+    """Both people's jaw opening u, as a share of the rig's full opening (the jaw joint's rotation about
+    x over JAW_OPEN_RAD plus the jawOpen channel, as duet.arkit reads them), becomes u ** power while
+    they speak, in place, the two scaled together. A jaw nearly shut (under MOUTH_KNEE) or open fully
+    stays put, and so does a listener's (the power eases in and out over MOUTH_RAMP frames at a turn).
+    Trained on synthetic speech, the model opens recorded people's short, quiet vowels less than its
+    own training animator would (docs/model.md); a power below 1 opens those more, and the mapping
+    stays monotone, so no opening overtakes a wider one."""
+    from duet.arkit import JAW_OPEN_RAD
+
+    if power == 1.0:
+        return motion
+    k = motion.expr_names.index("jawOpen") if "jawOpen" in motion.expr_names else None
+    for p in ("A", "B"):
+        person = motion.person(p)
+        jaw = person.poses["jaw"][:, 0]
+        channel = person.expr[:, k] if k is not None else np.zeros_like(jaw)
+        u = np.maximum(jaw, 0.0) / JAW_OPEN_RAD + np.maximum(channel, 0.0)
+        speaking = np.convolve(np.pad(np.asarray(person.speaking, np.float64) >= 0.5, MOUTH_RAMP // 2, mode="edge"),
+                               np.full(MOUTH_RAMP, 1.0 / MOUTH_RAMP), mode="valid")
+        scale = np.ones_like(u)
+        part = (u > 1e-9) & (u < 1.0)
+        ease = np.clip((u - MOUTH_KNEE) / MOUTH_KNEE, 0.0, 1.0)
+        ease = ease * ease * (3 - 2 * ease)
+        scale[part] = u[part] ** ((power - 1.0) * speaking[part] * ease[part])
+        jaw[jaw > 0] *= scale[jaw > 0]
+        if k is not None:
+            channel[channel > 0] *= scale[channel > 0]
+    return motion
