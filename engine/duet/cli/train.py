@@ -155,10 +155,9 @@ def _ship(src: Path, name: str, scales: dict | None = None, relation_guidance: s
     for flag, values in scales.items():
         if not all(0.0 <= v <= 20.0 for v in values):
             raise DuetError(f"{flag} {' '.join(f'{v:g}' for v in values)}: use scales between 0 and 20")
-    if not 0.25 <= scales.get("--intensity-power", (1.0,))[0] <= 4.0:
-        raise DuetError(f"--intensity-power {scales['--intensity-power'][0]:g}: use a power between 0.25 and 4")
-    if not 0.25 <= scales.get("--mouth-power", (1.0,))[0] <= 4.0:
-        raise DuetError(f"--mouth-power {scales['--mouth-power'][0]:g}: use a power between 0.25 and 4")
+    for flag in ("--intensity-power", "--mouth-power"):
+        if not 0.25 <= scales.get(flag, (1.0,))[0] <= 4.0:
+            raise DuetError(f"{flag} {scales[flag][0]:g}: use a power between 0.25 and 4")
     b = bundle.load(src)
     if "--guidance" in scales:
         b.cfg.guidance, b.cfg.guidance_listen, b.cfg.guidance_pose = scales["--guidance"]

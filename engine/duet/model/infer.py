@@ -410,10 +410,11 @@ def open_mouth(motion: DyadicMotion, power: float) -> DyadicMotion:
     Trained on synthetic speech, the model opens recorded people's short, quiet vowels less than its
     own training animator would (docs/model.md); a power below 1 opens those more, and the mapping
     stays monotone, so no opening overtakes a wider one."""
-    from duet.arkit import JAW_OPEN_RAD
-
     if power == 1.0:
         return motion
+    from duet.arkit import JAW_OPEN_RAD
+    from duet.rigs.geometry import smoothstep
+
     k = motion.expr_names.index("jawOpen") if "jawOpen" in motion.expr_names else None
     for p in ("A", "B"):
         person = motion.person(p)
@@ -424,8 +425,7 @@ def open_mouth(motion: DyadicMotion, power: float) -> DyadicMotion:
                                np.full(MOUTH_RAMP, 1.0 / MOUTH_RAMP), mode="valid")
         scale = np.ones_like(u)
         part = (u > 1e-9) & (u < 1.0)
-        ease = np.clip((u - MOUTH_KNEE) / MOUTH_KNEE, 0.0, 1.0)
-        ease = ease * ease * (3 - 2 * ease)
+        ease = smoothstep(MOUTH_KNEE, 2 * MOUTH_KNEE, u)
         scale[part] = u[part] ** ((power - 1.0) * speaking[part] * ease[part])
         jaw[jaw > 0] *= scale[jaw > 0]
         if k is not None:
